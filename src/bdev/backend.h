@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interface between fq_bdev_open and the backends. fq_bdev_open does
+ * the checks common to every kind (block size, size alignment), allocates the
+ * struct fq_bdev with block_size set, then calls the backend's init, which
+ * fills in ops, priv, num_blocks and the capability flags.
+ */
+#ifndef FQ_BDEV_BACKEND_H
+#define FQ_BDEV_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bdev/bdev.h"
+
+/* Each returns 0 or -errno with a message in @err; on failure nothing is left allocated. */
+int fq_bdev_ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+		     size_t errlen);
+int fq_bdev_null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+		      size_t errlen);
+int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+		      size_t errlen);
+
+/* printf into @err (NULL-safe, always terminated). */
+void fq_bdev_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * A process-wide region of zeroes: the null backend's zero-copy reads point
+ * into it and the file backend writes it when a filesystem cannot zero a
+ * range itself. Never written; page aligned so O_DIRECT can use it. It lives
+ * in .bss, so untouched pages cost no memory.
+ */
+#define FQ_BDEV_ZERO_LEN (1u << 20)
+extern uint8_t fq_bdev_zeroes[FQ_BDEV_ZERO_LEN];
+
+/* Zero the bytes [@from, io->length) of @io's iovecs. */
+void fq_bdev_iov_zero(struct fq_bdev_io *io, uint64_t from);
+
+/*
+ * Test hook: make the file backend behave as if the filesystem refused
+ * FALLOC_FL_ZERO_RANGE and FALLOC_FL_PUNCH_HOLE, so the write-zeroes fallback
+ * runs. Returns -EINVAL if @bdev is not a file backend.
+ */
+int fq_bdev_file_force_zero_fallback(struct fq_bdev *bdev, bool on);
+
+#endif

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File backend opening: create or extend a regular file, size a block
+ * device, and learn the O_DIRECT and discard abilities of what is behind it.
+ */
+#include "bdev/bdev.h"
+#include "bdev/backend.h"
+#include "bdev/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/*
+ * Open (or create, with O_EXCL so we know we did) the file. *created tells
+ * the caller to remove it again if the rest of the setup fails.
+ */
+static int file_open_fd(const struct fq_bdev_opts *opts, bool *created, char *err, size_t errlen)
+{
+	int flags = O_RDWR | O_CLOEXEC | (opts->direct ? O_DIRECT : 0);
+	int fd, rc;
+
+	*created = false;
+	if (opts->create && opts->size) {
+		fd = open(opts->path, flags | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0) {
+			*created = true;
+			return fd;
+		}
+		if (errno != EEXIST)
+			goto fail;
+	}
+	fd = open(opts->path, flags);
+	if (fd >= 0)
+		return fd;
+fail:
+	rc = -errno;
+	if (rc == -ENOENT && opts->create && !opts->size)
+		fq_bdev_errf(err, errlen, "file %s: cannot create it without a size", opts->path);
+	else if (rc == -EINVAL && opts->direct)
+		fq_bdev_errf(err, errlen, "file %s: the filesystem refuses O_DIRECT", opts->path);
+	else
+		fq_bdev_errf(err, errlen, "file %s: %s", opts->path, strerror(-rc));
+	return rc;
+}
+
+/* O_DIRECT alignment of a regular file, from statx when the kernel reports it. */
+static int file_dio_align(struct fq_bdev *bdev, struct file_bdev *f, const char *path, char *err,
+			  size_t errlen)
+{
+	f->dio_mem_align = 512;
+	f->dio_len_align = 512;
+#ifdef STATX_DIOALIGN
+	struct statx stx;
+
+	if (!statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		if (!stx.stx_dio_offset_align) {
+			fq_bdev_errf(err, errlen, "file %s: the filesystem refuses O_DIRECT", path);
+			return -EINVAL;
+		}
+		f->dio_mem_align = stx.stx_dio_mem_align ? stx.stx_dio_mem_align : 1;
+		f->dio_len_align = stx.stx_dio_offset_align;
+	}
+#endif
+	if (f->dio_len_align > bdev->block_size) {
+		fq_bdev_errf(err, errlen,
+			     "file %s: block size %u is smaller than the O_DIRECT alignment %u",
+			     path, bdev->block_size, f->dio_len_align);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int file_setup_regular(struct fq_bdev *bdev, struct file_bdev *f,
+			      const struct fq_bdev_opts *opts, const struct stat *st,
+			      uint64_t *size, char *err, size_t errlen)
+{
+	uint64_t cur = (uint64_t)st->st_size;
+
+	if (opts->size > cur && ftruncate(f->fd, (off_t)opts->size)) {
+		int rc = -errno;
+
+		fq_bdev_errf(err, errlen, "file %s: cannot extend to %" PRIu64 " bytes: %s",
+			     opts->path, opts->size, strerror(-rc));
+		return rc;
+	}
+	*size = opts->size ? opts->size : cur;
+	bdev->supports_dealloc = true;
+	bdev->read_zeroes_after_dealloc = true;
+	return opts->direct ? file_dio_align(bdev, f, opts->path, err, errlen) : 0;
+}
+
+/*
+ * Whether the device discards at all, from sysfs: probing with BLKDISCARD
+ * itself would need a range, i.e. would destroy data. A partition has its
+ * queue attributes in the parent's directory.
+ */
+static bool blkdev_can_discard(dev_t rdev)
+{
+	static const char *const fmt[] = {
+		"/sys/dev/block/%u:%u/queue/discard_max_bytes",
+		"/sys/dev/block/%u:%u/../queue/discard_max_bytes",
+	};
+	unsigned long long max = 0;
+	char path[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		FILE *fp;
+		int n;
+
+		snprintf(path, sizeof(path), fmt[i], major(rdev), minor(rdev));
+		fp = fopen(path, "re");
+		if (!fp)
+			continue;
+		n = fscanf(fp, "%llu", &max);
+		fclose(fp);
+		if (n == 1)
+			return max > 0;
+	}
+	return false;
+}
+
+static int file_setup_blkdev(struct fq_bdev *bdev, struct file_bdev *f,
+			     const struct fq_bdev_opts *opts, const struct stat *st, uint64_t *size,
+			     char *err, size_t errlen)
+{
+	uint64_t devsize;
+	int lbs;
+
+	if (ioctl(f->fd, BLKGETSIZE64, &devsize) || ioctl(f->fd, BLKSSZGET, &lbs)) {
+		int rc = -errno;
+
+		fq_bdev_errf(err, errlen, "file %s: cannot query the device: %s", opts->path,
+			     strerror(-rc));
+		return rc;
+	}
+	if ((uint32_t)lbs > bdev->block_size) {
+		fq_bdev_errf(err, errlen,
+			     "file %s: block size %u is smaller than the device's logical "
+			     "block size %d",
+			     opts->path, bdev->block_size, lbs);
+		return -EINVAL;
+	}
+	if (opts->size > devsize) {
+		fq_bdev_errf(err, errlen,
+			     "file %s: size %" PRIu64 " is larger than the device (%" PRIu64
+			     " bytes)",
+			     opts->path, opts->size, devsize);
+		return -EINVAL;
+	}
+	*size = opts->size ? opts->size : devsize;
+	f->blkdev = true;
+	f->dio_mem_align = (uint32_t)lbs;
+	f->dio_len_align = (uint32_t)lbs;
+	bdev->supports_dealloc = blkdev_can_discard(st->st_rdev);
+	/* Discard does not promise zeroes on every device. */
+	bdev->read_zeroes_after_dealloc = false;
+	return 0;
+}
+
+static int file_setup(struct fq_bdev *bdev, struct file_bdev *f, const struct fq_bdev_opts *opts,
+		      char *err, size_t errlen)
+{
+	uint64_t size = 0;
+	struct stat st;
+	int rc;
+
+	if (fstat(f->fd, &st)) {
+		rc = -errno;
+		fq_bdev_errf(err, errlen, "file %s: %s", opts->path, strerror(-rc));
+		return rc;
+	}
+	if (S_ISREG(st.st_mode)) {
+		rc = file_setup_regular(bdev, f, opts, &st, &size, err, errlen);
+	} else if (S_ISBLK(st.st_mode)) {
+		rc = file_setup_blkdev(bdev, f, opts, &st, &size, err, errlen);
+	} else {
+		fq_bdev_errf(err, errlen, "file %s: not a regular file or a block device",
+			     opts->path);
+		rc = -EINVAL;
+	}
+	if (rc)
+		return rc;
+	bdev->num_blocks = size / bdev->block_size;
+	if (!bdev->num_blocks) {
+		fq_bdev_errf(err, errlen,
+			     "file %s: size %" PRIu64 " is less than one block of %u bytes",
+			     opts->path, size, bdev->block_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+		      size_t errlen)
+{
+	struct file_bdev *f;
+	bool created;
+	int rc;
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fq_bdev_errf(err, errlen, "file %s: out of memory", opts->path);
+		return -ENOMEM;
+	}
+	f->direct = opts->direct;
+	atomic_init(&f->no_punch, false);
+	atomic_init(&f->no_zero_range, false);
+	f->fd = file_open_fd(opts, &created, err, errlen);
+	if (f->fd < 0) {
+		rc = f->fd;
+		free(f);
+		return rc;
+	}
+	rc = file_setup(bdev, f, opts, err, errlen);
+	if (rc) {
+		close(f->fd);
+		if (created)
+			unlink(opts->path);
+		free(f);
+		return rc;
+	}
+	bdev->ops = &fq_bdev_file_ops;
+	bdev->priv = f;
+	bdev->volatile_cache = true;
+	return 0;
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host side of one NVMe/TCP connection (one queue pair): request slots,
+ * the receive and transmit PDU state machines and their io_uring glue.
+ *
+ * The protocol core is free of I/O: hq_rx_feed() consumes bytes the socket
+ * produced and hq_tx_* hand out PDUs as iovecs, so unit tests drive it with
+ * a fake transport. hq_sock.c moves the bytes through the I/O engine.
+ *
+ * A struct hq is used by one thread at a time: the qpair owner, or the
+ * controller's service thread (with hq->lock held) for the admin queue.
+ */
+#ifndef FQ_HOST_HQ_H
+#define FQ_HOST_HQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "fabriq/host.h"
+#include "proto/nvme.h"
+#include "proto/nvmf.h"
+#include "proto/tcp.h"
+#include "proto/tcp_decode.h"
+#include "xport/engine.h"
+
+#define HQ_MAX_DEPTH 1024 /* request slots; CID = generation << 10 | index */
+#define HQ_IDX_BITS 10
+#define HQ_PDU_IOVS (FQ_MAX_IOVS + 2) /* header, data segments, data digest */
+#define HQ_SEND_IOVS 256	      /* iovecs handed to one sendmsg */
+#define HQ_RXBUF_SIZE (128 * 1024)
+#define HQ_SCRATCH 64 /* small per-request payload (DSM ranges, ...) */
+#define HQ_ERRMSG 256
+
+/* Connection states, in bring-up order. */
+enum hq_state {
+	HQ_CLOSED = 0,	   /* no socket */
+	HQ_TCP_CONNECT,	   /* TCP connect in flight */
+	HQ_IC,		   /* ICReq sent, waiting for ICResp */
+	HQ_FABRIC_CONNECT, /* Fabrics Connect sent */
+	HQ_LIVE,	   /* commands flow */
+	HQ_CLOSING,	   /* failed or closing; waiting for engine ops to finish */
+	HQ_NUM_STATES,
+};
+const char *hq_state_name(enum hq_state s);
+
+/* Receive state machine (NVMe/TCP 1.0 §3.6: CH, PSH, data, DDGST). */
+enum hq_rx_state {
+	RX_CH = 0, /* collecting the 8-byte common header */
+	RX_HDR,	   /* collecting the rest of the header (+ HDGST) */
+	RX_DATA,   /* data section */
+	RX_DDGST,  /* data digest */
+	RX_ERROR,  /* stream is unusable */
+};
+
+struct hq;
+struct hreq;
+
+/* One PDU queued for sending. */
+struct hq_pdu {
+	struct hq_pdu *next;
+	struct iovec iov[HQ_PDU_IOVS];
+	int iovcnt;
+	uint32_t len;
+	uint32_t sent;
+	struct hreq *req; /* owner, NULL for connection-level PDUs */
+};
+
+enum hreq_dir {
+	HREQ_NONE = 0,
+	HREQ_H2C, /* host to controller (write-like) */
+	HREQ_C2H, /* controller to host (read-like) */
+};
+
+struct hreq {
+	struct hq *q;
+	uint16_t idx;
+	uint16_t gen;
+	bool in_use;
+	bool is_parent;	 /* groups children, never on the wire */
+	bool tx_queued;	 /* a PDU of ours is on the tx list */
+	bool rsp_done;	 /* response (or failure) recorded in cpl */
+	bool inline_data; /* data travels in the capsule */
+	bool r2t_active;
+	bool abort_sent;
+	bool force_inline; /* Connect: data always in-capsule */
+	enum hreq_dir dir;
+	struct fq_sqe sqe;
+	struct iovec iov[FQ_MAX_IOVS];
+	int iovcnt;
+	uint32_t len;	  /* data bytes */
+	uint32_t c2h_off; /* next C2HData offset expected */
+	uint32_t h2c_off; /* next H2CData offset to send */
+	uint32_t h2c_end; /* end of the current R2T */
+	uint32_t h2c_done; /* highest byte offset sent */
+	uint16_t ttag;
+	uint16_t local_status; /* host-detected error (e.g. data digest) */
+	struct fq_cpl cpl;
+	fq_cmd_cb cb;
+	void *cb_arg;
+	uint32_t timeout_ms;
+	uint64_t deadline_ns; /* 0: none */
+	/* Split and fused commands. */
+	struct hreq *parent;
+	uint32_t children;  /* parent: children not yet completed */
+	uint32_t child_no;  /* child: position, lowest failing one wins */
+	uint32_t err_child; /* parent: position of the recorded error */
+	struct hreq *next_free;
+	struct hq_pdu pdu;
+	uint8_t hdr[sizeof(struct fq_tcp_cmd) + FQ_TCP_DIGEST_LEN];
+	uint32_t ddgst;
+	uint8_t scratch[HQ_SCRATCH];
+	void *heap; /* freed at completion (large DSM range lists) */
+};
+
+/* Hooks the owner of a connection provides. */
+struct hq_ops {
+	/* The connection became LIVE, or reached CLOSED. */
+	void (*state_change)(struct hq *q, enum hq_state old);
+	/* A command passed its deadline once; return true if it was handled. */
+	bool (*timeout)(struct hq *q, struct hreq *r);
+};
+
+/* What the Fabrics Connect of this queue carries (NVMe-oF 1.1 §3.3). */
+struct hq_params {
+	uint16_t qid;
+	uint16_t sqsize; /* 0's based */
+	uint16_t cntlid; /* 0xFFFF on the admin queue */
+	uint32_t kato_ms;
+	bool hdgst;
+	bool ddgst;
+	uint32_t connect_timeout_ms;
+	uint32_t cmd_timeout_ms; /* default per-command timeout, 0 = none */
+	uint32_t inline_max;	 /* in-capsule data limit once live */
+	char subnqn[FQ_NQN_LEN + 1];
+	char hostnqn[FQ_NQN_LEN + 1];
+	uint8_t hostid[16];
+	char peer[FQ_TRADDR_LEN + FQ_TRSVCID_LEN + 4]; /* "addr:port" for messages */
+};
+
+struct hq {
+	enum hq_state state;
+	const struct hq_ops *ops;
+	void *owner;
+	pthread_mutex_t *lock; /* taken by engine callbacks if set */
+	struct hq_params p;
+
+	/* Engine and socket. */
+	struct fq_engine *eng;
+	int fd;
+	struct fq_uop recv_op, send_op, conn_op;
+	bool recv_busy, send_busy, conn_busy;
+	bool shut;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+
+	/* Negotiated at ICResp. */
+	bool hdgst, ddgst;
+	uint32_t maxh2cdata;
+	uint16_t cntlid; /* from the Connect response */
+
+	/* Receive. */
+	enum hq_rx_state rx_state;
+	uint8_t *rxbuf;
+	uint32_t rxcap;
+	uint8_t rx_hdr[sizeof(struct fq_tcp_icresp) + FQ_TCP_DIGEST_LEN];
+	uint32_t rx_have;
+	struct fq_tcp_frame rx_fr;
+	struct hreq *rx_req; /* C2HData target */
+	uint32_t rx_off;     /* offset into the command's data */
+	uint32_t rx_left;    /* data bytes still to come */
+	uint32_t rx_crc;
+	uint8_t rx_ddgst[FQ_TCP_DIGEST_LEN];
+	uint8_t rx_term[FQ_TCP_TERM_MAX_DATA];
+
+	/* Transmit. */
+	struct hq_pdu *tx_head, *tx_tail;
+	struct iovec send_iov[HQ_SEND_IOVS];
+	struct msghdr send_msg;
+	struct hq_pdu ctl; /* ICReq or H2CTermReq */
+	union {
+		struct fq_tcp_icreq icreq;
+		struct fq_tcp_term term;
+	} ctl_hdr;
+	uint8_t ctl_data[FQ_TCP_TERM_MAX_DATA];
+
+	struct fq_connect_data connect_data;
+
+	/* Requests. */
+	struct hreq *reqs;
+	uint32_t depth;	      /* slots */
+	uint32_t wire_max;    /* commands allowed on the wire at once */
+	uint32_t wire_count;  /* commands on the wire */
+	uint32_t outstanding; /* slots in use */
+	struct hreq *free_list;
+	struct hreq *connect_req;
+
+	/* Timers. */
+	uint64_t step_deadline_ns; /* connect steps and closing */
+	uint64_t next_scan_ns;
+
+	/* Failure. */
+	bool term_pending; /* send H2CTermReq before closing */
+	uint16_t term_fes;
+	uint32_t term_fei;
+	uint32_t term_hlen;
+	bool err_dnr; /* the target said do not retry (Connect rejected with DNR) */
+	int err;
+	char errmsg[HQ_ERRMSG];
+	uint64_t completions; /* callbacks run, for process_completions counts */
+};
+
+/* Lifetime. @depth request slots, @wire_max <= @depth commands on the wire. */
+int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops *ops,
+	    void *owner);
+void hq_fini(struct hq *q);
+
+/* Requests (hq_req.c). */
+struct hreq *hq_req_get(struct hq *q);
+void hq_req_put(struct hreq *r);
+int hq_req_set_data(struct hreq *r, const struct iovec *iov, int iovcnt, enum hreq_dir dir);
+int hq_submit(struct hreq *r);
+void hq_req_finish(struct hreq *r, const struct fq_cpl *cpl);
+void hq_req_try_release(struct hreq *r);
+struct hreq *hq_req_lookup(struct hq *q, uint16_t cid);
+void hq_set_status(struct fq_cpl *cpl, uint16_t cid, unsigned sct, unsigned sc, bool dnr);
+void hq_fail_all(struct hq *q, unsigned sct, unsigned sc);
+/* Fill @cmd's data into @r (opcode decides direction). */
+int hq_req_from_raw(struct hreq *r, const struct fq_nvme_cmd *cmd, void *buf, uint32_t len);
+
+/* Receive side (hq_rx.c). Returns 0, or -EPROTO after failing the queue. */
+int hq_rx_feed(struct hq *q, const uint8_t *buf, size_t len);
+void hq_rx_reset(struct hq *q);
+
+/* Transmit side (hq_tx.c). */
+void hq_tx_push(struct hq *q, struct hq_pdu *pdu);
+void hq_tx_cmd(struct hq *q, struct hreq *r);
+void hq_tx_next_h2c(struct hreq *r);
+void hq_tx_icreq(struct hq *q);
+void hq_tx_term(struct hq *q, uint16_t fes, uint32_t fei, const void *hdr, uint32_t hlen);
+/* Collect up to @max iovecs of pending PDUs; returns the count. */
+int hq_tx_gather(struct hq *q, struct iovec *iov, int max);
+/* @n bytes of the gathered data went out. */
+void hq_tx_advance(struct hq *q, size_t n);
+/* Drop PDUs nobody started to send (closing). */
+void hq_tx_drop_unstarted(struct hq *q);
+/* Forget every queued PDU (the socket is gone); release their requests. */
+void hq_tx_abandon(struct hq *q);
+
+/* Connection control (hq_conn.c). */
+int hq_start(struct hq *q, struct fq_engine *eng, const struct sockaddr *sa, socklen_t salen);
+void hq_fail(struct hq *q, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void hq_proto_error(struct hq *q, const struct fq_tcp_err *e, const void *hdr, uint32_t hlen);
+void hq_on_icresp(struct hq *q, const struct fq_tcp_icresp *rsp);
+void hq_check_timers(struct hq *q, uint64_t now_ns);
+void hq_set_state(struct hq *q, enum hq_state s);
+/* Maybe finish CLOSING -> CLOSED once no engine op is in flight. */
+void hq_maybe_closed(struct hq *q);
+
+/*
+ * Socket glue (hq_sock.c). With no engine (q->eng == NULL) the queue runs
+ * over a fake transport: the caller moves bytes with hq_rx_feed() and
+ * hq_tx_gather()/hq_tx_advance(), as the unit tests do.
+ */
+void hq_sock_connect(struct hq *q);
+void hq_sock_kick(struct hq *q);
+void hq_sock_recv(struct hq *q);
+void hq_sock_shutdown(struct hq *q);
+
+uint64_t hq_now_ns(void);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io_uring glue of a host queue: one receive and at most one vectored send
+ * in flight per connection. Receives land in a per-queue buffer and are
+ * parsed there (one copy into the caller's read buffers); sends point at the
+ * caller's write buffers (no copy).
+ */
+#include "hq.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void lock(struct hq *q)
+{
+	if (q->lock)
+		pthread_mutex_lock(q->lock);
+}
+
+static void unlock(struct hq *q)
+{
+	if (q->lock)
+		pthread_mutex_unlock(q->lock);
+}
+
+static bool open_state(const struct hq *q)
+{
+	return q->state == HQ_IC || q->state == HQ_FABRIC_CONNECT || q->state == HQ_LIVE;
+}
+
+static void recv_done(struct fq_uop *op, int res, uint32_t flags)
+{
+	struct hq *q = container_of(op, struct hq, recv_op);
+
+	(void)flags;
+	lock(q);
+	q->recv_busy = false;
+	if (res > 0 && open_state(q))
+		hq_rx_feed(q, q->rxbuf, (size_t)res);
+	else if (res == 0)
+		hq_fail(q, -ECONNRESET, "connection closed by %s", q->p.peer);
+	else if (res < 0)
+		hq_fail(q, res, "receive from %s failed: %s", q->p.peer, strerror(-res));
+	if (open_state(q))
+		hq_sock_recv(q);
+	hq_sock_kick(q);
+	hq_maybe_closed(q);
+	unlock(q);
+}
+
+static void send_done(struct fq_uop *op, int res, uint32_t flags)
+{
+	struct hq *q = container_of(op, struct hq, send_op);
+
+	(void)flags;
+	lock(q);
+	q->send_busy = false;
+	if (res > 0)
+		hq_tx_advance(q, (size_t)res);
+	else if (res < 0 && res != -EAGAIN && res != -EINTR)
+		hq_fail(q, res, "send to %s failed: %s", q->p.peer, strerror(-res));
+	if (q->state == HQ_CLOSING) {
+		if (res < 0)
+			hq_tx_abandon(q);
+		hq_tx_drop_unstarted(q);
+		if (!q->tx_head)
+			hq_sock_shutdown(q);
+	}
+	hq_sock_kick(q);
+	hq_maybe_closed(q);
+	unlock(q);
+}
+
+static void conn_done(struct fq_uop *op, int res, uint32_t flags)
+{
+	struct hq *q = container_of(op, struct hq, conn_op);
+
+	(void)flags;
+	lock(q);
+	q->conn_busy = false;
+	if (q->state != HQ_TCP_CONNECT) {
+		hq_maybe_closed(q);
+	} else if (res < 0) {
+		hq_fail(q, res, "TCP connect to %s failed: %s", q->p.peer, strerror(-res));
+	} else {
+		hq_set_state(q, HQ_IC);
+		hq_tx_icreq(q);
+		hq_sock_recv(q);
+		hq_sock_kick(q);
+	}
+	unlock(q);
+}
+
+void hq_sock_connect(struct hq *q)
+{
+	struct io_uring_sqe *sqe;
+	int one = 1;
+
+	q->recv_op.done = recv_done;
+	q->send_op.done = send_done;
+	q->conn_op.done = conn_done;
+	if (!q->eng) {
+		hq_set_state(q, HQ_IC);
+		hq_tx_icreq(q);
+		return;
+	}
+	q->fd = socket(q->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0) {
+		hq_fail(q, -errno, "socket() for %s failed: %s", q->p.peer, strerror(errno));
+		return;
+	}
+	/* Small PDUs (responses, R2Ts' answers) must not wait for Nagle. */
+	setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sqe = fq_engine_sqe(q->eng, &q->conn_op);
+	io_uring_prep_connect(sqe, q->fd, (struct sockaddr *)&q->addr, q->addrlen);
+	q->conn_busy = true;
+}
+
+void hq_sock_recv(struct hq *q)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!q->eng || q->recv_busy || q->fd < 0 || q->shut)
+		return;
+	sqe = fq_engine_sqe(q->eng, &q->recv_op);
+	io_uring_prep_recv(sqe, q->fd, q->rxbuf, q->rxcap, 0);
+	q->recv_busy = true;
+}
+
+void hq_sock_kick(struct hq *q)
+{
+	struct io_uring_sqe *sqe;
+	int n;
+
+	if (!q->eng || q->send_busy || !q->tx_head || q->fd < 0 || q->shut)
+		return;
+	if (q->state != HQ_IC && q->state != HQ_FABRIC_CONNECT && q->state != HQ_LIVE &&
+	    q->state != HQ_CLOSING)
+		return;
+	n = hq_tx_gather(q, q->send_iov, HQ_SEND_IOVS);
+	memset(&q->send_msg, 0, sizeof(q->send_msg));
+	q->send_msg.msg_iov = q->send_iov;
+	q->send_msg.msg_iovlen = (size_t)n;
+	sqe = fq_engine_sqe(q->eng, &q->send_op);
+	io_uring_prep_sendmsg(sqe, q->fd, &q->send_msg, MSG_NOSIGNAL);
+	q->send_busy = true;
+}
+
+void hq_sock_shutdown(struct hq *q)
+{
+	if (q->shut)
+		return;
+	q->shut = true;
+	if (q->fd >= 0)
+		shutdown(q->fd, SHUT_RDWR);
+	/* A connect in flight is not ended by shutdown(); cancel it. */
+	if (q->eng && q->conn_busy) {
+		struct io_uring_sqe *sqe = fq_engine_sqe_noop(q->eng);
+
+		io_uring_prep_cancel(sqe, &q->conn_op, 0);
+	}
+}

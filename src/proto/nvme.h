@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVMe Base Specification 2.0 wire formats: submission and completion queue
+ * entries, status codes, opcodes, Identify data structures and log pages.
+ *
+ * Multi-byte fields are little-endian on the wire. Fabriq supports only
+ * little-endian hosts (checked below), so fields are plain integers read and
+ * written directly; every struct has its size and the offset of every
+ * multi-byte field asserted against the spec figure.
+ */
+#ifndef FQ_PROTO_NVME_H
+#define FQ_PROTO_NVME_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Fabriq needs a little-endian host");
+
+/* NVMe Base 2.0 §4.1.3 SGL descriptor (16 bytes). */
+struct fq_sgl {
+	uint64_t addr;
+	uint32_t length;
+	uint8_t rsvd[3];
+	uint8_t type; /* bits 7:4 descriptor type, bits 3:0 subtype */
+};
+static_assert(sizeof(struct fq_sgl) == 16, "SGL descriptor is 16 bytes");
+static_assert(offsetof(struct fq_sgl, length) == 8, "SGL length at 8");
+static_assert(offsetof(struct fq_sgl, type) == 15, "SGL type at 15");
+
+#define FQ_SGL_TYPE_DATA_BLOCK 0x0
+#define FQ_SGL_TYPE_TRANSPORT_DATA_BLOCK 0x5
+#define FQ_SGL_SUBTYPE_ADDRESS 0x0
+#define FQ_SGL_SUBTYPE_OFFSET 0x1
+#define FQ_SGL_SUBTYPE_TRANSPORT 0xA
+/* Descriptor byte as the Linux host and nvmet use it (B3). */
+#define FQ_SGL_INCAPSULE ((FQ_SGL_TYPE_DATA_BLOCK << 4) | FQ_SGL_SUBTYPE_OFFSET)	   /* 0x01 */
+#define FQ_SGL_TRANSPORT ((FQ_SGL_TYPE_TRANSPORT_DATA_BLOCK << 4) | FQ_SGL_SUBTYPE_TRANSPORT) /* 0x5A */
+
+/* NVMe Base 2.0 §4.2 Submission Queue Entry (64 bytes). */
+struct fq_sqe {
+	uint8_t opcode;
+	uint8_t flags; /* bits 1:0 FUSE, bits 7:6 PSDT */
+	uint16_t cid;
+	uint32_t nsid;
+	uint32_t cdw2;
+	uint32_t cdw3;
+	uint64_t mptr;
+	struct fq_sgl sgl; /* DPTR when PSDT selects SGLs (always on fabrics) */
+	uint32_t cdw10;
+	uint32_t cdw11;
+	uint32_t cdw12;
+	uint32_t cdw13;
+	uint32_t cdw14;
+	uint32_t cdw15;
+};
+static_assert(sizeof(struct fq_sqe) == 64, "SQE is 64 bytes");
+static_assert(offsetof(struct fq_sqe, cid) == 2, "CID at 2");
+static_assert(offsetof(struct fq_sqe, nsid) == 4, "NSID at 4");
+static_assert(offsetof(struct fq_sqe, mptr) == 16, "MPTR at 16");
+static_assert(offsetof(struct fq_sqe, sgl) == 24, "DPTR at 24");
+static_assert(offsetof(struct fq_sqe, cdw10) == 40, "CDW10 at 40");
+static_assert(offsetof(struct fq_sqe, cdw15) == 60, "CDW15 at 60");
+
+#define FQ_SQE_FUSE_MASK 0x03
+#define FQ_SQE_FUSE_FIRST 0x01
+#define FQ_SQE_FUSE_SECOND 0x02
+#define FQ_SQE_PSDT_SGL 0x40 /* PSDT = 01b: SGL for data, MPTR contiguous */
+
+/* NVMe Base 2.0 §4.6 Completion Queue Entry (16 bytes). */
+struct fq_cqe {
+	uint32_t dw0;
+	uint32_t dw1;
+	uint16_t sq_head;
+	uint16_t sq_id;
+	uint16_t cid;
+	uint16_t status; /* bit 0 phase, 8:1 SC, 11:9 SCT, 13:12 CRD, 14 M, 15 DNR */
+};
+static_assert(sizeof(struct fq_cqe) == 16, "CQE is 16 bytes");
+static_assert(offsetof(struct fq_cqe, sq_head) == 8, "SQHD at 8");
+static_assert(offsetof(struct fq_cqe, cid) == 12, "CID at 12");
+static_assert(offsetof(struct fq_cqe, status) == 14, "status at 14");
+
+/* Status field helpers (the phase bit is always 0 on fabrics). */
+#define FQ_STATUS(sct, sc) ((uint16_t)((((sct) & 0x7) << 9) | (((sc) & 0xff) << 1)))
+#define FQ_STATUS_DNR 0x8000
+#define FQ_STATUS_MORE 0x4000
+static inline unsigned fq_status_sc(uint16_t st)
+{
+	return (st >> 1) & 0xff;
+}
+static inline unsigned fq_status_sct(uint16_t st)
+{
+	return (st >> 9) & 0x7;
+}
+static inline int fq_status_dnr(uint16_t st)
+{
+	return !!(st & FQ_STATUS_DNR);
+}
+static inline int fq_status_ok(uint16_t st)
+{
+	return (st & 0x7fe) == 0;
+}
+
+/* Status code types, NVMe Base 2.0 §4.6.1.2. */
+enum {
+	FQ_SCT_GENERIC = 0,
+	FQ_SCT_CMD_SPECIFIC = 1,
+	FQ_SCT_MEDIA = 2,
+	FQ_SCT_PATH = 3,
+	FQ_SCT_VENDOR = 7,
+};
+
+/* Generic command status (SCT 0), NVMe Base 2.0 Fig. 100/101. */
+enum {
+	FQ_SC_SUCCESS = 0x00,
+	FQ_SC_INVALID_OPCODE = 0x01,
+	FQ_SC_INVALID_FIELD = 0x02,
+	FQ_SC_CID_CONFLICT = 0x03,
+	FQ_SC_DATA_XFER_ERROR = 0x04,
+	FQ_SC_POWER_LOSS = 0x05,
+	FQ_SC_INTERNAL = 0x06,
+	FQ_SC_ABORT_REQ = 0x07,
+	FQ_SC_ABORT_SQ_DEL = 0x08,
+	FQ_SC_FUSED_FAIL = 0x09,
+	FQ_SC_FUSED_MISSING = 0x0a,
+	FQ_SC_INVALID_NS = 0x0b,
+	FQ_SC_CMD_SEQ_ERROR = 0x0c,
+	FQ_SC_SGL_INVALID_LAST = 0x0d,
+	FQ_SC_SGL_INVALID_COUNT = 0x0e,
+	FQ_SC_SGL_INVALID_DATA = 0x0f,
+	FQ_SC_SGL_INVALID_TYPE = 0x11,
+	FQ_SC_SGL_INVALID_OFFSET = 0x16,
+	FQ_SC_SGL_INVALID_SUBTYPE = 0x17,
+	FQ_SC_TRANSIENT_TRANSPORT = 0x22,
+	FQ_SC_LBA_RANGE = 0x80,
+	FQ_SC_CAP_EXCEEDED = 0x81,
+	FQ_SC_NS_NOT_READY = 0x82,
+};
+
+/* Command specific status (SCT 1), incl. NVMe-oF 1.1 Fig. 20 (Connect). */
+enum {
+	FQ_SC_INVALID_QID = 0x01,
+	FQ_SC_MAX_QSIZE_EXCEEDED = 0x02,
+	FQ_SC_ABORT_LIMIT = 0x03,
+	FQ_SC_ASYNC_LIMIT = 0x05,
+	FQ_SC_INVALID_LOG_PAGE = 0x09,
+	FQ_SC_FEATURE_NOT_SAVEABLE = 0x0d,
+	FQ_SC_FEATURE_NOT_CHANGEABLE = 0x0e,
+	FQ_SC_CONNECT_INCOMPAT_FMT = 0x80,
+	FQ_SC_CONNECT_CTRL_BUSY = 0x81,
+	FQ_SC_CONNECT_INVALID_PARAM = 0x82,
+	FQ_SC_CONNECT_RESTART_DISC = 0x83,
+	FQ_SC_CONNECT_INVALID_HOST = 0x84,
+};
+
+/* Media and data integrity errors (SCT 2). */
+enum {
+	FQ_SC_WRITE_FAULT = 0x80,
+	FQ_SC_READ_ERROR = 0x81,
+	FQ_SC_COMPARE_FAILED = 0x85,
+	FQ_SC_ACCESS_DENIED = 0x86,
+};
+
+/* Path related status (SCT 3). */
+enum {
+	FQ_SC_INTERNAL_PATH_ERROR = 0x00,
+	FQ_SC_HOST_PATH_ERROR = 0x70,
+	FQ_SC_ABORTED_BY_HOST = 0x71,
+};
+
+/* Admin opcodes, NVMe Base 2.0 Fig. 138. */
+enum {
+	FQ_ADM_DELETE_SQ = 0x00,
+	FQ_ADM_CREATE_SQ = 0x01,
+	FQ_ADM_GET_LOG_PAGE = 0x02,
+	FQ_ADM_DELETE_CQ = 0x04,
+	FQ_ADM_CREATE_CQ = 0x05,
+	FQ_ADM_IDENTIFY = 0x06,
+	FQ_ADM_ABORT = 0x08,
+	FQ_ADM_SET_FEATURES = 0x09,
+	FQ_ADM_GET_FEATURES = 0x0a,
+	FQ_ADM_ASYNC_EVENT = 0x0c,
+	FQ_ADM_KEEP_ALIVE = 0x18,
+	FQ_ADM_FABRICS = 0x7f,
+};
+
+/* NVM command set I/O opcodes, NVM Command Set 1.0 Fig. 17. */
+enum {
+	FQ_IO_FLUSH = 0x00,
+	FQ_IO_WRITE = 0x01,
+	FQ_IO_READ = 0x02,
+	FQ_IO_WRITE_UNCOR = 0x04,
+	FQ_IO_COMPARE = 0x05,
+	FQ_IO_WRITE_ZEROES = 0x08,
+	FQ_IO_DSM = 0x09,
+};
+
+/* Opcode bits 1:0 give the data direction (NVMe Base 2.0 §5 Fig. 138 note). */
+static inline int fq_opc_is_write(uint8_t opc)
+{
+	return (opc & 3) == 1;
+}
+static inline int fq_opc_is_read(uint8_t opc)
+{
+	return (opc & 3) == 2;
+}
+
+/* Identify CNS values, NVMe Base 2.0 Fig. 273. */
+enum {
+	FQ_CNS_NS = 0x00,
+	FQ_CNS_CTRL = 0x01,
+	FQ_CNS_ACTIVE_NS_LIST = 0x02,
+	FQ_CNS_NS_DESC_LIST = 0x03,
+	FQ_CNS_CSI_NS = 0x05,
+	FQ_CNS_CSI_CTRL = 0x06,
+	FQ_CNS_CSI_ACTIVE_NS_LIST = 0x07,
+	FQ_CNS_CSI_INDEP_NS = 0x08,
+};
+
+/* Feature identifiers, NVMe Base 2.0 Fig. 323. */
+enum {
+	FQ_FEAT_ARBITRATION = 0x01,
+	FQ_FEAT_POWER_MGMT = 0x02,
+	FQ_FEAT_TEMP_THRESH = 0x04,
+	FQ_FEAT_ERR_RECOVERY = 0x05,
+	FQ_FEAT_VOLATILE_WC = 0x06,
+	FQ_FEAT_NUM_QUEUES = 0x07,
+	FQ_FEAT_IRQ_COALESCE = 0x08,
+	FQ_FEAT_WRITE_ATOMIC = 0x0a,
+	FQ_FEAT_ASYNC_EVENT = 0x0b,
+	FQ_FEAT_TIMESTAMP = 0x0e,
+	FQ_FEAT_KATO = 0x0f,
+	FQ_FEAT_HOST_ID = 0x81,
+};
+
+/* Log page identifiers, NVMe Base 2.0 Fig. 202. */
+enum {
+	FQ_LID_ERROR = 0x01,
+	FQ_LID_SMART = 0x02,
+	FQ_LID_FW_SLOT = 0x03,
+	FQ_LID_CHANGED_NS = 0x04,
+	FQ_LID_CMD_EFFECTS = 0x05,
+	FQ_LID_DISCOVERY = 0x70,
+};
+
+/* Asynchronous event completion dword 0, NVMe Base 2.0 Fig. 147. */
+#define FQ_AER_TYPE_NOTICE 0x2
+#define FQ_AER_NOTICE_NS_CHANGED 0x00
+#define FQ_AER_NOTICE_DISC_CHANGED 0xf0
+static inline uint32_t fq_aer_result(uint8_t type, uint8_t info, uint8_t log)
+{
+	return (uint32_t)type | ((uint32_t)info << 8) | ((uint32_t)log << 16);
+}
+/* OAES / Async Event Configuration bits. */
+#define FQ_AEN_CFG_NS_ATTR (1u << 8)
+#define FQ_AEN_CFG_DISC_CHANGE (1u << 31)
+
+/* Power state descriptor (32 bytes), NVMe Base 2.0 Fig. 276. */
+struct fq_psd {
+	uint16_t mp;
+	uint8_t rsvd2;
+	uint8_t flags;
+	uint32_t enlat;
+	uint32_t exlat;
+	uint8_t rrt, rrl, rwt, rwl;
+	uint16_t idlp;
+	uint8_t ips;
+	uint8_t rsvd19;
+	uint16_t actp;
+	uint8_t apws;
+	uint8_t rsvd23[9];
+};
+static_assert(sizeof(struct fq_psd) == 32, "PSD is 32 bytes");
+static_assert(offsetof(struct fq_psd, enlat) == 4, "ENLAT at 4");
+static_assert(offsetof(struct fq_psd, idlp) == 16, "IDLP at 16");
+static_assert(offsetof(struct fq_psd, actp) == 20, "ACTP at 20");
+
+/* Identify Controller data structure, NVMe Base 2.0 Fig. 275 (4096 bytes). */
+struct fq_id_ctrl {
+	uint16_t vid;
+	uint16_t ssvid;
+	char sn[20];
+	char mn[40];
+	char fr[8];
+	uint8_t rab;
+	uint8_t ieee[3];
+	uint8_t cmic;
+	uint8_t mdts;
+	uint16_t cntlid;
+	uint32_t ver;
+	uint32_t rtd3r;
+	uint32_t rtd3e;
+	uint32_t oaes;
+	uint32_t ctratt;
+	uint16_t rrls;
+	uint8_t rsvd102[9];
+	uint8_t cntrltype;
+	uint8_t fguid[16];
+	uint16_t crdt1, crdt2, crdt3;
+	uint8_t rsvd134[122];
+	uint16_t oacs;
+	uint8_t acl;
+	uint8_t aerl;
+	uint8_t frmw;
+	uint8_t lpa;
+	uint8_t elpe;
+	uint8_t npss;
+	uint8_t avscc;
+	uint8_t apsta;
+	uint16_t wctemp;
+	uint16_t cctemp;
+	uint16_t mtfa;
+	uint32_t hmpre;
+	uint32_t hmmin;
+	uint8_t tnvmcap[16];
+	uint8_t unvmcap[16];
+	uint32_t rpmbs;
+	uint16_t edstt;
+	uint8_t dsto;
+	uint8_t fwug;
+	uint16_t kas;
+	uint16_t hctma;
+	uint16_t mntmt;
+	uint16_t mxtmt;
+	uint32_t sanicap;
+	uint32_t hmminds;
+	uint16_t hmmaxd;
+	uint16_t nsetidmax;
+	uint16_t endgidmax;
+	uint8_t anatt;
+	uint8_t anacap;
+	uint32_t anagrpmax;
+	uint32_t nanagrpid;
+	uint32_t pels;
+	uint8_t rsvd356[156];
+	uint8_t sqes;
+	uint8_t cqes;
+	uint16_t maxcmd;
+	uint32_t nn;
+	uint16_t oncs;
+	uint16_t fuses;
+	uint8_t fna;
+	uint8_t vwc;
+	uint16_t awun;
+	uint16_t awupf;
+	uint8_t icsvscc;
+	uint8_t nwpc;
+	uint16_t acwu;
+	uint16_t ocfs;
+	uint32_t sgls;
+	uint32_t mnan;
+	uint8_t rsvd544[224];
+	char subnqn[256];
+	uint8_t rsvd1024[768];
+	/* NVMe-oF 1.1 §4.1 Fig. 28: fabrics-specific fields. */
+	uint32_t ioccsz;
+	uint32_t iorcsz;
+	uint16_t icdoff;
+	uint8_t fcatt;
+	uint8_t msdbd;
+	uint16_t ofcs;
+	uint8_t rsvd1806[242];
+	struct fq_psd psd[32];
+	uint8_t vs[1024];
+};
+static_assert(sizeof(struct fq_id_ctrl) == 4096, "Identify Controller is 4 KiB");
+static_assert(offsetof(struct fq_id_ctrl, sn) == 4, "SN at 4");
+static_assert(offsetof(struct fq_id_ctrl, mn) == 24, "MN at 24");
+static_assert(offsetof(struct fq_id_ctrl, fr) == 64, "FR at 64");
+static_assert(offsetof(struct fq_id_ctrl, cmic) == 76, "CMIC at 76");
+static_assert(offsetof(struct fq_id_ctrl, mdts) == 77, "MDTS at 77");
+static_assert(offsetof(struct fq_id_ctrl, cntlid) == 78, "CNTLID at 78");
+static_assert(offsetof(struct fq_id_ctrl, ver) == 80, "VER at 80");
+static_assert(offsetof(struct fq_id_ctrl, oaes) == 92, "OAES at 92");
+static_assert(offsetof(struct fq_id_ctrl, ctratt) == 96, "CTRATT at 96");
+static_assert(offsetof(struct fq_id_ctrl, cntrltype) == 111, "CNTRLTYPE at 111");
+static_assert(offsetof(struct fq_id_ctrl, fguid) == 112, "FGUID at 112");
+static_assert(offsetof(struct fq_id_ctrl, oacs) == 256, "OACS at 256");
+static_assert(offsetof(struct fq_id_ctrl, lpa) == 261, "LPA at 261");
+static_assert(offsetof(struct fq_id_ctrl, wctemp) == 266, "WCTEMP at 266");
+static_assert(offsetof(struct fq_id_ctrl, hmpre) == 272, "HMPRE at 272");
+static_assert(offsetof(struct fq_id_ctrl, tnvmcap) == 280, "TNVMCAP at 280");
+static_assert(offsetof(struct fq_id_ctrl, rpmbs) == 312, "RPMBS at 312");
+static_assert(offsetof(struct fq_id_ctrl, kas) == 320, "KAS at 320");
+static_assert(offsetof(struct fq_id_ctrl, sanicap) == 328, "SANICAP at 328");
+static_assert(offsetof(struct fq_id_ctrl, anatt) == 342, "ANATT at 342");
+static_assert(offsetof(struct fq_id_ctrl, anagrpmax) == 344, "ANAGRPMAX at 344");
+static_assert(offsetof(struct fq_id_ctrl, pels) == 352, "PELS at 352");
+static_assert(offsetof(struct fq_id_ctrl, sqes) == 512, "SQES at 512");
+static_assert(offsetof(struct fq_id_ctrl, maxcmd) == 514, "MAXCMD at 514");
+static_assert(offsetof(struct fq_id_ctrl, nn) == 516, "NN at 516");
+static_assert(offsetof(struct fq_id_ctrl, oncs) == 520, "ONCS at 520");
+static_assert(offsetof(struct fq_id_ctrl, vwc) == 525, "VWC at 525");
+static_assert(offsetof(struct fq_id_ctrl, awun) == 526, "AWUN at 526");
+static_assert(offsetof(struct fq_id_ctrl, acwu) == 532, "ACWU at 532");
+static_assert(offsetof(struct fq_id_ctrl, sgls) == 536, "SGLS at 536");
+static_assert(offsetof(struct fq_id_ctrl, mnan) == 540, "MNAN at 540");
+static_assert(offsetof(struct fq_id_ctrl, subnqn) == 768, "SUBNQN at 768");
+static_assert(offsetof(struct fq_id_ctrl, ioccsz) == 1792, "IOCCSZ at 1792");
+static_assert(offsetof(struct fq_id_ctrl, iorcsz) == 1796, "IORCSZ at 1796");
+static_assert(offsetof(struct fq_id_ctrl, icdoff) == 1800, "ICDOFF at 1800");
+static_assert(offsetof(struct fq_id_ctrl, ofcs) == 1804, "OFCS at 1804");
+static_assert(offsetof(struct fq_id_ctrl, psd) == 2048, "PSD at 2048");
+static_assert(offsetof(struct fq_id_ctrl, vs) == 3072, "VS at 3072");
+
+#define FQ_CTRL_TYPE_IO 1
+#define FQ_CTRL_TYPE_DISCOVERY 2
+#define FQ_ONCS_COMPARE (1u << 0)
+#define FQ_ONCS_DSM (1u << 2)
+#define FQ_ONCS_WRITE_ZEROES (1u << 3)
+#define FQ_FUSES_COMPARE_WRITE (1u << 0)
+#define FQ_LPA_CMD_EFFECTS (1u << 1)
+#define FQ_LPA_EXT_DATA (1u << 2)
+#define FQ_SGLS_SUPPORTED (1u << 0)
+#define FQ_SGLS_OFFSET (1u << 20)
+
+/* LBA format (4 bytes), NVM Command Set 1.0 Fig. 98. */
+struct fq_lbaf {
+	uint16_t ms;
+	uint8_t lbads;
+	uint8_t rp;
+};
+static_assert(sizeof(struct fq_lbaf) == 4, "LBAF is 4 bytes");
+
+/* Identify Namespace (NVM), NVM Command Set 1.0 Fig. 97 (4096 bytes). */
+struct fq_id_ns {
+	uint64_t nsze;
+	uint64_t ncap;
+	uint64_t nuse;
+	uint8_t nsfeat;
+	uint8_t nlbaf;
+	uint8_t flbas;
+	uint8_t mc;
+	uint8_t dpc;
+	uint8_t dps;
+	uint8_t nmic;
+	uint8_t rescap;
+	uint8_t fpi;
+	uint8_t dlfeat;
+	uint16_t nawun;
+	uint16_t nawupf;
+	uint16_t nacwu;
+	uint16_t nabsn;
+	uint16_t nabo;
+	uint16_t nabspf;
+	uint16_t noiob;
+	uint8_t nvmcap[16];
+	uint16_t npwg;
+	uint16_t npwa;
+	uint16_t npdg;
+	uint16_t npda;
+	uint16_t nows;
+	uint8_t rsvd74[18];
+	uint32_t anagrpid;
+	uint8_t rsvd96[3];
+	uint8_t nsattr;
+	uint16_t nvmsetid;
+	uint16_t endgid;
+	uint8_t nguid[16];
+	uint8_t eui64[8];
+	struct fq_lbaf lbaf[16];
+	uint8_t rsvd192[3904];
+};
+static_assert(sizeof(struct fq_id_ns) == 4096, "Identify Namespace is 4 KiB");
+static_assert(offsetof(struct fq_id_ns, ncap) == 8, "NCAP at 8");
+static_assert(offsetof(struct fq_id_ns, nuse) == 16, "NUSE at 16");
+static_assert(offsetof(struct fq_id_ns, nsfeat) == 24, "NSFEAT at 24");
+static_assert(offsetof(struct fq_id_ns, flbas) == 26, "FLBAS at 26");
+static_assert(offsetof(struct fq_id_ns, nmic) == 30, "NMIC at 30");
+static_assert(offsetof(struct fq_id_ns, dlfeat) == 33, "DLFEAT at 33");
+static_assert(offsetof(struct fq_id_ns, nawun) == 34, "NAWUN at 34");
+static_assert(offsetof(struct fq_id_ns, noiob) == 46, "NOIOB at 46");
+static_assert(offsetof(struct fq_id_ns, nvmcap) == 48, "NVMCAP at 48");
+static_assert(offsetof(struct fq_id_ns, npwg) == 64, "NPWG at 64");
+static_assert(offsetof(struct fq_id_ns, nows) == 72, "NOWS at 72");
+static_assert(offsetof(struct fq_id_ns, anagrpid) == 92, "ANAGRPID at 92");
+static_assert(offsetof(struct fq_id_ns, nsattr) == 99, "NSATTR at 99");
+static_assert(offsetof(struct fq_id_ns, nvmsetid) == 100, "NVMSETID at 100");
+static_assert(offsetof(struct fq_id_ns, endgid) == 102, "ENDGID at 102");
+static_assert(offsetof(struct fq_id_ns, nguid) == 104, "NGUID at 104");
+static_assert(offsetof(struct fq_id_ns, eui64) == 120, "EUI64 at 120");
+static_assert(offsetof(struct fq_id_ns, lbaf) == 128, "LBAF at 128");
+
+#define FQ_NSFEAT_THIN (1u << 0)
+#define FQ_DLFEAT_READ_ZEROES 0x01 /* deallocated blocks read as zeroes */
+
+/* Namespace Identification Descriptor, NVMe Base 2.0 Fig. 280. */
+struct fq_ns_desc_hdr {
+	uint8_t nidt;
+	uint8_t nidl;
+	uint16_t rsvd;
+};
+static_assert(sizeof(struct fq_ns_desc_hdr) == 4, "NS descriptor header is 4 bytes");
+enum {
+	FQ_NIDT_EUI64 = 1,
+	FQ_NIDT_NGUID = 2,
+	FQ_NIDT_UUID = 3,
+	FQ_NIDT_CSI = 4,
+};
+#define FQ_CSI_NVM 0
+
+/* Error Information log entry (64 bytes), NVMe Base 2.0 Fig. 205. */
+struct fq_error_log {
+	uint64_t error_count;
+	uint16_t sqid;
+	uint16_t cid;
+	uint16_t status;
+	uint16_t param_loc;
+	uint64_t lba;
+	uint32_t nsid;
+	uint8_t vs;
+	uint8_t trtype;
+	uint8_t rsvd30[2];
+	uint64_t cs;
+	uint16_t trtype_spec;
+	uint8_t rsvd42[22];
+};
+static_assert(sizeof(struct fq_error_log) == 64, "error log entry is 64 bytes");
+static_assert(offsetof(struct fq_error_log, lba) == 16, "LBA at 16");
+static_assert(offsetof(struct fq_error_log, nsid) == 24, "NSID at 24");
+static_assert(offsetof(struct fq_error_log, cs) == 32, "CS at 32");
+
+/* SMART / Health Information log (512 bytes), NVMe Base 2.0 Fig. 207. */
+struct fq_smart_log {
+	uint8_t critical_warning;
+	uint8_t temperature[2];
+	uint8_t avail_spare;
+	uint8_t spare_thresh;
+	uint8_t percent_used;
+	uint8_t endu_grp_crit_warn;
+	uint8_t rsvd7[25];
+	uint8_t data_units_read[16];
+	uint8_t data_units_written[16];
+	uint8_t host_reads[16];
+	uint8_t host_writes[16];
+	uint8_t ctrl_busy_time[16];
+	uint8_t power_cycles[16];
+	uint8_t power_on_hours[16];
+	uint8_t unsafe_shutdowns[16];
+	uint8_t media_errors[16];
+	uint8_t num_err_log_entries[16];
+	uint8_t rsvd192[320];
+};
+static_assert(sizeof(struct fq_smart_log) == 512, "SMART log is 512 bytes");
+static_assert(offsetof(struct fq_smart_log, data_units_read) == 32, "DUR at 32");
+static_assert(offsetof(struct fq_smart_log, num_err_log_entries) == 176, "errors at 176");
+
+/* Commands Supported and Effects log (4096 bytes), NVMe Base 2.0 Fig. 210. */
+struct fq_effects_log {
+	uint32_t acs[256];
+	uint32_t iocs[256];
+	uint8_t rsvd[2048];
+};
+static_assert(sizeof(struct fq_effects_log) == 4096, "effects log is 4 KiB");
+#define FQ_EFFECTS_CSUPP (1u << 0)
+#define FQ_EFFECTS_LBCC (1u << 1)
+
+/* Dataset Management range (16 bytes), NVM Command Set 1.0 Fig. 39. */
+struct fq_dsm_range {
+	uint32_t cattr;
+	uint32_t nlb;
+	uint64_t slba;
+};
+static_assert(sizeof(struct fq_dsm_range) == 16, "DSM range is 16 bytes");
+static_assert(offsetof(struct fq_dsm_range, slba) == 8, "SLBA at 8");
+#define FQ_DSM_ATTR_DEALLOCATE (1u << 2) /* CDW11 AD */
+
+/* 128-bit little-endian counters in log pages. */
+static inline void fq_put_u128(uint8_t dst[16], uint64_t v)
+{
+	for (int i = 0; i < 16; i++)
+		dst[i] = i < 8 ? (uint8_t)(v >> (8 * i)) : 0;
+}
+
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fabriqd configuration: what the INI file and the quick-start command line
+ * both produce. Parsing only; nothing here opens sockets or files.
+ */
+#ifndef FQ_TARGET_CONFIG_H
+#define FQ_TARGET_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bdev/bdev.h"
+
+#define FQ_CONF_NQN_LEN 224
+#define FQ_CONF_MAX_PORTS 16
+#define FQ_CONF_MAX_SUBSYS 64
+#define FQ_CONF_MAX_NS 256   /* per subsystem */
+#define FQ_CONF_MAX_HOSTS 64 /* per subsystem */
+
+struct fq_ns_conf {
+	uint32_t nsid;		  /* 0 = next free */
+	struct fq_bdev_opts bdev; /* bdev.path points into path[] */
+	char path[PATH_MAX];
+	uint8_t nguid[16]; /* bytes as written in the spec (nguid=...) */
+	uint8_t uuid[16];  /* RFC 9562 byte order, as in the text form */
+	bool has_nguid;	   /* nguid[] is set (by the spec, or by fq_conf_validate) */
+	bool has_uuid;
+};
+
+struct fq_subsys_conf {
+	char nqn[FQ_CONF_NQN_LEN];
+	char serial[21];
+	char model[41];
+	bool allow_any_host;
+	int nhosts;
+	char hosts[FQ_CONF_MAX_HOSTS][FQ_CONF_NQN_LEN];
+	int nns;
+	struct fq_ns_conf ns[FQ_CONF_MAX_NS];
+	/*
+	 * Ports this subsystem is exported on (indices into ports[]). 0 = every
+	 * port that is not discovery_only; fq_conf_validate fills that list in.
+	 */
+	int nports;
+	int ports[FQ_CONF_MAX_PORTS];
+};
+
+struct fq_port_conf {
+	char name[32];
+	char addr[64]; /* numeric IPv4 or IPv6 address */
+	uint16_t port;
+	bool discovery_only; /* a discovery-only port (e.g. 8009) */
+};
+
+struct fq_target_conf {
+	int reactors;	       /* 0 = one per CPU */
+	uint32_t busy_poll_us; /* 0 = sleep when idle */
+	uint32_t max_connections;
+	uint32_t max_queue_size;      /* MQES+1: entries per I/O queue */
+	uint32_t max_io_queues;	      /* per controller */
+	uint32_t in_capsule_size;     /* bytes of in-capsule data on I/O queues */
+	uint32_t max_h2c_data;	      /* MAXH2CDATA */
+	uint32_t max_transfer;	      /* MDTS in bytes (power of two, >= 4096) */
+	uint32_t buffers_per_reactor; /* data buffers of max_transfer bytes */
+	uint32_t kato_min_ms;
+	int log_level; /* 0 error, 1 warn, 2 info, 3 debug */
+	int nports;
+	struct fq_port_conf ports[FQ_CONF_MAX_PORTS];
+	int nsubsys;
+	struct fq_subsys_conf *subsys; /* nsubsys entries, heap */
+	int subsys_cap;		       /* entries allocated in subsys */
+};
+
+/* Fill @c with defaults: no ports, no subsystems. */
+void fq_conf_init(struct fq_target_conf *c);
+void fq_conf_free(struct fq_target_conf *c);
+
+/*
+ * Load an INI file into @c (which holds defaults). Returns 0, or -EINVAL
+ * with "FILE:LINE: key 'k': what is wrong" in @err (-errno when the file
+ * cannot be opened or read, -ENOMEM). Stops at the first error; @c may then
+ * hold part of the file and still needs fq_conf_free(). Call
+ * fq_conf_validate() afterwards.
+ */
+int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen);
+
+/*
+ * Parse a namespace spec "ram:SIZE", "null:SIZE", "file:PATH[:SIZE]" with
+ * options after commas: bs=512|4096, direct=0|1, nsid=N, uuid=..., nguid=...
+ * Returns 0 or -EINVAL with the reason in @err.
+ */
+int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t errlen);
+
+/* Parse "256M", "4G", "1048576", "4k" into bytes. Returns 0 or -EINVAL. */
+int fq_conf_parse_size(const char *s, uint64_t *out);
+
+/* Parse "ADDR:PORT", "[v6addr]:PORT". Returns 0 or -EINVAL. */
+int fq_conf_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port);
+
+/*
+ * Add a subsystem with defaults (serial derived from @nqn, default model,
+ * any host allowed); returns it, or NULL if the limit is reached, @nqn does
+ * not fit or memory runs out. The NQN itself is checked by fq_conf_validate.
+ * The returned pointer is valid until the next call (the array may move).
+ */
+struct fq_subsys_conf *fq_conf_add_subsys(struct fq_target_conf *c, const char *nqn);
+
+/*
+ * Allow host @hostnqn on @s (checked with fq_conf_check_nqn, no duplicates)
+ * and turn allow_any_host off. Returns 0 or -EINVAL with the reason in @err.
+ */
+int fq_conf_add_host(struct fq_subsys_conf *s, const char *hostnqn, char *err, size_t errlen);
+
+/* Append a namespace parsed by fq_conf_parse_ns. Returns 0 or -EINVAL. */
+int fq_conf_add_ns(struct fq_subsys_conf *s, const char *spec, char *err, size_t errlen);
+
+/*
+ * Check an NQN (NVMe Base 2.0 §4.5): at most 223 bytes, either
+ * "nqn.yyyy-mm.reverse.domain[:anything]" or
+ * "nqn.2014-08.org.nvmexpress:uuid:" + a UUID. Returns 0 or -EINVAL.
+ */
+int fq_conf_check_nqn(const char *nqn, char *err, size_t errlen);
+
+/*
+ * Check cross-field rules (ports exist, NQNs valid, unique nsids, limits in
+ * range), then fill in what was left to defaults: nsids (0 -> next free from
+ * 1, in order), NGUID/UUID (fq_conf_derive_id), TCP ports (4420, or 8009 for
+ * discovery-only ports), subsystem port lists, serial and model. Calling it
+ * again on its own output changes nothing. Returns 0 or -EINVAL with a
+ * message.
+ */
+int fq_conf_validate(struct fq_target_conf *c, char *err, size_t errlen);
+
+/*
+ * Derive a stable 16-byte identifier from the subsystem NQN and nsid (the
+ * same inputs give the same bytes on every run), for NGUID and UUID when the
+ * config does not set them. @salt distinguishes the NGUID (0) from the UUID (1).
+ */
+void fq_conf_derive_id(const char *subnqn, uint32_t nsid, int salt, uint8_t out[16]);
+
+#endif

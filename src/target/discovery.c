@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Discovery log page (NVMe-oF 1.1 §5.3, log 70h): one entry per (subsystem,
+ * port) the asking host may connect to. Built on demand into the reply
+ * buffer at the requested offset, so no copy of the whole log is kept.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "target/tgt.h"
+
+static bool entry_visible(const struct fq_subsys *s, const struct fq_port *p, const char *host)
+{
+	return !p->conf.discovery_only && fq_subsys_on_port(s, p) &&
+	       fq_subsys_host_allowed(s, host);
+}
+
+static uint64_t count_entries(struct fq_tgt *t, const struct fq_ctrl *c)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < t->nsubsys; i++)
+		for (int p = 0; p < t->nports; p++)
+			n += entry_visible(t->subsys[i], &t->ports[p], c->hostnqn);
+	return n;
+}
+
+uint64_t fq_discovery_log_size(struct fq_tgt *t, struct fq_ctrl *c)
+{
+	return sizeof(struct fq_disc_log_hdr) +
+	       count_entries(t, c) * sizeof(struct fq_disc_log_entry);
+}
+
+static bool is_wildcard(const char *addr)
+{
+	return !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::");
+}
+
+static void fill_entry(struct fq_disc_log_entry *e, const struct fq_subsys *s,
+		       const struct fq_port *p, const struct fq_ctrl *c)
+{
+	memset(e, 0, sizeof(*e));
+	e->trtype = FQ_TRTYPE_TCP;
+	e->adrfam = p->family == AF_INET6 ? FQ_ADRFAM_IPV6 : FQ_ADRFAM_IPV4;
+	e->subtype = FQ_SUBTYPE_NVME;
+	/* Secure channel "not specified"; SQ flow control may be disabled. */
+	e->treq = FQ_TREQ_NOT_SPECIFIED | FQ_TREQ_SQFLOW_NOT_REQUIRED;
+	e->portid = (uint16_t)(p->idx + 1);
+	e->cntlid = FQ_CNTLID_DYNAMIC;
+	e->asqsz = FQ_TGT_ADMIN_QSIZE;
+	snprintf(e->trsvcid, sizeof(e->trsvcid), "%u", p->conf.port);
+	snprintf(e->subnqn, sizeof(e->subnqn), "%s", s->nqn);
+	/* A wildcard listener is reported with the address the host used. */
+	snprintf(e->traddr, sizeof(e->traddr), "%s",
+		 is_wildcard(p->conf.addr) && c->admin->local[0] ? c->admin->local : p->conf.addr);
+	e->tsas[0] = FQ_TCP_SECTYPE_NONE;
+}
+
+void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_t off,
+		      uint32_t len)
+{
+	struct fq_disc_log_hdr hdr;
+	struct fq_disc_log_entry e;
+	uint64_t pos = 0, end = off + len;
+
+	memset(buf, 0, len);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.genctr = t->genctr;
+	hdr.numrec = count_entries(t, c);
+	hdr.recfmt = 0;
+	if (off < sizeof(hdr)) {
+		uint64_t n = sizeof(hdr) - off < len ? sizeof(hdr) - off : len;
+
+		memcpy(buf, (uint8_t *)&hdr + off, n);
+	}
+	pos = sizeof(hdr);
+	for (int i = 0; i < t->nsubsys && pos < end; i++) {
+		for (int p = 0; p < t->nports && pos < end; p++) {
+			uint64_t a, b;
+
+			if (!entry_visible(t->subsys[i], &t->ports[p], c->hostnqn))
+				continue;
+			a = pos > off ? pos : off;
+			b = pos + sizeof(e) < end ? pos + sizeof(e) : end;
+			if (a < b) {
+				fill_entry(&e, t->subsys[i], &t->ports[p], c);
+				memcpy(buf + (a - off), (uint8_t *)&e + (a - pos), b - a);
+			}
+			pos += sizeof(e);
+		}
+	}
+}

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Target lifecycle: subsystems and namespaces from the configuration,
+ * listening ports, reactor threads (one io_uring each) and their loop,
+ * connection placement and orderly shutdown.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "target/tgt.h"
+#include "util/log.h"
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define TICK_NS 250000000ll
+#define IC_TIMEOUT_NS 10000000000ull /* a connection must send ICReq within 10 s */
+#define DRAIN_TIMEOUT_NS 5000000000ull
+
+uint64_t fq_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- subsystems ---------------------------------------------------------- */
+
+struct fq_subsys *fq_tgt_find_subsys(struct fq_tgt *t, const char *nqn)
+{
+	if (!strcmp(nqn, FQ_DISCOVERY_NQN))
+		return &t->disc;
+	for (int i = 0; i < t->nsubsys; i++)
+		if (!strcmp(t->subsys[i]->nqn, nqn))
+			return t->subsys[i];
+	return NULL;
+}
+
+bool fq_subsys_host_allowed(const struct fq_subsys *s, const char *hostnqn)
+{
+	if (s->allow_any_host)
+		return true;
+	for (int i = 0; i < s->nhosts; i++)
+		if (!strcmp(s->hosts[i], hostnqn))
+			return true;
+	return false;
+}
+
+struct fq_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid)
+{
+	int lo = 0, hi = s->nns - 1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+
+		if (s->ns[mid]->nsid == nsid)
+			return s->ns[mid];
+		if (s->ns[mid]->nsid < nsid)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+bool fq_subsys_on_port(const struct fq_subsys *s, const struct fq_port *p)
+{
+	return s->discovery || (s->port_mask & (1u << p->idx));
+}
+
+static int cmp_ns(const void *a, const void *b)
+{
+	const struct fq_ns *x = *(struct fq_ns *const *)a, *y = *(struct fq_ns *const *)b;
+
+	return x->nsid < y->nsid ? -1 : x->nsid > y->nsid;
+}
+
+static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
+			 size_t errlen)
+{
+	struct fq_subsys *s = calloc(1, sizeof(*s));
+	char berr[256];
+
+	if (!s)
+		return -ENOMEM;
+	t->subsys[t->nsubsys++] = s;
+	snprintf(s->nqn, sizeof(s->nqn), "%s", sc->nqn);
+	snprintf(s->serial, sizeof(s->serial), "%s", sc->serial);
+	snprintf(s->model, sizeof(s->model), "%s", sc->model[0] ? sc->model : "Fabriq");
+	s->allow_any_host = sc->allow_any_host || sc->nhosts == 0;
+	s->nhosts = sc->nhosts;
+	s->hosts = calloc((size_t)sc->nhosts + 1, sizeof(*s->hosts));
+	s->ns = calloc((size_t)sc->nns + 1, sizeof(*s->ns));
+	if (!s->hosts || !s->ns)
+		return -ENOMEM;
+	memcpy(s->hosts, sc->hosts, (size_t)sc->nhosts * sizeof(*s->hosts));
+	if (sc->nports == 0) {
+		for (int p = 0; p < t->nports; p++)
+			if (!t->ports[p].conf.discovery_only)
+				s->port_mask |= 1u << p;
+	} else {
+		for (int p = 0; p < sc->nports; p++)
+			s->port_mask |= 1u << sc->ports[p];
+	}
+	for (int i = 0; i < sc->nns; i++) {
+		const struct fq_ns_conf *nc = &sc->ns[i];
+		struct fq_ns *ns = calloc(1, sizeof(*ns));
+		int rc;
+
+		if (!ns)
+			return -ENOMEM;
+		rc = fq_bdev_open(&nc->bdev, &ns->bdev, berr, sizeof(berr));
+		if (rc) {
+			snprintf(err, errlen, "subsystem %s namespace %u: %s", sc->nqn, nc->nsid,
+				 berr);
+			free(ns);
+			return rc;
+		}
+		ns->nsid = nc->nsid;
+		memcpy(ns->nguid, nc->nguid, 16);
+		memcpy(ns->uuid, nc->uuid, 16);
+		ns->lbads = (uint8_t)__builtin_ctz(ns->bdev->block_size);
+		s->ns[s->nns++] = ns;
+		if (ns->nsid > s->max_nsid)
+			s->max_nsid = ns->nsid;
+	}
+	qsort(s->ns, (size_t)s->nns, sizeof(*s->ns), cmp_ns);
+	return 0;
+}
+
+static void subsys_free(struct fq_subsys *s)
+{
+	for (int i = 0; i < s->nns; i++) {
+		struct fq_bdev *b = s->ns[i]->bdev;
+
+		if (b->ops->sync)
+			b->ops->sync(b); /* durable before exit */
+		fq_bdev_close(b);
+		free(s->ns[i]);
+	}
+	free(s->ns);
+	free(s->hosts);
+	free(s);
+}
+
+/* ---- ports ---------------------------------------------------------------- */
+
+static int port_listen(struct fq_port *p, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1, fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, p->conf.addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(p->conf.port);
+		sl = sizeof(*a);
+	} else if (inet_pton(AF_INET6, p->conf.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) ==
+		   1) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(p->conf.port);
+		sl = sizeof(*a);
+	} else {
+		snprintf(err, errlen, "port %s: '%s' is not a numeric IP address", p->conf.name,
+			 p->conf.addr);
+		return -EINVAL;
+	}
+	p->family = ss.ss_family;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024))
+		goto fail;
+	p->fd = fd;
+	return 0;
+fail:
+	snprintf(err, errlen, "port %s (%s:%u): %s", p->conf.name, p->conf.addr, p->conf.port,
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -errno;
+}
+
+/* ---- reactor -------------------------------------------------------------- */
+
+static void arm_accept(struct fq_reactor *r, struct fq_port *p);
+static void arm_event(struct fq_reactor *r);
+static void arm_tick(struct fq_reactor *r);
+
+static struct fq_reactor *least_loaded(struct fq_tgt *t)
+{
+	struct fq_reactor *best = &t->reactors[0];
+
+	for (int i = 1; i < t->nreactors; i++)
+		if (atomic_load(&t->reactors[i].nqueues) < atomic_load(&best->nqueues))
+			best = &t->reactors[i];
+	return best;
+}
+
+static void hand_over(struct fq_reactor *self, int fd, struct fq_port *p)
+{
+	struct fq_tgt *t = self->tgt;
+	struct fq_reactor *r = least_loaded(t);
+	uint64_t one = 1;
+
+	atomic_fetch_add(&t->nconns, 1);
+	if (r == self) {
+		fq_queue_start(r, fd, p);
+		return;
+	}
+	/* Count it now so the next placement sees the load. */
+	atomic_fetch_add(&r->nqueues, 1);
+	pthread_mutex_lock(&r->inbox_lock);
+	if (r->ninbox == (int)(sizeof(r->inbox) / sizeof(r->inbox[0]))) {
+		pthread_mutex_unlock(&r->inbox_lock);
+		atomic_fetch_sub(&r->nqueues, 1);
+		atomic_fetch_sub(&t->nconns, 1);
+		fq_warn("reactor %d inbox full: dropping a connection", r->idx);
+		close(fd);
+		return;
+	}
+	r->inbox[r->ninbox] = fd;
+	r->inbox_port[r->ninbox++] = p;
+	pthread_mutex_unlock(&r->inbox_lock);
+	if (write(r->evfd, &one, sizeof(one)) < 0)
+		fq_warn("reactor %d: eventfd write failed: %s", r->idx, strerror(errno));
+}
+
+static void on_accept(struct fq_uop *op, int res, uint32_t flags)
+{
+	struct fq_port *p = container_of(op, struct fq_port, accept_uop);
+	struct fq_tgt *t;
+	struct fq_reactor *r;
+
+	(void)flags;
+	p->accept_armed = false;
+	r = p->reactor;
+	t = r->tgt;
+	if (atomic_load(&t->stopping)) {
+		if (res >= 0)
+			close(res);
+		return;
+	}
+	if (res >= 0) {
+		if ((uint32_t)atomic_load(&t->nconns) >= t->conf->max_connections) {
+			fq_warn("port %s: connection limit %u reached, refusing a connection",
+				p->conf.name, t->conf->max_connections);
+			close(res);
+		} else {
+			hand_over(r, res, p);
+		}
+	} else if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED) {
+		fq_warn("port %s: accept failed: %s", p->conf.name, strerror(-res));
+	}
+	arm_accept(r, p);
+}
+
+static void arm_accept(struct fq_reactor *r, struct fq_port *p)
+{
+	struct io_uring_sqe *sqe;
+
+	if (p->accept_armed || p->fd < 0)
+		return;
+	p->reactor = r;
+	p->accept_uop.done = on_accept;
+	sqe = fq_engine_sqe(&r->eng, &p->accept_uop);
+	io_uring_prep_accept(sqe, p->fd, NULL, NULL, SOCK_CLOEXEC);
+	p->accept_armed = true;
+}
+
+static void on_event(struct fq_uop *op, int res, uint32_t flags)
+{
+	struct fq_reactor *r = container_of(op, struct fq_reactor, ev_uop);
+	int fds[256];
+	struct fq_port *ports[256];
+	int n;
+
+	(void)res;
+	(void)flags;
+	pthread_mutex_lock(&r->inbox_lock);
+	n = r->ninbox;
+	memcpy(fds, r->inbox, sizeof(int) * (size_t)n);
+	memcpy(ports, r->inbox_port, sizeof(ports[0]) * (size_t)n);
+	r->ninbox = 0;
+	pthread_mutex_unlock(&r->inbox_lock);
+	for (int i = 0; i < n; i++) {
+		atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
+		fq_queue_start(r, fds[i], ports[i]);
+	}
+	if (!r->stopped)
+		arm_event(r);
+}
+
+static void arm_event(struct fq_reactor *r)
+{
+	struct io_uring_sqe *sqe;
+
+	r->ev_uop.done = on_event;
+	sqe = fq_engine_sqe(&r->eng, &r->ev_uop);
+	io_uring_prep_read(sqe, r->evfd, &r->evbuf, sizeof(r->evbuf), 0);
+}
+
+/* Periodic work: keep-alive expiry, dead controllers, idle handshakes. */
+static void on_tick(struct fq_uop *op, int res, uint32_t flags)
+{
+	struct fq_reactor *r = container_of(op, struct fq_reactor, tick_uop);
+	struct fq_queue *q, *next;
+
+	(void)res;
+	(void)flags;
+	r->now_ns = fq_now_ns();
+	for (q = r->queues; q; q = next) {
+		next = q->next;
+		if (q->state == FQ_CONN_CLOSING)
+			continue;
+		if (q->state == FQ_CONN_IC_WAIT && r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
+			fq_warn("connection from %s sent no ICReq within 10 s", q->peer);
+			fq_queue_close(q, "initialization timeout");
+		} else if (q->ctrl && q->qid == 0) {
+			fq_ctrl_check_kato(q->ctrl, r->now_ns);
+		} else if (q->ctrl && atomic_load(&q->ctrl->dead)) {
+			fq_queue_close(q, "controller was torn down");
+		}
+	}
+	if (!r->stopped)
+		arm_tick(r);
+}
+
+static void arm_tick(struct fq_reactor *r)
+{
+	struct io_uring_sqe *sqe;
+
+	r->tick_uop.done = on_tick;
+	r->tick_ts.tv_sec = 0;
+	r->tick_ts.tv_nsec = TICK_NS;
+	sqe = fq_engine_sqe(&r->eng, &r->tick_uop);
+	io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
+}
+
+/* Commands still being worked on (held AERs and idle queues do not count). */
+static bool reactor_busy(struct fq_reactor *r)
+{
+	for (struct fq_queue *q = r->queues; q; q = q->next)
+		for (uint32_t i = 0; i < q->nreqs && q->state != FQ_CONN_CLOSING; i++)
+			if (q->reqs[i].state == FQ_REQ_EXEC || q->reqs[i].state == FQ_REQ_TX ||
+			    q->reqs[i].state == FQ_REQ_NEED_BUF)
+				return true;
+	return false;
+}
+
+static void reactor_drain(struct fq_reactor *r)
+{
+	uint64_t deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
+
+	/* Finish in-flight commands, then close every connection. */
+	while (reactor_busy(r) && fq_now_ns() < deadline) {
+		fq_reactor_flush(r);
+		fq_engine_run(&r->eng, 1, 50000000);
+	}
+	for (struct fq_queue *q = r->queues, *n; q; q = n) {
+		n = q->next;
+		fq_queue_close(q, "target shutting down");
+	}
+	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
+	while (r->queues && fq_now_ns() < deadline) {
+		fq_reactor_flush(r);
+		fq_engine_run(&r->eng, 1, 50000000);
+	}
+	if (r->queues)
+		fq_warn("reactor %d: connections still busy at exit", r->idx);
+}
+
+static void *reactor_main(void *arg)
+{
+	struct fq_reactor *r = arg;
+	struct fq_tgt *t = r->tgt;
+	uint64_t busy_ns = (uint64_t)t->conf->busy_poll_us * 1000ull;
+	uint64_t last_work = 0;
+	char name[16];
+
+	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
+	pthread_setname_np(pthread_self(), name);
+	r->now_ns = fq_now_ns();
+	arm_event(r);
+	arm_tick(r);
+	if (r->acceptor)
+		for (int i = 0; i < t->nports; i++)
+			arm_accept(r, &t->ports[i]);
+	while (!atomic_load(&t->stopping)) {
+		int n;
+
+		fq_reactor_flush(r);
+		if (busy_ns && r->now_ns - last_work < busy_ns)
+			n = fq_engine_run(&r->eng, 0, 0); /* busy-poll window */
+		else
+			n = fq_engine_run(&r->eng, 1, 0); /* sleep until something happens */
+		r->now_ns = fq_now_ns();
+		if (n > 0)
+			last_work = r->now_ns;
+		else if (n < 0 && n != -EINTR)
+			fq_err("reactor %d: io_uring: %s", r->idx, strerror(-n));
+	}
+	if (r->acceptor)
+		for (int i = 0; i < t->nports; i++)
+			if (t->ports[i].fd >= 0)
+				shutdown(t->ports[i].fd, SHUT_RDWR);
+	reactor_drain(r);
+	r->stopped = true;
+	return NULL;
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
+{
+	struct fq_target_conf *c = t->conf;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	t->nreactors = c->reactors > 0 ? c->reactors : (ncpu > 0 ? (int)ncpu : 1);
+	t->reactors = calloc((size_t)t->nreactors, sizeof(*t->reactors));
+	if (!t->reactors)
+		return -ENOMEM;
+	for (int i = 0; i < t->nreactors; i++) {
+		struct fq_reactor *r = &t->reactors[i];
+
+		r->idx = i;
+		r->tgt = t;
+		r->acceptor = i == 0;
+		pthread_mutex_init(&r->inbox_lock, NULL);
+		r->evfd = eventfd(0, EFD_CLOEXEC);
+		rc = fq_engine_init(&r->eng, 1024);
+		if (rc == 0)
+			rc = fq_bufpool_init(&r->pool, FQ_TGT_SMALL_BUF, 1024, c->max_transfer,
+					     c->buffers_per_reactor);
+		if (rc || r->evfd < 0) {
+			snprintf(err, errlen, "reactor %d: %s", i,
+				 rc ? strerror(-rc) : "eventfd failed");
+			return rc ? rc : -EMFILE;
+		}
+	}
+	return 0;
+}
+
+int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+{
+	struct fq_tgt *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	*out = t;
+	t->conf = conf;
+	t->genctr = 1;
+	t->mdts = (uint32_t)__builtin_ctz(conf->max_transfer / 4096);
+	pthread_mutex_init(&t->lock, NULL);
+	snprintf(t->disc.nqn, sizeof(t->disc.nqn), "%s", FQ_DISCOVERY_NQN);
+	snprintf(t->disc.serial, sizeof(t->disc.serial), "discovery");
+	snprintf(t->disc.model, sizeof(t->disc.model), "Fabriq discovery");
+	t->disc.discovery = true;
+	t->disc.allow_any_host = true;
+	t->nports = conf->nports;
+	t->ports = calloc((size_t)conf->nports, sizeof(*t->ports));
+	t->subsys = calloc((size_t)conf->nsubsys + 1, sizeof(*t->subsys));
+	if (!t->ports || !t->subsys)
+		return -ENOMEM;
+	for (int i = 0; i < t->nports; i++) {
+		t->ports[i].idx = i;
+		t->ports[i].fd = -1;
+		t->ports[i].conf = conf->ports[i];
+	}
+	for (int i = 0; i < conf->nsubsys; i++) {
+		rc = subsys_create(t, &conf->subsys[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	for (int i = 0; i < t->nports; i++) {
+		rc = port_listen(&t->ports[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	return reactors_create(t, err, errlen);
+}
+
+int fq_tgt_run(struct fq_tgt *t)
+{
+	for (int i = 0; i < t->nreactors; i++) {
+		int rc = pthread_create(&t->reactors[i].thread, NULL, reactor_main,
+					&t->reactors[i]);
+
+		if (rc)
+			return -rc;
+		t->reactors[i].started = true;
+	}
+	return 0;
+}
+
+void fq_tgt_stop(struct fq_tgt *t)
+{
+	uint64_t one = 1;
+
+	atomic_store(&t->stopping, true);
+	for (int i = 0; i < t->nreactors; i++)
+		if (t->reactors[i].evfd >= 0 && write(t->reactors[i].evfd, &one, sizeof(one)) < 0)
+			fq_warn("cannot wake reactor %d", i);
+}
+
+void fq_tgt_destroy(struct fq_tgt *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; t->reactors && i < t->nreactors; i++) {
+		struct fq_reactor *r = &t->reactors[i];
+
+		if (r->started)
+			pthread_join(r->thread, NULL);
+		fq_engine_fini(&r->eng);
+		fq_bufpool_fini(&r->pool);
+		if (r->evfd >= 0)
+			close(r->evfd);
+		pthread_mutex_destroy(&r->inbox_lock);
+	}
+	free(t->reactors);
+	for (int i = 0; i < t->nports; i++)
+		if (t->ports[i].fd >= 0)
+			close(t->ports[i].fd);
+	free(t->ports);
+	for (int i = 0; i < t->nsubsys; i++)
+		subsys_free(t->subsys[i]);
+	free(t->subsys);
+	while (t->ctrls) {
+		struct fq_ctrl *c = t->ctrls;
+
+		t->ctrls = c->next;
+		free(c);
+	}
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Target internals shared by the files of src/target/.
+ *
+ * Threading: each reactor thread owns one engine (io_uring), its
+ * connections (queues), their requests and a buffer pool. A queue is touched
+ * only by its reactor. Controllers are shared between the reactor of their
+ * admin queue and the reactors of their I/O queues; everything a non-owner
+ * reads is either immutable after Connect or atomic (csts, dead). The
+ * registry of controllers and subsystems changes only under tgt->lock, which
+ * is taken at Connect and teardown, never per I/O.
+ */
+#ifndef FQ_TARGET_TGT_H
+#define FQ_TARGET_TGT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "bdev/bdev.h"
+#include "proto/nvmf.h"
+#include "proto/tcp.h"
+#include "proto/tcp_decode.h"
+#include "target/config.h"
+#include "xport/engine.h"
+
+#define FQ_TGT_MAX_AER 4
+#define FQ_TGT_KAS_MS 100 /* KAS granularity advertised in Identify (100 ms units) */
+#define FQ_TGT_ADMIN_QSIZE 128
+#define FQ_TGT_RXBUF (64 * 1024)
+#define FQ_TGT_TX_IOV 64
+#define FQ_TGT_SMALL_BUF 8192
+#define FQ_TGT_CHANGED_NS_MAX 1024
+#define FQ_TGT_MAX_QID 1024
+
+struct fq_tgt;
+struct fq_reactor;
+struct fq_queue;
+struct fq_ctrl;
+
+struct fq_ns {
+	uint32_t nsid;
+	struct fq_bdev *bdev;
+	uint8_t nguid[16];
+	uint8_t uuid[16];
+	uint8_t lbads; /* log2(block size) */
+	/* Statistics for the SMART log; relaxed atomics, no locks. */
+	atomic_uint_fast64_t reads, writes, bytes_read, bytes_written;
+};
+
+struct fq_subsys {
+	char nqn[FQ_CONF_NQN_LEN];
+	char serial[21];
+	char model[41];
+	bool discovery;
+	bool allow_any_host;
+	int nhosts;
+	char (*hosts)[FQ_CONF_NQN_LEN];
+	int nns;
+	struct fq_ns **ns; /* sorted by nsid */
+	uint32_t max_nsid;
+	uint32_t port_mask; /* bit i: exported on port i */
+};
+
+struct fq_port {
+	int idx;
+	struct fq_port_conf conf;
+	int fd;
+	int family;
+	struct fq_uop accept_uop;
+	bool accept_armed;
+	struct fq_reactor *reactor; /* the acceptor */
+};
+
+/* Controller, NVMe-oF 1.1 dynamic model: one per admin queue. */
+struct fq_ctrl {
+	uint16_t cntlid;
+	struct fq_subsys *subsys;
+	struct fq_port *port;
+	char hostnqn[FQ_CONF_NQN_LEN];
+	uint8_t hostid[16];
+	struct fq_queue *admin; /* owned by admin->r */
+	atomic_uint csts;
+	uint32_t cc;
+	uint32_t kato_ms;
+	uint64_t ka_deadline_ns;
+	uint32_t aec;	 /* Async Event Configuration */
+	uint32_t nr_io_queues; /* granted I/O queues (0 until Set Features) */
+	bool vwc;
+	atomic_bool dead;
+	atomic_int refs; /* admin + I/O queues + registry */
+	/* Admin-reactor-only state. */
+	uint16_t aer_cids[FQ_TGT_MAX_AER];
+	struct fq_req *aer_reqs[FQ_TGT_MAX_AER];
+	int naer;
+	uint32_t pending_events; /* bitmask of FQ_EV_* not yet reported */
+	uint32_t changed_ns[FQ_TGT_CHANGED_NS_MAX];
+	int nchanged;
+	bool changed_overflow;
+	uint64_t err_count;
+	uint64_t ioq_map[FQ_TGT_MAX_QID / 64 + 1]; /* connected I/O qids, under tgt->lock */
+	struct fq_ctrl *next; /* registry list */
+};
+
+#define FQ_EV_NS_CHANGED (1u << 0)
+#define FQ_EV_DISC_CHANGED (1u << 1)
+
+/* Request states (one enum, one setter: req_set_state in conn.c). */
+enum fq_req_state {
+	FQ_REQ_FREE,
+	FQ_REQ_RX_DATA,	 /* in-capsule data arriving */
+	FQ_REQ_NEED_BUF, /* waiting for a data buffer */
+	FQ_REQ_R2T,	 /* R2T sent, H2CData arriving */
+	FQ_REQ_EXEC,	 /* at the backend or being handled */
+	FQ_REQ_AER,	 /* held Async Event Request */
+	FQ_REQ_TX,	 /* response (and data) queued or being sent */
+	FQ_REQ_NUM_STATES,
+};
+
+/* A unit of transmission: up to 4 iovecs sent in order, then done(). */
+struct fq_tx {
+	struct fq_tx *next;
+	struct iovec iov[4];
+	int iovcnt;
+	void (*done)(struct fq_tx *tx);
+};
+
+struct fq_req {
+	struct fq_queue *q;
+	uint16_t ttag; /* index in q->reqs */
+	enum fq_req_state state;
+	struct fq_sqe cmd;
+	struct fq_cqe cqe;
+	/* Data. */
+	uint8_t *buf;	  /* pooled buffer, or NULL */
+	int buf_class;	  /* pool class of buf */
+	uint32_t xfer_len; /* bytes the command transfers */
+	uint32_t rcvd;	  /* H2C / in-capsule bytes received so far */
+	bool data_in;	  /* host-to-controller data */
+	bool incapsule;
+	bool ddgst_error;
+	bool close_after; /* Disconnect: close the queue once the response is out */
+	struct iovec data_iov; /* data to send to the host */
+	struct fq_bdev_io bio;
+	struct fq_ns *ns;
+	uint8_t *cmp_buf; /* Compare: data read back from the backend */
+	uint32_t step;	  /* multi-step commands (DSM ranges, flush-all, FUA) */
+	/* Transmission: headers live here so the sender needs no allocation. */
+	union {
+		struct fq_tcp_rsp rsp;
+		struct fq_tcp_data c2h;
+		struct fq_tcp_r2t r2t;
+	} hdr;
+	uint32_t hdgst;
+	uint32_t ddgst;
+	union {
+		struct fq_tcp_r2t r2t;
+		struct fq_tcp_rsp rsp;
+	} hdr2;
+	uint32_t hdgst2;
+	struct fq_tx tx;
+	struct fq_tx tx2; /* R2T, may overlap the response on the wire queue */
+	struct fq_req *next_wait;
+};
+
+enum fq_rx_state {
+	FQ_RX_CH,
+	FQ_RX_HDR,
+	FQ_RX_DATA,
+	FQ_RX_DDGST,
+	FQ_RX_DISCARD, /* skipping data of a command that already failed */
+	FQ_RX_NUM_STATES,
+};
+
+enum fq_conn_state {
+	FQ_CONN_IC_WAIT, /* waiting for ICReq */
+	FQ_CONN_LIVE,
+	FQ_CONN_CLOSING, /* TermReq queued or peer gone: no new commands */
+	FQ_CONN_NUM_STATES,
+};
+
+/* One TCP connection = one NVMe queue (admin or I/O). */
+struct fq_queue {
+	uint64_t id;
+	struct fq_reactor *r;
+	struct fq_port *port;
+	int fd;
+	char peer[64];
+	char local[64]; /* our address as the host reached it */
+	enum fq_conn_state state;
+	bool hdgst, ddgst;
+	bool sqflow_disabled;
+	/* Receive side. */
+	uint8_t *rxbuf;
+	uint32_t rx_head, rx_tail;
+	struct fq_uop rx_uop;
+	bool rx_posted;
+	bool rx_stalled; /* waiting for a buffer */
+	enum fq_rx_state rx_state;
+	struct fq_tcp_frame fr;
+	uint8_t hdr[FQ_TCP_MAX_HDR + FQ_TCP_DIGEST_LEN];
+	struct fq_req *rx_req;
+	uint32_t rx_left; /* data bytes left in the current PDU */
+	uint32_t rx_crc;
+	uint32_t rx_pad;
+	struct fq_tcp_rx_ctx rxctx;
+	/* Transmit side. */
+	struct fq_tx *tx_head, *tx_tail;
+	size_t tx_off; /* bytes of tx_head already sent */
+	struct fq_uop tx_uop;
+	bool tx_posted;
+	bool tx_dirty; /* on the reactor's flush list */
+	struct fq_queue *next_flush;
+	struct msghdr msg;
+	struct iovec msg_iov[FQ_TGT_TX_IOV];
+	/* Queue. */
+	uint16_t qid;
+	uint16_t sqsize; /* entries (1's based) */
+	uint16_t sqhd;
+	struct fq_ctrl *ctrl;
+	struct fq_req *reqs;
+	uint32_t nreqs;
+	struct fq_req *free_reqs; /* via next_wait */
+	uint32_t busy;		  /* requests not FREE */
+	uint32_t ops;		  /* engine ops in flight referencing this queue */
+	/* Control-PDU storage. */
+	struct fq_tcp_icresp icresp;
+	struct fq_tcp_term term;
+	uint8_t term_data[FQ_TCP_TERM_MAX_DATA];
+	struct fq_tx ctl_tx;
+	bool closing_sent; /* a TermReq is queued: keep sending until it is out */
+	bool shut;	   /* socket shut down; waiting for references to drop */
+	bool in_drain;
+	struct fq_queue *next; /* reactor list */
+	struct fq_queue *prev;
+	uint64_t last_activity_ns;
+};
+
+/* Per-reactor pool of data buffers in two size classes. */
+struct fq_bufpool {
+	uint8_t *mem[2];
+	uint8_t **free[2];
+	uint32_t nfree[2];
+	uint32_t count[2];
+	uint32_t size[2];
+};
+
+struct fq_reactor {
+	int idx;
+	struct fq_tgt *tgt;
+	pthread_t thread;
+	struct fq_engine eng;
+	struct fq_bufpool pool;
+	struct fq_queue *queues;
+	atomic_int nqueues;
+	struct fq_queue *flush_list;
+	struct fq_req *wait_head, *wait_tail; /* NEED_BUF requests */
+	struct fq_queue *stalled;	      /* queues whose rx waits for a buffer */
+	/* Cross-thread inbox: accepted sockets handed over by the acceptor. */
+	pthread_mutex_t inbox_lock;
+	int inbox[256];
+	struct fq_port *inbox_port[256];
+	int ninbox;
+	int evfd;
+	uint64_t evbuf;
+	struct fq_uop ev_uop;
+	struct fq_uop tick_uop;
+	struct __kernel_timespec tick_ts;
+	uint64_t now_ns;
+	bool acceptor;
+	bool stopped;
+	bool started;
+};
+
+struct fq_tgt {
+	struct fq_target_conf *conf;
+	int nsubsys;
+	struct fq_subsys **subsys;
+	struct fq_subsys disc;
+	int nports;
+	struct fq_port *ports;
+	int nreactors;
+	struct fq_reactor *reactors;
+	pthread_mutex_t lock;
+	struct fq_ctrl *ctrls;
+	uint16_t next_cntlid;
+	uint64_t genctr;
+	atomic_bool stopping;
+	atomic_int nconns;
+	atomic_uint_fast64_t next_queue_id;
+	uint32_t mdts; /* MDTS exponent (units of 4 KiB) */
+};
+
+/* tgt.c */
+uint64_t fq_now_ns(void);
+struct fq_subsys *fq_tgt_find_subsys(struct fq_tgt *t, const char *nqn);
+bool fq_subsys_host_allowed(const struct fq_subsys *s, const char *hostnqn);
+struct fq_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid);
+bool fq_subsys_on_port(const struct fq_subsys *s, const struct fq_port *p);
+
+/* ctrl.c */
+int fq_ctrl_create(struct fq_tgt *t, struct fq_subsys *s, struct fq_queue *admin,
+		   const struct fq_connect_data *d, uint32_t kato_ms, struct fq_ctrl **out);
+struct fq_ctrl *fq_ctrl_lookup(struct fq_tgt *t, uint16_t cntlid, const char *subnqn,
+			       const char *hostnqn);
+void fq_ctrl_put(struct fq_ctrl *c);
+void fq_ctrl_kill(struct fq_ctrl *c, const char *why);
+void fq_ctrl_keep_alive(struct fq_ctrl *c, uint64_t now);
+void fq_ctrl_check_kato(struct fq_ctrl *c, uint64_t now);
+void fq_ctrl_notify_ns_change(struct fq_ctrl *c, uint32_t nsid);
+void fq_ctrl_deliver_events(struct fq_ctrl *c);
+int fq_ctrl_add_ioq(struct fq_ctrl *c, uint16_t qid);
+void fq_ctrl_del_ioq(struct fq_ctrl *c, struct fq_tgt *t, uint16_t qid);
+
+/* conn.c */
+void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port);
+void fq_queue_close(struct fq_queue *q, const char *why);
+void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err);
+void fq_queue_maybe_destroy(struct fq_queue *q);
+int fq_queue_alloc_reqs(struct fq_queue *q, uint32_t n);
+void fq_req_complete(struct fq_req *req, uint16_t status);
+void fq_req_send_data(struct fq_req *req);
+void fq_req_free(struct fq_req *req);
+int fq_req_get_buf(struct fq_req *req, uint32_t len);
+void fq_reactor_flush(struct fq_reactor *r);
+void fq_req_need_buf(struct fq_req *req);
+void fq_req_set_state(struct fq_req *req, enum fq_req_state s);
+
+/* bufpool */
+int fq_bufpool_init(struct fq_bufpool *p, uint32_t small, uint32_t nsmall, uint32_t large,
+		    uint32_t nlarge);
+void fq_bufpool_fini(struct fq_bufpool *p);
+uint8_t *fq_buf_get(struct fq_bufpool *p, uint32_t len, int *cls);
+void fq_buf_put(struct fq_bufpool *p, uint8_t *buf, int cls);
+
+/* exec: fabrics.c, admin.c, io.c, discovery.c */
+void fq_exec_fabrics(struct fq_req *req);
+void fq_exec_admin(struct fq_req *req);
+void fq_exec_io(struct fq_req *req);
+/* Called once all host data of @req has arrived. */
+void fq_exec(struct fq_req *req);
+void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_t off,
+		      uint32_t len);
+uint64_t fq_discovery_log_size(struct fq_tgt *t, struct fq_ctrl *c);
+
+/* Decoded command validation shared by executors. */
+int fq_cmd_data_len(const struct fq_sqe *cmd, uint32_t *len);
+uint16_t fq_errno_to_status(int err);
+
+/* tgt.c lifecycle */
+int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen);
+int fq_tgt_run(struct fq_tgt *t);
+void fq_tgt_stop(struct fq_tgt *t);
+void fq_tgt_destroy(struct fq_tgt *t);
+
+#endif

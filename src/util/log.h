@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Leveled logging to stderr, one line per event, safe from any thread. */
+#ifndef FQ_UTIL_LOG_H
+#define FQ_UTIL_LOG_H
+
+enum fq_log_level {
+	FQ_LOG_ERROR = 0,
+	FQ_LOG_WARN = 1,
+	FQ_LOG_INFO = 2,
+	FQ_LOG_DEBUG = 3,
+};
+
+void fq_log_set_level(int level);
+int fq_log_get_level(void);
+void fq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define fq_err(...) fq_log(FQ_LOG_ERROR, __VA_ARGS__)
+#define fq_warn(...) fq_log(FQ_LOG_WARN, __VA_ARGS__)
+#define fq_info(...) fq_log(FQ_LOG_INFO, __VA_ARGS__)
+#define fq_dbg(...)                                                                                \
+	do {                                                                                       \
+		if (fq_log_get_level() >= FQ_LOG_DEBUG)                                            \
+			fq_log(FQ_LOG_DEBUG, __VA_ARGS__);                                         \
+	} while (0)
+
+#endif
