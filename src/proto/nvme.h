@@ -34,8 +34,9 @@ static_assert(offsetof(struct fq_sgl, type) == 15, "SGL type at 15");
 #define FQ_SGL_SUBTYPE_OFFSET 0x1
 #define FQ_SGL_SUBTYPE_TRANSPORT 0xA
 /* Descriptor byte as the Linux host and nvmet use it (B3). */
-#define FQ_SGL_INCAPSULE ((FQ_SGL_TYPE_DATA_BLOCK << 4) | FQ_SGL_SUBTYPE_OFFSET)	   /* 0x01 */
-#define FQ_SGL_TRANSPORT ((FQ_SGL_TYPE_TRANSPORT_DATA_BLOCK << 4) | FQ_SGL_SUBTYPE_TRANSPORT) /* 0x5A */
+#define FQ_SGL_INCAPSULE ((FQ_SGL_TYPE_DATA_BLOCK << 4) | FQ_SGL_SUBTYPE_OFFSET) /* 0x01 */
+#define FQ_SGL_TRANSPORT                                                                           \
+	((FQ_SGL_TYPE_TRANSPORT_DATA_BLOCK << 4) | FQ_SGL_SUBTYPE_TRANSPORT) /* 0x5A */
 
 /* NVMe Base 2.0 §4.2 Submission Queue Entry (64 bytes). */
 struct fq_sqe {
@@ -82,7 +83,7 @@ static_assert(offsetof(struct fq_cqe, cid) == 12, "CID at 12");
 static_assert(offsetof(struct fq_cqe, status) == 14, "status at 14");
 
 /* Status field helpers (the phase bit is always 0 on fabrics). */
-#define FQ_STATUS(sct, sc) ((uint16_t)((((sct) & 0x7) << 9) | (((sc) & 0xff) << 1)))
+#define FQ_STATUS(sct, sc) ((uint16_t)((((sct)&0x7) << 9) | (((sc)&0xff) << 1)))
 #define FQ_STATUS_DNR 0x8000
 #define FQ_STATUS_MORE 0x4000
 static inline unsigned fq_status_sc(uint16_t st)

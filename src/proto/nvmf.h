@@ -10,7 +10,7 @@
 #include "nvme.h"
 
 #define FQ_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"
-#define FQ_NQN_MAX 223	  /* NVMe Base 2.0 §4.5: NQN is at most 223 bytes */
+#define FQ_NQN_MAX 223	 /* NVMe Base 2.0 §4.5: NQN is at most 223 bytes */
 #define FQ_NQN_FIELD 256 /* NQN fields on the wire are 256 bytes, NUL padded */
 
 /* Fabrics command types, NVMe-oF 1.1 Fig. 10. */
@@ -117,11 +117,11 @@ enum {
 };
 
 /* CAP fields. */
-#define FQ_CAP_MQES(v) ((uint64_t)(v) & 0xffff)
+#define FQ_CAP_MQES(v) ((uint64_t)(v)&0xffff)
 #define FQ_CAP_CQR (1ull << 16)
-#define FQ_CAP_TO(v) (((uint64_t)(v) & 0xff) << 24)
+#define FQ_CAP_TO(v) (((uint64_t)(v)&0xff) << 24)
 #define FQ_CAP_CSS_NVM (1ull << 37)
-#define FQ_CAP_GET_MQES(cap) ((unsigned)((cap) & 0xffff))
+#define FQ_CAP_GET_MQES(cap) ((unsigned)((cap)&0xffff))
 #define FQ_CAP_GET_TO(cap) ((unsigned)(((cap) >> 24) & 0xff))
 
 /* CC fields. */

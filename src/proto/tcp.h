@@ -55,8 +55,8 @@ enum fq_tcp_fes {
 struct fq_tcp_ch {
 	uint8_t type;
 	uint8_t flags;
-	uint8_t hlen; /* header length, excluding HDGST */
-	uint8_t pdo;  /* offset of the data from the start of the PDU, 0 if none */
+	uint8_t hlen;  /* header length, excluding HDGST */
+	uint8_t pdo;   /* offset of the data from the start of the PDU, 0 if none */
 	uint32_t plen; /* total PDU length including digests */
 };
 static_assert(sizeof(struct fq_tcp_ch) == 8, "CH is 8 bytes");

@@ -21,14 +21,10 @@ struct pdu_desc {
 #define DIR_C2H 2
 
 static const struct pdu_desc pdu_table[FQ_TCP_PDU_TYPE_MAX] = {
-	[FQ_TCP_ICREQ] = {128, DIR_H2C, false},
-	[FQ_TCP_ICRESP] = {128, DIR_C2H, false},
-	[FQ_TCP_H2C_TERM] = {24, DIR_H2C, true},
-	[FQ_TCP_C2H_TERM] = {24, DIR_C2H, true},
-	[FQ_TCP_CAPSULE_CMD] = {72, DIR_H2C, true},
-	[FQ_TCP_CAPSULE_RESP] = {24, DIR_C2H, false},
-	[FQ_TCP_H2C_DATA] = {24, DIR_H2C, true},
-	[FQ_TCP_C2H_DATA] = {24, DIR_C2H, true},
+	[FQ_TCP_ICREQ] = {128, DIR_H2C, false},	    [FQ_TCP_ICRESP] = {128, DIR_C2H, false},
+	[FQ_TCP_H2C_TERM] = {24, DIR_H2C, true},    [FQ_TCP_C2H_TERM] = {24, DIR_C2H, true},
+	[FQ_TCP_CAPSULE_CMD] = {72, DIR_H2C, true}, [FQ_TCP_CAPSULE_RESP] = {24, DIR_C2H, false},
+	[FQ_TCP_H2C_DATA] = {24, DIR_H2C, true},    [FQ_TCP_C2H_DATA] = {24, DIR_C2H, true},
 	[FQ_TCP_R2T] = {24, DIR_C2H, false},
 };
 
@@ -53,7 +49,8 @@ static int check_phase(uint8_t type, const struct fq_tcp_rx_ctx *ctx, struct fq_
 	if (is_term(type))
 		return 0;
 	if (!ctx->ic_done && type != ic)
-		return fail(err, FQ_TCP_FES_PDU_SEQUENCE, 0, "PDU before connection initialization");
+		return fail(err, FQ_TCP_FES_PDU_SEQUENCE, 0,
+			    "PDU before connection initialization");
 	if (ctx->ic_done && type == ic)
 		return fail(err, FQ_TCP_FES_PDU_SEQUENCE, 0, "second initialize connection PDU");
 	return 0;
@@ -99,7 +96,8 @@ static int check_layout(const struct fq_tcp_ch *ch, const struct fq_tcp_rx_ctx *
 		return 0;
 	}
 	if (!pdu_table[ch->type].data)
-		return fail(err, FQ_TCP_FES_INVALID_HEADER, 4, "PLEN includes data on a dataless PDU");
+		return fail(err, FQ_TCP_FES_INVALID_HEADER, 4,
+			    "PLEN includes data on a dataless PDU");
 	/* We advertise CPDA/HPDA 0: data starts right after the header (B2). */
 	if (ch->pdo != hdr)
 		return fail(err, FQ_TCP_FES_INVALID_HEADER, 3, "PDO does not follow the header");
@@ -131,7 +129,8 @@ int fq_tcp_decode_ch(const struct fq_tcp_ch *ch, const struct fq_tcp_rx_ctx *ctx
 		return fail(err, FQ_TCP_FES_INVALID_HEADER, 0, "unknown PDU type");
 	d = &pdu_table[ch->type];
 	if (d->dir != (ctx->is_target ? DIR_H2C : DIR_C2H))
-		return fail(err, FQ_TCP_FES_INVALID_HEADER, 0, "PDU type sent in the wrong direction");
+		return fail(err, FQ_TCP_FES_INVALID_HEADER, 0,
+			    "PDU type sent in the wrong direction");
 	rc = check_phase(ch->type, ctx, err);
 	if (rc)
 		return rc;
@@ -226,8 +225,8 @@ int fq_tcp_check_data_range(const struct fq_tcp_data *d, uint32_t expected_off, 
 const char *fq_tcp_pdu_name(uint8_t type)
 {
 	static const char *const names[FQ_TCP_PDU_TYPE_MAX] = {
-		"ICReq",      "ICResp",	     "H2CTermReq", "C2HTermReq", "CapsuleCmd",
-		"CapsuleResp", "H2CData",     "C2HData",    NULL,	  "R2T",
+		"ICReq",       "ICResp",  "H2CTermReq", "C2HTermReq", "CapsuleCmd",
+		"CapsuleResp", "H2CData", "C2HData",	NULL,	      "R2T",
 	};
 
 	if (type < FQ_TCP_PDU_TYPE_MAX && names[type])

@@ -212,9 +212,9 @@ static void log_smart(struct fq_subsys *s, struct fq_smart_log *l)
 
 static void log_effects(struct fq_effects_log *l)
 {
-	static const uint8_t admin[] = {FQ_ADM_GET_LOG_PAGE, FQ_ADM_IDENTIFY,	   FQ_ADM_ABORT,
-					FQ_ADM_SET_FEATURES, FQ_ADM_GET_FEATURES, FQ_ADM_ASYNC_EVENT,
-					FQ_ADM_KEEP_ALIVE};
+	static const uint8_t admin[] = {
+		FQ_ADM_GET_LOG_PAGE, FQ_ADM_IDENTIFY,	 FQ_ADM_ABORT,	   FQ_ADM_SET_FEATURES,
+		FQ_ADM_GET_FEATURES, FQ_ADM_ASYNC_EVENT, FQ_ADM_KEEP_ALIVE};
 	static const uint8_t io[] = {FQ_IO_WRITE, FQ_IO_WRITE_ZEROES, FQ_IO_DSM};
 
 	for (size_t i = 0; i < sizeof(admin); i++)
@@ -244,8 +244,8 @@ static void exec_get_log(struct fq_req *req)
 		return;
 	}
 	if (c->subsys->discovery != (lid == FQ_LID_DISCOVERY)) {
-		fq_req_complete(req, ST(FQ_SCT_CMD_SPECIFIC, FQ_SC_INVALID_LOG_PAGE) |
-					     FQ_STATUS_DNR);
+		fq_req_complete(req,
+				ST(FQ_SCT_CMD_SPECIFIC, FQ_SC_INVALID_LOG_PAGE) | FQ_STATUS_DNR);
 		return;
 	}
 	switch (lid) {
@@ -266,8 +266,8 @@ static void exec_get_log(struct fq_req *req)
 		size = fq_discovery_log_size(t, c);
 		break;
 	default:
-		fq_req_complete(req, ST(FQ_SCT_CMD_SPECIFIC, FQ_SC_INVALID_LOG_PAGE) |
-					     FQ_STATUS_DNR);
+		fq_req_complete(req,
+				ST(FQ_SCT_CMD_SPECIFIC, FQ_SC_INVALID_LOG_PAGE) | FQ_STATUS_DNR);
 		return;
 	}
 	if (off > size) {

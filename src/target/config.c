@@ -45,8 +45,8 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 
 /*
  * Unsigned decimal, or hex with 0x. strtoull alone would take leading
- * blanks, a sign and a second 0x, so the first character is checked here.
- * Returns -ERANGE on overflow so the message can say "too large".
+ * blanks, a sign and (after our 0x) a second 0x, so the first digits are
+ * checked here. Returns -ERANGE on overflow so the message can say "too large".
  */
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -59,9 +59,9 @@ static int parse_u64(const char *s, uint64_t *out)
 		s += 2;
 		if (!isxdigit((unsigned char)s[0]) || s[1] == 'x' || s[1] == 'X')
 			return -EINVAL;
-	}
-	if (!isxdigit((unsigned char)s[0]) || (base == 10 && !isdigit((unsigned char)s[0])))
+	} else if (!isdigit((unsigned char)s[0])) {
 		return -EINVAL;
+	}
 	errno = 0;
 	v = strtoull(s, &end, base);
 	if (*end)
@@ -338,6 +338,15 @@ static void ns_err(char *err, size_t errlen, const char *spec, const char *fmt, 
 enum ns_opt { OPT_BS, OPT_DIRECT, OPT_NSID, OPT_UUID, OPT_NGUID, OPT_CREATE, OPT_NUM };
 static const char *const ns_opt_names[OPT_NUM] = {"bs",	  "direct", "nsid",
 						  "uuid", "nguid",  "create"};
+/* What a good value looks like, for the error message. */
+static const char *const ns_opt_hint[OPT_NUM] = {
+	"512 or 4096",
+	"0 or 1",
+	"1..4294967294",
+	"8-4-4-4-12 hex digits, not all zero",
+	"32 hex digits, not all zero",
+	"0 or 1",
+};
 
 /* One "key=value" option. @seen guards against repeats; create is reported via @create. */
 static int ns_option(struct fq_ns_conf *ns, char *opt, unsigned *seen, int *create,
@@ -401,12 +410,7 @@ static int ns_option(struct fq_ns_conf *ns, char *opt, unsigned *seen, int *crea
 		ns->has_nguid = true;
 		return 0;
 	}
-	ns_err(err, errlen, spec, "bad %s '%s' (%s)", opt, val,
-	       k == OPT_BS	? "512 or 4096"
-	       : k == OPT_NSID	? "1..4294967294"
-	       : k == OPT_UUID	? "8-4-4-4-12 hex digits, not all zero"
-	       : k == OPT_NGUID ? "32 hex digits, not all zero"
-				: "0 or 1");
+	ns_err(err, errlen, spec, "bad %s '%s' (%s)", opt, val, ns_opt_hint[k]);
 	return -EINVAL;
 }
 
@@ -673,16 +677,16 @@ static const struct num_key target_keys[] = {
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug"};
 
-static uint64_t num_get(const struct fq_target_conf *c, const struct num_key *k)
+static int64_t num_get(const struct fq_target_conf *c, const struct num_key *k)
 {
 	const char *p = (const char *)c + k->off;
 
 	if (k->flags & NUM_INT)
-		return (uint64_t)(int64_t) * (const int *)p;
+		return *(const int *)p;
 	return *(const uint32_t *)p;
 }
 
-static void num_set(struct fq_target_conf *c, const struct num_key *k, uint64_t v)
+static void num_set(struct fq_target_conf *c, const struct num_key *k, int64_t v)
 {
 	char *p = (char *)c + k->off;
 
@@ -693,18 +697,18 @@ static void num_set(struct fq_target_conf *c, const struct num_key *k, uint64_t 
 }
 
 /* Range and shape of one value; the reason goes to @msg. */
-static int num_check(const struct num_key *k, uint64_t v, char *msg, size_t len)
+static int num_check(const struct num_key *k, int64_t v, char *msg, size_t len)
 {
-	if ((int64_t)v < 0 && (k->flags & NUM_INT))
+	if (v < 0)
 		seterr(msg, len, "%lld is negative", (long long)v);
 	else if (v < k->min)
-		seterr(msg, len, "%llu is below the minimum %u", (unsigned long long)v, k->min);
+		seterr(msg, len, "%lld is below the minimum %u", (long long)v, k->min);
 	else if (v > k->max)
-		seterr(msg, len, "%llu is above the maximum %u", (unsigned long long)v, k->max);
+		seterr(msg, len, "%lld is above the maximum %u", (long long)v, k->max);
 	else if (v % k->mult)
-		seterr(msg, len, "%llu is not a multiple of %u", (unsigned long long)v, k->mult);
+		seterr(msg, len, "%lld is not a multiple of %u", (long long)v, k->mult);
 	else if ((k->flags & NUM_POW2) && (v & (v - 1)))
-		seterr(msg, len, "%llu is not a power of two", (unsigned long long)v);
+		seterr(msg, len, "%lld is not a power of two", (long long)v);
 	else
 		return 0;
 	return -EINVAL;
@@ -861,14 +865,14 @@ static void target_key(struct loader *ld, const char *key, const char *val)
 	}
 	k = &target_keys[i];
 	r = (k->flags & NUM_SIZE) ? fq_conf_parse_size(val, &v) : parse_u64(val, &v);
-	if (r == -ERANGE)
+	if (r == -ERANGE || (r == 0 && v > INT64_MAX))
 		return ld_fail(ld, key, "'%s' is too large", val);
 	if (r < 0)
 		return ld_fail(ld, key, "'%s' is not a valid %s", val,
 			       (k->flags & NUM_SIZE) ? "size" : "number");
-	if (num_check(k, v, msg, sizeof(msg)) < 0)
+	if (num_check(k, (int64_t)v, msg, sizeof(msg)) < 0)
 		return ld_fail(ld, key, "%s", msg);
-	num_set(ld->c, k, v);
+	num_set(ld->c, k, (int64_t)v);
 }
 
 static void port_key(struct loader *ld, const char *key, const char *val)

@@ -81,7 +81,8 @@ void fq_conf_free(struct fq_target_conf *c);
  * with "FILE:LINE: key 'k': what is wrong" in @err (-errno when the file
  * cannot be opened or read, -ENOMEM). Stops at the first error; @c may then
  * hold part of the file and still needs fq_conf_free(). Call
- * fq_conf_validate() afterwards.
+ * fq_conf_validate() afterwards. Start-up only: it adjusts libinih's global
+ * line-length settings for the duration of the call (not thread-safe).
  */
 int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen);
 

@@ -18,7 +18,7 @@
 #include "target/tgt.h"
 #include "util/log.h"
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 static void post_recv(struct fq_queue *q);
 static void process_rx(struct fq_queue *q);
@@ -26,8 +26,8 @@ static void queue_destroy(struct fq_queue *q);
 void fq_queue_maybe_destroy(struct fq_queue *q);
 
 static const char *const req_state_name[] = {
-	[FQ_REQ_FREE] = "free",	       [FQ_REQ_RX_DATA] = "rx-data", [FQ_REQ_NEED_BUF] = "need-buf",
-	[FQ_REQ_R2T] = "r2t",	       [FQ_REQ_EXEC] = "exec",	     [FQ_REQ_AER] = "aer",
+	[FQ_REQ_FREE] = "free", [FQ_REQ_RX_DATA] = "rx-data", [FQ_REQ_NEED_BUF] = "need-buf",
+	[FQ_REQ_R2T] = "r2t",	[FQ_REQ_EXEC] = "exec",	      [FQ_REQ_AER] = "aer",
 	[FQ_REQ_TX] = "tx",
 };
 static_assert(sizeof(req_state_name) / sizeof(req_state_name[0]) == FQ_REQ_NUM_STATES,
@@ -338,8 +338,7 @@ static void set_hdgst(struct fq_queue *q, const void *hdr, uint32_t hlen, uint32
 		*dst = fq_crc32c(hdr, hlen);
 }
 
-static void build_rsp(struct fq_req *req, struct fq_tcp_rsp *rsp, uint32_t *hdgst,
-		      struct fq_tx *tx)
+static void build_rsp(struct fq_req *req, struct fq_tcp_rsp *rsp, uint32_t *hdgst, struct fq_tx *tx)
 {
 	struct fq_queue *q = req->q;
 
@@ -476,7 +475,8 @@ void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
 		char host[INET6_ADDRSTRLEN] = "?";
 
 		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+				  sizeof(host));
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 				  sizeof(host));
@@ -499,7 +499,7 @@ void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
 	q->rxctx.max_data = conf->max_h2c_data;
 	/* Fabrics commands may always carry 8 KiB in the capsule (B3). */
 	q->rxctx.max_icdata = conf->in_capsule_size > FQ_TCP_ADMIN_CCSZ ? conf->in_capsule_size
-									 : FQ_TCP_ADMIN_CCSZ;
+									: FQ_TCP_ADMIN_CCSZ;
 	q->last_activity_ns = r->now_ns;
 	q->next = r->queues;
 	if (r->queues)
@@ -793,8 +793,8 @@ static uint16_t check_sgl(struct fq_queue *q, struct fq_req *req, uint32_t icdat
 {
 	const struct fq_sgl *sgl = &req->cmd.sgl;
 	bool fabrics = req->cmd.opcode == FQ_ADM_FABRICS;
-	uint32_t limit = fabrics || q->qid == 0 ? FQ_TCP_ADMIN_CCSZ
-						: q->r->tgt->conf->in_capsule_size;
+	uint32_t limit =
+		fabrics || q->qid == 0 ? FQ_TCP_ADMIN_CCSZ : q->r->tgt->conf->in_capsule_size;
 
 	req->data_in = fabrics ? true : fq_opc_is_write(req->cmd.opcode);
 	if (icdata) {

@@ -161,8 +161,8 @@ void fq_ctrl_deliver_events(struct fq_ctrl *c)
 						     FQ_LID_CHANGED_NS);
 		} else if (c->pending_events & FQ_EV_DISC_CHANGED) {
 			c->pending_events &= ~FQ_EV_DISC_CHANGED;
-			req->cqe.dw0 = fq_aer_result(FQ_AER_TYPE_NOTICE,
-						     FQ_AER_NOTICE_DISC_CHANGED, FQ_LID_DISCOVERY);
+			req->cqe.dw0 = fq_aer_result(FQ_AER_TYPE_NOTICE, FQ_AER_NOTICE_DISC_CHANGED,
+						     FQ_LID_DISCOVERY);
 		}
 		fq_req_complete(req, 0);
 	}

@@ -56,8 +56,7 @@ static void fill_entry(struct fq_disc_log_entry *e, const struct fq_subsys *s,
 	e->tsas[0] = FQ_TCP_SECTYPE_NONE;
 }
 
-void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_t off,
-		      uint32_t len)
+void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_t off, uint32_t len)
 {
 	struct fq_disc_log_hdr hdr;
 	struct fq_disc_log_entry e;

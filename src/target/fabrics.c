@@ -40,8 +40,9 @@ static void connect_admin(struct fq_req *req, struct fq_subsys *s, const struct 
 	int rc;
 
 	if (d->cntlid != FQ_CNTLID_DYNAMIC)
-		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, cntlid),
-					  "admin queue Connect must use CNTLID 0xFFFF (dynamic model)");
+		return connect_fail_param(
+			req, 1, offsetof(struct fq_connect_data, cntlid),
+			"admin queue Connect must use CNTLID 0xFFFF (dynamic model)");
 	if (c->sqsize < 31 || c->sqsize >= FQ_TGT_ADMIN_QSIZE)
 		return connect_fail_param(req, 0, offsetof(struct fq_connect_cmd, sqsize),
 					  "admin SQSIZE out of range");
@@ -125,8 +126,8 @@ static void exec_connect(struct fq_req *req)
 		return;
 	}
 	if (c->recfmt != 0) {
-		fq_req_complete(req,
-				SC(FQ_SCT_CMD_SPECIFIC, FQ_SC_CONNECT_INCOMPAT_FMT) | FQ_STATUS_DNR);
+		fq_req_complete(req, SC(FQ_SCT_CMD_SPECIFIC, FQ_SC_CONNECT_INCOMPAT_FMT) |
+					     FQ_STATUS_DNR);
 		return;
 	}
 	if (!nqn_ok(d->subnqn))
@@ -136,8 +137,7 @@ static void exec_connect(struct fq_req *req)
 		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, hostnqn),
 					  "host NQN not terminated");
 	s = fq_tgt_find_subsys(q->r->tgt, d->subnqn);
-	if (!s || (!s->discovery && !fq_subsys_on_port(s, q->port)) ||
-	    (s->discovery && false))
+	if (!s || (!s->discovery && !fq_subsys_on_port(s, q->port)) || (s->discovery && false))
 		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, subnqn),
 					  "unknown subsystem NQN");
 	if (q->port->conf.discovery_only && !s->discovery)
@@ -146,8 +146,8 @@ static void exec_connect(struct fq_req *req)
 	if (!s->discovery && !fq_subsys_host_allowed(s, d->hostnqn)) {
 		fq_warn("Connect from %s rejected: host %s is not allowed on %s", q->peer,
 			d->hostnqn, s->nqn);
-		fq_req_complete(req,
-				SC(FQ_SCT_CMD_SPECIFIC, FQ_SC_CONNECT_INVALID_HOST) | FQ_STATUS_DNR);
+		fq_req_complete(req, SC(FQ_SCT_CMD_SPECIFIC, FQ_SC_CONNECT_INVALID_HOST) |
+					     FQ_STATUS_DNR);
 		return;
 	}
 	if (c->qid == 0)

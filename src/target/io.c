@@ -14,7 +14,7 @@
 #include "util/log.h"
 
 #define ST(sct, sc) FQ_STATUS(sct, sc)
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 /* The one place a backend errno becomes an NVMe status (DESIGN: L5). */
 uint16_t fq_errno_to_status(int err)

@@ -17,7 +17,7 @@
 #include "target/tgt.h"
 #include "util/log.h"
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 #define TICK_NS 250000000ll
 #define IC_TIMEOUT_NS 10000000000ull /* a connection must send ICReq within 10 s */
 #define DRAIN_TIMEOUT_NS 5000000000ull
@@ -327,7 +327,8 @@ static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 		next = q->next;
 		if (q->state == FQ_CONN_CLOSING)
 			continue;
-		if (q->state == FQ_CONN_IC_WAIT && r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
+		if (q->state == FQ_CONN_IC_WAIT &&
+		    r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
 			fq_warn("connection from %s sent no ICReq within 10 s", q->peer);
 			fq_queue_close(q, "initialization timeout");
 		} else if (q->ctrl && q->qid == 0) {
@@ -499,8 +500,8 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 int fq_tgt_run(struct fq_tgt *t)
 {
 	for (int i = 0; i < t->nreactors; i++) {
-		int rc = pthread_create(&t->reactors[i].thread, NULL, reactor_main,
-					&t->reactors[i]);
+		int rc =
+			pthread_create(&t->reactors[i].thread, NULL, reactor_main, &t->reactors[i]);
 
 		if (rc)
 			return -rc;

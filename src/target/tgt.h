@@ -87,7 +87,7 @@ struct fq_ctrl {
 	uint32_t cc;
 	uint32_t kato_ms;
 	uint64_t ka_deadline_ns;
-	uint32_t aec;	 /* Async Event Configuration */
+	uint32_t aec;	       /* Async Event Configuration */
 	uint32_t nr_io_queues; /* granted I/O queues (0 until Set Features) */
 	bool vwc;
 	atomic_bool dead;
@@ -102,7 +102,7 @@ struct fq_ctrl {
 	bool changed_overflow;
 	uint64_t err_count;
 	uint64_t ioq_map[FQ_TGT_MAX_QID / 64 + 1]; /* connected I/O qids, under tgt->lock */
-	struct fq_ctrl *next; /* registry list */
+	struct fq_ctrl *next;			   /* registry list */
 };
 
 #define FQ_EV_NS_CHANGED (1u << 0)
@@ -135,14 +135,14 @@ struct fq_req {
 	struct fq_sqe cmd;
 	struct fq_cqe cqe;
 	/* Data. */
-	uint8_t *buf;	  /* pooled buffer, or NULL */
-	int buf_class;	  /* pool class of buf */
+	uint8_t *buf;	   /* pooled buffer, or NULL */
+	int buf_class;	   /* pool class of buf */
 	uint32_t xfer_len; /* bytes the command transfers */
-	uint32_t rcvd;	  /* H2C / in-capsule bytes received so far */
-	bool data_in;	  /* host-to-controller data */
+	uint32_t rcvd;	   /* H2C / in-capsule bytes received so far */
+	bool data_in;	   /* host-to-controller data */
 	bool incapsule;
 	bool ddgst_error;
-	bool close_after; /* Disconnect: close the queue once the response is out */
+	bool close_after;      /* Disconnect: close the queue once the response is out */
 	struct iovec data_iov; /* data to send to the host */
 	struct fq_bdev_io bio;
 	struct fq_ns *ns;

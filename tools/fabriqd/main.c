@@ -30,20 +30,23 @@ static void usage(FILE *f)
 		"\n"
 		"Fabriq NVMe/TCP target. With no options it serves subsystem\n"
 		"  " DEFAULT_NQN "\n"
-		"with a 1 GiB RAM namespace (nsid 1) and a 1 GiB file namespace (nsid 2, " DEFAULT_FILE
-		")\n"
+		"with a 1 GiB RAM namespace (nsid 1) and a 1 GiB file namespace (nsid "
+		"2, " DEFAULT_FILE ")\n"
 		"on 127.0.0.1:4420, and the discovery service on 127.0.0.1:8009.\n"
 		"\n"
 		"  -c, --config FILE        load an INI configuration (docs/configuration.md)\n"
 		"Quick start (one subsystem, no file):\n"
 		"  -l, --listen ADDR:PORT   I/O port (default 127.0.0.1:4420)\n"
-		"  -d, --discovery-port P   also serve discovery alone on ADDR:P (default 8009 with\n"
+		"  -d, --discovery-port P   also serve discovery alone on ADDR:P (default 8009 "
+		"with\n"
 		"                           no options, none otherwise; 0 disables)\n"
 		"  -n, --nqn NQN            subsystem NQN (default " DEFAULT_NQN ")\n"
 		"      --ns SPEC            namespace, repeatable: ram:SIZE, null:SIZE,\n"
 		"                           file:PATH[:SIZE]; options after commas: bs=512|4096,\n"
-		"                           direct=1, nsid=N, uuid=U, nguid=G  (e.g. ram:256M,bs=4096)\n"
-		"      --allow-host NQN     allow only these hosts (repeatable; default: any host)\n"
+		"                           direct=1, nsid=N, uuid=U, nguid=G  (e.g. "
+		"ram:256M,bs=4096)\n"
+		"      --allow-host NQN     allow only these hosts (repeatable; default: any "
+		"host)\n"
 		"  -r, --reactors N         reactor threads (default: one per CPU)\n"
 		"      --busy-poll-us N     spin N us before sleeping when idle (default 0)\n"
 		"      --log-level L        error|warn|info|debug (default info)\n"
@@ -124,7 +127,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case 'd':
 			if (parse_long(optarg, 0, 65535, &cli->disc_port)) {
-				fprintf(stderr, "fabriqd: --discovery-port: bad port '%s'\n", optarg);
+				fprintf(stderr, "fabriqd: --discovery-port: bad port '%s'\n",
+					optarg);
 				return 2;
 			}
 			cli->quick = true;
@@ -135,7 +139,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case 'N':
 			if (cli->nns == FQ_CONF_MAX_NS) {
-				fprintf(stderr, "fabriqd: too many --ns (max %d)\n", FQ_CONF_MAX_NS);
+				fprintf(stderr, "fabriqd: too many --ns (max %d)\n",
+					FQ_CONF_MAX_NS);
 				return 2;
 			}
 			cli->ns[cli->nns++] = optarg;
@@ -158,13 +163,15 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case 'B':
 			if (parse_long(optarg, 0, 10000000, &cli->busy_poll_us)) {
-				fprintf(stderr, "fabriqd: --busy-poll-us: bad value '%s'\n", optarg);
+				fprintf(stderr, "fabriqd: --busy-poll-us: bad value '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
 		case 'L':
 			if (parse_level(optarg) < 0) {
-				fprintf(stderr, "fabriqd: --log-level: expected error|warn|info|debug\n");
+				fprintf(stderr,
+					"fabriqd: --log-level: expected error|warn|info|debug\n");
 				return 2;
 			}
 			cli->log_level = optarg;
@@ -185,14 +192,15 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		return 2;
 	}
 	if (cli->config && cli->quick) {
-		fprintf(stderr, "fabriqd: use either -c FILE or the quick-start options, not both\n");
+		fprintf(stderr,
+			"fabriqd: use either -c FILE or the quick-start options, not both\n");
 		return 2;
 	}
 	return 0;
 }
 
-static int add_port(struct fq_target_conf *conf, const char *name, const char *addr,
-		    uint16_t port, bool disc_only)
+static int add_port(struct fq_target_conf *conf, const char *name, const char *addr, uint16_t port,
+		    bool disc_only)
 {
 	struct fq_port_conf *p = &conf->ports[conf->nports++];
 
@@ -212,8 +220,8 @@ static int build_quick(struct fq_target_conf *conf, struct cli *cli, bool defaul
 	struct fq_subsys_conf *s;
 	int rc;
 
-	rc = fq_conf_parse_listen(cli->listen ? cli->listen : "127.0.0.1:4420", addr,
-				  sizeof(addr), &port);
+	rc = fq_conf_parse_listen(cli->listen ? cli->listen : "127.0.0.1:4420", addr, sizeof(addr),
+				  &port);
 	if (rc) {
 		snprintf(err, errlen, "--listen: bad address '%s' (expected ADDR:PORT)",
 			 cli->listen);
@@ -221,8 +229,8 @@ static int build_quick(struct fq_target_conf *conf, struct cli *cli, bool defaul
 	}
 	add_port(conf, "io", addr, port, false);
 	if (cli->disc_port > 0 || (defaults && cli->disc_port < 0))
-		add_port(conf, "discovery", addr, cli->disc_port > 0 ? (uint16_t)cli->disc_port : 8009,
-			 true);
+		add_port(conf, "discovery", addr,
+			 cli->disc_port > 0 ? (uint16_t)cli->disc_port : 8009, true);
 	s = fq_conf_add_subsys(conf, cli->nqn ? cli->nqn : DEFAULT_NQN);
 	if (!s)
 		return -ENOMEM;
@@ -261,8 +269,7 @@ static void print_banner(const struct fq_target_conf *conf, const struct fq_tgt 
 	for (int i = 0; i < t->nsubsys; i++) {
 		const struct fq_subsys *s = t->subsys[i];
 
-		fq_info("subsystem %s (%s)", s->nqn,
-			s->allow_any_host ? "any host" : "allow-list");
+		fq_info("subsystem %s (%s)", s->nqn, s->allow_any_host ? "any host" : "allow-list");
 		for (int n = 0; n < s->nns; n++) {
 			const struct fq_bdev *b = s->ns[n]->bdev;
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages Fabriq needs to build, test and run.
+# Usage: scripts/deps.sh [--test]   (--test adds fuzzing, format and interop tools)
+set -euo pipefail
+
+pkgs=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libinih-dev libjson-c-dev)
+if [ "${1:-}" = "--test" ]; then
+	pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 procps iproute2
+		qemu-system-x86 busybox-static nvme-cli cpio socat linux-image-amd64)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

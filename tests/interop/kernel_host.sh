@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Interoperability: the Linux 6.1 kernel NVMe/TCP host (nvme-cli in qemu,
+# through kernel-peer) against fabriqd. Every scenario discovers or connects,
+# identifies, writes random data at both ends of every namespace with dd and
+# reads it back (md5), flushes, and in most scenarios builds an ext2 file
+# system, remounts it and verifies the files; then disconnects. After each
+# scenario fabriqd must still answer an ICReq, and at the end SIGTERM must
+# stop it with status 0.
+#
+# Usage: kernel_host.sh FABRIQD [SCENARIO...]
+set -euo pipefail
+FABRIQD=$(realpath "$1")
+shift
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/interop/lib.sh
+. "$HERE/lib.sh"
+
+KP=$(find_kernel_peer)
+WORK=$(mktemp -d /var/tmp/fq-interop.XXXXXX)
+PORT=$(free_port)
+DPORT=$(free_port)
+NQN=nqn.2026-11.io.fabriq:interop
+LOG=$WORK/fabriqd.log
+PID=""
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start_target() {
+	"$FABRIQD" --listen 127.0.0.1:$PORT --discovery-port $DPORT --nqn $NQN "$@" >"$LOG" 2>&1 &
+	PID=$!
+	for _ in $(seq 50); do
+		"$KP" probe --port $PORT >/dev/null 2>&1 && return 0
+		kill -0 $PID 2>/dev/null || { cat "$LOG"; fail "fabriqd exited at start"; }
+		sleep 0.1
+	done
+	cat "$LOG"
+	fail "fabriqd did not come up on port $PORT"
+}
+
+stop_target() {
+	kill -TERM "$PID"
+	local rc=0
+	wait "$PID" || rc=$?
+	PID=""
+	[ $rc -eq 0 ] || { tail -50 "$LOG"; fail "fabriqd exited with status $rc after SIGTERM"; }
+	if grep -E " error: " "$LOG"; then
+		fail "fabriqd logged errors"
+	fi
+}
+
+run_host() {
+	local name=$1
+	shift
+	echo "--- scenario $name: kernel-peer host $*"
+	if ! "$KP" host --target 127.0.0.1:$PORT --nqn $NQN --quiet "$@" >"$WORK/$name.out" 2>&1; then
+		cat "$WORK/$name.out"
+		rundir=$(grep -o '/var/tmp/kernel-peer/runs/[^] ,]*' "$WORK/$name.out" | head -1)
+		[ -n "$rundir" ] && tail -60 "$rundir/console.log"
+		tail -40 "$LOG"
+		fail "scenario $name failed"
+	fi
+	grep 'KERNEL_PEER: PASS' "$WORK/$name.out"
+	kill -0 "$PID" 2>/dev/null || fail "fabriqd died during scenario $name"
+	"$KP" probe --port $PORT >/dev/null || fail "fabriqd stopped answering after scenario $name"
+}
+
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest)
+
+for s in "${scenarios[@]}"; do
+	case $s in
+	plain)
+		# 512-byte RAM + 4 KiB file namespace, two I/O queues, discovery, ext2.
+		start_target --ns ram:64M --ns "file:$WORK/ns2.img:64M,bs=4096"
+		run_host plain --nr-io-queues 2 --io-mb 8 --script "$HERE/fs-script.sh"
+		stop_target
+		;;
+	digest)
+		# Header and data digests, 4 KiB RAM + 512-byte file namespace.
+		start_target --ns ram:64M,bs=4096 --ns "file:$WORK/ns3.img:64M"
+		run_host digest --digest --nr-io-queues 2 --io-mb 8 --script "$HERE/fs-script.sh"
+		stop_target
+		;;
+	hdrdigest)
+		# Header digest only, one I/O queue, an allow-listed host.
+		start_target --ns ram:32M --allow-host nqn.2026-11.io.fabriq:interop-host
+		run_host hdrdigest --hdr-digest --nr-io-queues 1 --io-mb 4 \
+			--hostnqn nqn.2026-11.io.fabriq:interop-host
+		stop_target
+		;;
+	*)
+		fail "unknown scenario $s"
+		;;
+	esac
+done
+echo "kernel host interop: all scenarios passed (${scenarios[*]})"
