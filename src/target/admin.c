@@ -74,7 +74,7 @@ static void id_ctrl(struct fq_req *req, struct fq_id_ctrl *id)
 	id->sqes = 0x66;
 	id->cqes = 0x44;
 	id->maxcmd = (uint16_t)(s->discovery ? FQ_TGT_ADMIN_QSIZE : conf->max_queue_size);
-	id->nn = s->max_nsid;
+	id->nn = FQ_TGT_NN;
 	id->oncs = s->discovery ? 0 : FQ_ONCS_COMPARE | FQ_ONCS_DSM | FQ_ONCS_WRITE_ZEROES;
 	id->vwc = s->discovery ? 0 : 1;
 	id->sgls = FQ_SGLS_SUPPORTED | FQ_SGLS_OFFSET;
@@ -138,7 +138,7 @@ static void exec_identify(struct fq_req *req)
 		return;
 	}
 	if (cns == FQ_CNS_NS || cns == FQ_CNS_NS_DESC_LIST || cns == FQ_CNS_CSI_NS) {
-		if (nsid == 0 || (nsid > s->max_nsid && nsid != 0xffffffff)) {
+		if (nsid == 0 || (nsid > FQ_TGT_NN && nsid != 0xffffffff)) {
 			fq_req_complete(req, ST(FQ_SCT_GENERIC, FQ_SC_INVALID_NS) | FQ_STATUS_DNR);
 			return;
 		}
@@ -170,9 +170,11 @@ static void exec_identify(struct fq_req *req)
 			fq_req_complete(req, INVALID_FIELD);
 			return;
 		}
-		for (int i = 0; i < s->nns && n < 1024; i++)
-			if (s->ns[i]->nsid > nsid)
-				list[n++] = s->ns[i]->nsid;
+		struct fq_ns_table *tab = fq_subsys_ns(s);
+
+		for (uint32_t i = 0; i < tab->n && n < 1024; i++)
+			if (tab->ns[i]->nsid > nsid)
+				list[n++] = tab->ns[i]->nsid;
 		break;
 	}
 	case FQ_CNS_NS_DESC_LIST:
@@ -192,11 +194,13 @@ static void log_smart(struct fq_subsys *s, struct fq_smart_log *l)
 {
 	uint64_t rd = 0, wr = 0, nrd = 0, nwr = 0;
 
-	for (int i = 0; i < s->nns; i++) {
-		rd += atomic_load_explicit(&s->ns[i]->bytes_read, memory_order_relaxed);
-		wr += atomic_load_explicit(&s->ns[i]->bytes_written, memory_order_relaxed);
-		nrd += atomic_load_explicit(&s->ns[i]->reads, memory_order_relaxed);
-		nwr += atomic_load_explicit(&s->ns[i]->writes, memory_order_relaxed);
+	struct fq_ns_table *tab = fq_subsys_ns(s);
+
+	for (uint32_t i = 0; i < tab->n; i++) {
+		rd += atomic_load_explicit(&tab->ns[i]->bytes_read, memory_order_relaxed);
+		wr += atomic_load_explicit(&tab->ns[i]->bytes_written, memory_order_relaxed);
+		nrd += atomic_load_explicit(&tab->ns[i]->reads, memory_order_relaxed);
+		nwr += atomic_load_explicit(&tab->ns[i]->writes, memory_order_relaxed);
 	}
 	/* Data units are thousands of 512-byte units, rounded up (§5.16.1.3). */
 	fq_put_u128(l->data_units_read, (rd / 512 + 999) / 1000);

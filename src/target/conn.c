@@ -984,6 +984,12 @@ static bool rx_step(struct fq_queue *q)
 		memcpy(q->hdr, p, sizeof(struct fq_tcp_ch));
 		q->fr.hlen = 0;
 		if (fq_tcp_decode_ch((const void *)q->hdr, &q->rxctx, &q->fr, &err)) {
+			/*
+			 * Only the common header of this PDU has arrived: the
+			 * TermReq must echo those 8 bytes, not the rest of
+			 * q->hdr, which still holds an earlier PDU's header.
+			 */
+			q->fr.hlen = 0;
 			fq_queue_fatal(q, &err);
 			return false;
 		}

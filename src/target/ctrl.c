@@ -190,3 +190,38 @@ void fq_ctrl_notify_ns_change(struct fq_ctrl *c, uint32_t nsid)
 		fq_ctrl_deliver_events(c);
 	}
 }
+
+/*
+ * Cross-thread half of a namespace change: a reload (main thread) posts the
+ * NSID under tgt->lock; the admin queue's reactor takes it on its next event
+ * or tick and raises the event there, where AER state lives.
+ */
+void fq_ctrl_post_ns_change(struct fq_ctrl *c, uint32_t nsid)
+{
+	if (c->nposted < (int)(sizeof(c->posted_ns) / sizeof(c->posted_ns[0])))
+		c->posted_ns[c->nposted] = nsid;
+	c->nposted++;
+	atomic_store(&c->ns_change_posted, true);
+}
+
+void fq_ctrl_take_posted(struct fq_ctrl *c, struct fq_tgt *t)
+{
+	uint32_t ids[64];
+	int n;
+
+	if (!atomic_exchange(&c->ns_change_posted, false))
+		return;
+	pthread_mutex_lock(&t->lock);
+	n = c->nposted;
+	memcpy(ids, c->posted_ns, sizeof(ids));
+	c->nposted = 0;
+	pthread_mutex_unlock(&t->lock);
+	if (n > 64)
+		c->changed_overflow = true;
+	for (int i = 0; i < n && i < 64; i++)
+		fq_ctrl_notify_ns_change(c, ids[i]);
+	if (n > 64 && (c->aec & FQ_AEN_CFG_NS_ATTR)) {
+		c->pending_events |= FQ_EV_NS_CHANGED;
+		fq_ctrl_deliver_events(c);
+	}
+}

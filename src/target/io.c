@@ -271,11 +271,13 @@ static void flush_step(struct fq_req *req)
 {
 	struct fq_subsys *s = req->q->ctrl->subsys;
 
-	if (req->step >= (uint32_t)s->nns) {
+	struct fq_ns_table *tab = fq_subsys_ns(s);
+
+	if (req->step >= tab->n) {
 		fq_req_complete(req, 0);
 		return;
 	}
-	req->ns = s->ns[req->step++];
+	req->ns = tab->ns[req->step++];
 	io_submit(req, FQ_BDEV_IO_FLUSH, 0, 0, NULL, flush_next);
 }
 

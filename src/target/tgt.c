@@ -54,14 +54,15 @@ bool fq_subsys_host_allowed(const struct fq_subsys *s, const char *hostnqn)
 
 struct fq_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid)
 {
-	int lo = 0, hi = s->nns - 1;
+	const struct fq_ns_table *tab = fq_subsys_ns(s);
+	int lo = 0, hi = (int)tab->n - 1;
 
 	while (lo <= hi) {
 		int mid = (lo + hi) / 2;
 
-		if (s->ns[mid]->nsid == nsid)
-			return s->ns[mid];
-		if (s->ns[mid]->nsid < nsid)
+		if (tab->ns[mid]->nsid == nsid)
+			return tab->ns[mid];
+		if (tab->ns[mid]->nsid < nsid)
 			lo = mid + 1;
 		else
 			hi = mid - 1;
@@ -81,11 +82,70 @@ static int cmp_ns(const void *a, const void *b)
 	return x->nsid < y->nsid ? -1 : x->nsid > y->nsid;
 }
 
+struct fq_ns *fq_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen)
+{
+	struct fq_ns *ns = calloc(1, sizeof(*ns));
+	char berr[256];
+	int rc;
+
+	if (!ns) {
+		snprintf(err, errlen, "namespace %u: out of memory", nc->nsid);
+		return NULL;
+	}
+	rc = fq_bdev_open(&nc->bdev, &ns->bdev, berr, sizeof(berr));
+	if (rc) {
+		snprintf(err, errlen, "namespace %u: %s", nc->nsid, berr);
+		free(ns);
+		return NULL;
+	}
+	ns->conf = *nc;
+	ns->conf.bdev.path = ns->conf.path; /* points into our own copy */
+	ns->nsid = nc->nsid;
+	memcpy(ns->nguid, nc->nguid, 16);
+	memcpy(ns->uuid, nc->uuid, 16);
+	ns->lbads = (uint8_t)__builtin_ctz(ns->bdev->block_size);
+	return ns;
+}
+
+void fq_ns_destroy(struct fq_ns *ns)
+{
+	struct fq_bdev *b = ns->bdev;
+
+	if (b->ops->sync)
+		b->ops->sync(b); /* durable before the backend goes away */
+	fq_bdev_close(b);
+	free(ns);
+}
+
+/* Publish a new sorted snapshot; the old one is retired, not freed. */
+int fq_ns_table_set(struct fq_subsys *s, struct fq_ns **ns, uint32_t n)
+{
+	struct fq_ns_table *tab = calloc(1, sizeof(*tab) + (n + 1) * sizeof(tab->ns[0])), *old;
+
+	if (!tab)
+		return -ENOMEM;
+	if (n)
+		memcpy(tab->ns, ns, n * sizeof(tab->ns[0]));
+	tab->n = n;
+	qsort(tab->ns, n, sizeof(tab->ns[0]), cmp_ns);
+	for (uint32_t i = 0; i < n; i++)
+		if (tab->ns[i]->nsid > tab->max_nsid)
+			tab->max_nsid = tab->ns[i]->nsid;
+	old = atomic_exchange_explicit(&s->nstab, tab, memory_order_acq_rel);
+	if (old) {
+		old->next_retired = s->retired;
+		s->retired = old;
+	}
+	return 0;
+}
+
 static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
 			 size_t errlen)
 {
 	struct fq_subsys *s = calloc(1, sizeof(*s));
-	char berr[256];
+	struct fq_ns *ns[FQ_CONF_MAX_NS];
+	uint32_t n = 0;
+	int rc;
 
 	if (!s)
 		return -ENOMEM;
@@ -96,8 +156,7 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 	s->allow_any_host = sc->allow_any_host || sc->nhosts == 0;
 	s->nhosts = sc->nhosts;
 	s->hosts = calloc((size_t)sc->nhosts + 1, sizeof(*s->hosts));
-	s->ns = calloc((size_t)sc->nns + 1, sizeof(*s->ns));
-	if (!s->hosts || !s->ns)
+	if (!s->hosts)
 		return -ENOMEM;
 	memcpy(s->hosts, sc->hosts, (size_t)sc->nhosts * sizeof(*s->hosts));
 	if (sc->nports == 0) {
@@ -109,42 +168,44 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 			s->port_mask |= 1u << sc->ports[p];
 	}
 	for (int i = 0; i < sc->nns; i++) {
-		const struct fq_ns_conf *nc = &sc->ns[i];
-		struct fq_ns *ns = calloc(1, sizeof(*ns));
-		int rc;
+		char nerr[384];
 
-		if (!ns)
-			return -ENOMEM;
-		rc = fq_bdev_open(&nc->bdev, &ns->bdev, berr, sizeof(berr));
-		if (rc) {
-			snprintf(err, errlen, "subsystem %s namespace %u: %s", sc->nqn, nc->nsid,
-				 berr);
-			free(ns);
-			return rc;
+		ns[n] = fq_ns_create(&sc->ns[i], nerr, sizeof(nerr));
+		if (!ns[n]) {
+			snprintf(err, errlen, "subsystem %s %s", sc->nqn, nerr);
+			rc = -EINVAL;
+			goto fail;
 		}
-		ns->nsid = nc->nsid;
-		memcpy(ns->nguid, nc->nguid, 16);
-		memcpy(ns->uuid, nc->uuid, 16);
-		ns->lbads = (uint8_t)__builtin_ctz(ns->bdev->block_size);
-		s->ns[s->nns++] = ns;
-		if (ns->nsid > s->max_nsid)
-			s->max_nsid = ns->nsid;
+		n++;
 	}
-	qsort(s->ns, (size_t)s->nns, sizeof(*s->ns), cmp_ns);
-	return 0;
+	rc = fq_ns_table_set(s, ns, n);
+	if (!rc)
+		return 0;
+fail:
+	while (n)
+		fq_ns_destroy(ns[--n]);
+	return rc;
 }
 
 static void subsys_free(struct fq_subsys *s)
 {
-	for (int i = 0; i < s->nns; i++) {
-		struct fq_bdev *b = s->ns[i]->bdev;
+	struct fq_ns_table *tab = atomic_load(&s->nstab);
 
-		if (b->ops->sync)
-			b->ops->sync(b); /* durable before exit */
-		fq_bdev_close(b);
-		free(s->ns[i]);
+	for (uint32_t i = 0; tab && i < tab->n; i++)
+		fq_ns_destroy(tab->ns[i]);
+	free(tab);
+	while (s->retired) {
+		struct fq_ns_table *r = s->retired;
+
+		s->retired = r->next_retired;
+		free(r);
 	}
-	free(s->ns);
+	while (s->removed) {
+		struct fq_ns *ns = s->removed;
+
+		s->removed = ns->next_removed;
+		fq_ns_destroy(ns);
+	}
 	free(s->hosts);
 	free(s);
 }
@@ -301,6 +362,9 @@ static void on_event(struct fq_uop *op, int res, uint32_t flags)
 		atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
 		fq_queue_start(r, fds[i], ports[i]);
 	}
+	for (struct fq_queue *q = r->queues; q; q = q->next)
+		if (q->ctrl && q->qid == 0 && q->state != FQ_CONN_CLOSING)
+			fq_ctrl_take_posted(q->ctrl, r->tgt);
 	if (!r->stopped)
 		arm_event(r);
 }
@@ -318,6 +382,7 @@ static void arm_event(struct fq_reactor *r)
 static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 {
 	struct fq_reactor *r = container_of(op, struct fq_reactor, tick_uop);
+	struct fq_tgt *t = r->tgt;
 	struct fq_queue *q, *next;
 
 	(void)res;
@@ -332,6 +397,7 @@ static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 			fq_warn("connection from %s sent no ICReq within 10 s", q->peer);
 			fq_queue_close(q, "initialization timeout");
 		} else if (q->ctrl && q->qid == 0) {
+			fq_ctrl_take_posted(q->ctrl, t);
 			fq_ctrl_check_kato(q->ctrl, r->now_ns);
 		} else if (q->ctrl && atomic_load(&q->ctrl->dead)) {
 			fq_queue_close(q, "controller was torn down");
@@ -474,6 +540,8 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 	snprintf(t->disc.model, sizeof(t->disc.model), "Fabriq discovery");
 	t->disc.discovery = true;
 	t->disc.allow_any_host = true;
+	if (fq_ns_table_set(&t->disc, NULL, 0))
+		return -ENOMEM;
 	t->nports = conf->nports;
 	t->ports = calloc((size_t)conf->nports, sizeof(*t->ports));
 	t->subsys = calloc((size_t)conf->nsubsys + 1, sizeof(*t->subsys));
@@ -510,6 +578,14 @@ int fq_tgt_run(struct fq_tgt *t)
 	return 0;
 }
 
+void fq_reactor_kick(struct fq_reactor *r)
+{
+	uint64_t one = 1;
+
+	if (r->evfd >= 0 && write(r->evfd, &one, sizeof(one)) < 0)
+		fq_warn("cannot wake reactor %d: %s", r->idx, strerror(errno));
+}
+
 void fq_tgt_stop(struct fq_tgt *t)
 {
 	uint64_t one = 1;
@@ -543,6 +619,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 	for (int i = 0; i < t->nsubsys; i++)
 		subsys_free(t->subsys[i]);
 	free(t->subsys);
+	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {
 		struct fq_ctrl *c = t->ctrls;
 

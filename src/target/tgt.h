@@ -46,7 +46,9 @@ struct fq_ns {
 	struct fq_bdev *bdev;
 	uint8_t nguid[16];
 	uint8_t uuid[16];
-	uint8_t lbads; /* log2(block size) */
+	uint8_t lbads;		/* log2(block size) */
+	struct fq_ns_conf conf; /* what it was made from, to compare on reload */
+	struct fq_ns *next_removed;
 	/* Statistics for the SMART log; relaxed atomics, no locks. */
 	atomic_uint_fast64_t reads, writes, bytes_read, bytes_written;
 };
@@ -59,11 +61,32 @@ struct fq_subsys {
 	bool allow_any_host;
 	int nhosts;
 	char (*hosts)[FQ_CONF_NQN_LEN];
-	int nns;
-	struct fq_ns **ns; /* sorted by nsid */
-	uint32_t max_nsid;
-	uint32_t port_mask; /* bit i: exported on port i */
+	/*
+	 * Active namespaces. Readers (any reactor) load the table once per
+	 * command; a reload publishes a new table and retires the old one,
+	 * which stays allocated until exit so readers never see freed memory.
+	 */
+	_Atomic(struct fq_ns_table *) nstab;
+	struct fq_ns_table *retired;
+	struct fq_ns *removed; /* namespaces taken out by a reload, freed at exit */
+	uint32_t port_mask;    /* bit i: exported on port i */
 };
+
+/* An immutable, sorted snapshot of a subsystem's namespaces. */
+struct fq_ns_table {
+	uint32_t n;
+	uint32_t max_nsid;
+	struct fq_ns_table *next_retired;
+	struct fq_ns *ns[];
+};
+
+/* Highest NSID a controller reports (NN); namespaces may be added up to it. */
+#define FQ_TGT_NN 1024
+
+static inline struct fq_ns_table *fq_subsys_ns(const struct fq_subsys *s)
+{
+	return atomic_load_explicit(&((struct fq_subsys *)s)->nstab, memory_order_acquire);
+}
 
 struct fq_port {
 	int idx;
@@ -97,6 +120,10 @@ struct fq_ctrl {
 	struct fq_req *aer_reqs[FQ_TGT_MAX_AER];
 	int naer;
 	uint32_t pending_events; /* bitmask of FQ_EV_* not yet reported */
+	/* Namespace changes posted by a reload, taken by the admin reactor. */
+	atomic_bool ns_change_posted;
+	uint32_t posted_ns[64];
+	int nposted; /* under tgt->lock; > 64 means "list overflowed" */
 	uint32_t changed_ns[FQ_TGT_CHANGED_NS_MAX];
 	int nchanged;
 	bool changed_overflow;
@@ -312,6 +339,8 @@ void fq_ctrl_keep_alive(struct fq_ctrl *c, uint64_t now);
 void fq_ctrl_check_kato(struct fq_ctrl *c, uint64_t now);
 void fq_ctrl_notify_ns_change(struct fq_ctrl *c, uint32_t nsid);
 void fq_ctrl_deliver_events(struct fq_ctrl *c);
+void fq_ctrl_post_ns_change(struct fq_ctrl *c, uint32_t nsid);
+void fq_ctrl_take_posted(struct fq_ctrl *c, struct fq_tgt *t);
 int fq_ctrl_add_ioq(struct fq_ctrl *c, uint16_t qid);
 void fq_ctrl_del_ioq(struct fq_ctrl *c, struct fq_tgt *t, uint16_t qid);
 
@@ -353,6 +382,12 @@ uint16_t fq_errno_to_status(int err);
 /* tgt.c lifecycle */
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen);
 int fq_tgt_run(struct fq_tgt *t);
+/* Apply namespace additions/removals of @conf (SIGHUP). Returns 0 or -errno. */
+int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen);
+struct fq_ns *fq_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen);
+void fq_ns_destroy(struct fq_ns *ns);
+int fq_ns_table_set(struct fq_subsys *s, struct fq_ns **ns, uint32_t n);
+void fq_reactor_kick(struct fq_reactor *r);
 void fq_tgt_stop(struct fq_tgt *t);
 void fq_tgt_destroy(struct fq_tgt *t);
 

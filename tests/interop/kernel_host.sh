@@ -68,7 +68,7 @@ run_host() {
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest nschange)
 
 for s in "${scenarios[@]}"; do
 	case $s in
@@ -89,6 +89,44 @@ for s in "${scenarios[@]}"; do
 		start_target --ns ram:32M --allow-host nqn.2026-11.io.fabriq:interop-host
 		run_host hdrdigest --hdr-digest --nr-io-queues 1 --io-mb 4 \
 			--hostnqn nqn.2026-11.io.fabriq:interop-host
+		stop_target
+		;;
+	nschange)
+		# Namespaces added and removed at runtime (SIGHUP): the kernel host
+		# must pick the change up through the async event, with no reconnect.
+		cat >"$WORK/ns.ini" <<INI
+[port "io"]
+address = 127.0.0.1
+port = $PORT
+[subsystem "$NQN"]
+namespace = ram:16M,nsid=1
+namespace = ram:16M,nsid=2
+INI
+		"$FABRIQD" -c "$WORK/ns.ini" >"$LOG" 2>&1 &
+		PID=$!
+		for _ in $(seq 50); do "$KP" probe --port $PORT >/dev/null 2>&1 && break; sleep 0.1; done
+		"$KP" host --target 127.0.0.1:$PORT --nqn $NQN --quiet --no-discover --io-mb 1 \
+			--script "$HERE/nschange-script.sh" >"$WORK/nschange.out" 2>&1 &
+		KPPID=$!
+		console=""
+		for _ in $(seq 600); do
+			rundir=$(grep -o '/var/tmp/kernel-peer/runs/[^] ,]*' "$WORK/nschange.out" | head -1 || true)
+			if [ -n "$rundir" ] && grep -q "NSCHANGE: READY" "$rundir/console.log" 2>/dev/null; then
+				console=$rundir/console.log
+				break
+			fi
+			sleep 0.5
+		done
+		[ -n "$console" ] || { cat "$WORK/nschange.out"; fail "guest never reached the namespace-change step"; }
+		sed -i 's/^namespace = ram:16M,nsid=2$/namespace = ram:8M,nsid=3/' "$WORK/ns.ini"
+		kill -HUP "$PID"
+		if ! wait "$KPPID"; then
+			tail -40 "$console"
+			tail -20 "$LOG"
+			fail "scenario nschange failed"
+		fi
+		grep "NSCHANGE:" "$console"
+		grep -q "namespace 3 added" "$LOG" || fail "fabriqd did not log the added namespace"
 		stop_target
 		;;
 	*)

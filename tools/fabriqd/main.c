@@ -54,7 +54,8 @@ static void usage(FILE *f)
 		"  -V, --version            print the version\n"
 		"\n"
 		"SIGINT/SIGTERM stop accepting, finish in-flight commands, flush file\n"
-		"namespaces and exit 0.\n");
+		"namespaces and exit 0. SIGHUP re-reads -c FILE and applies namespace\n"
+		"additions and removals (hosts are told through an async event).\n");
 }
 
 struct cli {
@@ -270,11 +271,13 @@ static void print_banner(const struct fq_target_conf *conf, const struct fq_tgt 
 		const struct fq_subsys *s = t->subsys[i];
 
 		fq_info("subsystem %s (%s)", s->nqn, s->allow_any_host ? "any host" : "allow-list");
-		for (int n = 0; n < s->nns; n++) {
-			const struct fq_bdev *b = s->ns[n]->bdev;
+		const struct fq_ns_table *tab = fq_subsys_ns(s);
+
+		for (uint32_t n = 0; n < tab->n; n++) {
+			const struct fq_bdev *b = tab->ns[n]->bdev;
 
 			fq_info("  namespace %u: %s, %llu blocks of %u bytes (%llu MiB)",
-				s->ns[n]->nsid, b->name, (unsigned long long)b->num_blocks,
+				tab->ns[n]->nsid, b->name, (unsigned long long)b->num_blocks,
 				b->block_size,
 				(unsigned long long)(b->num_blocks * b->block_size >> 20));
 		}
@@ -297,6 +300,33 @@ static void print_banner(const struct fq_target_conf *conf, const struct fq_tgt 
 	       t->subsys[0]->nqn, t->subsys[0]->nqn, disc ? disc->addr : io->addr,
 	       disc ? disc->port : io->port, io->addr, io->port, t->subsys[0]->nqn);
 	fflush(stdout);
+}
+
+/* SIGHUP: re-read the configuration file and apply namespace changes. */
+static void reload(struct fq_tgt *t, const char *path)
+{
+	struct fq_target_conf *nc;
+	char err[512] = "";
+	int rc;
+
+	if (!path) {
+		fq_warn("SIGHUP: nothing to reload (no -c FILE)");
+		return;
+	}
+	nc = calloc(1, sizeof(*nc));
+	if (!nc)
+		return;
+	fq_conf_init(nc);
+	rc = fq_conf_load_file(nc, path, err, sizeof(err));
+	if (!rc)
+		rc = fq_conf_validate(nc, err, sizeof(err));
+	if (!rc)
+		rc = fq_tgt_reload(t, nc, err, sizeof(err));
+	if (rc)
+		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path, err);
+	/* Namespaces keep their own copy of what they were made from. */
+	fq_conf_free(nc);
+	free(nc);
 }
 
 int main(int argc, char **argv)
@@ -334,6 +364,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	rc = fq_tgt_create(&conf, &t, err, sizeof(err));
@@ -347,7 +378,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	print_banner(&conf, t);
-	sigwait(&set, &sig);
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		reload(t, cli.config);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
 	fq_tgt_stop(t);
