@@ -4,7 +4,8 @@
 # verify them. DEV is the first namespace block device.
 set -e
 echo "fs-script: mke2fs on $DEV"
-mke2fs -q -F "$DEV" >/dev/null 2>&1 || mke2fs -F "$DEV"
+# 4 KiB file system blocks work on 512-byte and 4 KiB sector namespaces alike.
+mke2fs -q -F -b 4096 "$DEV" >/dev/null 2>&1 || mke2fs -F -b 4096 "$DEV"
 mkdir -p /mnt/fq
 mount -t ext2 "$DEV" /mnt/fq
 i=0

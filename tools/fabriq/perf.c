@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fabriq perf: an NVMe/TCP load generator on libfabriq, in the spirit of
+ * spdk_nvme_perf and fio. Each worker thread drives its qpairs through one
+ * poll group (one io_uring), keeps every qpair at the requested depth and
+ * records every latency in a per-thread histogram (no allocation, no locks
+ * on the I/O path). A live line every second; a final report per namespace
+ * and in total, human or JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fabriq/host.h"
+#include "perf.h"
+#include "util/histogram.h"
+
+#define MAX_TRIDS 16
+#define MAX_NS 64
+#define MAX_WORKERS 64
+
+enum pattern { PAT_SEQ, PAT_RAND };
+
+struct perf_cfg {
+	const char *trids[MAX_TRIDS];
+	int ntrids;
+	uint32_t depth;
+	uint32_t io_size;
+	enum pattern pattern;
+	int read_pct; /* 100 read, 0 write */
+	double seconds;
+	double warmup;
+	int nworkers;
+	int cpus[MAX_WORKERS]; /* -1: not pinned */
+	int qpairs_per_ns;     /* per worker */
+	bool hdgst, ddgst;
+	bool poll;
+	bool verify;
+	bool json;
+	uint32_t nsid; /* 0: every active namespace */
+	const char *workload;
+};
+
+struct perf_ns {
+	struct fq_ctrlr *ctrlr;
+	struct fq_ns *ns;
+	char name[300];
+	uint32_t bs;
+	uint64_t nblocks;
+	uint32_t nlb;	/* blocks per I/O */
+	uint64_t slots; /* io_size units in the namespace */
+};
+
+struct perf_stats {
+	uint64_t reads, writes, bytes, errors, verify_errors;
+	struct fq_hist hist;
+};
+
+struct perf_worker;
+struct perf_qp;
+
+struct perf_task {
+	struct perf_qp *pq;
+	uint8_t *buf;
+	uint64_t start_ns;
+	uint64_t lba;
+	bool is_read;
+	bool pending; /* submission refused with -EAGAIN; retry */
+};
+
+struct perf_qp {
+	struct perf_worker *w;
+	int nsidx;
+	struct fq_qpair *qp;
+	struct perf_task *tasks;
+	uint32_t inflight;
+	uint64_t next_slot;
+};
+
+struct perf_worker {
+	int idx;
+	pthread_t thread;
+	struct fq_poll_group *pg;
+	struct perf_qp *qps;
+	int nqps;
+	uint64_t rng;
+	uint32_t epoch;
+	struct perf_stats st[MAX_NS];
+	/* Read by the main thread for the live line. */
+	_Atomic uint64_t live_ios, live_bytes, live_lat_ns;
+};
+
+static struct perf_cfg cfg;
+static struct perf_ns nss[MAX_NS];
+static int nns;
+static struct fq_ctrlr *ctrlrs[MAX_TRIDS];
+static struct perf_worker workers[MAX_WORKERS];
+static _Atomic bool stop_flag;
+static _Atomic uint32_t epoch; /* bumped when the warm-up ends: workers reset stats */
+static _Atomic int interrupted;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* Verification pattern: every 8-byte word is a function of (namespace, LBA, word). */
+static uint64_t pat_word(int nsidx, uint64_t lba, uint64_t word)
+{
+	return (lba * 0x9e3779b97f4a7c15ull) ^ (word * 0xbf58476d1ce4e5b9ull) ^ (uint64_t)nsidx;
+}
+
+static void pat_fill(uint8_t *buf, const struct perf_ns *n, int nsidx, uint64_t lba)
+{
+	for (uint32_t b = 0; b < n->nlb; b++) {
+		uint64_t *w = (uint64_t *)(buf + (size_t)b * n->bs);
+
+		for (uint32_t i = 0; i < n->bs / 8; i++)
+			w[i] = pat_word(nsidx, lba + b, i);
+	}
+}
+
+static bool pat_check(const uint8_t *buf, const struct perf_ns *n, int nsidx, uint64_t lba)
+{
+	for (uint32_t b = 0; b < n->nlb; b++) {
+		const uint64_t *w = (const uint64_t *)(buf + (size_t)b * n->bs);
+
+		for (uint32_t i = 0; i < n->bs / 8; i++)
+			if (w[i] != pat_word(nsidx, lba + b, i))
+				return false;
+	}
+	return true;
+}
+
+static void io_done(void *arg, const struct fq_cpl *cpl);
+
+static int submit(struct perf_task *t)
+{
+	struct perf_qp *pq = t->pq;
+	struct perf_worker *w = pq->w;
+	const struct perf_ns *n = &nss[pq->nsidx];
+	uint64_t slot;
+	int rc;
+
+	if (!t->pending) {
+		if (cfg.pattern == PAT_RAND)
+			slot = xorshift(&w->rng) % n->slots;
+		else
+			slot = pq->next_slot++ % n->slots;
+		t->lba = slot * n->nlb;
+		t->is_read = cfg.read_pct == 100 ||
+			     (cfg.read_pct > 0 && (int)(xorshift(&w->rng) % 100) < cfg.read_pct);
+		if (!t->is_read && cfg.verify)
+			pat_fill(t->buf, n, pq->nsidx, t->lba);
+	}
+	t->start_ns = now_ns();
+	if (t->is_read)
+		rc = fq_ns_read(n->ns, pq->qp, t->buf, t->lba, n->nlb, io_done, t, 0);
+	else
+		rc = fq_ns_write(n->ns, pq->qp, t->buf, t->lba, n->nlb, io_done, t, 0);
+	t->pending = rc == -EAGAIN;
+	if (rc == 0)
+		pq->inflight++;
+	return rc;
+}
+
+static void io_done(void *arg, const struct fq_cpl *cpl)
+{
+	struct perf_task *t = arg;
+	struct perf_qp *pq = t->pq;
+	struct perf_worker *w = pq->w;
+	const struct perf_ns *n = &nss[pq->nsidx];
+	struct perf_stats *st = &w->st[pq->nsidx];
+	uint64_t lat = now_ns() - t->start_ns;
+
+	pq->inflight--;
+	if (w->epoch != atomic_load_explicit(&epoch, memory_order_relaxed)) {
+		/* Warm-up is over: start counting from zero. */
+		w->epoch = atomic_load(&epoch);
+		for (int i = 0; i < nns; i++) {
+			memset(&w->st[i], 0, sizeof(w->st[i]) - sizeof(w->st[i].hist));
+			fq_hist_init(&w->st[i].hist);
+		}
+	}
+	if (fq_cpl_is_error(cpl)) {
+		st->errors++;
+	} else {
+		if (t->is_read && cfg.verify && !pat_check(t->buf, n, pq->nsidx, t->lba))
+			st->verify_errors++;
+		if (t->is_read)
+			st->reads++;
+		else
+			st->writes++;
+		st->bytes += cfg.io_size;
+		fq_hist_add(&st->hist, lat);
+		atomic_store_explicit(&w->live_ios,
+				      atomic_load_explicit(&w->live_ios, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		atomic_store_explicit(&w->live_bytes,
+				      atomic_load_explicit(&w->live_bytes, memory_order_relaxed) +
+					      cfg.io_size,
+				      memory_order_relaxed);
+		atomic_store_explicit(&w->live_lat_ns,
+				      atomic_load_explicit(&w->live_lat_ns, memory_order_relaxed) +
+					      lat,
+				      memory_order_relaxed);
+	}
+	if (!atomic_load_explicit(&stop_flag, memory_order_relaxed))
+		submit(t);
+}
+
+static void *worker_main(void *arg)
+{
+	struct perf_worker *w = arg;
+	uint64_t outstanding;
+
+	if (cfg.cpus[w->idx] >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cfg.cpus[w->idx], &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	for (int q = 0; q < w->nqps; q++)
+		for (uint32_t i = 0; i < cfg.depth; i++)
+			submit(&w->qps[q].tasks[i]);
+	do {
+		int rc = cfg.poll ? fq_poll_group_process_completions(w->pg)
+				  : fq_poll_group_wait(w->pg, 100);
+
+		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT)
+			break;
+		outstanding = 0;
+		for (int q = 0; q < w->nqps; q++) {
+			struct perf_qp *pq = &w->qps[q];
+
+			/* Retry submissions the qpair refused while it was full. */
+			for (uint32_t i = 0; i < cfg.depth && !atomic_load(&stop_flag); i++)
+				if (pq->tasks[i].pending)
+					submit(&pq->tasks[i]);
+			outstanding += pq->inflight;
+		}
+	} while (!atomic_load(&stop_flag) || outstanding);
+	return NULL;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	uint64_t m = 1;
+
+	if (end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		m = 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		m = 1024 * 1024;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		m = 1024ull * 1024 * 1024;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end == 'i')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*out = (uint64_t)(v * (double)m);
+	return 0;
+}
+
+static int parse_cpus(const char *s)
+{
+	char *dup = strdup(s), *tok, *save = NULL;
+	int n = 0;
+
+	if (!strchr(s, ',') && !strchr(s, '-')) {
+		/* A plain number is a thread count, unpinned. */
+		long v = strtol(s, NULL, 10);
+
+		free(dup);
+		if (v < 1 || v > MAX_WORKERS)
+			return -EINVAL;
+		for (int i = 0; i < v; i++)
+			cfg.cpus[i] = -1;
+		return (int)v;
+	}
+	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int a, b;
+
+		if (sscanf(tok, "%d-%d", &a, &b) != 2) {
+			if (sscanf(tok, "%d", &a) != 1) {
+				free(dup);
+				return -EINVAL;
+			}
+			b = a;
+		}
+		for (int c = a; c <= b && n < MAX_WORKERS; c++)
+			cfg.cpus[n++] = c;
+	}
+	free(dup);
+	return n ? n : -EINVAL;
+}
+
+void fq_perf_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: fabriq perf -r TRID [-r TRID...] [options]\n"
+		"\n"
+		"Drive NVMe/TCP namespaces as fast as the queue depth allows and report\n"
+		"IOPS, bandwidth and latency percentiles.\n"
+		"\n"
+		"  -r, --trid TRID        target, e.g. 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1\n"
+		"                         trsvcid:4420 subnqn:NQN' (repeatable)\n"
+		"  -q, --depth N          outstanding I/Os per qpair (default 32)\n"
+		"  -o, --io-size SIZE     bytes per I/O, K/M suffixes (default 4K)\n"
+		"  -w, --workload W       read|write|randread|randwrite|rw|randrw (default "
+		"randread)\n"
+		"  -M, --rwmixread PCT    read percentage for rw/randrw (default 50)\n"
+		"  -t, --time SECONDS     measured run time (default 10)\n"
+		"      --warmup SECONDS   run before measuring, not counted (default 0)\n"
+		"  -c, --cpus N|LIST      N worker threads, or a CPU list like 1,3 or 2-5 "
+		"(pinned)\n"
+		"  -P, --qpairs N         qpairs per namespace per thread (default 1)\n"
+		"  -n, --nsid N           only this namespace (default: every active one)\n"
+		"      --hdr-digest       request header digests\n"
+		"      --data-digest      request data digests\n"
+		"      --poll             busy-poll for completions (default)\n"
+		"      --no-poll          sleep in the kernel until completions arrive\n"
+		"      --verify           writes store an LBA-derived pattern, reads check it\n"
+		"                         (run a --verify write pass over the range first)\n"
+		"      --json             final report as JSON on stdout\n");
+}
+
+static int parse_workload(const char *w)
+{
+	static const struct {
+		const char *name;
+		enum pattern p;
+		int read_pct;
+	} t[] = {
+		{"read", PAT_SEQ, 100},	    {"write", PAT_SEQ, 0}, {"randread", PAT_RAND, 100},
+		{"randwrite", PAT_RAND, 0}, {"rw", PAT_SEQ, -1},   {"randrw", PAT_RAND, -1},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (strcmp(w, t[i].name))
+			continue;
+		cfg.pattern = t[i].p;
+		if (t[i].read_pct >= 0)
+			cfg.read_pct = t[i].read_pct;
+		cfg.workload = t[i].name;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"trid", required_argument, NULL, 'r'},
+		{"depth", required_argument, NULL, 'q'},
+		{"io-size", required_argument, NULL, 'o'},
+		{"workload", required_argument, NULL, 'w'},
+		{"rwmixread", required_argument, NULL, 'M'},
+		{"time", required_argument, NULL, 't'},
+		{"warmup", required_argument, NULL, 'W'},
+		{"cpus", required_argument, NULL, 'c'},
+		{"qpairs", required_argument, NULL, 'P'},
+		{"nsid", required_argument, NULL, 'n'},
+		{"hdr-digest", no_argument, NULL, 'H'},
+		{"data-digest", no_argument, NULL, 'D'},
+		{"poll", no_argument, NULL, 'p'},
+		{"no-poll", no_argument, NULL, 'N'},
+		{"verify", no_argument, NULL, 'V'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, mix = -1;
+	uint64_t v;
+
+	cfg.depth = 32;
+	cfg.io_size = 4096;
+	cfg.seconds = 10;
+	cfg.nworkers = 1;
+	cfg.cpus[0] = -1;
+	cfg.qpairs_per_ns = 1;
+	cfg.poll = true;
+	parse_workload("randread");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:q:o:w:M:t:c:P:n:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (cfg.ntrids == MAX_TRIDS)
+				return fprintf(stderr, "perf: at most %d -r\n", MAX_TRIDS), 2;
+			cfg.trids[cfg.ntrids++] = optarg;
+			break;
+		case 'q':
+			cfg.depth = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'o':
+			if (parse_size(optarg, &v) || v == 0 || v > (64u << 20))
+				return fprintf(stderr, "perf: bad I/O size '%s'\n", optarg), 2;
+			cfg.io_size = (uint32_t)v;
+			break;
+		case 'w':
+			if (parse_workload(optarg))
+				return fprintf(stderr, "perf: unknown workload '%s'\n", optarg), 2;
+			break;
+		case 'M':
+			mix = atoi(optarg);
+			break;
+		case 't':
+			cfg.seconds = atof(optarg);
+			break;
+		case 'W':
+			cfg.warmup = atof(optarg);
+			break;
+		case 'c':
+			cfg.nworkers = parse_cpus(optarg);
+			if (cfg.nworkers < 0)
+				return fprintf(stderr, "perf: bad -c '%s'\n", optarg), 2;
+			break;
+		case 'P':
+			cfg.qpairs_per_ns = atoi(optarg);
+			break;
+		case 'n':
+			cfg.nsid = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'H':
+			cfg.hdgst = true;
+			break;
+		case 'D':
+			cfg.ddgst = true;
+			break;
+		case 'p':
+			cfg.poll = true;
+			break;
+		case 'N':
+			cfg.poll = false;
+			break;
+		case 'V':
+			cfg.verify = true;
+			break;
+		case 'j':
+			cfg.json = true;
+			break;
+		case 'h':
+			fq_perf_usage(stdout);
+			exit(0);
+		default:
+			fq_perf_usage(stderr);
+			return 2;
+		}
+	}
+	if (!strcmp(cfg.workload, "rw") || !strcmp(cfg.workload, "randrw"))
+		cfg.read_pct = mix >= 0 ? mix : 50;
+	if (!cfg.ntrids)
+		return fprintf(stderr, "perf: give at least one -r TRID\n"), 2;
+	if (cfg.depth < 1 || cfg.depth > 4096 || cfg.qpairs_per_ns < 1 || cfg.qpairs_per_ns > 64 ||
+	    cfg.seconds <= 0 || cfg.read_pct < 0 || cfg.read_pct > 100)
+		return fprintf(stderr, "perf: bad -q, -P, -t or -M value\n"), 2;
+	return 0;
+}
+
+static int connect_all(void)
+{
+	for (int i = 0; i < cfg.ntrids; i++) {
+		struct fq_ctrlr_opts o;
+		struct fq_trid trid;
+		uint32_t nsid;
+		int rc = fq_trid_parse(&trid, cfg.trids[i]);
+
+		if (rc) {
+			fprintf(stderr, "perf: bad TRID '%s': %s\n", cfg.trids[i], fq_last_error());
+			return rc;
+		}
+		fq_ctrlr_opts_init(&o, sizeof(o));
+		o.header_digest = cfg.hdgst;
+		o.data_digest = cfg.ddgst;
+		o.num_io_queues = (uint32_t)(cfg.nworkers * cfg.qpairs_per_ns);
+		o.io_queue_size = cfg.depth + 1 > 32 ? cfg.depth + 1 : 32;
+		rc = fq_ctrlr_connect(&trid, &o, &ctrlrs[i]);
+		if (rc) {
+			fprintf(stderr, "perf: connect %s: %s\n", cfg.trids[i], fq_last_error());
+			return rc;
+		}
+		for (nsid = fq_ctrlr_first_ns(ctrlrs[i]); nsid && nns < MAX_NS;
+		     nsid = fq_ctrlr_next_ns(ctrlrs[i], nsid)) {
+			struct perf_ns *n = &nss[nns];
+
+			if (cfg.nsid && nsid != cfg.nsid)
+				continue;
+			n->ctrlr = ctrlrs[i];
+			n->ns = fq_ctrlr_get_ns(ctrlrs[i], nsid);
+			n->bs = fq_ns_get_sector_size(n->ns);
+			n->nblocks = fq_ns_get_num_sectors(n->ns);
+			if (cfg.io_size % n->bs) {
+				fprintf(stderr,
+					"perf: I/O size %u is not a multiple of nsid %u's block "
+					"size %u\n",
+					cfg.io_size, nsid, n->bs);
+				return -EINVAL;
+			}
+			n->nlb = cfg.io_size / n->bs;
+			n->slots = n->nblocks / n->nlb;
+			snprintf(n->name, sizeof(n->name), "%s nsid %u", trid.subnqn, nsid);
+			if (!n->slots) {
+				fprintf(stderr, "perf: %s is smaller than one I/O\n", n->name);
+				return -EINVAL;
+			}
+			nns++;
+		}
+	}
+	if (!nns) {
+		fprintf(stderr, "perf: no namespace to drive\n");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int setup_workers(void)
+{
+	for (int wi = 0; wi < cfg.nworkers; wi++) {
+		struct perf_worker *w = &workers[wi];
+		int rc;
+
+		w->idx = wi;
+		w->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(wi + 1);
+		for (int i = 0; i < nns; i++)
+			fq_hist_init(&w->st[i].hist);
+		rc = fq_poll_group_create(&w->pg);
+		if (rc)
+			return fprintf(stderr, "perf: poll group: %s\n", strerror(-rc)), rc;
+		w->nqps = nns * cfg.qpairs_per_ns;
+		w->qps = calloc((size_t)w->nqps, sizeof(*w->qps));
+		if (!w->qps)
+			return -ENOMEM;
+		for (int q = 0; q < w->nqps; q++) {
+			struct perf_qp *pq = &w->qps[q];
+			struct fq_qpair_opts qo;
+
+			pq->w = w;
+			pq->nsidx = q / cfg.qpairs_per_ns;
+			pq->next_slot = (uint64_t)q * 7919;
+			fq_qpair_opts_init(&qo, sizeof(qo));
+			qo.queue_size = cfg.depth + 1 > 32 ? cfg.depth + 1 : 32;
+			qo.poll_group = w->pg;
+			rc = fq_ctrlr_alloc_io_qpair(nss[pq->nsidx].ctrlr, &qo, &pq->qp);
+			if (rc)
+				return fprintf(stderr, "perf: qpair: %s\n", fq_last_error()), rc;
+			pq->tasks = calloc(cfg.depth, sizeof(*pq->tasks));
+			if (!pq->tasks)
+				return -ENOMEM;
+			for (uint32_t i = 0; i < cfg.depth; i++) {
+				pq->tasks[i].pq = pq;
+				pq->tasks[i].buf =
+					aligned_alloc(4096, (cfg.io_size + 4095) & ~4095u);
+				if (!pq->tasks[i].buf)
+					return -ENOMEM;
+				memset(pq->tasks[i].buf, 0x5a, cfg.io_size);
+			}
+		}
+	}
+	return 0;
+}
+
+static void teardown(void)
+{
+	for (int wi = 0; wi < cfg.nworkers; wi++) {
+		struct perf_worker *w = &workers[wi];
+
+		for (int q = 0; w->qps && q < w->nqps; q++) {
+			if (w->qps[q].qp)
+				fq_qpair_free(w->qps[q].qp);
+			for (uint32_t i = 0; w->qps[q].tasks && i < cfg.depth; i++)
+				free(w->qps[q].tasks[i].buf);
+			free(w->qps[q].tasks);
+		}
+		free(w->qps);
+		if (w->pg)
+			fq_poll_group_destroy(w->pg);
+	}
+	for (int i = 0; i < cfg.ntrids; i++)
+		if (ctrlrs[i])
+			fq_ctrlr_disconnect(ctrlrs[i]);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&interrupted, 1);
+}
+
+struct report {
+	struct perf_stats st;
+	double secs;
+};
+
+static void add_row(json_object *arr, const char *name, const struct perf_stats *st, double secs,
+		    bool human)
+{
+	const struct fq_hist *h = &st->hist;
+	double iops = (double)(st->reads + st->writes) / secs;
+	double mibs = (double)st->bytes / secs / (1024.0 * 1024.0);
+	double us = 1e-3;
+
+	if (human) {
+		printf("%-46.46s %10.0f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %10.2f %10.2f\n",
+		       name, iops, mibs, fq_hist_mean(h) * us, h->count ? (double)h->min * us : 0.0,
+		       (double)h->max * us, (double)fq_hist_percentile(h, 50) * us,
+		       (double)fq_hist_percentile(h, 90) * us,
+		       (double)fq_hist_percentile(h, 99) * us,
+		       (double)fq_hist_percentile(h, 99.9) * us,
+		       (double)fq_hist_percentile(h, 99.99) * us);
+		if (st->errors || st->verify_errors)
+			printf("%-46.46s errors %llu, verify mismatches %llu\n", "",
+			       (unsigned long long)st->errors,
+			       (unsigned long long)st->verify_errors);
+		return;
+	}
+	{
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "iops", json_object_new_double(iops));
+		json_object_object_add(o, "mib_per_s", json_object_new_double(mibs));
+		json_object_object_add(o, "reads", json_object_new_int64((int64_t)st->reads));
+		json_object_object_add(o, "writes", json_object_new_int64((int64_t)st->writes));
+		json_object_object_add(o, "errors", json_object_new_int64((int64_t)st->errors));
+		json_object_object_add(o, "verify_errors",
+				       json_object_new_int64((int64_t)st->verify_errors));
+		json_object_object_add(o, "lat_mean_us",
+				       json_object_new_double(fq_hist_mean(h) * us));
+		json_object_object_add(
+			o, "lat_min_us",
+			json_object_new_double(h->count ? (double)h->min * us : 0.0));
+		json_object_object_add(o, "lat_max_us",
+				       json_object_new_double((double)h->max * us));
+		json_object_object_add(
+			o, "p50_us",
+			json_object_new_double((double)fq_hist_percentile(h, 50) * us));
+		json_object_object_add(
+			o, "p90_us",
+			json_object_new_double((double)fq_hist_percentile(h, 90) * us));
+		json_object_object_add(
+			o, "p99_us",
+			json_object_new_double((double)fq_hist_percentile(h, 99) * us));
+		json_object_object_add(
+			o, "p99_9_us",
+			json_object_new_double((double)fq_hist_percentile(h, 99.9) * us));
+		json_object_object_add(
+			o, "p99_99_us",
+			json_object_new_double((double)fq_hist_percentile(h, 99.99) * us));
+		json_object_array_add(arr, o);
+	}
+}
+
+static double cpu_secs(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void report(double secs, double cpu)
+{
+	struct perf_stats total = {0}, per[MAX_NS];
+	json_object *root = NULL, *arr = NULL;
+	bool human = !cfg.json;
+
+	fq_hist_init(&total.hist);
+	for (int i = 0; i < nns; i++) {
+		memset(&per[i], 0, sizeof(per[i]));
+		fq_hist_init(&per[i].hist);
+		for (int wi = 0; wi < cfg.nworkers; wi++) {
+			const struct perf_stats *s = &workers[wi].st[i];
+
+			per[i].reads += s->reads;
+			per[i].writes += s->writes;
+			per[i].bytes += s->bytes;
+			per[i].errors += s->errors;
+			per[i].verify_errors += s->verify_errors;
+			fq_hist_merge(&per[i].hist, &s->hist);
+		}
+		total.reads += per[i].reads;
+		total.writes += per[i].writes;
+		total.bytes += per[i].bytes;
+		total.errors += per[i].errors;
+		total.verify_errors += per[i].verify_errors;
+		fq_hist_merge(&total.hist, &per[i].hist);
+	}
+	if (human) {
+		printf("\n%-46s %10s %9s %9s %9s %9s %9s %9s %9s %10s %10s\n", "namespace", "IOPS",
+		       "MiB/s", "avg(us)", "min(us)", "max(us)", "p50", "p90", "p99", "p99.9",
+		       "p99.99");
+	} else {
+		root = json_object_new_object();
+		arr = json_object_new_array();
+	}
+	for (int i = 0; i < nns; i++)
+		add_row(arr, nss[i].name, &per[i], secs, human);
+	if (human) {
+		add_row(NULL, "Total", &total, secs, true);
+		printf("CPU (fabriq perf): %.1f%% of one core over %.2f s (%d thread(s), %s)\n",
+		       100.0 * cpu / secs, secs, cfg.nworkers, cfg.poll ? "polling" : "sleeping");
+	} else {
+		json_object *tot = json_object_new_array(), *c = json_object_new_object();
+
+		add_row(tot, "total", &total, secs, false);
+		json_object_object_add(root, "namespaces", arr);
+		json_object_object_add(root, "total",
+				       json_object_get(json_object_array_get_idx(tot, 0)));
+		json_object_put(tot);
+		json_object_object_add(c, "workload", json_object_new_string(cfg.workload));
+		json_object_object_add(c, "io_size", json_object_new_int64(cfg.io_size));
+		json_object_object_add(c, "depth", json_object_new_int64(cfg.depth));
+		json_object_object_add(c, "threads", json_object_new_int(cfg.nworkers));
+		json_object_object_add(c, "qpairs_per_ns", json_object_new_int(cfg.qpairs_per_ns));
+		json_object_object_add(c, "read_pct", json_object_new_int(cfg.read_pct));
+		json_object_object_add(c, "seconds", json_object_new_double(secs));
+		json_object_object_add(c, "poll", json_object_new_boolean(cfg.poll));
+		json_object_object_add(c, "hdr_digest", json_object_new_boolean(cfg.hdgst));
+		json_object_object_add(c, "data_digest", json_object_new_boolean(cfg.ddgst));
+		json_object_object_add(root, "config", c);
+		json_object_object_add(root, "cpu_pct", json_object_new_double(100.0 * cpu / secs));
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+		json_object_put(root);
+	}
+}
+
+/* Print IOPS, MiB/s and mean latency once a second while on a terminal. */
+static void live_line(uint64_t *last_ios, uint64_t *last_bytes, uint64_t *last_lat, double dt)
+{
+	uint64_t ios = 0, bytes = 0, lat = 0;
+
+	for (int wi = 0; wi < cfg.nworkers; wi++) {
+		ios += atomic_load_explicit(&workers[wi].live_ios, memory_order_relaxed);
+		bytes += atomic_load_explicit(&workers[wi].live_bytes, memory_order_relaxed);
+		lat += atomic_load_explicit(&workers[wi].live_lat_ns, memory_order_relaxed);
+	}
+	if (isatty(STDERR_FILENO) && !cfg.json) {
+		uint64_t d = ios - *last_ios;
+
+		fprintf(stderr, "\r%10.0f IOPS %9.2f MiB/s %9.2f us mean    ", (double)d / dt,
+			(double)(bytes - *last_bytes) / dt / (1024.0 * 1024.0),
+			d ? (double)(lat - *last_lat) / (double)d / 1e3 : 0.0);
+		fflush(stderr);
+	}
+	*last_ios = ios;
+	*last_bytes = bytes;
+	*last_lat = lat;
+}
+
+int fq_cli_perf(int argc, char **argv)
+{
+	uint64_t t0, t_meas = 0, li = 0, lb = 0, ll = 0, last;
+	double cpu0 = 0, secs;
+	int rc = parse_args(argc, argv);
+
+	if (rc)
+		return rc;
+	signal(SIGINT, on_signal);
+	rc = connect_all();
+	if (!rc)
+		rc = setup_workers();
+	if (rc) {
+		teardown();
+		return 1;
+	}
+	atomic_store(&epoch, 0);
+	for (int wi = 0; wi < cfg.nworkers; wi++)
+		pthread_create(&workers[wi].thread, NULL, worker_main, &workers[wi]);
+	t0 = last = now_ns();
+	if (cfg.warmup <= 0) {
+		t_meas = t0;
+		cpu0 = cpu_secs();
+	}
+	while (!atomic_load(&interrupted)) {
+		uint64_t t;
+
+		usleep(100000);
+		t = now_ns();
+		if (!t_meas && (double)(t - t0) / 1e9 >= cfg.warmup) {
+			atomic_fetch_add(&epoch, 1);
+			t_meas = t;
+			cpu0 = cpu_secs();
+		}
+		if (t - last >= 1000000000ull) {
+			live_line(&li, &lb, &ll, (double)(t - last) / 1e9);
+			last = t;
+		}
+		if (t_meas && (double)(t - t_meas) / 1e9 >= cfg.seconds)
+			break;
+	}
+	secs = (double)(now_ns() - (t_meas ? t_meas : t0)) / 1e9;
+	atomic_store(&stop_flag, true);
+	for (int wi = 0; wi < cfg.nworkers; wi++)
+		pthread_join(workers[wi].thread, NULL);
+	if (isatty(STDERR_FILENO) && !cfg.json)
+		fprintf(stderr, "\n");
+	report(secs, cpu_secs() - cpu0);
+	teardown();
+	for (int i = 0; i < nns; i++)
+		for (int wi = 0; wi < cfg.nworkers; wi++)
+			if (workers[wi].st[i].errors || workers[wi].st[i].verify_errors)
+				return 1;
+	return 0;
+}
