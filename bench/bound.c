@@ -106,7 +106,7 @@ static int xsendv(int fd, struct iovec *iov, int cnt, bool poll)
 
 static void serve(int fd, bool poll)
 {
-	static uint8_t in[1 << 20], out[65536];
+	static uint8_t in[4 << 20], out[1 << 20];
 	struct iovec iov[MAX_QD];
 	size_t have = 0;
 	uint32_t req = 0, rsp = 0;
@@ -171,7 +171,7 @@ static int cmp_u64(const void *a, const void *b)
 static int run_client(const struct opts *o)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
-	uint8_t *reqbuf = calloc(1, o->req), *in = malloc(1 << 20);
+	uint8_t *reqbuf = calloc(1, o->req), *in = malloc(4 << 20);
 	uint64_t sent_at[MAX_QD], *lat, nlat = 0, maxlat = 1 << 24, ops = 0, start, end, deadline;
 	struct iovec iov[MAX_QD];
 	size_t have = 0;
@@ -198,7 +198,7 @@ static int run_client(const struct opts *o)
 	if (xsendv(fd, iov, o->qd, o->poll))
 		return 1;
 	for (;;) {
-		ssize_t n = xrecv(fd, in + have, (1 << 20) - have, o->poll);
+		ssize_t n = xrecv(fd, in + have, (4 << 20) - have, o->poll);
 		uint64_t t = now_ns();
 		int cnt = 0;
 
@@ -304,7 +304,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (o.port <= 0 || o.qd < 1 || o.qd > MAX_QD || o.req < HDR || o.rsp < 1 || o.rsp > 65536) {
+	if (o.port <= 0 || o.qd < 1 || o.qd > MAX_QD || o.req < HDR || o.rsp < 1 ||
+	    o.rsp > (1u << 20) || o.req > (4u << 20)) {
 		fprintf(stderr, "bound: bad arguments\n");
 		return 2;
 	}

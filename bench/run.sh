@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The benchmark suite: one command, every number next to the machine's bound.
+#
+#   bench/run.sh [--quick]
+#
+# 1. Builds a release tree (build-release/).
+# 2. Measures the bound with bench/bound (raw TCP, the same message sizes as
+#    NVMe/TCP 4 KiB and 128 KiB reads and writes), server on TARGET_CPU and
+#    client on LOAD_CPU, blocking and busy-polling, at 1, 32 and 128 outstanding.
+# 3. Starts fabriqd (one reactor, RAM namespace) pinned to TARGET_CPU and runs
+#    fabriq perf pinned to LOAD_CPU over the matrix: 4 KiB randread/randwrite
+#    at QD 1/32/128, 128 KiB read/write at QD 32, digests off/on, polling
+#    (target busy-poll + perf --poll) and not polling (both sleep).
+# 4. Records target and host CPU use per case and the target's idle CPU over
+#    5 s with a host connected and no I/O.
+# 5. Writes bench/results/<time>/{results.json,results.md,iops.svg,latency.svg}
+#    and prints the table.
+#
+# Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5), WARMUP (1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET_CPU=${TARGET_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+SECS=${SECONDS_PER_CASE:-5}
+WARMUP=${WARMUP:-1}
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1 && SECS=2 && WARMUP=0.5
+
+scripts/deps.sh
+[ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=false >/dev/null
+ninja -C build-release >/dev/null
+
+OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+RAW=$OUT/raw.jsonl
+: >"$RAW"
+BOUND=build-release/bench/bound
+PERF=build-release/bench/fabriq-perf
+FQD=build-release/tools/fabriqd/fabriqd
+IDLE=build-release/bench/idle_host
+NQN=nqn.2026-11.io.fabriq:bench
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+echo "== machine"
+{
+	echo "{\"kind\":\"machine\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\","
+	echo "\"cpus\":$(nproc),\"kernel\":\"$(uname -r)\",\"mem_gib\":$(awk '/MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo),"
+	echo "\"target_cpu\":$TARGET_CPU,\"load_cpu\":$LOAD_CPU,\"seconds\":$SECS,\"commit\":\"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
+} | tr -d '\n' >>"$RAW"
+echo >>"$RAW"
+tail -1 "$RAW"
+
+echo "== bound (raw TCP, same message sizes)"
+run_bound() { # name req rsp qd poll
+	local port pid
+	port=$(free_port)
+	$BOUND server --port "$port" --cpu "$TARGET_CPU" $([ "$5" = 1 ] && echo --poll) &
+	pid=$!
+	sleep 0.3
+	$BOUND client --port "$port" --cpu "$LOAD_CPU" --req "$2" --rsp "$3" --qd "$4" \
+		--seconds "$SECS" $([ "$5" = 1 ] && echo --poll) --json |
+		sed "s/^{/{\"kind\":\"bound\",\"name\":\"$1\",/" | tee -a "$RAW"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+}
+for poll in 0 1; do
+	for qd in 1 32 128; do
+		run_bound read4k 72 4120 $qd $poll
+		run_bound write4k 4168 24 $qd $poll
+	done
+	run_bound read128k 72 131096 32 $poll
+	run_bound write128k 131144 24 32 $poll
+done
+
+PORT=$(free_port)
+TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
+start_target() { # busy_poll_us
+	taskset -c "$TARGET_CPU" $FQD --listen 127.0.0.1:$PORT --nqn $NQN --ns ram:1G \
+		--reactors 1 --busy-poll-us "$1" --log-level warn >"$OUT/fabriqd.log" 2>&1 &
+	FQD_PID=$!
+	sleep 0.5
+}
+stop_target() {
+	kill -TERM "$FQD_PID"
+	wait "$FQD_PID" || { echo "fabriqd exited with an error"; tail "$OUT/fabriqd.log"; exit 1; }
+}
+
+echo "== idle target CPU (host connected, no I/O, 5 s)"
+start_target 0
+$IDLE "$TRID" 7 >/dev/null &
+IDLE_PID=$!
+sleep 1
+t0=$(cpu_ticks "$FQD_PID")
+sleep 5
+t1=$(cpu_ticks "$FQD_PID")
+wait "$IDLE_PID"
+stop_target
+echo "{\"kind\":\"idle\",\"seconds\":5,\"target_cpu_pct\":$(echo "scale=2; 100*($t1-$t0)/$HZ/5" | bc)}" | tee -a "$RAW"
+
+echo "== fabriq perf against fabriqd"
+cases=("randread 4096 1" "randread 4096 32" "randread 4096 128" "randwrite 4096 1"
+	"randwrite 4096 32" "randwrite 4096 128" "read 131072 32" "write 131072 32")
+[ $QUICK = 1 ] && cases=("randread 4096 1" "randread 4096 128" "randwrite 4096 128")
+for poll in 1 0; do
+	busy=$([ $poll = 1 ] && echo 1000000 || echo 0)
+	for dg in 0 1; do
+		start_target "$busy"
+		for c in "${cases[@]}"; do
+			read -r wl size qd <<<"$c"
+			t0=$(cpu_ticks "$FQD_PID")
+			s0=$(date +%s.%N)
+			json=$(taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w "$wl" -o "$size" -q "$qd" \
+				-t "$SECS" --warmup "$WARMUP" --json $([ $poll = 1 ] && echo --poll || echo --no-poll) \
+				$([ $dg = 1 ] && echo --hdr-digest --data-digest))
+			s1=$(date +%s.%N)
+			t1=$(cpu_ticks "$FQD_PID")
+			tcpu=$(echo "scale=2; 100*($t1-$t0)/$HZ/($s1-$s0)" | bc)
+			echo "$json" | python3 -c "
+import json,sys
+d=json.load(sys.stdin); t=d['total']
+print(json.dumps({'kind':'perf','workload':'$wl','io_size':$size,'qd':$qd,'poll':$poll==1,
+  'digest':$dg==1,'iops':t['iops'],'mib_s':t['mib_per_s'],'mean_us':t['lat_mean_us'],
+  'p50_us':t['p50_us'],'p90_us':t['p90_us'],'p99_us':t['p99_us'],'p99_9_us':t['p99_9_us'],
+  'p99_99_us':t['p99_99_us'],'max_us':t['lat_max_us'],'errors':t['errors'],
+  'host_cpu_pct':d['cpu_pct'],'target_cpu_pct':$tcpu}))" | tee -a "$RAW"
+		done
+		stop_target
+	done
+done
+
+python3 bench/report.py "$RAW" "$OUT"
+echo "results: $OUT"
