@@ -55,8 +55,8 @@ struct fq_ctrlr {
 	char reset_reason[128];
 
 	/* Controller state (atomics: read lock-free by qpair threads). */
-	_Atomic int state;	     /* enum fq_ctrlr_state */
-	_Atomic uint32_t reset_gen;  /* bumped when a reset starts */
+	_Atomic int state;	    /* enum fq_ctrlr_state */
+	_Atomic uint32_t reset_gen; /* bumped when a reset starts */
 	uint16_t cntlid;
 	uint64_t cap;
 	uint32_t vs;
@@ -85,6 +85,7 @@ struct fq_ctrlr {
 	/* I/O queue IDs handed out (index = qid). */
 	uint8_t *qid_used;
 	uint32_t nr_qpairs;
+	uint32_t last_qid; /* rotate: the target may still be releasing a freed QID */
 
 	/* Namespaces: pointers stay valid until disconnect. */
 	struct fq_ns **ns;
@@ -109,6 +110,7 @@ struct fq_qpair {
 	uint32_t qsize;
 	uint32_t reset_gen;
 	bool freeing;
+	bool initial; /* first connect: a failure fails the call, not the controller */
 };
 
 /* admin.c: the service thread and admin submission. */
@@ -123,12 +125,17 @@ int ctrlr_admin_connect(struct fq_ctrlr *c);
 void ctrlr_request_reset(struct fq_ctrlr *c, const char *why);
 void ctrlr_start_aer(struct fq_ctrlr *c);
 void ctrlr_set_state(struct fq_ctrlr *c, enum fq_ctrlr_state s);
+/* Change the state only if it is @from; returns whether it did. */
+bool ctrlr_set_state_if(struct fq_ctrlr *c, enum fq_ctrlr_state from, enum fq_ctrlr_state to);
 
 /* ctrlr.c */
 int ctrlr_bringup(struct fq_ctrlr *c, bool first);
 void ctrlr_on_admin_closed(struct fq_ctrlr *c);
 int ctrlr_prop_get(struct fq_ctrlr *c, uint32_t ofst, bool wide, uint64_t *val);
 int ctrlr_prop_set(struct fq_ctrlr *c, uint32_t ofst, uint32_t val);
+
+/* reset.c */
+void *ctrlr_reset_main(void *arg);
 
 /* ns.c */
 int ctrlr_scan_ns(struct fq_ctrlr *c);
@@ -137,6 +144,10 @@ void ctrlr_free_ns(struct fq_ctrlr *c);
 /* qpair.c */
 int qpair_service(struct fq_qpair *qp, uint64_t now);
 uint32_t qpair_max_blocks(const struct fq_qpair *qp, const struct fq_ns *ns);
+
+/* poll_group.c */
+void pg_add(struct fq_poll_group *pg, struct fq_qpair *qp);
+void pg_remove(struct fq_poll_group *pg, struct fq_qpair *qp);
 
 /* error.c */
 void host_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -32,7 +32,7 @@
 #define HQ_SEND_IOVS 256	      /* iovecs handed to one sendmsg */
 #define HQ_RXBUF_SIZE (128 * 1024)
 #define HQ_SCRATCH 64 /* small per-request payload (DSM ranges, ...) */
-#define HQ_ERRMSG 256
+#define HQ_ERRMSG 1024
 
 /* Connection states, in bring-up order. */
 enum hq_state {
@@ -79,9 +79,9 @@ struct hreq {
 	uint16_t idx;
 	uint16_t gen;
 	bool in_use;
-	bool is_parent;	 /* groups children, never on the wire */
-	bool tx_queued;	 /* a PDU of ours is on the tx list */
-	bool rsp_done;	 /* response (or failure) recorded in cpl */
+	bool is_parent;	  /* groups children, never on the wire */
+	bool tx_queued;	  /* a PDU of ours is on the tx list */
+	bool rsp_done;	  /* response (or failure) recorded in cpl */
 	bool inline_data; /* data travels in the capsule */
 	bool r2t_active;
 	bool abort_sent;
@@ -90,10 +90,10 @@ struct hreq {
 	struct fq_sqe sqe;
 	struct iovec iov[FQ_MAX_IOVS];
 	int iovcnt;
-	uint32_t len;	  /* data bytes */
-	uint32_t c2h_off; /* next C2HData offset expected */
-	uint32_t h2c_off; /* next H2CData offset to send */
-	uint32_t h2c_end; /* end of the current R2T */
+	uint32_t len;	   /* data bytes */
+	uint32_t c2h_off;  /* next C2HData offset expected */
+	uint32_t h2c_off;  /* next H2CData offset to send */
+	uint32_t h2c_end;  /* end of the current R2T */
 	uint32_t h2c_done; /* highest byte offset sent */
 	uint16_t ttag;
 	uint16_t local_status; /* host-detected error (e.g. data digest) */
@@ -213,8 +213,7 @@ struct hq {
 };
 
 /* Lifetime. @depth request slots, @wire_max <= @depth commands on the wire. */
-int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops *ops,
-	    void *owner);
+int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops *ops, void *owner);
 void hq_fini(struct hq *q);
 
 /* Requests (hq_req.c). */
@@ -235,6 +234,8 @@ int hq_rx_feed(struct hq *q, const uint8_t *buf, size_t len);
 void hq_rx_reset(struct hq *q);
 
 /* Transmit side (hq_tx.c). */
+/* Describe the bytes [off, off + len) of @src in @dst; returns the count. */
+int hq_iov_slice(const struct iovec *src, int cnt, uint32_t off, uint32_t len, struct iovec *dst);
 void hq_tx_push(struct hq *q, struct hq_pdu *pdu);
 void hq_tx_cmd(struct hq *q, struct hreq *r);
 void hq_tx_next_h2c(struct hreq *r);

@@ -22,12 +22,9 @@
 const char *hq_state_name(enum hq_state s)
 {
 	static const char *const names[] = {
-		[HQ_CLOSED] = "closed",
-		[HQ_TCP_CONNECT] = "tcp-connect",
-		[HQ_IC] = "icreq",
-		[HQ_FABRIC_CONNECT] = "fabrics-connect",
-		[HQ_LIVE] = "live",
-		[HQ_CLOSING] = "closing",
+		[HQ_CLOSED] = "closed", [HQ_TCP_CONNECT] = "tcp-connect",
+		[HQ_IC] = "icreq",	[HQ_FABRIC_CONNECT] = "fabrics-connect",
+		[HQ_LIVE] = "live",	[HQ_CLOSING] = "closing",
 	};
 	static_assert(sizeof(names) / sizeof(names[0]) == HQ_NUM_STATES, "name every state");
 
@@ -198,13 +195,15 @@ static void connect_done(void *arg, const struct fq_cpl *cpl)
 			uint16_t ipo = cpl->cdw0 & 0xffff;
 
 			hq_fail(q, -EINVAL,
-				"Fabrics Connect (qid %u) to %s rejected: %s; invalid %s at byte %u "
+				"Fabrics Connect (qid %u) to %s rejected: %s; invalid %s at byte "
+				"%u "
 				"of the Connect %s",
 				q->p.qid, q->p.peer, st, connect_field(in_data, ipo), ipo,
 				in_data ? "data" : "command");
 		} else {
-			hq_fail(q, connect_errno(cpl), "Fabrics Connect (qid %u) to %s rejected: %s%s",
-				q->p.qid, q->p.peer, st,
+			hq_fail(q, connect_errno(cpl),
+				"Fabrics Connect (qid %u) to %s rejected: %s%s", q->p.qid,
+				q->p.peer, st,
 				connect_errno(cpl) == -EACCES ? " (host NQN not allowed)" : "");
 		}
 		return;
@@ -220,7 +219,7 @@ static void fail_common(struct hq *q, int err)
 	hq_set_state(q, HQ_CLOSING);
 	q->step_deadline_ns = hq_now_ns() + CLOSE_GRACE_NS;
 	hq_tx_drop_unstarted(q);
-	if (q->term_pending && q->fd >= 0) {
+	if (q->term_pending && (q->fd >= 0 || !q->eng)) {
 		hq_tx_term(q, q->term_fes, q->term_fei, q->ctl_data, q->term_hlen);
 		q->term_pending = false;
 	}
@@ -242,7 +241,8 @@ void hq_fail(struct hq *q, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(q->errmsg, sizeof(q->errmsg), fmt, ap);
 	va_end(ap);
-	if (q->state == HQ_LIVE)
+	/* Closing on request (free, disconnect) is not worth a warning. */
+	if (q->state == HQ_LIVE && err != -ECANCELED && err != -ESHUTDOWN)
 		fq_warn("queue %u: %s", q->p.qid, q->errmsg);
 	else
 		fq_dbg("queue %u: %s", q->p.qid, q->errmsg);
@@ -260,8 +260,8 @@ void hq_proto_error(struct hq *q, const struct fq_tcp_err *e, const void *hdr, u
 	q->term_fes = e->fes;
 	q->term_fei = e->fei;
 	q->term_hlen = hlen;
-	snprintf(q->errmsg, sizeof(q->errmsg), "protocol error from %s: %s (%s, FEI %u)",
-		 q->p.peer, e->reason, fq_tcp_fes_name(e->fes), e->fei);
+	snprintf(q->errmsg, sizeof(q->errmsg), "protocol error from %s: %s (%s, FEI %u)", q->p.peer,
+		 e->reason, fq_tcp_fes_name(e->fes), e->fei);
 	fq_warn("queue %u: %s", q->p.qid, q->errmsg);
 	fail_common(q, -EPROTO);
 }
@@ -291,8 +291,9 @@ static void connect_step_timeout(struct hq *q)
 		hq_fail(q, -ETIMEDOUT, "no ICResp from %s within %u ms", q->p.peer, ms);
 		break;
 	default:
-		hq_fail(q, -ETIMEDOUT, "no response to Fabrics Connect (qid %u) from %s within %u ms",
-			q->p.qid, q->p.peer, ms);
+		hq_fail(q, -ETIMEDOUT,
+			"no response to Fabrics Connect (qid %u) from %s within %u ms", q->p.qid,
+			q->p.peer, ms);
 		break;
 	}
 }

@@ -23,8 +23,7 @@ uint64_t hq_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops *ops,
-	    void *owner)
+int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops *ops, void *owner)
 {
 	if (depth == 0 || depth > HQ_MAX_DEPTH || wire_max == 0 || wire_max > depth)
 		return -EINVAL;

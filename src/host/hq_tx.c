@@ -24,9 +24,7 @@ void hq_tx_push(struct hq *q, struct hq_pdu *pdu)
 		pdu->req->tx_queued = true;
 }
 
-/* Copy the part [off, off + len) of @src into @dst; returns the count. */
-static int iov_slice(const struct iovec *src, int cnt, uint32_t off, uint32_t len,
-		     struct iovec *dst)
+int hq_iov_slice(const struct iovec *src, int cnt, uint32_t off, uint32_t len, struct iovec *dst)
 {
 	int n = 0;
 
@@ -65,7 +63,7 @@ static void pdu_layout(struct hq *q, struct hreq *r, uint8_t hlen, uint32_t off,
 	}
 	pdu->iov[0].iov_base = r->hdr;
 	pdu->iov[0].iov_len = hdr_len;
-	n = 1 + iov_slice(r->iov, r->iovcnt, off, dlen, &pdu->iov[1]);
+	n = 1 + hq_iov_slice(r->iov, r->iovcnt, off, dlen, &pdu->iov[1]);
 	if (dlen && q->ddgst) {
 		r->ddgst = fq_crc32c_iov(&pdu->iov[1], n - 1);
 		pdu->iov[n].iov_base = &r->ddgst;

@@ -121,8 +121,8 @@ int fq_trid_format(const struct fq_trid *t, char *buf, size_t len)
 {
 	int n;
 
-	n = snprintf(buf, len, "trtype:TCP adrfam:%s traddr:%s", t->adrfam == FQ_AF_IPV6 ? "IPv6" : "IPv4",
-		     t->traddr);
+	n = snprintf(buf, len, "trtype:TCP adrfam:%s traddr:%s",
+		     t->adrfam == FQ_AF_IPV6 ? "IPv6" : "IPv4", t->traddr);
 	if (n >= 0 && t->trsvcid[0])
 		n += snprintf(buf + ((size_t)n < len ? (size_t)n : len),
 			      (size_t)n < len ? len - (size_t)n : 0, " trsvcid:%s", t->trsvcid);

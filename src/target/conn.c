@@ -23,6 +23,7 @@
 static void post_recv(struct fq_queue *q);
 static void process_rx(struct fq_queue *q);
 static void queue_destroy(struct fq_queue *q);
+static void send_r2t(struct fq_req *req);
 void fq_queue_maybe_destroy(struct fq_queue *q);
 
 static const char *const req_state_name[] = {
@@ -115,19 +116,9 @@ static void wake_waiters(struct fq_reactor *r)
 		if (!r->wait_head)
 			r->wait_tail = NULL;
 		req->next_wait = NULL;
-		if (req->data_in && req->incapsule) {
-			/* The receive path stalled on this request: resume it. */
-			struct fq_queue *q = req->q;
-
-			fq_req_set_state(req, FQ_REQ_RX_DATA);
-			q->rx_stalled = false;
-			q->ops++;
-			process_rx(q);
-			q->ops--;
-			if (q->state == FQ_CONN_CLOSING)
-				fq_queue_maybe_destroy(q);
-			else
-				post_recv(q);
+		if (req->data_in && req->xfer_len && req->rcvd < req->xfer_len) {
+			/* A write parked before its R2T: ask for the data now. */
+			send_r2t(req);
 		} else {
 			fq_req_set_state(req, FQ_REQ_EXEC);
 			fq_exec(req);
@@ -623,7 +614,7 @@ void fq_queue_close(struct fq_queue *q, const char *why)
 
 static void term_sent(struct fq_tx *tx)
 {
-	struct fq_queue *q = container_of(tx, struct fq_queue, ctl_tx);
+	struct fq_queue *q = container_of(tx, struct fq_queue, term_tx);
 
 	q->closing_sent = false;
 	fq_queue_close(q, "fatal transport error");
@@ -642,16 +633,16 @@ void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err)
 		dlen = FQ_TCP_TERM_MAX_DATA;
 	fq_tcp_term_init(&q->term, true, err->fes, err->fei, dlen);
 	memcpy(q->term_data, q->hdr, dlen);
-	q->ctl_tx.iov[0].iov_base = &q->term;
-	q->ctl_tx.iov[0].iov_len = sizeof(q->term);
-	q->ctl_tx.iov[1].iov_base = q->term_data;
-	q->ctl_tx.iov[1].iov_len = dlen;
-	q->ctl_tx.iovcnt = 2;
-	q->ctl_tx.done = term_sent;
+	q->term_tx.iov[0].iov_base = &q->term;
+	q->term_tx.iov[0].iov_len = sizeof(q->term);
+	q->term_tx.iov[1].iov_base = q->term_data;
+	q->term_tx.iov[1].iov_len = dlen;
+	q->term_tx.iovcnt = 2;
+	q->term_tx.done = term_sent;
 	q->state = FQ_CONN_CLOSING;
 	q->closing_sent = true;
 	/* Nothing queued before the TermReq is still worth sending. */
-	tx_queue(q, &q->ctl_tx);
+	tx_queue(q, &q->term_tx);
 }
 
 /* ---- receive ------------------------------------------------------------ */
@@ -661,7 +652,7 @@ static void post_recv(struct fq_queue *q)
 	struct io_uring_sqe *sqe;
 	uint32_t space;
 
-	if (q->rx_posted || q->rx_stalled || q->state == FQ_CONN_CLOSING)
+	if (q->rx_posted || q->state == FQ_CONN_CLOSING)
 		return;
 	if (q->rx_head == q->rx_tail) {
 		q->rx_head = q->rx_tail = 0;
@@ -819,7 +810,7 @@ static uint16_t check_sgl(struct fq_queue *q, struct fq_req *req, uint32_t icdat
 		return FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_SGL_INVALID_TYPE);
 	req->xfer_len = sgl->length;
 	if (sgl->length > q->r->tgt->conf->max_transfer)
-		return FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_INVALID_FIELD);
+		return FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_INVALID_FIELD) | FQ_STATUS_DNR; /* MDTS */
 	return 0;
 }
 
@@ -852,12 +843,21 @@ static void handle_capsule(struct fq_queue *q)
 			q->rx_state = FQ_RX_DISCARD;
 			return;
 		}
-		fq_req_set_state(req, FQ_REQ_RX_DATA);
 		if (fq_req_get_buf(req, req->xfer_len)) {
-			/* Stop reading this socket until a buffer frees up. */
-			fq_req_need_buf(req);
-			q->rx_stalled = true;
+			/*
+			 * No buffer for the in-capsule data. Waiting here would stop
+			 * this socket, and the buffers may be held by this very
+			 * connection's R2T'd writes whose H2CData sits behind us: a
+			 * deadlock. Swallow the data and fail the command with
+			 * Command Interrupted, which tells the host to retry.
+			 */
+			req->cqe.status = FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_CMD_INTERRUPTED);
+			q->rx_req = req;
+			q->rx_left = q->fr.data_len;
+			q->rx_state = FQ_RX_DISCARD;
+			return;
 		}
+		fq_req_set_state(req, FQ_REQ_RX_DATA);
 		start_data(q, req, req->buf, q->fr.data_len);
 		return;
 	}
@@ -1016,7 +1016,7 @@ static bool rx_step(struct fq_queue *q)
 		}
 		return true;
 	case FQ_RX_DATA:
-		if (q->rx_stalled || !avail)
+		if (!avail)
 			return false;
 		n = avail < q->rx_left ? avail : q->rx_left;
 		memcpy(data_dst(q), p, n);

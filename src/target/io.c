@@ -172,17 +172,19 @@ static void exec_rw(struct fq_req *req)
 		io_submit(req, FQ_BDEV_IO_READ, off, len, &req->data_iov, compare_done);
 		return;
 	}
-	atomic_fetch_add_explicit(&ns->reads, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ns->bytes_read, len, memory_order_relaxed);
 	/* Zero copy: RAM and null namespaces are sent from their own memory. */
 	if (b->ops->map_read && b->ops->map_read(b, off, len, &req->data_iov) == 0) {
+		atomic_fetch_add_explicit(&ns->reads, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ns->bytes_read, len, memory_order_relaxed);
 		fq_req_send_data(req);
 		return;
 	}
 	if (fq_req_get_buf(req, (uint32_t)len)) {
-		fq_req_need_buf(req);
+		fq_req_need_buf(req); /* fq_exec runs again once a buffer is free */
 		return;
 	}
+	atomic_fetch_add_explicit(&ns->reads, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ns->bytes_read, len, memory_order_relaxed);
 	req->data_iov.iov_base = req->buf;
 	req->data_iov.iov_len = len;
 	io_submit(req, FQ_BDEV_IO_READ, off, len, &req->data_iov, read_done);

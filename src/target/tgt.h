@@ -225,7 +225,6 @@ struct fq_queue {
 	uint32_t rx_head, rx_tail;
 	struct fq_uop rx_uop;
 	bool rx_posted;
-	bool rx_stalled; /* waiting for a buffer */
 	enum fq_rx_state rx_state;
 	struct fq_tcp_frame fr;
 	uint8_t hdr[FQ_TCP_MAX_HDR + FQ_TCP_DIGEST_LEN];
@@ -257,7 +256,13 @@ struct fq_queue {
 	struct fq_tcp_icresp icresp;
 	struct fq_tcp_term term;
 	uint8_t term_data[FQ_TCP_TERM_MAX_DATA];
-	struct fq_tx ctl_tx;
+	struct fq_tx ctl_tx; /* ICResp */
+	/*
+	 * The TermReq has its own slot: a host may pipeline PDUs behind its
+	 * ICReq, so a fatal error can come while the ICResp is still queued,
+	 * and re-queuing one fq_tx would cut the send list (or loop it).
+	 */
+	struct fq_tx term_tx;
 	bool closing_sent; /* a TermReq is queued: keep sending until it is out */
 	bool shut;	   /* socket shut down; waiting for references to drop */
 	bool in_drain;

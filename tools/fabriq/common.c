@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Connecting, error reporting, JSON and dump helpers of the fabriq tool. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_fail(const char *what)
+{
+	fprintf(stderr, "fabriq: %s: %s\n", what, fq_last_error());
+	return EXIT_CONNECT;
+}
+
+int cli_nvme_fail(const char *what, int rc, const struct fq_cpl *cpl)
+{
+	char st[128];
+
+	if (rc == -EIO && cpl) {
+		fprintf(stderr, "fabriq: %s failed: %s\n", what, fq_cpl_str(cpl, st, sizeof(st)));
+		return fq_cpl_is_path_error(cpl) ? EXIT_CONNECT : EXIT_NVME;
+	}
+	if (rc == -EIO) {
+		fprintf(stderr, "fabriq: %s\n", fq_last_error());
+		return EXIT_NVME;
+	}
+	fprintf(stderr, "fabriq: %s failed: %s%s%s\n", what, strerror(-rc),
+		fq_last_error()[0] ? ": " : "", fq_last_error());
+	return rc == -EINVAL ? EXIT_USAGE : EXIT_CONNECT;
+}
+
+static int build_trid(struct cli *cli, bool discovery)
+{
+	struct fq_trid *t = &cli->trid;
+
+	if (!cli->have_trid) {
+		char s[1024];
+		int n = snprintf(s, sizeof(s), "trtype:TCP traddr:%s", cli->traddr);
+
+		if (cli->trsvcid)
+			n += snprintf(s + n, sizeof(s) - (size_t)n, " trsvcid:%s", cli->trsvcid);
+		if (cli->subnqn)
+			n += snprintf(s + n, sizeof(s) - (size_t)n, " subnqn:%s", cli->subnqn);
+		if (fq_trid_parse(t, s)) {
+			fprintf(stderr, "fabriq: invalid address, port or NQN\n");
+			return -EINVAL;
+		}
+	}
+	if (cli->hostnqn)
+		snprintf(t->hostnqn, sizeof(t->hostnqn), "%s", cli->hostnqn);
+	if (discovery && !t->subnqn[0])
+		snprintf(t->subnqn, sizeof(t->subnqn), "%s", FQ_DISCOVERY_SUBNQN);
+	if (!t->subnqn[0]) {
+		fprintf(stderr, "fabriq %s: need the subsystem NQN (-n NQN)\n", cli->cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_connect(struct cli *cli, bool discovery, struct fq_ctrlr **c)
+{
+	struct fq_ctrlr_opts o;
+	int rc = build_trid(cli, discovery);
+
+	if (rc)
+		return EXIT_USAGE;
+	if (!c)
+		return EXIT_OK; /* only build the TRID */
+	fq_ctrlr_opts_init(&o, sizeof(o));
+	o.header_digest = cli->hdgst;
+	o.data_digest = cli->ddgst;
+	o.num_io_queues = 1;
+	/* A one-shot tool should not wait minutes for a dead target. */
+	o.ctrl_loss_timeout_ms = 0;
+	if (cli->connect_timeout_ms)
+		o.connect_timeout_ms = cli->connect_timeout_ms;
+	rc = fq_ctrlr_connect(&cli->trid, &o, c);
+	if (rc) {
+		fprintf(stderr, "fabriq: %s\n", fq_last_error());
+		return EXIT_CONNECT;
+	}
+	return EXIT_OK;
+}
+
+int cli_open_ns(struct cli *cli, struct fq_ctrlr *c, struct fq_ns **ns, struct fq_qpair **qp)
+{
+	uint32_t nsid = cli->nsid ? cli->nsid : fq_ctrlr_first_ns(c);
+
+	*ns = nsid ? fq_ctrlr_get_ns(c, nsid) : NULL;
+	if (!*ns) {
+		fprintf(stderr, "fabriq: namespace %u is not active on %s\n", nsid,
+			cli->trid.subnqn);
+		return EXIT_USAGE;
+	}
+	if (qp && fq_ctrlr_alloc_io_qpair(c, NULL, qp)) {
+		fprintf(stderr, "fabriq: %s\n", fq_last_error());
+		return EXIT_CONNECT;
+	}
+	return EXIT_OK;
+}
+
+void cli_close(struct fq_ctrlr *c, struct fq_qpair *qp)
+{
+	if (qp)
+		fq_qpair_free(qp);
+	if (c)
+		fq_ctrlr_disconnect(c);
+}
+
+void cli_print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+void cli_hexdump(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i += 16) {
+		printf("%08zx:", i);
+		for (size_t j = i; j < i + 16 && j < len; j++)
+			printf(" %02x", p[j]);
+		printf("\n");
+	}
+}
+
+json_object *cli_json_hex(const void *buf, size_t len)
+{
+	char s[129];
+	const uint8_t *p = buf;
+
+	if (len > 64)
+		len = 64;
+	for (size_t i = 0; i < len; i++)
+		snprintf(s + 2 * i, 3, "%02x", p[i]);
+	s[2 * len] = 0;
+	return json_object_new_string(s);
+}
+
+void cli_str(char *dst, const char *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dst[len] = 0;
+	while (len && (dst[len - 1] == ' ' || dst[len - 1] == 0))
+		dst[--len] = 0;
+}
+
+/* --pattern: "0xNN" (one byte), "incr" (byte = offset & 0xff), "random[:SEED]". */
+int cli_pattern_check(const char *p)
+{
+	char *end;
+	unsigned long v;
+
+	if (!strcmp(p, "incr") || !strcmp(p, "random"))
+		return 0;
+	if (!strncmp(p, "random:", 7)) {
+		strtoull(p + 7, &end, 0);
+		return *end || end == p + 7 ? -EINVAL : 0;
+	}
+	v = strtoul(p, &end, 0);
+	return *end || end == p || v > 255 ? -EINVAL : 0;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	/* splitmix64: the value of every 8-byte word depends only on its offset. */
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+void cli_pattern_fill(const char *p, uint64_t off, uint8_t *buf, size_t len)
+{
+	if (!strcmp(p, "incr")) {
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)(off + i);
+	} else if (!strncmp(p, "random", 6)) {
+		uint64_t seed = p[6] == ':' ? strtoull(p + 7, NULL, 0) : 0;
+
+		for (size_t i = 0; i < len; i++) {
+			uint64_t o = off + i;
+
+			buf[i] = (uint8_t)(mix(seed ^ (o >> 3)) >> (8 * (o & 7)));
+		}
+	} else {
+		memset(buf, (int)strtoul(p, NULL, 0), len);
+	}
+}

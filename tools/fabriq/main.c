@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fabriq: NVMe/TCP from the command line, on top of libfabriq.
+ *   fabriq COMMAND [options]      fabriq help [COMMAND]
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "perf.h"
+
+#ifdef FQ_HAVE_STORAGE
+int cmd_storage(int argc, char **argv);
+#endif
+#include "util/log.h"
+
+#define CONN_USAGE                                                                                 \
+	"  -t, --transport tcp     transport (only tcp)\n"                                         \
+	"  -a, --traddr ADDR       target address (IPv4 or IPv6)\n"                                \
+	"  -s, --trsvcid PORT      target port (default 4420, 8009 for discover)\n"                \
+	"  -n, --nqn NQN           subsystem NQN\n"                                                \
+	"  -q, --hostnqn NQN       host NQN (default: /etc/nvme/hostnqn or machine-derived)\n"     \
+	"  -r, --trid TRID         transport ID string instead of -t/-a/-s/-n/-q, e.g.\n"          \
+	"                          \"trtype:TCP traddr:127.0.0.1 trsvcid:4420 subnqn:NQN\"\n"      \
+	"  -g, --hdr-digest        request header digests\n"                                       \
+	"  -G, --data-digest       request data digests\n"                                         \
+	"      --connect-timeout MS  per connection step (default 10000)\n"                        \
+	"  -o, --output-format F   normal or json;  --json is the same as -o json\n"               \
+	"  -v, --verbose           log protocol steps to stderr (twice: debug)\n"
+
+#define IO_USAGE                                                                                   \
+	"      --nsid N            namespace ID (default: the first active namespace)\n"           \
+	"      --offset BYTES      start offset in bytes, K/M/G suffixes (default 0)\n"            \
+	"      --length BYTES      bytes to transfer, K/M/G suffixes\n"
+
+const struct cli_cmd cli_cmds[] = {
+	{"discover", cmd_discover, "read the discovery log page",
+	 "      --referrals         follow referrals to other discovery controllers\n"},
+	{"list", cmd_list, "list the namespaces of a subsystem (size, block size, IDs)", ""},
+	{"id-ctrl", cmd_id_ctrl, "show the Identify Controller data",
+	 "  -b, --raw-binary        write the 4096 raw bytes to stdout\n"},
+	{"id-ns", cmd_id_ns, "show the Identify Namespace data",
+	 "      --nsid N            namespace ID (default: the first active namespace)\n"
+	 "  -b, --raw-binary        write the 4096 raw bytes to stdout\n"},
+	{"read", cmd_read, "read a byte range of a namespace",
+	 IO_USAGE
+	 "      --output FILE       write the data to FILE ('-': stdout; default: hex dump)\n"
+	 "      --pattern P         with --verify: expected data (see write)\n"
+	 "      --verify            compare the data with --pattern\n"
+	 "      --block-size BYTES  bytes per command (default 1M)\n"
+	 "      --queue-depth N     commands in flight (default 8)\n"},
+	{"write", cmd_write, "write a byte range of a namespace",
+	 IO_USAGE
+	 "      --input FILE        data to write ('-': stdin); --length defaults to its\n"
+	 "                          size rounded up to whole blocks (zero-padded)\n"
+	 "      --pattern P         data: 0xNN (byte), incr (offset-based), random[:SEED]\n"
+	 "      --verify            read the range back and compare\n"
+	 "      --fua               Force Unit Access\n"
+	 "      --block-size BYTES  bytes per command (default 1M)\n"
+	 "      --queue-depth N     commands in flight (default 8)\n"},
+	{"flush", cmd_flush, "flush a namespace's volatile write cache",
+	 "      --nsid N            namespace ID (default: the first active namespace)\n"},
+	{"write-zeroes", cmd_write_zeroes, "zero a byte range",
+	 IO_USAGE "      --deallocate        let the target deallocate the blocks (DEAC)\n"},
+	{"trim", cmd_trim, "deallocate a byte range (Dataset Management)", IO_USAGE},
+	{"get-log", cmd_get_log, "read a log page",
+	 "      --log-id N          log page identifier (e.g. 2 = SMART, 0x70 = discovery)\n"
+	 "      --log-len BYTES     bytes to read (default 512)\n"
+	 "      --nsid N            namespace ID (default 0xffffffff)\n"
+	 "  -b, --raw-binary        write the raw bytes to stdout\n"},
+	{"get-feature", cmd_get_feature, "read a feature value",
+	 "      --feature-id N      feature identifier (e.g. 7 = Number of Queues)\n"
+	 "      --sel N             0 current, 1 default, 2 saved, 3 capabilities\n"
+	 "      --cdw11 N           command dword 11\n"
+	 "      --nsid N            namespace ID (default 0)\n"},
+	{"set-feature", cmd_set_feature, "set a feature value",
+	 "      --feature-id N      feature identifier\n"
+	 "      --value N           command dword 11\n"
+	 "      --save              make the value persistent\n"
+	 "      --nsid N            namespace ID (default 0)\n"},
+	{"keep-alive", cmd_keep_alive, "send Keep Alive commands and report round trips",
+	 "      --count N           commands to send (default 3)\n"
+	 "      --interval MS       pause between them (default 1000)\n"},
+	{"perf", NULL, "load generator (fabriq perf --help)", "", fq_cli_perf},
+#ifdef FQ_HAVE_STORAGE
+	{"storage", NULL, "run a workload through the storage interface", "", cmd_storage},
+#endif
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct cli_cmd *cli_find(const char *name)
+{
+	for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void usage(void)
+{
+	printf("usage: fabriq COMMAND [options]\n       fabriq help [COMMAND]\n\ncommands:\n");
+	for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+		printf("  %-14s %s\n", c->name, c->summary);
+	printf("\nexit status: 0 success, 1 NVMe error status, 2 usage, 3 connection failed,\n"
+	       "4 verify mismatch, 5 local file error\n");
+}
+
+void cli_help(const struct cli_cmd *c)
+{
+	printf("usage: fabriq %s [connection options] [options]\n\n%s.\n\n", c->name, c->summary);
+	if (c->usage[0])
+		printf("options:\n%s\n", c->usage);
+	printf("connection options:\n%s", CONN_USAGE);
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	struct cli cli;
+	int rc;
+
+	fq_log_set_level(FQ_LOG_ERROR);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage();
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help")) {
+		if (argc < 3) {
+			usage();
+			return EXIT_OK;
+		}
+		c = cli_find(argv[2]);
+		if (!c) {
+			fprintf(stderr, "fabriq: unknown command '%s'\n", argv[2]);
+			return EXIT_USAGE;
+		}
+		if (c->run_argv)
+			return c->run_argv(2, (char *[]){(char *)c->name, (char *)"--help", NULL});
+		cli_help(c);
+		return EXIT_OK;
+	}
+	c = cli_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "fabriq: unknown command '%s' (try 'fabriq help')\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (c->run_argv)
+		return c->run_argv(argc - 1, argv + 1);
+	cli.cmd = c->name;
+	rc = cli_parse(&cli, argc - 1, argv + 1);
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	fq_log_set_level(cli.verbose >= 2 ? FQ_LOG_DEBUG
+			 : cli.verbose	  ? FQ_LOG_INFO
+					  : FQ_LOG_ERROR);
+	return c->run(&cli);
+}
