@@ -35,7 +35,7 @@ mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
 BOUND=build-release/bench/bound
-PERF=build-release/bench/fabriq-perf
+PERF="build-release/tools/fabriq/fabriq perf"
 FQD=build-release/tools/fabriqd/fabriqd
 IDLE=build-release/bench/idle_host
 NQN=nqn.2026-11.io.fabriq:bench

@@ -515,7 +515,12 @@ static int connect_all(void)
 		fq_ctrlr_opts_init(&o, sizeof(o));
 		o.header_digest = cfg.hdgst;
 		o.data_digest = cfg.ddgst;
-		o.num_io_queues = (uint32_t)(cfg.nworkers * cfg.qpairs_per_ns);
+		/*
+		 * Each thread opens -P qpairs per namespace; the namespace count is
+		 * known only after connecting, so ask for plenty: the controller
+		 * grants what it can and qpair allocation reports a shortfall.
+		 */
+		o.num_io_queues = 256;
 		o.io_queue_size = cfg.depth + 1 > 32 ? cfg.depth + 1 : 32;
 		rc = fq_ctrlr_connect(&trid, &o, &ctrlrs[i]);
 		if (rc) {
