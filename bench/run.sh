@@ -112,7 +112,7 @@ for poll in 1 0; do
 			t0=$(cpu_ticks "$FQD_PID")
 			s0=$(date +%s.%N)
 			json=$(taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w "$wl" -o "$size" -q "$qd" \
-				-t "$SECS" --warmup "$WARMUP" --json $([ $poll = 1 ] && echo --poll || echo --no-poll) \
+				-t "$SECS" --warmup "$WARMUP" --json --disable-sqflow $([ $poll = 1 ] && echo --poll || echo --no-poll) \
 				$([ $dg = 1 ] && echo --hdr-digest --data-digest))
 			s1=$(date +%s.%N)
 			t1=$(cpu_ticks "$FQD_PID")

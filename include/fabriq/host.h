@@ -224,6 +224,14 @@ struct fq_ctrlr_opts {
 	void *aer_cb_arg;
 	fq_state_cb state_cb;
 	void *state_cb_arg;
+	/*
+	 * Ask the controller to disable SQ flow control (Connect CATTR bit 2,
+	 * NVMe-oF 1.1 §3.3). It then omits SQHD, and an NVMe/TCP controller
+	 * may complete reads with the C2HData SUCCESS flag instead of a
+	 * separate CapsuleResp, saving a PDU per read. Only ask targets that
+	 * advertise it (discovery TREQ bit 2). Default false.
+	 */
+	bool disable_sqflow;
 };
 
 /** fq_ctrlr_opts_init() - Fill @opts with defaults. @opts_size: sizeof(*opts). */

@@ -226,6 +226,7 @@ static void admin_params(struct fq_ctrlr *c)
 	p->sqsize = (uint16_t)(c->opts.admin_queue_size - 1);
 	p->cntlid = FQ_CNTLID_DYNAMIC;
 	p->kato_ms = c->kato_ms;
+	p->disable_sqflow = c->opts.disable_sqflow;
 	p->hdgst = c->opts.header_digest;
 	p->ddgst = c->opts.data_digest;
 	p->connect_timeout_ms = c->opts.connect_timeout_ms;

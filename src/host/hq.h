@@ -129,6 +129,7 @@ struct hq_params {
 	uint16_t sqsize; /* 0's based */
 	uint16_t cntlid; /* 0xFFFF on the admin queue */
 	uint32_t kato_ms;
+	bool disable_sqflow; /* Connect CATTR bit 2 */
 	bool hdgst;
 	bool ddgst;
 	uint32_t connect_timeout_ms;

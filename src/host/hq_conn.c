@@ -94,6 +94,8 @@ static void send_connect(struct hq *q)
 	c->recfmt = 0;
 	c->qid = q->p.qid;
 	c->sqsize = q->p.sqsize;
+	if (q->p.disable_sqflow)
+		c->cattr |= FQ_CONNECT_CATTR_DISABLE_SQFLOW;
 	/* KATO is meaningful on the admin queue only (§3.3, Fig. 19). */
 	c->kato = q->p.qid == 0 ? q->p.kato_ms : 0;
 	memset(d, 0, sizeof(*d));

@@ -83,6 +83,7 @@ static void io_params(struct fq_qpair *qp)
 	p->cntlid = c->cntlid;
 	qp->reset_gen = atomic_load(&c->reset_gen);
 	pthread_mutex_unlock(&c->lock);
+	p->disable_sqflow = c->opts.disable_sqflow;
 	p->hdgst = c->opts.header_digest;
 	p->ddgst = c->opts.data_digest;
 	p->connect_timeout_ms = c->opts.connect_timeout_ms;

@@ -30,8 +30,8 @@
 #define FQ_TGT_MAX_AER 4
 #define FQ_TGT_KAS_MS 100 /* KAS granularity advertised in Identify (100 ms units) */
 #define FQ_TGT_ADMIN_QSIZE 128
-#define FQ_TGT_RXBUF (64 * 1024)
-#define FQ_TGT_TX_IOV 64
+#define FQ_TGT_RXBUF (128 * 1024)
+#define FQ_TGT_TX_IOV 512 /* one sendmsg carries ~170 read responses */
 #define FQ_TGT_SMALL_BUF 8192
 #define FQ_TGT_CHANGED_NS_MAX 1024
 #define FQ_TGT_MAX_QID 1024

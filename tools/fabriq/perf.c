@@ -45,6 +45,7 @@ struct perf_cfg {
 	int cpus[MAX_WORKERS]; /* -1: not pinned */
 	int qpairs_per_ns;     /* per worker */
 	bool hdgst, ddgst;
+	bool no_sqflow;
 	bool poll;
 	bool verify;
 	bool json;
@@ -363,6 +364,8 @@ void fq_perf_usage(FILE *f)
 		"      --data-digest      request data digests\n"
 		"      --poll             busy-poll for completions (default)\n"
 		"      --no-poll          sleep in the kernel until completions arrive\n"
+		"      --disable-sqflow   ask the target to disable SQ flow control (reads then\n"
+		"                         complete with C2HData SUCCESS, one PDU less per read)\n"
 		"      --verify           writes store an LBA-derived pattern, reads check it\n"
 		"                         (run a --verify write pass over the range first)\n"
 		"      --json             final report as JSON on stdout\n");
@@ -409,6 +412,7 @@ static int parse_args(int argc, char **argv)
 		{"poll", no_argument, NULL, 'p'},
 		{"no-poll", no_argument, NULL, 'N'},
 		{"verify", no_argument, NULL, 'V'},
+		{"disable-sqflow", no_argument, NULL, 'S'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -479,6 +483,9 @@ static int parse_args(int argc, char **argv)
 		case 'V':
 			cfg.verify = true;
 			break;
+		case 'S':
+			cfg.no_sqflow = true;
+			break;
 		case 'j':
 			cfg.json = true;
 			break;
@@ -515,6 +522,7 @@ static int connect_all(void)
 		fq_ctrlr_opts_init(&o, sizeof(o));
 		o.header_digest = cfg.hdgst;
 		o.data_digest = cfg.ddgst;
+		o.disable_sqflow = cfg.no_sqflow;
 		/*
 		 * Each thread opens -P qpairs per namespace; the namespace count is
 		 * known only after connecting, so ask for plenty: the controller

@@ -31,6 +31,12 @@ check "$out" "d['total']['writes'] >= 256" "write pass covered the namespace"
 "$FABRIQ" perf -r "$TRID" -n 1 -w randread -o 4k -q 16 -t 1 --verify --json >"$out" || fail "verify read found mismatches"
 check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 0" "verified reads"
 
+# Same verified reads with SQ flow control disabled: the target completes
+# reads with C2HData SUCCESS and no CapsuleResp.
+"$FABRIQ" perf -r "$TRID" -n 1 -w randread -o 4k -q 16 -t 1 --verify --disable-sqflow --json >"$out" ||
+	fail "verify read without SQ flow control"
+check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 0" "verified reads, SUCCESS path"
+
 # Namespace 2 was never written with the pattern: verification must catch it.
 if "$FABRIQ" perf -r "$TRID" -n 2 -w randread -o 4k -q 4 -t 1 --verify --json >"$out"; then
 	fail "verify read of unwritten blocks succeeded"
