@@ -17,7 +17,8 @@ def load(path):
     bound = [r for r in rows if r["kind"] == "bound"]
     perf = [r for r in rows if r["kind"] == "perf"]
     idle = next((r for r in rows if r["kind"] == "idle"), None)
-    return machine, bound, perf, idle
+    alloc = [r for r in rows if r["kind"] == "alloc"]
+    return machine, bound, perf, idle, alloc
 
 
 def bound_of(bound, name, qd, poll):
@@ -144,12 +145,23 @@ def svg_bars(title, labels, series, unit, path):
 
 def main():
     raw, outdir = sys.argv[1], Path(sys.argv[2])
-    machine, bound, perf, idle = load(raw)
+    machine, bound, perf, idle, alloc = load(raw)
     rows, goals = analyse(bound, perf, idle)
+    if alloc:
+        worst = max(a["target_allocs"] + a["host_allocs"] for a in alloc)
+        goals.append({"goal": "no allocation on the steady-state I/O path (target and host, "
+                              "RAM and file, read and write)",
+                      "value": worst, "limit": 0, "pass": worst == 0})
     (outdir / "results.json").write_text(json.dumps(
-        {"machine": machine, "bound": bound, "perf": rows, "idle": idle, "goals": goals},
+        {"machine": machine, "bound": bound, "perf": rows, "idle": idle, "alloc": alloc,
+         "goals": goals},
         indent=2))
     md = markdown(machine, bound, rows, goals, idle)
+    if alloc:
+        md += "\n## Allocations in a 3 s steady-state window\n\n"
+        md += "| namespace | workload | target allocs | host allocs |\n|---|---|---|---|\n"
+        md += "".join(f"| {a['namespace']} | {a['workload']} | {a['target_allocs']} | "
+                      f"{a['host_allocs']} |\n" for a in alloc)
     (outdir / "results.md").write_text(md)
     labels = [f"{r['workload']} {r['io_size'] // 1024}K QD{r['qd']} "
               f"{'poll' if r['poll'] else 'sleep'}{' dg' if r['digest'] else ''}" for r in rows]

@@ -99,6 +99,9 @@ wait "$IDLE_PID"
 stop_target
 echo "{\"kind\":\"idle\",\"seconds\":5,\"target_cpu_pct\":$(echo "scale=2; 100*($t1-$t0)/$HZ/5" | bc)}" | tee -a "$RAW"
 
+echo "== allocations on the steady-state I/O path (counting allocator, 3 s windows)"
+bench/alloc_check.sh build-release | tee -a "$RAW" || echo "allocation check: the I/O path allocated"
+
 echo "== fabriq perf against fabriqd"
 cases=("randread 4096 1" "randread 4096 32" "randread 4096 128" "randwrite 4096 1"
 	"randwrite 4096 32" "randwrite 4096 128" "read 131072 32" "write 131072 32")
