@@ -86,7 +86,7 @@ static void id_ctrl(struct fq_req *req, struct fq_id_ctrl *id)
 	id->psd[0].mp = 2500; /* 25 W in 0.01 W units: informative only */
 }
 
-static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_ns *ns)
+static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_tgt_ns *ns)
 {
 	const struct fq_bdev *b = ns->bdev;
 
@@ -103,7 +103,7 @@ static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_ns *n
 }
 
 /* Identify Namespace Identification Descriptor list (CNS 03h). */
-static uint32_t ns_descs(uint8_t *p, const struct fq_ns *ns)
+static uint32_t ns_descs(uint8_t *p, const struct fq_tgt_ns *ns)
 {
 	uint32_t off = 0;
 	struct fq_ns_desc_hdr h = {0};
@@ -130,7 +130,7 @@ static void exec_identify(struct fq_req *req)
 	uint8_t cns = req->cmd.cdw10 & 0xff;
 	uint8_t csi = (req->cmd.cdw11 >> 24) & 0xff;
 	uint32_t nsid = req->cmd.nsid;
-	struct fq_ns *ns = NULL;
+	struct fq_tgt_ns *ns = NULL;
 	uint8_t *buf;
 
 	if (s->discovery && cns != FQ_CNS_CTRL) {
@@ -170,7 +170,7 @@ static void exec_identify(struct fq_req *req)
 			fq_req_complete(req, INVALID_FIELD);
 			return;
 		}
-		struct fq_ns_table *tab = fq_subsys_ns(s);
+		struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 
 		for (uint32_t i = 0; i < tab->n && n < 1024; i++)
 			if (tab->ns[i]->nsid > nsid)
@@ -194,7 +194,7 @@ static void log_smart(struct fq_subsys *s, struct fq_smart_log *l)
 {
 	uint64_t rd = 0, wr = 0, nrd = 0, nwr = 0;
 
-	struct fq_ns_table *tab = fq_subsys_ns(s);
+	struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 
 	for (uint32_t i = 0; i < tab->n; i++) {
 		rd += atomic_load_explicit(&tab->ns[i]->bytes_read, memory_order_relaxed);

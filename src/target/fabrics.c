@@ -206,7 +206,7 @@ static void cc_write(struct fq_queue *q, uint32_t cc)
 	}
 	if (FQ_CC_SHN(cc) && !FQ_CC_SHN(old)) {
 		/* Make written data durable before reporting shutdown complete. */
-		struct fq_ns_table *tab = fq_subsys_ns(c->subsys);
+		struct fq_tgt_ns_table *tab = fq_subsys_ns(c->subsys);
 
 		for (uint32_t i = 0; i < tab->n; i++) {
 			struct fq_bdev *b = tab->ns[i]->bdev;

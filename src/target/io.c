@@ -136,7 +136,7 @@ static void compare_done(struct fq_bdev_io *bio, int res)
 
 static void exec_rw(struct fq_req *req)
 {
-	struct fq_ns *ns = req->ns;
+	struct fq_tgt_ns *ns = req->ns;
 	struct fq_bdev *b = ns->bdev;
 	uint64_t slba = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
 	uint32_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
@@ -192,7 +192,7 @@ static void exec_rw(struct fq_req *req)
 
 static void exec_write_zeroes(struct fq_req *req)
 {
-	struct fq_ns *ns = req->ns;
+	struct fq_tgt_ns *ns = req->ns;
 	struct fq_bdev *b = ns->bdev;
 	uint64_t slba = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
 	uint32_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
@@ -273,7 +273,7 @@ static void flush_step(struct fq_req *req)
 {
 	struct fq_subsys *s = req->q->ctrl->subsys;
 
-	struct fq_ns_table *tab = fq_subsys_ns(s);
+	struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 
 	if (req->step >= tab->n) {
 		fq_req_complete(req, 0);

@@ -41,14 +41,14 @@ static void post_change(struct fq_tgt *t, struct fq_subsys *s, uint32_t nsid)
 
 static int reload_subsys(struct fq_tgt *t, struct fq_subsys *s, const struct fq_subsys_conf *sc)
 {
-	struct fq_ns_table *old = fq_subsys_ns(s);
-	struct fq_ns *list[FQ_CONF_MAX_NS];
+	struct fq_tgt_ns_table *old = fq_subsys_ns(s);
+	struct fq_tgt_ns *list[FQ_CONF_MAX_NS];
 	uint32_t changed[2 * FQ_CONF_MAX_NS];
 	uint32_t n = 0, nchanged = 0;
 	char err[512];
 
 	for (uint32_t i = 0; i < old->n; i++) {
-		struct fq_ns *ns = old->ns[i];
+		struct fq_tgt_ns *ns = old->ns[i];
 		const struct fq_ns_conf *nc = find_conf(sc, ns->nsid);
 
 		if (nc && !same_ns(nc, &ns->conf))
@@ -65,11 +65,11 @@ static int reload_subsys(struct fq_tgt *t, struct fq_subsys *s, const struct fq_
 		changed[nchanged++] = ns->nsid;
 	}
 	for (int i = 0; i < sc->nns; i++) {
-		struct fq_ns *ns;
+		struct fq_tgt_ns *ns;
 
 		if (fq_subsys_find_ns(s, sc->ns[i].nsid))
 			continue;
-		ns = fq_ns_create(&sc->ns[i], err, sizeof(err));
+		ns = fq_tgt_ns_create(&sc->ns[i], err, sizeof(err));
 		if (!ns) {
 			fq_err("subsystem %s: cannot add %s", s->nqn, err);
 			continue;
@@ -82,7 +82,7 @@ static int reload_subsys(struct fq_tgt *t, struct fq_subsys *s, const struct fq_
 	}
 	if (!nchanged)
 		return 0;
-	if (fq_ns_table_set(s, list, n))
+	if (fq_tgt_ns_table_set(s, list, n))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < nchanged; i++)
 		post_change(t, s, changed[i]);

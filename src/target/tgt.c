@@ -52,9 +52,9 @@ bool fq_subsys_host_allowed(const struct fq_subsys *s, const char *hostnqn)
 	return false;
 }
 
-struct fq_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid)
+struct fq_tgt_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid)
 {
-	const struct fq_ns_table *tab = fq_subsys_ns(s);
+	const struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 	int lo = 0, hi = (int)tab->n - 1;
 
 	while (lo <= hi) {
@@ -77,14 +77,15 @@ bool fq_subsys_on_port(const struct fq_subsys *s, const struct fq_port *p)
 
 static int cmp_ns(const void *a, const void *b)
 {
-	const struct fq_ns *x = *(struct fq_ns *const *)a, *y = *(struct fq_ns *const *)b;
+	const struct fq_tgt_ns *x = *(struct fq_tgt_ns *const *)a,
+			       *y = *(struct fq_tgt_ns *const *)b;
 
 	return x->nsid < y->nsid ? -1 : x->nsid > y->nsid;
 }
 
-struct fq_ns *fq_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen)
+struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen)
 {
-	struct fq_ns *ns = calloc(1, sizeof(*ns));
+	struct fq_tgt_ns *ns = calloc(1, sizeof(*ns));
 	char berr[256];
 	int rc;
 
@@ -107,7 +108,7 @@ struct fq_ns *fq_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen
 	return ns;
 }
 
-void fq_ns_destroy(struct fq_ns *ns)
+void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 {
 	struct fq_bdev *b = ns->bdev;
 
@@ -118,9 +119,9 @@ void fq_ns_destroy(struct fq_ns *ns)
 }
 
 /* Publish a new sorted snapshot; the old one is retired, not freed. */
-int fq_ns_table_set(struct fq_subsys *s, struct fq_ns **ns, uint32_t n)
+int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n)
 {
-	struct fq_ns_table *tab = calloc(1, sizeof(*tab) + (n + 1) * sizeof(tab->ns[0])), *old;
+	struct fq_tgt_ns_table *tab = calloc(1, sizeof(*tab) + (n + 1) * sizeof(tab->ns[0])), *old;
 
 	if (!tab)
 		return -ENOMEM;
@@ -143,7 +144,7 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 			 size_t errlen)
 {
 	struct fq_subsys *s = calloc(1, sizeof(*s));
-	struct fq_ns *ns[FQ_CONF_MAX_NS];
+	struct fq_tgt_ns *ns[FQ_CONF_MAX_NS];
 	uint32_t n = 0;
 	int rc;
 
@@ -170,7 +171,7 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 	for (int i = 0; i < sc->nns; i++) {
 		char nerr[384];
 
-		ns[n] = fq_ns_create(&sc->ns[i], nerr, sizeof(nerr));
+		ns[n] = fq_tgt_ns_create(&sc->ns[i], nerr, sizeof(nerr));
 		if (!ns[n]) {
 			snprintf(err, errlen, "subsystem %s %s", sc->nqn, nerr);
 			rc = -EINVAL;
@@ -178,33 +179,33 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 		}
 		n++;
 	}
-	rc = fq_ns_table_set(s, ns, n);
+	rc = fq_tgt_ns_table_set(s, ns, n);
 	if (!rc)
 		return 0;
 fail:
 	while (n)
-		fq_ns_destroy(ns[--n]);
+		fq_tgt_ns_destroy(ns[--n]);
 	return rc;
 }
 
 static void subsys_free(struct fq_subsys *s)
 {
-	struct fq_ns_table *tab = atomic_load(&s->nstab);
+	struct fq_tgt_ns_table *tab = atomic_load(&s->nstab);
 
 	for (uint32_t i = 0; tab && i < tab->n; i++)
-		fq_ns_destroy(tab->ns[i]);
+		fq_tgt_ns_destroy(tab->ns[i]);
 	free(tab);
 	while (s->retired) {
-		struct fq_ns_table *r = s->retired;
+		struct fq_tgt_ns_table *r = s->retired;
 
 		s->retired = r->next_retired;
 		free(r);
 	}
 	while (s->removed) {
-		struct fq_ns *ns = s->removed;
+		struct fq_tgt_ns *ns = s->removed;
 
 		s->removed = ns->next_removed;
-		fq_ns_destroy(ns);
+		fq_tgt_ns_destroy(ns);
 	}
 	free(s->hosts);
 	free(s);
@@ -540,7 +541,7 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 	snprintf(t->disc.model, sizeof(t->disc.model), "Fabriq discovery");
 	t->disc.discovery = true;
 	t->disc.allow_any_host = true;
-	if (fq_ns_table_set(&t->disc, NULL, 0))
+	if (fq_tgt_ns_table_set(&t->disc, NULL, 0))
 		return -ENOMEM;
 	t->nports = conf->nports;
 	t->ports = calloc((size_t)conf->nports, sizeof(*t->ports));

@@ -41,14 +41,14 @@ struct fq_reactor;
 struct fq_queue;
 struct fq_ctrl;
 
-struct fq_ns {
+struct fq_tgt_ns {
 	uint32_t nsid;
 	struct fq_bdev *bdev;
 	uint8_t nguid[16];
 	uint8_t uuid[16];
 	uint8_t lbads;		/* log2(block size) */
 	struct fq_ns_conf conf; /* what it was made from, to compare on reload */
-	struct fq_ns *next_removed;
+	struct fq_tgt_ns *next_removed;
 	/* Statistics for the SMART log; relaxed atomics, no locks. */
 	atomic_uint_fast64_t reads, writes, bytes_read, bytes_written;
 };
@@ -66,24 +66,24 @@ struct fq_subsys {
 	 * command; a reload publishes a new table and retires the old one,
 	 * which stays allocated until exit so readers never see freed memory.
 	 */
-	_Atomic(struct fq_ns_table *) nstab;
-	struct fq_ns_table *retired;
-	struct fq_ns *removed; /* namespaces taken out by a reload, freed at exit */
-	uint32_t port_mask;    /* bit i: exported on port i */
+	_Atomic(struct fq_tgt_ns_table *) nstab;
+	struct fq_tgt_ns_table *retired;
+	struct fq_tgt_ns *removed; /* namespaces taken out by a reload, freed at exit */
+	uint32_t port_mask;	   /* bit i: exported on port i */
 };
 
 /* An immutable, sorted snapshot of a subsystem's namespaces. */
-struct fq_ns_table {
+struct fq_tgt_ns_table {
 	uint32_t n;
 	uint32_t max_nsid;
-	struct fq_ns_table *next_retired;
-	struct fq_ns *ns[];
+	struct fq_tgt_ns_table *next_retired;
+	struct fq_tgt_ns *ns[];
 };
 
 /* Highest NSID a controller reports (NN); namespaces may be added up to it. */
 #define FQ_TGT_NN 1024
 
-static inline struct fq_ns_table *fq_subsys_ns(const struct fq_subsys *s)
+static inline struct fq_tgt_ns_table *fq_subsys_ns(const struct fq_subsys *s)
 {
 	return atomic_load_explicit(&((struct fq_subsys *)s)->nstab, memory_order_acquire);
 }
@@ -172,7 +172,7 @@ struct fq_req {
 	bool close_after;      /* Disconnect: close the queue once the response is out */
 	struct iovec data_iov; /* data to send to the host */
 	struct fq_bdev_io bio;
-	struct fq_ns *ns;
+	struct fq_tgt_ns *ns;
 	uint8_t *cmp_buf; /* Compare: data read back from the backend */
 	uint32_t step;	  /* multi-step commands (DSM ranges, flush-all, FUA) */
 	/* Transmission: headers live here so the sender needs no allocation. */
@@ -330,7 +330,7 @@ struct fq_tgt {
 uint64_t fq_now_ns(void);
 struct fq_subsys *fq_tgt_find_subsys(struct fq_tgt *t, const char *nqn);
 bool fq_subsys_host_allowed(const struct fq_subsys *s, const char *hostnqn);
-struct fq_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid);
+struct fq_tgt_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid);
 bool fq_subsys_on_port(const struct fq_subsys *s, const struct fq_port *p);
 
 /* ctrl.c */
@@ -389,9 +389,9 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 int fq_tgt_run(struct fq_tgt *t);
 /* Apply namespace additions/removals of @conf (SIGHUP). Returns 0 or -errno. */
 int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen);
-struct fq_ns *fq_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen);
-void fq_ns_destroy(struct fq_ns *ns);
-int fq_ns_table_set(struct fq_subsys *s, struct fq_ns **ns, uint32_t n);
+struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen);
+void fq_tgt_ns_destroy(struct fq_tgt_ns *ns);
+int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n);
 void fq_reactor_kick(struct fq_reactor *r);
 void fq_tgt_stop(struct fq_tgt *t);
 void fq_tgt_destroy(struct fq_tgt *t);

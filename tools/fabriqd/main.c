@@ -271,7 +271,7 @@ static void print_banner(const struct fq_target_conf *conf, const struct fq_tgt 
 		const struct fq_subsys *s = t->subsys[i];
 
 		fq_info("subsystem %s (%s)", s->nqn, s->allow_any_host ? "any host" : "allow-list");
-		const struct fq_ns_table *tab = fq_subsys_ns(s);
+		const struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 
 		for (uint32_t n = 0; n < tab->n; n++) {
 			const struct fq_bdev *b = tab->ns[n]->bdev;
