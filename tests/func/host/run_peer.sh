@@ -9,13 +9,20 @@
 #   run_peer.sh fabriqd-acl:PATH   PROGRAM [ARGS...]   fabriqd with an allow-list
 #   run_peer.sh --kill|--restart|--stop|--cont DIR     (used by fault tests)
 #
-# Exit status: the program's; 77 (skip) only when qemu or kernel-peer is
-# not installed.
+# Exit status: the program's; 1 when qemu or kernel-peer is missing.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-KERNEL_PEER=${KERNEL_PEER:-$(command -v kernel-peer || echo "$repo/../shared/tools/kernel-peer")}
+# kernel-peer lives in the shared tools beside the project (same lookup as
+# tests/interop/lib.sh).
+if [ -z "${KERNEL_PEER:-}" ]; then
+	for kp in "$(command -v kernel-peer || true)" "$repo/../shared/tools/kernel-peer" \
+		/work/shared/tools/kernel-peer; do
+		[ -n "$kp" ] && [ -x "$kp" ] && KERNEL_PEER=$kp && break
+	done
+fi
+KERNEL_PEER=${KERNEL_PEER:-}
 KERNEL_NQN=nqn.2026-11.test:kernel-target
 FABRIQD_NQN=nqn.2026-11.test:host-func
 ALLOWED_HOST=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e
@@ -117,8 +124,9 @@ disc=""
 case $peer in
 kernel | kernel-4k)
 	if ! command -v qemu-system-x86_64 >/dev/null 2>&1 || [ ! -x "$KERNEL_PEER" ]; then
-		echo "SKIP: qemu-system-x86_64 or kernel-peer not available"
-		exit 77
+		# The interoperability tests must run: a missing peer is a failure.
+		echo "FAIL: qemu-system-x86_64 or kernel-peer not available (set KERNEL_PEER)"
+		exit 1
 	fi
 	echo "$peer" >"$dir/kind"
 	nqn=$KERNEL_NQN ;;
