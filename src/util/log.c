@@ -5,16 +5,16 @@
 #include <stdio.h>
 #include <time.h>
 
-static int log_level = FQ_LOG_INFO;
+int fq_log_level = FQ_LOG_INFO;
 
 void fq_log_set_level(int level)
 {
-	log_level = level;
+	fq_log_level = level;
 }
 
 int fq_log_get_level(void)
 {
-	return log_level;
+	return fq_log_level;
 }
 
 void fq_log(int level, const char *fmt, ...)
@@ -26,7 +26,7 @@ void fq_log(int level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (level > log_level)
+	if (level > fq_log_level)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

@@ -10,6 +10,9 @@ enum fq_log_level {
 	FQ_LOG_DEBUG = 3,
 };
 
+/* Read directly by fq_dbg so a disabled debug line costs one compare. */
+extern int fq_log_level;
+
 void fq_log_set_level(int level);
 int fq_log_get_level(void);
 void fq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -19,7 +22,7 @@ void fq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define fq_info(...) fq_log(FQ_LOG_INFO, __VA_ARGS__)
 #define fq_dbg(...)                                                                                \
 	do {                                                                                       \
-		if (fq_log_get_level() >= FQ_LOG_DEBUG)                                            \
+		if (__builtin_expect(fq_log_level >= FQ_LOG_DEBUG, 0))                             \
 			fq_log(FQ_LOG_DEBUG, __VA_ARGS__);                                         \
 	} while (0)
 
