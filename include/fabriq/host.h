@@ -349,6 +349,21 @@ bool fq_ns_get_uuid(const struct fq_ns *ns, uint8_t uuid[16]);
 
 /** fq_poll_group_create() - Create a poll group owned by the calling thread. */
 int fq_poll_group_create(struct fq_poll_group **out);
+
+struct fq_poll_group_opts {
+	size_t opts_size;
+	/*
+	 * The owner calls fq_poll_group_process_completions() in a tight loop
+	 * (busy polling) rather than fq_poll_group_wait(). The ring is then set
+	 * up so completions are collected by the polling loop instead of
+	 * interrupting it, which lowers latency; a group that mostly sleeps
+	 * in fq_poll_group_wait() is faster without it. Default false.
+	 */
+	bool busy_poll;
+};
+void fq_poll_group_opts_init(struct fq_poll_group_opts *opts, size_t opts_size);
+/** fq_poll_group_create_opts() - As fq_poll_group_create(), with options. */
+int fq_poll_group_create_opts(const struct fq_poll_group_opts *opts, struct fq_poll_group **out);
 /** fq_poll_group_destroy() - Return: 0, or -EBUSY if qpairs still use it. */
 int fq_poll_group_destroy(struct fq_poll_group *pg);
 /**

@@ -5,18 +5,45 @@
  * thread). The group keeps a plain list; it is touched by its thread only.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host/host_int.h"
 
+void fq_poll_group_opts_init(struct fq_poll_group_opts *opts, size_t opts_size)
+{
+	struct fq_poll_group_opts d = {.opts_size = sizeof(d), .busy_poll = false};
+
+	if (!opts)
+		return;
+	if (opts_size > sizeof(d))
+		opts_size = sizeof(d);
+	memcpy(opts, &d, opts_size);
+	if (opts_size >= sizeof(size_t))
+		opts->opts_size = opts_size;
+}
+
 int fq_poll_group_create(struct fq_poll_group **out)
 {
-	struct fq_poll_group *pg = calloc(1, sizeof(*pg));
+	return fq_poll_group_create_opts(NULL, out);
+}
+
+int fq_poll_group_create_opts(const struct fq_poll_group_opts *opts, struct fq_poll_group **out)
+{
+	struct fq_poll_group *pg;
+	bool busy = false;
 	int rc;
 
+	if (!out)
+		return -EINVAL;
+	if (opts &&
+	    opts->opts_size >= offsetof(struct fq_poll_group_opts, busy_poll) + sizeof(bool))
+		busy = opts->busy_poll;
+	pg = calloc(1, sizeof(*pg));
 	if (!pg)
 		return -ENOMEM;
-	rc = fq_engine_init(&pg->eng, 256);
+	rc = fq_engine_init_poll(&pg->eng, 256, busy);
 	if (rc) {
 		free(pg);
 		return rc;

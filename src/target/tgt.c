@@ -511,7 +511,7 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 		r->acceptor = i == 0;
 		pthread_mutex_init(&r->inbox_lock, NULL);
 		r->evfd = eventfd(0, EFD_CLOEXEC);
-		rc = fq_engine_init(&r->eng, 1024);
+		rc = fq_engine_init_poll(&r->eng, 1024, c->busy_poll_us > 0);
 		if (rc == 0)
 			rc = fq_bufpool_init(&r->pool, FQ_TGT_SMALL_BUF, 1024, c->max_transfer,
 					     c->buffers_per_reactor);

@@ -31,6 +31,8 @@ struct fq_engine {
 
 /* Create the ring with room for @entries SQEs. Returns 0 or -errno. */
 int fq_engine_init(struct fq_engine *e, unsigned entries);
+/* Same, tuned for a thread that busy-polls fq_engine_run(e, 0, 0). */
+int fq_engine_init_poll(struct fq_engine *e, unsigned entries, bool busy_poll);
 void fq_engine_fini(struct fq_engine *e);
 
 /*

@@ -85,7 +85,9 @@ struct perf_qp {
 	int nsidx;
 	struct fq_qpair *qp;
 	struct perf_task *tasks;
+	uint32_t depth; /* tasks used: -q, or less if the qpair holds fewer */
 	uint32_t inflight;
+	uint32_t npending; /* tasks refused with -EAGAIN, waiting for a retry */
 	uint64_t next_slot;
 };
 
@@ -159,7 +161,8 @@ static bool pat_check(const uint8_t *buf, const struct perf_ns *n, int nsidx, ui
 
 static void io_done(void *arg, const struct fq_cpl *cpl);
 
-static int submit(struct perf_task *t)
+/* @now: the caller's clock reading, reused as the start time (one read per I/O). */
+static int submit(struct perf_task *t, uint64_t now)
 {
 	struct perf_qp *pq = t->pq;
 	struct perf_worker *w = pq->w;
@@ -178,11 +181,15 @@ static int submit(struct perf_task *t)
 		if (!t->is_read && cfg.verify)
 			pat_fill(t->buf, n, pq->nsidx, t->lba);
 	}
-	t->start_ns = now_ns();
+	t->start_ns = now;
 	if (t->is_read)
 		rc = fq_ns_read(n->ns, pq->qp, t->buf, t->lba, n->nlb, io_done, t, 0);
 	else
 		rc = fq_ns_write(n->ns, pq->qp, t->buf, t->lba, n->nlb, io_done, t, 0);
+	if (rc == -EAGAIN && !t->pending)
+		pq->npending++;
+	else if (rc != -EAGAIN && t->pending)
+		pq->npending--;
 	t->pending = rc == -EAGAIN;
 	if (rc == 0)
 		pq->inflight++;
@@ -196,7 +203,7 @@ static void io_done(void *arg, const struct fq_cpl *cpl)
 	struct perf_worker *w = pq->w;
 	const struct perf_ns *n = &nss[pq->nsidx];
 	struct perf_stats *st = &w->st[pq->nsidx];
-	uint64_t lat = now_ns() - t->start_ns;
+	uint64_t now = now_ns(), lat = now - t->start_ns;
 
 	pq->inflight--;
 	if (w->epoch != atomic_load_explicit(&epoch, memory_order_relaxed)) {
@@ -231,7 +238,7 @@ static void io_done(void *arg, const struct fq_cpl *cpl)
 				      memory_order_relaxed);
 	}
 	if (!atomic_load_explicit(&stop_flag, memory_order_relaxed))
-		submit(t);
+		submit(t, now);
 }
 
 static void *worker_main(void *arg)
@@ -247,8 +254,8 @@ static void *worker_main(void *arg)
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
 	for (int q = 0; q < w->nqps; q++)
-		for (uint32_t i = 0; i < cfg.depth; i++)
-			submit(&w->qps[q].tasks[i]);
+		for (uint32_t i = 0; i < w->qps[q].depth; i++)
+			submit(&w->qps[q].tasks[i], now_ns());
 	do {
 		int rc = cfg.poll ? fq_poll_group_process_completions(w->pg)
 				  : fq_poll_group_wait(w->pg, 100);
@@ -260,9 +267,11 @@ static void *worker_main(void *arg)
 			struct perf_qp *pq = &w->qps[q];
 
 			/* Retry submissions the qpair refused while it was full. */
-			for (uint32_t i = 0; i < cfg.depth && !atomic_load(&stop_flag); i++)
-				if (pq->tasks[i].pending)
-					submit(&pq->tasks[i]);
+			for (uint32_t i = 0; pq->npending && i < pq->depth; i++)
+				if (pq->tasks[i].pending && !atomic_load(&stop_flag))
+					submit(&pq->tasks[i], now_ns());
+				else if (pq->tasks[i].pending)
+					pq->tasks[i].pending = false, pq->npending--;
 			outstanding += pq->inflight;
 		}
 	} while (!atomic_load(&stop_flag) || outstanding);
@@ -579,7 +588,13 @@ static int setup_workers(void)
 		w->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(wi + 1);
 		for (int i = 0; i < nns; i++)
 			fq_hist_init(&w->st[i].hist);
-		rc = fq_poll_group_create(&w->pg);
+		{
+			struct fq_poll_group_opts po;
+
+			fq_poll_group_opts_init(&po, sizeof(po));
+			po.busy_poll = cfg.poll;
+			rc = fq_poll_group_create_opts(&po, &w->pg);
+		}
 		if (rc)
 			return fprintf(stderr, "perf: poll group: %s\n", strerror(-rc)), rc;
 		w->nqps = nns * cfg.qpairs_per_ns;
@@ -599,6 +614,19 @@ static int setup_workers(void)
 			rc = fq_ctrlr_alloc_io_qpair(nss[pq->nsidx].ctrlr, &qo, &pq->qp);
 			if (rc)
 				return fprintf(stderr, "perf: qpair: %s\n", fq_last_error()), rc;
+			/*
+			 * Never keep more tasks than the qpair holds: the extra ones
+			 * would only bounce off -EAGAIN on every loop turn.
+			 */
+			pq->depth = cfg.depth;
+			if (fq_qpair_depth(pq->qp) && fq_qpair_depth(pq->qp) < cfg.depth) {
+				pq->depth = fq_qpair_depth(pq->qp);
+				if (wi == 0 && q == 0)
+					fprintf(stderr,
+						"perf: the target's queues hold %u commands; "
+						"running at depth %u\n",
+						pq->depth, pq->depth);
+			}
 			pq->tasks = calloc(cfg.depth, sizeof(*pq->tasks));
 			if (!pq->tasks)
 				return -ENOMEM;
