@@ -157,4 +157,12 @@ void host_clear_error(void);
 int host_default_identity(char *hostnqn, size_t len, uint8_t hostid[16]);
 int host_resolve(const struct fq_trid *t, struct sockaddr_storage *sa, socklen_t *salen);
 
+/*
+ * Blocking wait shared by qpairs and poll groups: call @turn(@ctx, wait_ns)
+ * in slices of at most SVC_TICK_NS until it reports completions (returns
+ * them), fails (returns -errno) or @timeout_ms passes (returns 0; -1 waits
+ * forever). The slices keep keep-alive and timeouts serviced while asleep.
+ */
+int hq_wait_loop(int timeout_ms, int (*turn)(void *ctx, int64_t wait_ns), void *ctx);
+
 #endif

@@ -77,6 +77,21 @@ static int submit_single(struct fq_qpair *qp, struct fq_ns *ns, const struct io_
 	return rc;
 }
 
+/*
+ * Submit one piece of a parent command (split transfer or fused pair). The
+ * caller checked has_room(), so hq_submit cannot fail; if it ever does, only
+ * that piece fails, and the parent completes with its status.
+ */
+static void submit_child(struct hreq *c)
+{
+	if (!hq_submit(c))
+		return;
+	hq_set_status(&c->cpl, 0, FQ_SCT_GENERIC, FQ_SC_INTERNAL, true);
+	c->rsp_done = true;
+	c->q->wire_count++;
+	hq_req_try_release(c);
+}
+
 static int submit_split(struct fq_qpair *qp, struct fq_ns *ns, const struct io_args *a,
 			uint32_t maxb, fq_cmd_cb cb, void *arg)
 {
@@ -102,13 +117,7 @@ static int submit_split(struct fq_qpair *qp, struct fq_ns *ns, const struct io_a
 		fill_rw(c, ns, a, a->lba + (uint64_t)i * maxb, nlb);
 		c->parent = p;
 		c->child_no = i;
-		if (hq_submit(c)) {
-			/* Cannot happen after has_room(); fail the piece, not the rest. */
-			hq_set_status(&c->cpl, 0, FQ_SCT_GENERIC, FQ_SC_INTERNAL, true);
-			c->rsp_done = true;
-			c->q->wire_count++;
-			hq_req_try_release(c);
-		}
+		submit_child(c);
 	}
 	return 0;
 }
@@ -315,12 +324,7 @@ int fq_ns_compare_and_write(struct fq_ns *ns, struct fq_qpair *qp, const void *c
 		c->sqe.flags = i == 0 ? FQ_SQE_FUSE_FIRST : FQ_SQE_FUSE_SECOND;
 		c->parent = p;
 		c->child_no = i;
-		if (hq_submit(c)) {
-			hq_set_status(&c->cpl, 0, FQ_SCT_GENERIC, FQ_SC_INTERNAL, true);
-			c->rsp_done = true;
-			c->q->wire_count++;
-			hq_req_try_release(c);
-		}
+		submit_child(c);
 	}
 	return 0;
 }

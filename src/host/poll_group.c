@@ -111,7 +111,17 @@ int fq_poll_group_process_completions(struct fq_poll_group *pg)
 	return pg_turn(pg, 0);
 }
 
+static int pg_turn_ctx(void *ctx, int64_t wait_ns)
+{
+	return pg_turn(ctx, wait_ns);
+}
+
 int fq_poll_group_wait(struct fq_poll_group *pg, int timeout_ms)
+{
+	return hq_wait_loop(timeout_ms, pg_turn_ctx, pg);
+}
+
+int hq_wait_loop(int timeout_ms, int (*turn)(void *ctx, int64_t wait_ns), void *ctx)
 {
 	uint64_t end =
 		timeout_ms < 0 ? UINT64_MAX : hq_now_ns() + (uint64_t)timeout_ms * 1000000ull;
@@ -123,7 +133,7 @@ int fq_poll_group_wait(struct fq_poll_group *pg, int timeout_ms)
 
 		if (end != UINT64_MAX && end - now < (uint64_t)wait)
 			wait = end > now ? (int64_t)(end - now) : 1;
-		n = pg_turn(pg, wait);
+		n = turn(ctx, wait);
 		if (n != 0)
 			return n;
 		if (hq_now_ns() >= end)

@@ -155,26 +155,16 @@ int fq_qpair_process_completions(struct fq_qpair *qp, uint32_t max)
 	return n;
 }
 
+static int poll_once_ctx(void *ctx, int64_t wait_ns)
+{
+	return poll_once(ctx, wait_ns);
+}
+
 int fq_qpair_wait(struct fq_qpair *qp, int timeout_ms)
 {
-	uint64_t end =
-		timeout_ms < 0 ? UINT64_MAX : hq_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-
 	if (qp->pg)
 		return fq_poll_group_wait(qp->pg, timeout_ms);
-	for (;;) {
-		uint64_t now = hq_now_ns();
-		int64_t wait = (int64_t)SVC_TICK_NS;
-		int n;
-
-		if (end != UINT64_MAX && end - now < (uint64_t)wait)
-			wait = end > now ? (int64_t)(end - now) : 1;
-		n = poll_once(qp, wait);
-		if (n != 0)
-			return n;
-		if (hq_now_ns() >= end)
-			return 0;
-	}
+	return hq_wait_loop(timeout_ms, poll_once_ctx, qp);
 }
 
 static int alloc_qid(struct fq_ctrlr *c, uint16_t *qid)
