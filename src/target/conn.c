@@ -641,6 +641,7 @@ void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err)
 	q->term_tx.done = term_sent;
 	q->state = FQ_CONN_CLOSING;
 	q->closing_sent = true;
+	q->last_activity_ns = q->r->now_ns; /* the tick closes it if the TermReq sticks */
 	/* Nothing queued before the TermReq is still worth sending. */
 	tx_queue(q, &q->term_tx);
 }

@@ -19,7 +19,8 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 #define TICK_NS 250000000ll
-#define IC_TIMEOUT_NS 10000000000ull /* a connection must send ICReq within 10 s */
+#define IC_TIMEOUT_NS 10000000000ull /* ICReq, then Connect, each within 10 s */
+#define TERM_TIMEOUT_NS 5000000000ull
 #define DRAIN_TIMEOUT_NS 5000000000ull
 
 uint64_t fq_now_ns(void)
@@ -391,12 +392,21 @@ static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 	r->now_ns = fq_now_ns();
 	for (q = r->queues; q; q = next) {
 		next = q->next;
-		if (q->state == FQ_CONN_CLOSING)
+		if (q->state == FQ_CONN_CLOSING) {
+			/* A peer that never reads must not hold its TermReq'd queue. */
+			if (!q->shut && q->closing_sent &&
+			    r->now_ns - q->last_activity_ns > TERM_TIMEOUT_NS)
+				fq_queue_close(q, "C2HTermReq not delivered within 5 s");
 			continue;
+		}
 		if (q->state == FQ_CONN_IC_WAIT &&
 		    r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
 			fq_warn("connection from %s sent no ICReq within 10 s", q->peer);
 			fq_queue_close(q, "initialization timeout");
+		} else if (q->state == FQ_CONN_LIVE && !q->ctrl &&
+			   r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
+			fq_warn("connection from %s sent no Connect within 10 s", q->peer);
+			fq_queue_close(q, "no Fabrics Connect");
 		} else if (q->ctrl && q->qid == 0) {
 			fq_ctrl_take_posted(q->ctrl, t);
 			fq_ctrl_check_kato(q->ctrl, r->now_ns);

@@ -92,5 +92,21 @@ class ConnectionLimitTest(TargetTestCase):
         held.append(q)
 
 
+class IdleHandshakeTest(TargetTestCase):
+    """A connection that stops after ICReq, before Connect, is closed after
+    about 10 s (regression: it used to hold its request array forever)."""
+
+    def test_no_connect_after_icreq_is_closed(self):
+        q = raw.Queue(self.addr, self.port, timeout=20)
+        self.addCleanup(q.close)
+        t0 = time.monotonic()
+        q.wait_closed(timeout=20)
+        elapsed = time.monotonic() - t0
+        self.assertGreater(elapsed, 8, "closed too early")
+        self.assertLess(elapsed, 16, "not closed in time")
+        self.assertTrue(self.tgt.wait_log("no Connect within 10 s"))
+        self.assert_serving()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
