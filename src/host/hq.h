@@ -124,6 +124,9 @@ struct hq_ops {
 };
 
 /* What the Fabrics Connect of this queue carries (NVMe-oF 1.1 §3.3). */
+/* deadline_ns value of a command whose timer the next scan starts. */
+#define HQ_DEADLINE_ARM UINT64_MAX
+
 struct hq_params {
 	uint16_t qid;
 	uint16_t sqsize; /* 0's based */

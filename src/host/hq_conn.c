@@ -305,6 +305,10 @@ static void scan_commands(struct hq *q, uint64_t now)
 	for (uint32_t i = 0; i < q->depth && q->state == HQ_LIVE; i++) {
 		struct hreq *r = &q->reqs[i];
 
+		if (r->in_use && r->deadline_ns == HQ_DEADLINE_ARM) {
+			r->deadline_ns = now + (uint64_t)r->timeout_ms * 1000000ull;
+			continue;
+		}
 		if (!r->in_use || r->is_parent || r->rsp_done || !r->deadline_ns ||
 		    now < r->deadline_ns)
 			continue;

@@ -161,7 +161,12 @@ int hq_submit(struct hreq *r)
 	r->h2c_off = r->h2c_end = r->h2c_done = 0;
 	if (!r->timeout_ms)
 		r->timeout_ms = q->p.cmd_timeout_ms;
-	r->deadline_ns = r->timeout_ms ? hq_now_ns() + (uint64_t)r->timeout_ms * 1000000ull : 0;
+	/*
+	 * The deadline is armed by the next timer scan (every 50 ms), not
+	 * here: that keeps a clock read off every submission, and a timeout of
+	 * seconds does not need better than scan precision.
+	 */
+	r->deadline_ns = r->timeout_ms ? HQ_DEADLINE_ARM : 0;
 	hq_tx_cmd(q, r);
 	return 0;
 }
