@@ -124,18 +124,14 @@ void hq_sock_connect(struct hq *q)
 
 void hq_sock_recv(struct hq *q)
 {
-	struct io_uring_sqe *sqe;
-
 	if (!q->eng || q->recv_busy || q->fd < 0 || q->shut)
 		return;
-	sqe = fq_engine_sqe(q->eng, &q->recv_op);
-	io_uring_prep_recv(sqe, q->fd, q->rxbuf, q->rxcap, 0);
+	fq_engine_recv(q->eng, &q->recv_op, q->fd, q->rxbuf, (uint32_t)q->rxcap);
 	q->recv_busy = true;
 }
 
 void hq_sock_kick(struct hq *q)
 {
-	struct io_uring_sqe *sqe;
 	int n;
 
 	if (!q->eng || q->send_busy || !q->tx_head || q->fd < 0 || q->shut)
@@ -147,9 +143,8 @@ void hq_sock_kick(struct hq *q)
 	memset(&q->send_msg, 0, sizeof(q->send_msg));
 	q->send_msg.msg_iov = q->send_iov;
 	q->send_msg.msg_iovlen = (size_t)n;
-	sqe = fq_engine_sqe(q->eng, &q->send_op);
-	io_uring_prep_sendmsg(sqe, q->fd, &q->send_msg, MSG_NOSIGNAL);
 	q->send_busy = true;
+	fq_engine_sendmsg(q->eng, &q->send_op, q->fd, &q->send_msg, MSG_NOSIGNAL);
 }
 
 void hq_sock_shutdown(struct hq *q)

@@ -215,7 +215,6 @@ static void on_send(struct fq_uop *op, int res, uint32_t flags);
 
 static void tx_post(struct fq_queue *q)
 {
-	struct io_uring_sqe *sqe;
 	size_t skip = q->tx_off;
 	int n = 0;
 
@@ -238,10 +237,9 @@ static void tx_post(struct fq_queue *q)
 	memset(&q->msg, 0, sizeof(q->msg));
 	q->msg.msg_iov = q->msg_iov;
 	q->msg.msg_iovlen = (size_t)n;
-	sqe = fq_engine_sqe(&q->r->eng, &q->tx_uop);
-	io_uring_prep_sendmsg(sqe, q->fd, &q->msg, MSG_NOSIGNAL);
 	q->tx_posted = true;
 	q->ops++;
+	fq_engine_sendmsg(&q->r->eng, &q->tx_uop, q->fd, &q->msg, MSG_NOSIGNAL);
 }
 
 static size_t tx_len(const struct fq_tx *tx)
@@ -650,7 +648,6 @@ void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err)
 
 static void post_recv(struct fq_queue *q)
 {
-	struct io_uring_sqe *sqe;
 	uint32_t space;
 
 	if (q->rx_posted || q->state == FQ_CONN_CLOSING)
@@ -665,8 +662,7 @@ static void post_recv(struct fq_queue *q)
 	space = FQ_TGT_RXBUF - q->rx_tail;
 	if (!space)
 		return;
-	sqe = fq_engine_sqe(&q->r->eng, &q->rx_uop);
-	io_uring_prep_recv(sqe, q->fd, q->rxbuf + q->rx_tail, space, 0);
+	fq_engine_recv(&q->r->eng, &q->rx_uop, q->fd, q->rxbuf + q->rx_tail, space);
 	q->rx_posted = true;
 	q->ops++;
 }

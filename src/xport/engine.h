@@ -20,6 +20,14 @@ typedef void (*fq_uop_fn)(struct fq_uop *op, int res, uint32_t cqe_flags);
 
 struct fq_uop {
 	fq_uop_fn done;
+	/* Set by fq_engine_recv: what to try again after a non-blocking miss. */
+	void *rbuf;
+	uint32_t rlen;
+	int rfd;
+	/* A send done inline (fq_engine_sendmsg) waits here for dispatch. */
+	struct fq_uop *sw_next;
+	struct fq_uop *poll_next; /* on the engine's list of polled receives */
+	int sw_res;
 };
 
 struct fq_engine {
@@ -27,6 +35,12 @@ struct fq_engine {
 	unsigned pending; /* SQEs prepared but not yet submitted */
 	unsigned inflight;
 	bool has_ring;
+	bool busy_poll; /* created for a thread that spins on fq_engine_run(e, 0, 0) */
+	bool spinning;	/* the last fq_engine_run did not wait */
+	/* Completions of inline sends, dispatched by the next fq_engine_run. */
+	struct fq_uop *sw_head, *sw_tail;
+	/* Receives a spinning engine tries itself each turn (fq_engine_recv). */
+	struct fq_uop *poll_head;
 };
 
 /* Create the ring with room for @entries SQEs. Returns 0 or -errno. */
@@ -40,6 +54,25 @@ void fq_engine_fini(struct fq_engine *e);
  * first. Never returns NULL.
  */
 struct io_uring_sqe *fq_engine_sqe(struct fq_engine *e, struct fq_uop *op);
+
+/*
+ * Receive from socket @fd into @buf; op->done gets the byte count, 0 at end
+ * of stream, or -errno. A sleeping engine arms an io_uring receive, so the
+ * thread sleeps until data arrives. A spinning busy-poll engine instead tries
+ * a non-blocking recv on every fq_engine_run turn, and arms the io_uring
+ * receive only when the thread is about to sleep.
+ */
+void fq_engine_recv(struct fq_engine *e, struct fq_uop *op, int fd, void *buf, uint32_t len);
+
+/*
+ * Send @msg on socket @fd; op->done gets the byte count (short sends are
+ * normal) or -errno. On a spinning busy-poll engine the send is made at once
+ * with a non-blocking sendmsg and its completion is queued for the next
+ * fq_engine_run; if the socket cannot take a byte it falls back to an io_uring
+ * send, which waits for room without the thread spinning on it.
+ */
+void fq_engine_sendmsg(struct fq_engine *e, struct fq_uop *op, int fd, struct msghdr *msg,
+		       int flags);
 
 /* An SQE whose completion is ignored (e.g. cancel requests). */
 struct io_uring_sqe *fq_engine_sqe_noop(struct fq_engine *e);

@@ -45,6 +45,28 @@ check "$out" "d['total']['verify_errors'] > 0" "mismatches counted"
 
 kill -TERM $PID
 wait $PID || fail "fabriqd exit status"
+
+# Busy polling on both sides: the target spins for 200 us after each event
+# and then sleeps, the host spins throughout. Data must survive the switch
+# between non-blocking attempts and armed io_uring operations: large
+# writes (short sends), verified reads, and an idle gap that puts the
+# target to sleep between passes.
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
+"$FQD" --listen 127.0.0.1:$PORT --nqn $NQN --ns ram:16M --reactors 1 --busy-poll-us 200 >"$LOG" 2>&1 &
+PID=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+"$FABRIQ" perf -r "$TRID" -w write -o 128k -q 16 -t 1 --poll --verify --json >"$out" || fail "busy-poll verify write"
+check "$out" "d['total']['writes'] >= 128 and d['total']['errors'] == 0" "busy-poll write pass covered the namespace"
+sleep 0.3
+"$FABRIQ" perf -r "$TRID" -w randread -o 4k -q 32 -t 1 --poll --verify --disable-sqflow --json >"$out" ||
+	fail "busy-poll verify read"
+check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 1000" "busy-poll verified reads"
+"$FABRIQ" perf -r "$TRID" -w randread -o 4k -q 1 -t 1 --no-poll --verify --json >"$out" ||
+	fail "sleeping host against a busy-polling target"
+check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 100" "sleeping host verified reads"
+kill -TERM $PID
+wait $PID || fail "fabriqd exit status (busy poll)"
 trap - EXIT
 rm -f "$LOG" "$out"
 echo "perf tests passed"
