@@ -88,7 +88,6 @@ struct hreq {
 	bool force_inline; /* Connect: data always in-capsule */
 	enum hreq_dir dir;
 	struct fq_sqe sqe;
-	struct iovec iov[FQ_MAX_IOVS];
 	int iovcnt;
 	uint32_t len;	   /* data bytes */
 	uint32_t c2h_off;  /* next C2HData offset expected */
@@ -108,11 +107,17 @@ struct hreq {
 	uint32_t child_no;  /* child: position, lowest failing one wins */
 	uint32_t err_child; /* parent: position of the recorded error */
 	struct hreq *next_free;
-	struct hq_pdu pdu;
+	void *heap; /* freed at completion (large DSM range lists) */
+	/*
+	 * Everything above from in_use on is zeroed for each new command;
+	 * the arrays below (1.2 KiB) are written before they are read, and
+	 * clearing them cost 3-4% of the host's CPU at 4 KiB QD128.
+	 */
+	struct iovec iov[FQ_MAX_IOVS]; /* iovcnt valid entries */
+	struct hq_pdu pdu;	       /* set up by hq_tx_push and pdu_layout */
 	uint8_t hdr[sizeof(struct fq_tcp_cmd) + FQ_TCP_DIGEST_LEN];
 	uint32_t ddgst;
 	uint8_t scratch[HQ_SCRATCH];
-	void *heap; /* freed at completion (large DSM range lists) */
 };
 
 /* Hooks the owner of a connection provides. */

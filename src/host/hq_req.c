@@ -69,7 +69,7 @@ struct hreq *hq_req_get(struct hq *q)
 		return NULL;
 	q->free_list = r->next_free;
 	gen = (uint16_t)((r->gen + 1) & GEN_MASK);
-	memset(&r->in_use, 0, sizeof(*r) - offsetof(struct hreq, in_use));
+	memset(&r->in_use, 0, offsetof(struct hreq, iov) - offsetof(struct hreq, in_use));
 	r->gen = gen;
 	r->in_use = true;
 	r->pdu.req = r;

@@ -99,6 +99,11 @@ struct perf_worker {
 	int nqps;
 	uint64_t rng;
 	uint32_t epoch;
+	/*
+	 * Clock read once per poll turn, at the first completion: every
+	 * completion of one receive shares it, as in bench/bound.
+	 */
+	uint64_t turn_ns;
 	struct perf_stats st[MAX_NS];
 	/* Read by the main thread for the live line. */
 	_Atomic uint64_t live_ios, live_bytes, live_lat_ns;
@@ -203,7 +208,8 @@ static void io_done(void *arg, const struct fq_cpl *cpl)
 	struct perf_worker *w = pq->w;
 	const struct perf_ns *n = &nss[pq->nsidx];
 	struct perf_stats *st = &w->st[pq->nsidx];
-	uint64_t now = now_ns(), lat = now - t->start_ns;
+	uint64_t now = w->turn_ns ? w->turn_ns : (w->turn_ns = now_ns());
+	uint64_t lat = now - t->start_ns;
 
 	pq->inflight--;
 	if (w->epoch != atomic_load_explicit(&epoch, memory_order_relaxed)) {
@@ -257,8 +263,12 @@ static void *worker_main(void *arg)
 		for (uint32_t i = 0; i < w->qps[q].depth; i++)
 			submit(&w->qps[q].tasks[i], now_ns());
 	do {
-		int rc = cfg.poll ? fq_poll_group_process_completions(w->pg)
-				  : fq_poll_group_wait(w->pg, 100);
+		int rc;
+
+		w->turn_ns = 0;
+		rc = cfg.poll ? fq_poll_group_process_completions(w->pg)
+			      : fq_poll_group_wait(w->pg, 100);
+		w->turn_ns = 0;
 
 		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT)
 			break;
