@@ -74,6 +74,8 @@ struct fq_bdev {
 	bool volatile_cache; /* writes need Flush to be durable */
 	bool read_zeroes_after_dealloc;
 	bool supports_dealloc;
+	/* Every operation completes before submit returns (RAM, null). */
+	bool sync_submit;
 	void *priv;
 };
 

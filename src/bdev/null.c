@@ -72,6 +72,7 @@ int fq_bdev_null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 	bdev->priv = NULL;
 	bdev->num_blocks = opts->size / bdev->block_size;
 	bdev->volatile_cache = false;
+	bdev->sync_submit = true;
 	bdev->read_zeroes_after_dealloc = true;
 	bdev->supports_dealloc = true;
 	return 0;

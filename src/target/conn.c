@@ -166,6 +166,7 @@ static struct fq_req *req_alloc(struct fq_queue *q)
 	q->free_reqs = req->next_wait;
 	req->next_wait = NULL;
 	req->buf = NULL;
+	req->buf_borrowed = false;
 	req->xfer_len = req->rcvd = 0;
 	req->data_in = req->incapsule = req->ddgst_error = req->close_after = false;
 	req->data_iov.iov_base = NULL;
@@ -181,7 +182,10 @@ void fq_req_free(struct fq_req *req)
 {
 	struct fq_queue *q = req->q;
 
-	if (req->buf) {
+	if (req->buf_borrowed) {
+		req->buf = NULL;
+		req->buf_borrowed = false;
+	} else if (req->buf) {
 		fq_buf_put(&q->r->pool, req->buf, req->buf_class);
 		req->buf = NULL;
 		if (q->r->wait_head)
@@ -811,6 +815,29 @@ static uint16_t check_sgl(struct fq_queue *q, struct fq_req *req, uint32_t icdat
 	return 0;
 }
 
+/*
+ * A Write whose in-capsule data (and digest) is already whole in the receive
+ * buffer, for a namespace whose backend completes inside submit (RAM, null),
+ * is executed straight from the receive buffer: the data is consumed before
+ * the buffer is touched again, and the pool copy (4 KiB per 4 KiB write) is
+ * saved. Anything else takes a pool buffer.
+ */
+static bool borrow_incapsule(struct fq_queue *q, struct fq_req *req)
+{
+	uint32_t need = q->fr.data_len + (q->fr.has_ddgst ? FQ_TCP_DIGEST_LEN : 0);
+	const struct fq_tgt_ns *ns;
+
+	if (q->qid == 0 || req->cmd.opcode != FQ_IO_WRITE || !q->ctrl ||
+	    q->rx_tail - q->rx_head < need || q->fr.data_len != req->xfer_len)
+		return false;
+	ns = fq_subsys_find_ns(q->ctrl->subsys, req->cmd.nsid);
+	if (!ns || !ns->bdev->sync_submit)
+		return false;
+	req->buf = q->rxbuf + q->rx_head;
+	req->buf_borrowed = true;
+	return true;
+}
+
 static void handle_capsule(struct fq_queue *q)
 {
 	const struct fq_tcp_cmd *pdu = (const void *)q->hdr;
@@ -840,7 +867,9 @@ static void handle_capsule(struct fq_queue *q)
 			q->rx_state = FQ_RX_DISCARD;
 			return;
 		}
-		if (fq_req_get_buf(req, req->xfer_len)) {
+		if (borrow_incapsule(q, req))
+			;
+		else if (fq_req_get_buf(req, req->xfer_len)) {
 			/*
 			 * No buffer for the in-capsule data. Waiting here would stop
 			 * this socket, and the buffers may be held by this very
@@ -1016,7 +1045,8 @@ static bool rx_step(struct fq_queue *q)
 		if (!avail)
 			return false;
 		n = avail < q->rx_left ? avail : q->rx_left;
-		memcpy(data_dst(q), p, n);
+		if (data_dst(q) != p) /* equal when the command borrowed the rxbuf */
+			memcpy(data_dst(q), p, n);
 		if (q->fr.has_ddgst)
 			q->rx_crc = fq_crc32c_update(q->rx_crc, p, n);
 		q->rx_head += n;

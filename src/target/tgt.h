@@ -164,6 +164,7 @@ struct fq_req {
 	/* Data. */
 	uint8_t *buf;	   /* pooled buffer, or NULL */
 	int buf_class;	   /* pool class of buf */
+	bool buf_borrowed; /* buf points into the receive buffer, not the pool */
 	uint32_t xfer_len; /* bytes the command transfers */
 	uint32_t rcvd;	   /* H2C / in-capsule bytes received so far */
 	bool data_in;	   /* host-to-controller data */

@@ -6,6 +6,10 @@ Regression tests for two bugs:
   its data (no R2T) once a buffer came free;
 - a connection whose receive side waited for a buffer held by its own
   R2T'd writes deadlocked (it could never read the H2CData that frees them).
+
+Namespace 1 is RAM: its in-capsule writes run straight from the receive
+buffer and need no pool buffer. Namespace 2 is a file, whose asynchronous
+writes do.
 """
 
 import os
@@ -31,6 +35,7 @@ port = {port}
 
 [subsystem "nqn.2026-01.io.fabriq.test:sub1"]
 namespace = ram:64M
+namespace = file:{tmp}/ns2.img:64M
 """
 
 
@@ -76,14 +81,30 @@ class BufferExhaustionTest(TargetTestCase):
         self.addCleanup(self.close_all, [a, q])
         cids, r2ts, data = self.hold_all_buffers(q, 8192)
         small = os.urandom(16384)  # in-capsule, needs a large buffer here
-        c = q.write(1, 16384, small, incapsule=True)
+        c = q.write(2, 16384, small, incapsule=True)
         # Retryable "Command Interrupted", and the socket keeps being read.
         self.assertEqual((c.sct, c.sc), (0, 0x21), c)
         self.assertFalse(c.dnr)
         self.finish(q, cids, r2ts, data)
-        self.assertEqual(q.write(1, 16384, small, incapsule=True).status, 0)
-        c = q.read(1, 16384, 32)
+        self.assertEqual(q.write(2, 16384, small, incapsule=True).status, 0)
+        c = q.read(2, 16384, 32)
         self.assertEqual(c.data, small)
+        self.assert_healthy((a, q))
+
+    def test_ram_incapsule_write_needs_no_buffer(self):
+        """RAM in-capsule writes run from the receive buffer: with the pool
+        empty they still succeed, and many in one send land intact."""
+        a, q = self.pair()
+        self.addCleanup(self.close_all, [a, q])
+        cids, r2ts, data = self.hold_all_buffers(q, 8192)
+        blocks = [os.urandom(4096) for _ in range(16)]
+        pending = [q.submit(q.rw_cmd(raw.IO_WRITE, 1, 40000 + i * 8, 8), b, incapsule=True)
+                   for i, b in enumerate(blocks)]
+        for cid in pending:
+            self.assertEqual(q.wait(cid).status, 0)
+        self.finish(q, cids, r2ts, data)
+        for i, b in enumerate(blocks):
+            self.assertEqual(q.read(1, 40000 + i * 8, 8).data, b)
         self.assert_healthy((a, q))
 
 
