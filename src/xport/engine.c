@@ -111,19 +111,35 @@ void fq_engine_recv(struct fq_engine *e, struct fq_uop *op, int fd, void *buf, u
 	arm_recv(e, op);
 }
 
+/*
+ * A socket that stayed empty for this many turns in a row is tried only
+ * every POLL_IDLE_EVERY turns, so an idle connection (an admin queue, say)
+ * does not double the turn time, and with it the latency, of a busy one.
+ */
+#define POLL_IDLE_AFTER 256
+#define POLL_IDLE_EVERY 8
+
 /* One non-blocking attempt at every polled receive. */
 static void poll_recvs(struct fq_engine *e)
 {
 	struct fq_uop **pp = &e->poll_head;
 
+	e->turns++;
 	while (*pp) {
 		struct fq_uop *op = *pp;
-		ssize_t n = recv(op->rfd, op->rbuf, op->rlen, MSG_DONTWAIT);
+		ssize_t n;
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		if (op->poll_misses >= POLL_IDLE_AFTER && e->turns % POLL_IDLE_EVERY) {
 			pp = &op->poll_next;
 			continue;
 		}
+		n = recv(op->rfd, op->rbuf, op->rlen, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			op->poll_misses++;
+			pp = &op->poll_next;
+			continue;
+		}
+		op->poll_misses = 0;
 		*pp = op->poll_next;
 		sw_complete(e, op, n >= 0 ? (int)n : -errno);
 	}

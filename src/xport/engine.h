@@ -27,6 +27,7 @@ struct fq_uop {
 	/* A send done inline (fq_engine_sendmsg) waits here for dispatch. */
 	struct fq_uop *sw_next;
 	struct fq_uop *poll_next; /* on the engine's list of polled receives */
+	uint32_t poll_misses;	  /* consecutive empty attempts */
 	int sw_res;
 };
 
@@ -41,6 +42,7 @@ struct fq_engine {
 	struct fq_uop *sw_head, *sw_tail;
 	/* Receives a spinning engine tries itself each turn (fq_engine_recv). */
 	struct fq_uop *poll_head;
+	uint32_t turns;
 };
 
 /* Create the ring with room for @entries SQEs. Returns 0 or -errno. */
