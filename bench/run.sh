@@ -12,18 +12,24 @@
 #    at QD 1/32/128, 128 KiB read/write at QD 32, digests off/on, polling
 #    (target busy-poll + perf --poll) and not polling (both sleep). The RAM
 #    namespace is written once before each series so reads touch real memory.
+#    A last polling series repeats the 4 KiB cases on a namespace small enough
+#    to stay in the CPU cache (HOT_NS_SIZE), like the bound's one buffer: the
+#    difference to the main series is the cost of reading and writing DRAM.
 # 4. Records target and host CPU use per case and the target's idle CPU over
 #    5 s with a host connected and no I/O.
 # 5. Writes bench/results/<time>/{results.json,results.md,iops.svg,latency.svg}
 #    and prints the table.
 #
-# Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5), WARMUP (1).
+# Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5), WARMUP (1),
+# NS_SIZE (1G), HOT_NS_SIZE (16M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SECS=${SECONDS_PER_CASE:-5}
 WARMUP=${WARMUP:-1}
+NS_SIZE=${NS_SIZE:-1G}
+HOT_NS_SIZE=${HOT_NS_SIZE:-16M}
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1 && SECS=2 && WARMUP=0.5
 
@@ -77,8 +83,8 @@ done
 
 PORT=$(free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
-start_target() { # busy_poll_us
-	taskset -c "$TARGET_CPU" $FQD --listen 127.0.0.1:$PORT --nqn $NQN --ns ram:1G \
+start_target() { # busy_poll_us [namespace size]
+	taskset -c "$TARGET_CPU" $FQD --listen 127.0.0.1:$PORT --nqn $NQN --ns "ram:${2:-$NS_SIZE}" \
 		--reactors 1 --busy-poll-us "$1" --log-level warn >"$OUT/fabriqd.log" 2>&1 &
 	FQD_PID=$!
 	sleep 0.5
@@ -107,35 +113,47 @@ echo "== fabriq perf against fabriqd"
 cases=("randread 4096 1" "randread 4096 32" "randread 4096 128" "randwrite 4096 1"
 	"randwrite 4096 32" "randwrite 4096 128" "read 131072 32" "write 131072 32")
 [ $QUICK = 1 ] && cases=("randread 4096 1" "randread 4096 128" "randwrite 4096 128")
-for poll in 0 1; do # sleeping (the default) first: see docs/performance.md on throttling
-	busy=$([ $poll = 1 ] && echo 1000000 || echo 0)
-	for dg in 0 1; do
-		start_target "$busy"
-		# Write the whole namespace once: reads of never-written RAM all hit
-		# one shared zero page, which is cache-hot and flatters read numbers.
-		taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
-		for c in "${cases[@]}"; do
-			read -r wl size qd <<<"$c"
-			t0=$(cpu_ticks "$FQD_PID")
-			s0=$(date +%s.%N)
-			json=$(taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w "$wl" -o "$size" -q "$qd" \
-				-t "$SECS" --warmup "$WARMUP" --json --disable-sqflow $([ $poll = 1 ] && echo --poll || echo --no-poll) \
-				$([ $dg = 1 ] && echo --hdr-digest --data-digest))
-			s1=$(date +%s.%N)
-			t1=$(cpu_ticks "$FQD_PID")
-			tcpu=$(echo "scale=2; 100*($t1-$t0)/$HZ/($s1-$s0)" | bc)
-			echo "$json" | python3 -c "
+run_series() { # poll digest namespace-size case...
+	local poll=$1 dg=$2 ns=$3 busy
+	shift 3
+	busy=$([ "$poll" = 1 ] && echo 1000000 || echo 0)
+	start_target "$busy" "$ns"
+	# Write the whole namespace once: reads of never-written RAM all hit
+	# one shared zero page, which is cache-hot and flatters read numbers.
+	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
+	for c in "$@"; do
+		read -r wl size qd <<<"$c"
+		t0=$(cpu_ticks "$FQD_PID")
+		s0=$(date +%s.%N)
+		json=$(taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w "$wl" -o "$size" -q "$qd" \
+			-t "$SECS" --warmup "$WARMUP" --json --disable-sqflow $([ "$poll" = 1 ] && echo --poll || echo --no-poll) \
+			$([ "$dg" = 1 ] && echo --hdr-digest --data-digest))
+		s1=$(date +%s.%N)
+		t1=$(cpu_ticks "$FQD_PID")
+		tcpu=$(echo "scale=2; 100*($t1-$t0)/$HZ/($s1-$s0)" | bc)
+		echo "$json" | python3 -c "
 import json,sys
 d=json.load(sys.stdin); t=d['total']
 print(json.dumps({'kind':'perf','workload':'$wl','io_size':$size,'qd':$qd,'poll':$poll==1,
-  'digest':$dg==1,'iops':t['iops'],'mib_s':t['mib_per_s'],'mean_us':t['lat_mean_us'],
-  'p50_us':t['p50_us'],'p90_us':t['p90_us'],'p99_us':t['p99_us'],'p99_9_us':t['p99_9_us'],
-  'p99_99_us':t['p99_99_us'],'max_us':t['lat_max_us'],'errors':t['errors'],
-  'host_cpu_pct':d['cpu_pct'],'target_cpu_pct':$tcpu}))" | tee -a "$RAW"
-		done
-		stop_target
+  'digest':$dg==1,'ns':'$ns','main':'$ns'=='$NS_SIZE','iops':t['iops'],'mib_s':t['mib_per_s'],
+  'mean_us':t['lat_mean_us'],'p50_us':t['p50_us'],'p90_us':t['p90_us'],'p99_us':t['p99_us'],
+  'p99_9_us':t['p99_9_us'],'p99_99_us':t['p99_99_us'],'max_us':t['lat_max_us'],
+  'errors':t['errors'],'host_cpu_pct':d['cpu_pct'],'target_cpu_pct':$tcpu}))" | tee -a "$RAW"
+	done
+	stop_target
+}
+for poll in 0 1; do # sleeping (the default) first: see docs/performance.md on throttling
+	for dg in 0 1; do
+		run_series $poll $dg "$NS_SIZE" "${cases[@]}"
 	done
 done
+hot=()
+for c in "${cases[@]}"; do
+	if [[ $c == *" 4096 "* ]]; then hot+=("$c"); fi
+done
+if [ "$HOT_NS_SIZE" != "$NS_SIZE" ]; then
+	run_series 1 0 "$HOT_NS_SIZE" "${hot[@]}"
+fi
 
 python3 bench/report.py "$RAW" "$OUT"
 echo "results: $OUT"
