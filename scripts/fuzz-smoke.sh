@@ -27,7 +27,10 @@ else
 	meson configure "$bdir" -Dfuzz=true -Dtests=true >/dev/null
 fi
 
-# Build only the harnesses: the rest of the tree is not needed here.
+# Build only the harnesses: the rest of the tree is not needed here. The
+# target list is read after build.ninja is brought up to date, so a stale
+# build directory cannot hide a newer harness.
+ninja -C "$bdir" build.ninja >/dev/null
 mapfile -t targets < <(ninja -C "$bdir" -t targets all |
 	sed -n 's|^\(tests/fuzz/fuzz_[A-Za-z0-9_]*\): .*|\1|p' | sort -u)
 if [[ ${#targets[@]} -eq 0 ]]; then

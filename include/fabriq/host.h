@@ -354,10 +354,12 @@ struct fq_poll_group_opts {
 	size_t opts_size;
 	/*
 	 * The owner calls fq_poll_group_process_completions() in a tight loop
-	 * (busy polling) rather than fq_poll_group_wait(). The ring is then set
-	 * up so completions are collected by the polling loop instead of
-	 * interrupting it, which lowers latency; a group that mostly sleeps
-	 * in fq_poll_group_wait() is faster without it. Default false.
+	 * (busy polling) rather than fq_poll_group_wait(). Each call then
+	 * tries the sockets with non-blocking recv/sendmsg instead of arming
+	 * io_uring operations, and completions are collected by the loop
+	 * instead of interrupting it, which lowers latency (docs/performance.md).
+	 * fq_poll_group_wait() still sleeps: it arms the receives first. A
+	 * group that mostly sleeps is faster without it. Default false.
 	 */
 	bool busy_poll;
 };
