@@ -650,11 +650,45 @@ void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err)
 
 /* ---- receive ------------------------------------------------------------ */
 
+/*
+ * Receive straight into the request buffer when the rest of a large data PDU
+ * is still on the wire: the receive buffer is empty, so nothing is parsed
+ * out of order, and the request (and its pooled buffer) lives until this
+ * receive completes because the posted receive holds a queue reference.
+ */
+#define RX_DIRECT_MIN (16u * 1024)
+
+static uint8_t *data_dst(struct fq_queue *q);
+static bool rx_data_took(struct fq_queue *q, const uint8_t *p, uint32_t n);
+
+static bool post_recv_direct(struct fq_queue *q)
+{
+	if (q->rx_state != FQ_RX_DATA || !q->rx_req || q->rx_head != q->rx_tail ||
+	    q->rx_left < RX_DIRECT_MIN || q->rx_req->buf_borrowed || !q->rx_req->buf)
+		return false;
+	q->rx_head = q->rx_tail = 0;
+	q->rx_zc = q->rx_left;
+	q->rx_iov[0].iov_base = data_dst(q);
+	q->rx_iov[0].iov_len = q->rx_left;
+	q->rx_iov[1].iov_base = q->rxbuf;
+	q->rx_iov[1].iov_len = FQ_TGT_RXBUF;
+	memset(&q->rx_msg, 0, sizeof(q->rx_msg));
+	q->rx_msg.msg_iov = q->rx_iov;
+	q->rx_msg.msg_iovlen = 2;
+	fq_engine_recvmsg(&q->r->eng, &q->rx_uop, q->fd, &q->rx_msg);
+	q->rx_posted = true;
+	q->ops++;
+	return true;
+}
+
 static void post_recv(struct fq_queue *q)
 {
 	uint32_t space;
 
 	if (q->rx_posted || q->state == FQ_CONN_CLOSING)
+		return;
+	q->rx_zc = 0;
+	if (post_recv_direct(q))
 		return;
 	if (q->rx_head == q->rx_tail) {
 		q->rx_head = q->rx_tail = 0;
@@ -694,6 +728,13 @@ static void on_recv(struct fq_uop *op, int res, uint32_t flags)
 		q->ops--;
 		fq_queue_close(q, res == 0 ? "peer closed the connection" : strerror(-res));
 		return;
+	}
+	if (q->rx_zc) {
+		uint32_t direct = (uint32_t)res < q->rx_zc ? (uint32_t)res : q->rx_zc;
+
+		res -= (int)direct;
+		q->rx_zc = 0;
+		rx_data_took(q, data_dst(q), direct);
 	}
 	q->rx_tail += (uint32_t)res;
 	q->last_activity_ns = q->r->now_ns;
@@ -756,7 +797,6 @@ static void start_data(struct fq_queue *q, struct fq_req *req, uint8_t *dst, uin
 	q->rx_req = req;
 	q->rx_left = len;
 	q->rx_crc = FQ_CRC32C_SEED;
-	q->rx_pad = 0;
 	(void)dst;
 	q->rx_state = FQ_RX_DATA;
 }
@@ -996,6 +1036,21 @@ static uint8_t *data_dst(struct fq_queue *q)
 	return req->buf + off;
 }
 
+/* @n more data bytes of the current PDU are in place (a copy of @p). */
+static bool rx_data_took(struct fq_queue *q, const uint8_t *p, uint32_t n)
+{
+	if (q->fr.has_ddgst)
+		q->rx_crc = fq_crc32c_update(q->rx_crc, p, n);
+	q->rx_left -= n;
+	if (q->rx_left)
+		return false;
+	if (q->fr.has_ddgst)
+		q->rx_state = FQ_RX_DDGST;
+	else
+		data_done(q, true);
+	return true;
+}
+
 static bool rx_step(struct fq_queue *q)
 {
 	uint32_t avail = q->rx_tail - q->rx_head;
@@ -1047,17 +1102,8 @@ static bool rx_step(struct fq_queue *q)
 		n = avail < q->rx_left ? avail : q->rx_left;
 		if (data_dst(q) != p) /* equal when the command borrowed the rxbuf */
 			memcpy(data_dst(q), p, n);
-		if (q->fr.has_ddgst)
-			q->rx_crc = fq_crc32c_update(q->rx_crc, p, n);
 		q->rx_head += n;
-		q->rx_left -= n;
-		if (q->rx_left)
-			return false;
-		if (q->fr.has_ddgst)
-			q->rx_state = FQ_RX_DDGST;
-		else
-			data_done(q, true);
-		return true;
+		return rx_data_took(q, p, n);
 	case FQ_RX_DDGST: {
 		uint32_t got;
 

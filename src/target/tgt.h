@@ -232,7 +232,14 @@ struct fq_queue {
 	struct fq_req *rx_req;
 	uint32_t rx_left; /* data bytes left in the current PDU */
 	uint32_t rx_crc;
-	uint32_t rx_pad;
+	/*
+	 * Direct receive: a large data PDU is read straight into its request
+	 * buffer (rx_zc bytes of the posted receive go there, the rest to
+	 * rxbuf). rx_msg/rx_iov describe that receive.
+	 */
+	uint32_t rx_zc;
+	struct msghdr rx_msg;
+	struct iovec rx_iov[2];
 	struct fq_tcp_rx_ctx rxctx;
 	/* Transmit side. */
 	struct fq_tx *tx_head, *tx_tail;

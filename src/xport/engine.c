@@ -77,7 +77,10 @@ static void arm_recv(struct fq_engine *e, struct fq_uop *op)
 {
 	struct io_uring_sqe *sqe = fq_engine_sqe(e, op);
 
-	io_uring_prep_recv(sqe, op->rfd, op->rbuf, op->rlen, 0);
+	if (op->rmsg)
+		io_uring_prep_recvmsg(sqe, op->rfd, op->rmsg, 0);
+	else
+		io_uring_prep_recv(sqe, op->rfd, op->rbuf, op->rlen, 0);
 }
 
 static void sw_complete(struct fq_engine *e, struct fq_uop *op, int res)
@@ -91,11 +94,28 @@ static void sw_complete(struct fq_engine *e, struct fq_uop *op, int res)
 	e->sw_tail = op;
 }
 
+static void post_recv(struct fq_engine *e, struct fq_uop *op);
+
 void fq_engine_recv(struct fq_engine *e, struct fq_uop *op, int fd, void *buf, uint32_t len)
 {
 	op->rbuf = buf;
 	op->rlen = len;
 	op->rfd = fd;
+	op->rmsg = NULL;
+	post_recv(e, op);
+}
+
+void fq_engine_recvmsg(struct fq_engine *e, struct fq_uop *op, int fd, struct msghdr *msg)
+{
+	op->rbuf = NULL;
+	op->rlen = 0;
+	op->rfd = fd;
+	op->rmsg = msg;
+	post_recv(e, op);
+}
+
+static void post_recv(struct fq_engine *e, struct fq_uop *op)
+{
 	/*
 	 * A receive armed on an empty socket completes through a poll wakeup
 	 * and task work, which costs a spinning thread about 2 us per round
@@ -133,7 +153,8 @@ static void poll_recvs(struct fq_engine *e)
 			pp = &op->poll_next;
 			continue;
 		}
-		n = recv(op->rfd, op->rbuf, op->rlen, MSG_DONTWAIT);
+		n = op->rmsg ? recvmsg(op->rfd, op->rmsg, MSG_DONTWAIT)
+			     : recv(op->rfd, op->rbuf, op->rlen, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 			op->poll_misses++;
 			pp = &op->poll_next;

@@ -24,6 +24,7 @@ struct fq_uop {
 	void *rbuf;
 	uint32_t rlen;
 	int rfd;
+	struct msghdr *rmsg; /* set by fq_engine_recvmsg instead of rbuf */
 	/* A send done inline (fq_engine_sendmsg) waits here for dispatch. */
 	struct fq_uop *sw_next;
 	struct fq_uop *poll_next; /* on the engine's list of polled receives */
@@ -65,6 +66,9 @@ struct io_uring_sqe *fq_engine_sqe(struct fq_engine *e, struct fq_uop *op);
  * receive only when the thread is about to sleep.
  */
 void fq_engine_recv(struct fq_engine *e, struct fq_uop *op, int fd, void *buf, uint32_t len);
+
+/* As fq_engine_recv, scattering into @msg's iovecs (kept alive until done). */
+void fq_engine_recvmsg(struct fq_engine *e, struct fq_uop *op, int fd, struct msghdr *msg);
 
 /*
  * Send @msg on socket @fd; op->done gets the byte count (short sends are

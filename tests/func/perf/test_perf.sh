@@ -62,6 +62,13 @@ sleep 0.3
 "$FABRIQ" perf -r "$TRID" -w randread -o 4k -q 32 -t 1 --poll --verify --disable-sqflow --json >"$out" ||
 	fail "busy-poll verify read"
 check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 1000" "busy-poll verified reads"
+# Large writes with data digests: the target reads most of each 128 KiB
+# H2CData payload straight into the request buffer and checks its CRC there.
+"$FABRIQ" perf -r "$TRID" -w write -o 128k -q 8 -t 1 --hdr-digest --data-digest --verify --json >"$out" ||
+	fail "verify write with digests"
+check "$out" "d['total']['writes'] >= 128 and d['total']['errors'] == 0" "digest write pass covered the namespace"
+"$FABRIQ" perf -r "$TRID" -w read -o 128k -q 8 -t 1 --verify --json >"$out" || fail "verify read after digest writes"
+check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 0" "digest-written data reads back"
 "$FABRIQ" perf -r "$TRID" -w randread -o 4k -q 1 -t 1 --no-poll --verify --json >"$out" ||
 	fail "sleeping host against a busy-polling target"
 check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 100" "sleeping host verified reads"
