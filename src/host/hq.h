@@ -31,6 +31,8 @@
 #define HQ_PDU_IOVS (FQ_MAX_IOVS + 2) /* header, data segments, data digest */
 #define HQ_SEND_IOVS 256	      /* iovecs handed to one sendmsg */
 #define HQ_RXBUF_SIZE (128 * 1024)
+/* Payload still to come above which a receive goes straight to the caller. */
+#define HQ_RX_DIRECT_MIN (16u * 1024)
 #define HQ_SCRATCH 64 /* small per-request payload (DSM ranges, ...) */
 #define HQ_ERRMSG 1024
 
@@ -86,6 +88,7 @@ struct hreq {
 	bool r2t_active;
 	bool abort_sent;
 	bool force_inline; /* Connect: data always in-capsule */
+	bool rx_direct;	   /* a posted receive writes into this command's buffers */
 	enum hreq_dir dir;
 	struct fq_sqe sqe;
 	int iovcnt;
@@ -183,6 +186,15 @@ struct hq {
 	uint32_t rx_crc;
 	uint8_t rx_ddgst[FQ_TCP_DIGEST_LEN];
 	uint8_t rx_term[FQ_TCP_TERM_MAX_DATA];
+	/*
+	 * Direct receive (hq_sock.c): the rest of a large C2HData payload is
+	 * received straight into the command's buffers, the bytes after it
+	 * into rxbuf. rx_direct is that command while the receive is posted.
+	 */
+	struct hreq *rx_direct;
+	uint32_t rx_direct_len;
+	struct msghdr rx_msg;
+	struct iovec rx_iov[FQ_MAX_IOVS + 1];
 
 	/* Transmit. */
 	struct hq_pdu *tx_head, *tx_tail;
@@ -240,6 +252,8 @@ int hq_req_from_raw(struct hreq *r, const struct fq_nvme_cmd *cmd, void *buf, ui
 
 /* Receive side (hq_rx.c). Returns 0, or -EPROTO after failing the queue. */
 int hq_rx_feed(struct hq *q, const uint8_t *buf, size_t len);
+/* @len bytes of the current C2HData payload were received in place (q->rx_iov). */
+void hq_rx_direct(struct hq *q, uint32_t len);
 void hq_rx_reset(struct hq *q);
 
 /* Transmit side (hq_tx.c). */

@@ -224,7 +224,8 @@ void hq_req_try_release(struct hreq *r)
 	fq_cmd_cb cb;
 	void *arg;
 
-	if (!r->in_use || !r->rsp_done || r->tx_queued)
+	/* A receive still writing into the buffers holds it back too. */
+	if (!r->in_use || !r->rsp_done || r->tx_queued || r->rx_direct)
 		return;
 	if (!r->is_parent)
 		q->wire_count--;

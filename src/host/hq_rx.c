@@ -272,6 +272,29 @@ static size_t rx_ddgst(struct hq *q, const uint8_t *buf, size_t len)
 	return n;
 }
 
+void hq_rx_direct(struct hq *q, uint32_t len)
+{
+	uint32_t left = len;
+
+	if (q->rx_fr.has_ddgst)
+		for (int i = 0; left && i < FQ_MAX_IOVS; i++) {
+			size_t n = q->rx_iov[i].iov_len < left ? q->rx_iov[i].iov_len : left;
+
+			q->rx_crc = fq_crc32c_update(q->rx_crc, q->rx_iov[i].iov_base, n);
+			left -= (uint32_t)n;
+		}
+	q->rx_off += len;
+	q->rx_left -= len;
+	if (q->rx_left == 0) {
+		if (q->rx_fr.has_ddgst) {
+			q->rx_state = RX_DDGST;
+			q->rx_have = 0;
+		} else {
+			rx_data_done(q);
+		}
+	}
+}
+
 int hq_rx_feed(struct hq *q, const uint8_t *buf, size_t len)
 {
 	while (len) {

@@ -37,16 +37,31 @@ static bool open_state(const struct hq *q)
 static void recv_done(struct fq_uop *op, int res, uint32_t flags)
 {
 	struct hq *q = container_of(op, struct hq, recv_op);
+	struct hreq *direct;
 
 	(void)flags;
 	lock(q);
+	direct = q->rx_direct;
 	q->recv_busy = false;
-	if (res > 0 && open_state(q))
-		hq_rx_feed(q, q->rxbuf, (size_t)res);
-	else if (res == 0)
+	q->rx_direct = NULL;
+	if (direct)
+		direct->rx_direct = false;
+	if (res > 0 && open_state(q)) {
+		uint32_t n = 0; /* bytes that went straight to the caller's buffers */
+
+		if (direct)
+			n = (uint32_t)res < q->rx_direct_len ? (uint32_t)res : q->rx_direct_len;
+		if (n)
+			hq_rx_direct(q, n);
+		if ((uint32_t)res > n && open_state(q))
+			hq_rx_feed(q, q->rxbuf, (size_t)res - n);
+	} else if (res == 0)
 		hq_fail(q, -ECONNRESET, "connection closed by %s", q->p.peer);
 	else if (res < 0)
 		hq_fail(q, res, "receive from %s failed: %s", q->p.peer, strerror(-res));
+	/* Completion of that command may have waited for this receive. */
+	if (direct)
+		hq_req_try_release(direct);
 	if (open_state(q))
 		hq_sock_recv(q);
 	hq_sock_kick(q);
@@ -126,8 +141,29 @@ void hq_sock_recv(struct hq *q)
 {
 	if (!q->eng || q->recv_busy || q->fd < 0 || q->shut)
 		return;
-	fq_engine_recv(q->eng, &q->recv_op, q->fd, q->rxbuf, (uint32_t)q->rxcap);
 	q->recv_busy = true;
+	/*
+	 * The rest of a large read payload is still on the wire: receive it
+	 * straight into the caller's buffers (no copy out of rxbuf), and what
+	 * follows it into rxbuf. The command cannot complete to the caller
+	 * while this receive may still write (hq_req_try_release waits).
+	 */
+	if (q->rx_state == RX_DATA && q->rx_req && q->rx_left >= HQ_RX_DIRECT_MIN) {
+		struct hreq *r = q->rx_req;
+		int n = hq_iov_slice(r->iov, r->iovcnt, q->rx_off, q->rx_left, q->rx_iov);
+
+		q->rx_iov[n].iov_base = q->rxbuf;
+		q->rx_iov[n].iov_len = q->rxcap;
+		memset(&q->rx_msg, 0, sizeof(q->rx_msg));
+		q->rx_msg.msg_iov = q->rx_iov;
+		q->rx_msg.msg_iovlen = (size_t)n + 1;
+		q->rx_direct = r;
+		q->rx_direct_len = q->rx_left;
+		r->rx_direct = true;
+		fq_engine_recvmsg(q->eng, &q->recv_op, q->fd, &q->rx_msg);
+		return;
+	}
+	fq_engine_recv(q->eng, &q->recv_op, q->fd, q->rxbuf, q->rxcap);
 }
 
 void hq_sock_kick(struct hq *q)

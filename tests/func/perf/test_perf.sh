@@ -67,7 +67,8 @@ check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 1000" "
 "$FABRIQ" perf -r "$TRID" -w write -o 128k -q 8 -t 1 --hdr-digest --data-digest --verify --json >"$out" ||
 	fail "verify write with digests"
 check "$out" "d['total']['writes'] >= 128 and d['total']['errors'] == 0" "digest write pass covered the namespace"
-"$FABRIQ" perf -r "$TRID" -w read -o 128k -q 8 -t 1 --verify --json >"$out" || fail "verify read after digest writes"
+"$FABRIQ" perf -r "$TRID" -w read -o 128k -q 8 -t 1 --hdr-digest --data-digest --verify --json >"$out" ||
+	fail "verify read with digests"
 check "$out" "d['total']['verify_errors'] == 0 and d['total']['reads'] > 0" "digest-written data reads back"
 "$FABRIQ" perf -r "$TRID" -w randread -o 4k -q 1 -t 1 --no-poll --verify --json >"$out" ||
 	fail "sleeping host against a busy-polling target"
