@@ -227,6 +227,21 @@ static void rx_data_done(struct hq *q)
 	}
 }
 
+/* @n more payload bytes are in place (and in the digest): move on. */
+static void rx_data_advance(struct hq *q, uint32_t n)
+{
+	q->rx_off += n;
+	q->rx_left -= n;
+	if (q->rx_left == 0) {
+		if (q->rx_fr.has_ddgst) {
+			q->rx_state = RX_DDGST;
+			q->rx_have = 0;
+		} else {
+			rx_data_done(q);
+		}
+	}
+}
+
 static size_t rx_data(struct hq *q, const uint8_t *buf, size_t len)
 {
 	size_t n = q->rx_left < len ? q->rx_left : len;
@@ -237,16 +252,7 @@ static size_t rx_data(struct hq *q, const uint8_t *buf, size_t len)
 		memcpy(q->rx_term + q->rx_off, buf, n);
 	if (q->rx_fr.has_ddgst)
 		q->rx_crc = fq_crc32c_update(q->rx_crc, buf, n);
-	q->rx_off += (uint32_t)n;
-	q->rx_left -= (uint32_t)n;
-	if (q->rx_left == 0) {
-		if (q->rx_fr.has_ddgst) {
-			q->rx_state = RX_DDGST;
-			q->rx_have = 0;
-		} else {
-			rx_data_done(q);
-		}
-	}
+	rx_data_advance(q, (uint32_t)n);
 	return n;
 }
 
@@ -283,16 +289,7 @@ void hq_rx_direct(struct hq *q, uint32_t len)
 			q->rx_crc = fq_crc32c_update(q->rx_crc, q->rx_iov[i].iov_base, n);
 			left -= (uint32_t)n;
 		}
-	q->rx_off += len;
-	q->rx_left -= len;
-	if (q->rx_left == 0) {
-		if (q->rx_fr.has_ddgst) {
-			q->rx_state = RX_DDGST;
-			q->rx_have = 0;
-		} else {
-			rx_data_done(q);
-		}
-	}
+	rx_data_advance(q, len);
 }
 
 int hq_rx_feed(struct hq *q, const uint8_t *buf, size_t len)

@@ -907,9 +907,7 @@ static void handle_capsule(struct fq_queue *q)
 			q->rx_state = FQ_RX_DISCARD;
 			return;
 		}
-		if (borrow_incapsule(q, req))
-			;
-		else if (fq_req_get_buf(req, req->xfer_len)) {
+		if (!borrow_incapsule(q, req) && fq_req_get_buf(req, req->xfer_len)) {
 			/*
 			 * No buffer for the in-capsule data. Waiting here would stop
 			 * this socket, and the buffers may be held by this very

@@ -268,7 +268,6 @@ static void *worker_main(void *arg)
 		w->turn_ns = 0;
 		rc = cfg.poll ? fq_poll_group_process_completions(w->pg)
 			      : fq_poll_group_wait(w->pg, 100);
-		w->turn_ns = 0;
 
 		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT)
 			break;
