@@ -8,13 +8,20 @@
  *   4 KiB read:  72-byte request (CapsuleCmd) -> 4120-byte reply (C2HData 24 + 4096)
  *   4 KiB write: 4168-byte request (CapsuleCmd 72 + 4096) -> 24-byte reply (CapsuleResp)
  *
- *   bound server --port P [--cpu N] [--poll]
+ *   bound server --port P [--cpu N] [--poll] [--mem SIZE]
  *   bound client --port P --req B --rsp B --qd N --seconds S [--cpu N] [--poll] [--json]
  *
  * The server answers every complete request with one reply, batching all
  * replies of one receive into one writev. The client keeps --qd requests
  * outstanding. Blocking mode sleeps in recv/send; --poll busy-polls with
  * non-blocking calls (MSG_DONTWAIT), on both sides.
+ *
+ * --mem SIZE gives the server a SIZE-byte memory that stands in for a RAM
+ * namespace: the data part of each reply (beyond a 24-byte header) is sent
+ * straight from a random aligned slot of it, and the data part of each
+ * request (beyond a 72-byte header) is copied into one. That is the memory
+ * traffic fabriqd's RAM backend has on top of the socket work, so the
+ * difference between the two bounds is what DRAM costs on this machine.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,13 +34,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_QD 1024
-#define HDR 8 /* every message starts with: u32 request size, u32 reply size */
+#define HDR 8	   /* every message starts with: u32 request size, u32 reply size */
+#define REQ_HDR 72 /* a CapsuleCmd; anything beyond it is write data */
+#define RSP_HDR 24 /* a C2HData or CapsuleResp header; beyond it is read data */
 
 struct opts {
 	bool server;
@@ -44,7 +54,25 @@ struct opts {
 	int qd;
 	double seconds;
 	bool json;
+	size_t mem;
 };
+
+/* The --mem stand-in for a namespace, and a cheap random slot picker. */
+struct memory {
+	uint8_t *base;
+	size_t size;
+	uint64_t rng;
+};
+
+static uint8_t *mem_slot(struct memory *m, size_t len)
+{
+	size_t slots = m->size / len;
+
+	m->rng ^= m->rng << 13;
+	m->rng ^= m->rng >> 7;
+	m->rng ^= m->rng << 17;
+	return m->base + (m->rng % slots) * len;
+}
 
 static uint64_t now_ns(void)
 {
@@ -104,10 +132,10 @@ static int xsendv(int fd, struct iovec *iov, int cnt, bool poll)
 	return 0;
 }
 
-static void serve(int fd, bool poll)
+static void serve(int fd, bool poll, struct memory *mem)
 {
 	static uint8_t in[4 << 20], out[1 << 20];
-	struct iovec iov[MAX_QD];
+	struct iovec iov[2 * MAX_QD];
 	size_t have = 0;
 	uint32_t req = 0, rsp = 0;
 
@@ -125,11 +153,20 @@ static void serve(int fd, bool poll)
 			memcpy(&rsp, in + off + 4, 4);
 			if (req < HDR || rsp > sizeof(out) || req > sizeof(in))
 				return;
-			if (have - off < req || cnt == MAX_QD)
+			if (have - off < req || cnt >= 2 * MAX_QD - 1)
 				break;
+			if (mem && req > REQ_HDR && req - REQ_HDR <= mem->size)
+				memcpy(mem_slot(mem, req - REQ_HDR), in + off + REQ_HDR,
+				       req - REQ_HDR);
 			off += req;
 			iov[cnt].iov_base = out;
-			iov[cnt++].iov_len = rsp;
+			if (mem && rsp > RSP_HDR && rsp - RSP_HDR <= mem->size) {
+				iov[cnt++].iov_len = RSP_HDR;
+				iov[cnt].iov_base = mem_slot(mem, rsp - RSP_HDR);
+				iov[cnt++].iov_len = rsp - RSP_HDR;
+			} else {
+				iov[cnt++].iov_len = rsp;
+			}
 		}
 		if (cnt && xsendv(fd, iov, cnt, poll))
 			return;
@@ -142,7 +179,19 @@ static int run_server(const struct opts *o)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
 	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct memory mem = {.size = o->mem, .rng = 88172645463325252ull};
 
+	if (o->mem) {
+		/* Mapped and touched like fabriqd's RAM backend after the prefill. */
+		mem.base = mmap(NULL, o->mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+		if (mem.base == MAP_FAILED) {
+			perror("bound: mmap");
+			return 1;
+		}
+		(void)madvise(mem.base, o->mem, MADV_HUGEPAGE);
+		memset(mem.base, 0x5a, o->mem);
+	}
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16)) {
@@ -156,7 +205,7 @@ static int run_server(const struct opts *o)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		serve(fd, o->poll);
+		serve(fd, o->poll, o->mem ? &mem : NULL);
 		close(fd);
 	}
 }
@@ -180,9 +229,17 @@ static int run_client(const struct opts *o)
 
 	lat = malloc(maxlat * sizeof(*lat));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!reqbuf || !in || !lat || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		perror("bound: connect");
+	if (!reqbuf || !in || !lat) {
+		perror("bound: malloc");
 		return 1;
+	}
+	/* A server with --mem listens once its memory is touched: give it time. */
+	for (int tries = 0; connect(fd, (struct sockaddr *)&a, sizeof(a)); tries++) {
+		if (errno != ECONNREFUSED || tries == 300) {
+			perror("bound: connect");
+			return 1;
+		}
+		usleep(100000);
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memcpy(reqbuf, &o->req, 4);
@@ -252,18 +309,45 @@ static int run_client(const struct opts *o)
 	return 0;
 }
 
+/* "64M", "1G", "4096": a byte count with an optional K/M/G suffix. */
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+
+	switch (*end) {
+	case 'K':
+	case 'k':
+		shift = 10;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		break;
+	case '\0':
+		break;
+	default:
+		return -1;
+	}
+	if (end == s || (*end && end[1]) || v == 0 || v > (SIZE_MAX >> 30))
+		return -1;
+	*out = (size_t)v << shift;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"cpu", required_argument, NULL, 'c'},
-		{"poll", no_argument, NULL, 'P'},
-		{"req", required_argument, NULL, 'r'},
-		{"rsp", required_argument, NULL, 's'},
-		{"qd", required_argument, NULL, 'q'},
-		{"seconds", required_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+		{"port", required_argument, NULL, 'p'},	   {"cpu", required_argument, NULL, 'c'},
+		{"poll", no_argument, NULL, 'P'},	   {"req", required_argument, NULL, 'r'},
+		{"rsp", required_argument, NULL, 's'},	   {"qd", required_argument, NULL, 'q'},
+		{"seconds", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+		{"mem", required_argument, NULL, 'm'},	   {NULL, 0, NULL, 0},
 	};
 	struct opts o = {.cpu = -1, .req = 72, .rsp = 4120, .qd = 1, .seconds = 5};
 	int c;
@@ -299,6 +383,12 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json = true;
+			break;
+		case 'm':
+			if (parse_size(optarg, &o.mem)) {
+				fprintf(stderr, "bound: bad --mem size '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		default:
 			return 2;

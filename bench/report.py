@@ -21,9 +21,9 @@ def load(path):
     return machine, bound, perf, idle, alloc
 
 
-def bound_of(bound, name, qd, poll):
+def bound_of(bound, name, qd, poll, mem=None):
     for b in bound:
-        if b["name"] == name and b["qd"] == qd and b["poll"] == poll:
+        if b["name"] == name and b["qd"] == qd and b["poll"] == poll and b.get("mem") == mem:
             return b
     return None
 
@@ -44,6 +44,9 @@ def analyse(bound, perf, idle):
         row["bound_iops_ref"] = b_top["iops"] if b_top else None
         row["bound_ref_qd"] = ref_qd
         row["iops_ratio"] = p["iops"] / b_top["iops"] if b_top else None
+        b_mem = bound_of(bound, name, 128, p["poll"], p.get("ns", "1G"))
+        row["bound_mem_iops"] = b_mem["iops"] if b_mem else None
+        row["iops_ratio_mem"] = p["iops"] / b_mem["iops"] if b_mem else None
         row["bound_p50_same_qd"] = b_same["p50_us"] if b_same else None
         row["p50_ratio"] = p["p50_us"] / b_same["p50_us"] if b_same else None
         out.append(row)
@@ -89,22 +92,23 @@ def markdown(machine, bound, rows, goals, idle):
           f"load on CPU {machine['load_cpu']}; {machine['seconds']} s per case; "
           f"commit {machine['commit']}.", "",
           "## Bound (raw TCP, same messages)", "",
-          "| messages | QD | mode | ops/s | mean us | p50 us | p99 us |",
-          "|---|---|---|---|---|---|---|"]
+          "| messages | server memory | QD | mode | ops/s | mean us | p50 us | p99 us |",
+          "|---|---|---|---|---|---|---|---|"]
     for b in bound:
-        md.append(f"| {b['name']} ({b['req']}->{b['rsp']} B) | {b['qd']} | "
+        md.append(f"| {b['name']} ({b['req']}->{b['rsp']} B) | {b.get('mem', '-')} | {b['qd']} | "
                   f"{'poll' if b['poll'] else 'blocking'} | {b['iops']:.0f} | "
                   f"{b['mean_us']:.2f} | {b['p50_us']:.2f} | {b['p99_us']:.2f} |")
     md += ["", "## fabriq perf against fabriqd (RAM namespace)", "",
            "| case | namespace | mode | digests | IOPS | MiB/s | p50 us | p99 us | p99.99 us | "
-           "IOPS / bound | p50 / bound | target CPU % | host CPU % |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "IOPS / bound | IOPS / bound with memory | p50 / bound | target CPU % | host CPU % |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['workload']} {r['io_size'] // 1024}K QD{r['qd']} | "
                   f"{r.get('ns', '1G')}{'' if r.get('main', True) else ' (cache-resident)'} | "
                   f"{'poll' if r['poll'] else 'sleep'} | {'on' if r['digest'] else 'off'} | "
                   f"{r['iops']:.0f} | {r['mib_s']:.1f} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | "
                   f"{r['p99_99_us']:.1f} | {fmt(r['iops_ratio'], '.2f')} (QD{r['bound_ref_qd']}) | "
+                  f"{fmt(r['iops_ratio_mem'], '.2f')} | "
                   f"{fmt(r['p50_ratio'], '.2f')} | {r['target_cpu_pct']} | "
                   f"{r['host_cpu_pct']:.0f} |")
     md += ["", "## Goals", "", "| goal | measured | limit | met |", "|---|---|---|---|"]
@@ -171,7 +175,8 @@ def main():
               f"{'' if r.get('main', True) else ' ns ' + r.get('ns', '')}" for r in rows]
     svg_bars("IOPS: fabriq perf vs fabriqd, and the raw-TCP bound", labels,
              [("fabriq", "#3b7dd8", [r["iops"] for r in rows]),
-              ("bound (QD128 / 128K QD32)", "#bbbbbb", [r["bound_iops_ref"] for r in rows])],
+              ("bound (QD128 / 128K QD32)", "#bbbbbb", [r["bound_iops_ref"] for r in rows]),
+              ("bound with memory (QD128)", "#8fbf8f", [r["bound_mem_iops"] for r in rows])],
              "IOPS", outdir / "iops.svg")
     svg_bars("Latency percentiles (us)", labels,
              [("p50", "#3b7dd8", [r["p50_us"] for r in rows]),

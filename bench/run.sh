@@ -7,6 +7,9 @@
 # 2. Measures the bound with bench/bound (raw TCP, the same message sizes as
 #    NVMe/TCP 4 KiB and 128 KiB reads and writes), server on TARGET_CPU and
 #    client on LOAD_CPU, blocking and busy-polling, at 1, 32 and 128 outstanding.
+#    Then the 4 KiB polling QD128 exchange once more with the server reading
+#    and writing a memory the size of each namespace (bound --mem), to show
+#    what the RAM namespace's DRAM traffic alone costs.
 # 3. Starts fabriqd (one reactor, RAM namespace) pinned to TARGET_CPU and runs
 #    fabriq perf pinned to LOAD_CPU over the matrix: 4 KiB randread/randwrite
 #    at QD 1/32/128, 128 KiB read/write at QD 32, digests off/on, polling
@@ -60,15 +63,17 @@ echo >>"$RAW"
 tail -1 "$RAW"
 
 echo "== bound (raw TCP, same message sizes)"
-run_bound() { # name req rsp qd poll
-	local port pid
+run_bound() { # name req rsp qd poll [memory size]
+	local port pid mem=${6:-}
 	port=$(free_port)
-	$BOUND server --port "$port" --cpu "$TARGET_CPU" $([ "$5" = 1 ] && echo --poll) &
+	$BOUND server --port "$port" --cpu "$TARGET_CPU" $([ "$5" = 1 ] && echo --poll) \
+		${mem:+--mem "$mem"} &
 	pid=$!
 	sleep 0.3
 	$BOUND client --port "$port" --cpu "$LOAD_CPU" --req "$2" --rsp "$3" --qd "$4" \
 		--seconds "$SECS" $([ "$5" = 1 ] && echo --poll) --json |
-		sed "s/^{/{\"kind\":\"bound\",\"name\":\"$1\",/" | tee -a "$RAW"
+		sed "s/^{/{\"kind\":\"bound\",\"name\":\"$1\",${mem:+\"mem\":\"$mem\",}/" |
+		tee -a "$RAW"
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 }
@@ -79,6 +84,12 @@ for poll in 0 1; do
 	done
 	run_bound read128k 72 131096 32 $poll
 	run_bound write128k 131144 24 32 $poll
+done
+# The same exchange with the server reading and writing a namespace-sized
+# memory, like the RAM backend: what DRAM adds to the bound on this machine.
+for mem in "$NS_SIZE" "$HOT_NS_SIZE"; do
+	run_bound read4k 72 4120 128 1 "$mem"
+	run_bound write4k 4168 24 128 1 "$mem"
 done
 
 PORT=$(free_port)
