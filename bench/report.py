@@ -18,7 +18,8 @@ def load(path):
     perf = [r for r in rows if r["kind"] == "perf"]
     idle = next((r for r in rows if r["kind"] == "idle"), None)
     alloc = [r for r in rows if r["kind"] == "alloc"]
-    return machine, bound, perf, idle, alloc
+    crc = next((r for r in rows if r["kind"] == "crc"), None)
+    return machine, bound, perf, idle, alloc, crc
 
 
 def bound_of(bound, name, qd, poll, mem=None):
@@ -152,7 +153,7 @@ def svg_bars(title, labels, series, unit, path):
 
 def main():
     raw, outdir = sys.argv[1], Path(sys.argv[2])
-    machine, bound, perf, idle, alloc = load(raw)
+    machine, bound, perf, idle, alloc, crc = load(raw)
     rows, goals = analyse(bound, perf, idle)
     if alloc:
         worst = max(a["target_allocs"] + a["host_allocs"] for a in alloc)
@@ -161,7 +162,7 @@ def main():
                       "value": worst, "limit": 0, "pass": worst == 0})
     (outdir / "results.json").write_text(json.dumps(
         {"machine": machine, "bound": bound, "perf": rows, "idle": idle, "alloc": alloc,
-         "goals": goals},
+         "crc": crc, "goals": goals},
         indent=2))
     md = markdown(machine, bound, rows, goals, idle)
     if alloc:
@@ -169,6 +170,13 @@ def main():
         md += "| namespace | workload | target allocs | host allocs |\n|---|---|---|---|\n"
         md += "".join(f"| {a['namespace']} | {a['workload']} | {a['target_allocs']} | "
                       f"{a['host_allocs']} |\n" for a in alloc)
+    if crc:
+        md += ("\n## Digest compute: CRC32C of one 4 KiB block (ns; fastest / median batch)\n\n"
+               "| data | ISA-L crc32_iscsi | Fabriq digest path |\n|---|---|---|\n")
+        for where, label in (("hot", "in L1 cache"),
+                             ("cold", f"random block of {crc['mem_mib']} MiB")):
+            i, f = crc[f"{where}_isal_ns"], crc[f"{where}_fabriq_ns"]
+            md += f"| {label} | {i[0]:.0f} / {i[1]:.0f} | {f[0]:.0f} / {f[1]:.0f} |\n"
     (outdir / "results.md").write_text(md)
     labels = [f"{r['workload']} {r['io_size'] // 1024}K QD{r['qd']} "
               f"{'poll' if r['poll'] else 'sleep'}{' dg' if r['digest'] else ''}"

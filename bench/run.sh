@@ -18,9 +18,11 @@
 #    A last polling series repeats the 4 KiB cases on a namespace small enough
 #    to stay in the CPU cache (HOT_NS_SIZE), like the bound's one buffer: the
 #    difference to the main series is the cost of reading and writing DRAM.
-# 4. Records target and host CPU use per case and the target's idle CPU over
+# 4. Times the digest (CRC32C) of a 4 KiB block on LOAD_CPU, in the cache and
+#    from a 1 GiB memory, with ISA-L alone and with Fabriq's path.
+# 5. Records target and host CPU use per case and the target's idle CPU over
 #    5 s with a host connected and no I/O.
-# 5. Writes bench/results/<time>/{results.json,results.md,iops.svg,latency.svg}
+# 6. Writes bench/results/<time>/{results.json,results.md,iops.svg,latency.svg}
 #    and prints the table.
 #
 # Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5), WARMUP (1),
@@ -104,6 +106,9 @@ stop_target() {
 	kill -TERM "$FQD_PID"
 	wait "$FQD_PID" || { echo "fabriqd exited with an error"; tail "$OUT/fabriqd.log"; exit 1; }
 }
+
+echo "== digest compute (CRC32C of a 4 KiB block: ISA-L alone and Fabriq's path)"
+taskset -c "$LOAD_CPU" build-release/bench/crc_speed | tee -a "$RAW"
 
 echo "== idle target CPU (host connected, no I/O, 5 s)"
 start_target 0

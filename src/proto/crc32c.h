@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * CRC32C (Castagnoli) for NVMe/TCP header and data digests, NVMe/TCP 1.0
- * §3.6.1.1. Backed by ISA-L's crc32_iscsi, which uses the SSE4.2/PCLMUL
- * instructions when the CPU has them.
+ * §3.6.1.1. Whole blocks use a folded CRC32 + PCLMULQDQ path where the CPU
+ * has both (crc32c_fold.h); the rest goes to ISA-L's crc32_iscsi.
  */
 #ifndef FQ_PROTO_CRC32C_H
 #define FQ_PROTO_CRC32C_H

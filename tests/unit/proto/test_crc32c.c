@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "proto/crc32c.h"
+#include "proto/crc32c_fold.h"
 
 static void rfc3720_vectors(void **state)
 {
@@ -103,6 +104,74 @@ static void iov_equals_contiguous(void **state)
 	assert_int_not_equal(fq_crc32c_iov(iov, 3), whole);
 }
 
+/* Bit at a time, straight from the definition: independent of both fast paths. */
+static uint32_t ref_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
+	}
+	return crc;
+}
+
+/*
+ * Lengths around the folded block sizes (1024, 4096 and their sums), odd
+ * offsets and arbitrary running registers, against the reference.
+ */
+static void fold_matches_reference(void **state)
+{
+	static uint8_t buf[3 * 4096 + 2048 + 64];
+	static const size_t lens[] = {0,    1,	  15,	1023, 1024, 1025, 2047, 2048,
+				      3072, 4095, 4096, 4097, 5120, 8192, 9216, 3 * 4096 + 2048};
+	uint32_t x = 0x9e3779b9;
+
+	(void)state;
+	fill(buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (size_t off = 0; off < 64; off += 7) {
+			uint32_t seed = x = x * 1664525u + 1013904223u;
+			uint32_t want = ref_update(seed, buf + off, lens[i]);
+
+			assert_int_equal(fq_crc32c_update(seed, buf + off, lens[i]), want);
+		}
+	}
+	/* Random lengths and offsets. */
+	for (int t = 0; t < 300; t++) {
+		size_t off, len;
+		uint32_t seed;
+
+		x = x * 1664525u + 1013904223u;
+		off = x % 64;
+		x = x * 1664525u + 1013904223u;
+		len = x % (sizeof(buf) - 64);
+		seed = x * 2654435761u;
+		assert_int_equal(fq_crc32c_update(seed, buf + off, len),
+				 ref_update(seed, buf + off, len));
+	}
+}
+
+/* Where the CPU has the instructions, the folded path really runs. */
+static void fold_consumes_whole_blocks(void **state)
+{
+	static uint8_t buf[4096 + 1024 + 1000];
+	uint32_t crc = FQ_CRC32C_SEED;
+	size_t n;
+
+	(void)state;
+	fill(buf, sizeof(buf));
+	n = fq_crc32c_fold(&crc, buf, sizeof(buf));
+	if (!fq_crc32c_fold_supported()) {
+		assert_int_equal(n, 0);
+		skip();
+	}
+	assert_int_equal(n, 4096 + 1024);
+	assert_int_equal(crc, ref_update(FQ_CRC32C_SEED, buf, n));
+	crc = 7;
+	assert_int_equal(fq_crc32c_fold(&crc, buf, 1023), 0);
+	assert_int_equal(crc, 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +179,8 @@ int main(void)
 		cmocka_unit_test(check_value),
 		cmocka_unit_test(chained_equals_one_shot),
 		cmocka_unit_test(iov_equals_contiguous),
+		cmocka_unit_test(fold_matches_reference),
+		cmocka_unit_test(fold_consumes_whole_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
