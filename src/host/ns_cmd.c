@@ -54,27 +54,47 @@ static bool has_room(const struct hq *q, uint32_t slots, uint32_t wire)
 	return q->depth - q->outstanding >= slots && q->wire_max - q->wire_count >= wire;
 }
 
-static int submit_single(struct fq_qpair *qp, struct fq_ns *ns, const struct io_args *a,
-			 fq_cmd_cb cb, void *arg)
+/* A slot for one command that goes on the wire alone: -ENXIO, -EAGAIN. */
+static int slot_get(struct fq_qpair *qp, struct hreq **out)
 {
-	struct hreq *r;
-	int rc;
+	int rc = check_live(qp);
 
+	if (rc)
+		return rc;
 	if (!has_room(&qp->q, 1, 1))
 		return -EAGAIN;
-	r = hq_req_get(&qp->q);
-	rc = hq_req_set_data(r, a->iov, a->iovcnt, a->dir);
-	if (rc) {
-		hq_req_put(r);
-		return rc;
-	}
-	fill_rw(r, ns, a, a->lba, a->nlb);
+	*out = hq_req_get(&qp->q);
+	return 0;
+}
+
+/* Send a filled slot; a slot that cannot be sent goes back to the free list. */
+static int slot_submit(struct hreq *r, fq_cmd_cb cb, void *arg)
+{
+	int rc;
+
 	r->cb = cb;
 	r->cb_arg = arg;
 	rc = hq_submit(r);
 	if (rc)
 		hq_req_put(r);
 	return rc;
+}
+
+static int submit_single(struct fq_qpair *qp, struct fq_ns *ns, const struct io_args *a,
+			 fq_cmd_cb cb, void *arg)
+{
+	struct hreq *r;
+	int rc = slot_get(qp, &r);
+
+	if (rc)
+		return rc;
+	rc = hq_req_set_data(r, a->iov, a->iovcnt, a->dir);
+	if (rc) {
+		hq_req_put(r);
+		return rc;
+	}
+	fill_rw(r, ns, a, a->lba, a->nlb);
+	return slot_submit(r, cb, arg);
 }
 
 /*
@@ -220,21 +240,15 @@ int fq_qpair_io_raw(struct fq_qpair *qp, const struct fq_nvme_cmd *cmd, void *bu
 
 	if (!qp || !cmd)
 		return -EINVAL;
-	rc = check_live(qp);
+	rc = slot_get(qp, &r);
 	if (rc)
 		return rc;
-	if (!has_room(&qp->q, 1, 1))
-		return -EAGAIN;
-	r = hq_req_get(&qp->q);
 	rc = hq_req_from_raw(r, cmd, buf, len);
-	if (!rc) {
-		r->cb = cb;
-		r->cb_arg = cb_arg;
-		rc = hq_submit(r);
-	}
-	if (rc)
+	if (rc) {
 		hq_req_put(r);
-	return rc;
+		return rc;
+	}
+	return slot_submit(r, cb, cb_arg);
 }
 
 /* Dataset Management, NVM CS 1.0 §3.2.3: NR is 0's based, ranges are data. */
@@ -249,12 +263,9 @@ int fq_ns_dsm(struct fq_ns *ns, struct fq_qpair *qp, const struct fq_dsm_range_d
 	static_assert(sizeof(struct fq_dsm_range_desc) == sizeof(struct fq_dsm_range), "range");
 	if (!ns || !qp || nr == 0 || nr > FQ_DSM_MAX_RANGES)
 		return -EINVAL;
-	rc = check_live(qp);
+	rc = slot_get(qp, &r);
 	if (rc)
 		return rc;
-	if (!has_room(&qp->q, 1, 1))
-		return -EAGAIN;
-	r = hq_req_get(&qp->q);
 	/* The caller's array is copied: small lists fit the slot's scratch. */
 	iov.iov_base = len <= sizeof(r->scratch) ? (void *)r->scratch : (r->heap = malloc(len));
 	iov.iov_len = len;
@@ -268,12 +279,7 @@ int fq_ns_dsm(struct fq_ns *ns, struct fq_qpair *qp, const struct fq_dsm_range_d
 	r->sqe.nsid = ns->nsid;
 	r->sqe.cdw10 = (uint32_t)nr - 1;
 	r->sqe.cdw11 = attrs;
-	r->cb = cb;
-	r->cb_arg = cb_arg;
-	rc = hq_submit(r);
-	if (rc)
-		hq_req_put(r);
-	return rc;
+	return slot_submit(r, cb, cb_arg);
 }
 
 int fq_ns_deallocate(struct fq_ns *ns, struct fq_qpair *qp, uint64_t lba, uint32_t nlb,

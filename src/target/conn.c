@@ -402,7 +402,13 @@ void fq_req_send_data(struct fq_req *req)
 	req->tx.iov[n++].iov_len = sizeof(*d) + (q->hdgst ? FQ_TCP_DIGEST_LEN : 0);
 	req->tx.iov[n++] = req->data_iov;
 	if (q->ddgst) {
-		req->ddgst = fq_crc32c(req->data_iov.iov_base, len);
+		/*
+		 * Without a pooled buffer the data is the namespace's own memory
+		 * (RAM), which a random read finds cold; a pooled buffer was just
+		 * filled.
+		 */
+		req->ddgst = req->buf ? fq_crc32c(req->data_iov.iov_base, len)
+				      : fq_crc32c_uncached(req->data_iov.iov_base, len);
 		req->tx.iov[n].iov_base = &req->ddgst;
 		req->tx.iov[n++].iov_len = FQ_TCP_DIGEST_LEN;
 	}
