@@ -11,11 +11,31 @@ import sys
 from pathlib import Path
 
 
+def median_rounds(rows, key):
+    """One row per case: the round with the median IOPS (the lower middle one
+    for an even count), so that its latencies come from the same run, plus
+    the number of rounds and the lowest and highest IOPS among them."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    out = []
+    for g in groups.values():
+        by_iops = sorted(g, key=lambda r: r["iops"])
+        row = dict(by_iops[(len(by_iops) - 1) // 2])
+        row["rounds"] = len(g)
+        row["iops_min"], row["iops_max"] = by_iops[0]["iops"], by_iops[-1]["iops"]
+        out.append(row)
+    return out
+
+
 def load(path):
     rows = [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
     machine = next(r for r in rows if r["kind"] == "machine")
-    bound = [r for r in rows if r["kind"] == "bound"]
-    perf = [r for r in rows if r["kind"] == "perf"]
+    bound = median_rounds([r for r in rows if r["kind"] == "bound"],
+                          lambda b: (b["name"], b["qd"], b["poll"], b.get("mem")))
+    perf = median_rounds([r for r in rows if r["kind"] == "perf"],
+                         lambda p: (p["workload"], p["io_size"], p["qd"], p["poll"],
+                                    p["digest"], p.get("ns")))
     idle = next((r for r in rows if r["kind"] == "idle"), None)
     alloc = [r for r in rows if r["kind"] == "alloc"]
     crc = next((r for r in rows if r["kind"] == "crc"), None)
@@ -86,28 +106,43 @@ def fmt(v, spec=".0f"):
     return "-" if v is None else format(v, spec)
 
 
+def spread(r):
+    return f"{r['iops_min'] / 1000:.0f}k–{r['iops_max'] / 1000:.0f}k"
+
+
 def markdown(machine, bound, rows, goals, idle):
+    rounds = max([r.get("rounds", 1) for r in bound + rows] or [1])
+    many = rounds > 1
     md = ["# Benchmark results", "",
           f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB, "
           f"kernel {machine['kernel']}; target on CPU {machine['target_cpu']}, "
           f"load on CPU {machine['load_cpu']}; {machine['seconds']} s per case; "
-          f"commit {machine['commit']}.", "",
-          "## Bound (raw TCP, same messages)", "",
-          "| messages | server memory | QD | mode | ops/s | mean us | p50 us | p99 us |",
-          "|---|---|---|---|---|---|---|---|"]
+          f"commit {machine['commit']}.", ""]
+    if many:
+        md += [f"Every case ran in {rounds} rounds (bound, then Fabriq, in turn). Each row is "
+               "the round with the median ops/s, so its latencies come from that same "
+               "round; the range column gives the lowest and the highest ops/s.", ""]
+    md += ["## Bound (raw TCP, same messages)", "",
+           "| messages | server memory | QD | mode | ops/s |" + (" range |" if many else "") +
+           " mean us | p50 us | p99 us |",
+           "|---|---|---|---|---|" + ("---|" if many else "") + "---|---|---|"]
     for b in bound:
         md.append(f"| {b['name']} ({b['req']}->{b['rsp']} B) | {b.get('mem', '-')} | {b['qd']} | "
-                  f"{'poll' if b['poll'] else 'blocking'} | {b['iops']:.0f} | "
+                  f"{'poll' if b['poll'] else 'blocking'} | {b['iops']:.0f} | " +
+                  (f"{spread(b)} | " if many else "") +
                   f"{b['mean_us']:.2f} | {b['p50_us']:.2f} | {b['p99_us']:.2f} |")
     md += ["", "## fabriq perf against fabriqd (RAM namespace)", "",
-           "| case | namespace | mode | digests | IOPS | MiB/s | p50 us | p99 us | p99.99 us | "
+           "| case | namespace | mode | digests | IOPS |" + (" range |" if many else "") +
+           " MiB/s | p50 us | p99 us | p99.99 us | "
            "IOPS / bound | IOPS / bound with memory | p50 / bound | target CPU % | host CPU % |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|" + ("---|" if many else "") +
+           "---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['workload']} {r['io_size'] // 1024}K QD{r['qd']} | "
                   f"{r.get('ns', '1G')}{'' if r.get('main', True) else ' (cache-resident)'} | "
                   f"{'poll' if r['poll'] else 'sleep'} | {'on' if r['digest'] else 'off'} | "
-                  f"{r['iops']:.0f} | {r['mib_s']:.1f} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | "
+                  f"{r['iops']:.0f} | " + (f"{spread(r)} | " if many else "") +
+                  f"{r['mib_s']:.1f} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | "
                   f"{r['p99_99_us']:.1f} | {fmt(r['iops_ratio'], '.2f')} (QD{r['bound_ref_qd']}) | "
                   f"{fmt(r['iops_ratio_mem'], '.2f')} | "
                   f"{fmt(r['p50_ratio'], '.2f')} | {r['target_cpu_pct']} | "

@@ -26,7 +26,10 @@
 #    and prints the table.
 #
 # Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5), WARMUP (1),
-# NS_SIZE (1G), HOT_NS_SIZE (16M).
+# NS_SIZE (1G), HOT_NS_SIZE (16M), ROUNDS (1). With ROUNDS=N, steps 2 and 3
+# run N times in turn (bound, then Fabriq) and the report takes each case's
+# median round by IOPS, with the spread: a shared machine's neighbours move
+# single runs by 10-30%.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_CPU=${TARGET_CPU:-0}
@@ -35,6 +38,8 @@ SECS=${SECONDS_PER_CASE:-5}
 WARMUP=${WARMUP:-1}
 NS_SIZE=${NS_SIZE:-1G}
 HOT_NS_SIZE=${HOT_NS_SIZE:-16M}
+ROUNDS=${ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, not '$ROUNDS'" >&2; exit 2; }
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1 && SECS=2 && WARMUP=0.5
 
@@ -59,12 +64,11 @@ echo "== machine"
 {
 	echo "{\"kind\":\"machine\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\","
 	echo "\"cpus\":$(nproc),\"kernel\":\"$(uname -r)\",\"mem_gib\":$(awk '/MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo),"
-	echo "\"target_cpu\":$TARGET_CPU,\"load_cpu\":$LOAD_CPU,\"seconds\":$SECS,\"commit\":\"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
+	echo "\"target_cpu\":$TARGET_CPU,\"load_cpu\":$LOAD_CPU,\"seconds\":$SECS,\"rounds\":$ROUNDS,\"commit\":\"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\"}"
 } | tr -d '\n' >>"$RAW"
 echo >>"$RAW"
 tail -1 "$RAW"
 
-echo "== bound (raw TCP, same message sizes)"
 run_bound() { # name req rsp qd poll [memory size]
 	local port pid mem=${6:-}
 	port=$(free_port)
@@ -74,25 +78,27 @@ run_bound() { # name req rsp qd poll [memory size]
 	sleep 0.3
 	$BOUND client --port "$port" --cpu "$LOAD_CPU" --req "$2" --rsp "$3" --qd "$4" \
 		--seconds "$SECS" $([ "$5" = 1 ] && echo --poll) --json |
-		sed "s/^{/{\"kind\":\"bound\",\"name\":\"$1\",${mem:+\"mem\":\"$mem\",}/" |
+		sed "s/^{/{\"kind\":\"bound\",\"round\":$ROUND,\"name\":\"$1\",${mem:+\"mem\":\"$mem\",}/" |
 		tee -a "$RAW"
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 }
-for poll in 0 1; do
-	for qd in 1 32 128; do
-		run_bound read4k 72 4120 $qd $poll
-		run_bound write4k 4168 24 $qd $poll
+run_bounds() {
+	for poll in 0 1; do
+		for qd in 1 32 128; do
+			run_bound read4k 72 4120 $qd $poll
+			run_bound write4k 4168 24 $qd $poll
+		done
+		run_bound read128k 72 131096 32 $poll
+		run_bound write128k 131144 24 32 $poll
 	done
-	run_bound read128k 72 131096 32 $poll
-	run_bound write128k 131144 24 32 $poll
-done
-# The same exchange with the server reading and writing a namespace-sized
-# memory, like the RAM backend: what DRAM adds to the bound on this machine.
-for mem in "$NS_SIZE" "$HOT_NS_SIZE"; do
-	run_bound read4k 72 4120 128 1 "$mem"
-	run_bound write4k 4168 24 128 1 "$mem"
-done
+	# The same exchange with the server reading and writing a namespace-sized
+	# memory, like the RAM backend: what DRAM adds to the bound on this machine.
+	for mem in "$NS_SIZE" "$HOT_NS_SIZE"; do
+		run_bound read4k 72 4120 128 1 "$mem"
+		run_bound write4k 4168 24 128 1 "$mem"
+	done
+}
 
 PORT=$(free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
@@ -107,25 +113,6 @@ stop_target() {
 	wait "$FQD_PID" || { echo "fabriqd exited with an error"; tail "$OUT/fabriqd.log"; exit 1; }
 }
 
-echo "== digest compute (CRC32C of a 4 KiB block: ISA-L alone and Fabriq's path)"
-taskset -c "$LOAD_CPU" build-release/bench/crc_speed | tee -a "$RAW"
-
-echo "== idle target CPU (host connected, no I/O, 5 s)"
-start_target 0
-$IDLE "$TRID" 7 >/dev/null &
-IDLE_PID=$!
-sleep 1
-t0=$(cpu_ticks "$FQD_PID")
-sleep 5
-t1=$(cpu_ticks "$FQD_PID")
-wait "$IDLE_PID"
-stop_target
-echo "{\"kind\":\"idle\",\"seconds\":5,\"target_cpu_pct\":$(echo "scale=2; 100*($t1-$t0)/$HZ/5" | bc)}" | tee -a "$RAW"
-
-echo "== allocations on the steady-state I/O path (counting allocator, 3 s windows)"
-bench/alloc_check.sh build-release | tee -a "$RAW" || echo "allocation check: the I/O path allocated"
-
-echo "== fabriq perf against fabriqd"
 cases=("randread 4096 1" "randread 4096 32" "randread 4096 128" "randwrite 4096 1"
 	"randwrite 4096 32" "randwrite 4096 128" "read 131072 32" "write 131072 32")
 [ $QUICK = 1 ] && cases=("randread 4096 1" "randread 4096 128" "randwrite 4096 128")
@@ -150,7 +137,7 @@ run_series() { # poll digest namespace-size case...
 		echo "$json" | python3 -c "
 import json,sys
 d=json.load(sys.stdin); t=d['total']
-print(json.dumps({'kind':'perf','workload':'$wl','io_size':$size,'qd':$qd,'poll':$poll==1,
+print(json.dumps({'kind':'perf','round':$ROUND,'workload':'$wl','io_size':$size,'qd':$qd,'poll':$poll==1,
   'digest':$dg==1,'ns':'$ns','main':'$ns'=='$NS_SIZE','iops':t['iops'],'mib_s':t['mib_per_s'],
   'mean_us':t['lat_mean_us'],'p50_us':t['p50_us'],'p90_us':t['p90_us'],'p99_us':t['p99_us'],
   'p99_9_us':t['p99_9_us'],'p99_99_us':t['p99_99_us'],'max_us':t['lat_max_us'],
@@ -158,18 +145,45 @@ print(json.dumps({'kind':'perf','workload':'$wl','io_size':$size,'qd':$qd,'poll'
 	done
 	stop_target
 }
-for poll in 0 1; do # sleeping (the default) first: see docs/performance.md on throttling
-	for dg in 0 1; do
-		run_series $poll $dg "$NS_SIZE" "${cases[@]}"
+run_matrix() {
+	for poll in 0 1; do # sleeping (the default) first: see docs/performance.md on throttling
+		for dg in 0 1; do
+			run_series $poll $dg "$NS_SIZE" "${cases[@]}"
+		done
 	done
+	hot=()
+	for c in "${cases[@]}"; do
+		if [[ $c == *" 4096 "* ]]; then hot+=("$c"); fi
+	done
+	if [ "$HOT_NS_SIZE" != "$NS_SIZE" ]; then
+		run_series 1 0 "$HOT_NS_SIZE" "${hot[@]}"
+	fi
+}
+
+for ROUND in $(seq 1 "$ROUNDS"); do
+	echo "== round $ROUND of $ROUNDS: bound (raw TCP, same message sizes)"
+	run_bounds
+	echo "== round $ROUND of $ROUNDS: fabriq perf against fabriqd"
+	run_matrix
 done
-hot=()
-for c in "${cases[@]}"; do
-	if [[ $c == *" 4096 "* ]]; then hot+=("$c"); fi
-done
-if [ "$HOT_NS_SIZE" != "$NS_SIZE" ]; then
-	run_series 1 0 "$HOT_NS_SIZE" "${hot[@]}"
-fi
+
+echo "== digest compute (CRC32C of a 4 KiB block: ISA-L alone and Fabriq's path)"
+taskset -c "$LOAD_CPU" build-release/bench/crc_speed | tee -a "$RAW"
+
+echo "== idle target CPU (host connected, no I/O, 5 s)"
+start_target 0
+$IDLE "$TRID" 7 >/dev/null &
+IDLE_PID=$!
+sleep 1
+t0=$(cpu_ticks "$FQD_PID")
+sleep 5
+t1=$(cpu_ticks "$FQD_PID")
+wait "$IDLE_PID"
+stop_target
+echo "{\"kind\":\"idle\",\"seconds\":5,\"target_cpu_pct\":$(echo "scale=2; 100*($t1-$t0)/$HZ/5" | bc)}" | tee -a "$RAW"
+
+echo "== allocations on the steady-state I/O path (counting allocator, 3 s windows)"
+bench/alloc_check.sh build-release | tee -a "$RAW" || echo "allocation check: the I/O path allocated"
 
 python3 bench/report.py "$RAW" "$OUT"
 echo "results: $OUT"

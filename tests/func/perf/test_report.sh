@@ -20,8 +20,9 @@ for k in ('hot_isal_ns', 'hot_fabriq_ns', 'hot_uncached_ns', 'cold_isal_ns', 'co
 "$CRC" --mem 0 2>/dev/null && fail "crc_speed accepted --mem 0"
 "$CRC" --bogus 2>/dev/null && fail "crc_speed accepted --bogus"
 
-# One run's worth of raw lines: a bound, polling randread QD32 with and
-# without digests, QD1 for the latency goal, the idle and allocation rows.
+# Three rounds' worth of raw lines for some cases: a bound, polling randread
+# QD32 with and without digests, QD1 for the latency goal, the idle and
+# allocation rows. Each case is reported by its median round.
 perf() { # qd digest iops p50
 	echo "{\"kind\":\"perf\",\"workload\":\"randread\",\"io_size\":4096,\"qd\":$1,\"poll\":true,\"digest\":$2,\"ns\":\"1G\",\"main\":true,\"iops\":$3,\"mib_s\":1.0,\"mean_us\":1.0,\"p50_us\":$4,\"p90_us\":1.0,\"p99_us\":1.0,\"p99_9_us\":1.0,\"p99_99_us\":1.0,\"max_us\":1.0,\"errors\":0,\"host_cpu_pct\":99,\"target_cpu_pct\":99}"
 }
@@ -29,7 +30,11 @@ perf() { # qd digest iops p50
 	echo '{"kind":"machine","cpu":"test cpu","cpus":2,"kernel":"k","mem_gib":1,"target_cpu":0,"load_cpu":1,"seconds":1,"commit":"abc"}'
 	echo '{"kind":"bound","name":"read4k","req":72,"rsp":4120,"qd":128,"poll":true,"ops":1,"seconds":1,"iops":1000000,"mean_us":1,"p50_us":100,"p99_us":1}'
 	echo '{"kind":"bound","name":"read4k","req":72,"rsp":4120,"qd":1,"poll":true,"ops":1,"seconds":1,"iops":1,"mean_us":1,"p50_us":10,"p99_us":1}'
+	perf 32 false 500000 31
 	perf 32 false 900000 30
+	perf 32 false 950000 29
+	echo '{"kind":"bound","name":"read4k","req":72,"rsp":4120,"qd":128,"poll":true,"ops":1,"seconds":1,"iops":1200000,"mean_us":1,"p50_us":90,"p99_us":1}'
+	echo '{"kind":"bound","name":"read4k","req":72,"rsp":4120,"qd":128,"poll":true,"ops":1,"seconds":1,"iops":800000,"mean_us":1,"p50_us":110,"p99_us":1}'
 	perf 32 true 810000 33
 	perf 1 false 80000 12
 	echo '{"kind":"idle","seconds":5,"target_cpu_pct":0.2}'
@@ -58,7 +63,14 @@ assert one("target idle CPU")["pass"]
 alloc = one("no allocation")
 assert alloc["value"] == 3 and not alloc["pass"], alloc
 assert d["crc"]["mem_mib"] == 8
+row = [p for p in d["perf"] if p["qd"] == 32 and not p["digest"]]
+assert len(row) == 1 and row[0]["rounds"] == 3 and row[0]["p50_us"] == 30, row
+assert row[0]["iops_min"] == 500000 and row[0]["iops_max"] == 950000, row
+b = [x for x in d["bound"] if x["qd"] == 128]
+assert len(b) == 1 and b[0]["iops"] == 1000000 and b[0]["rounds"] == 3, b
 PY
+grep -q "Every case ran in 3 rounds" "$dir/results.md" || fail "no rounds sentence"
+grep -q "| 900000 | 500k–950k |" "$dir/results.md" || fail "no IOPS range"
 grep -q "## Digest compute: CRC32C of one 4 KiB block" "$dir/results.md" || fail "no digest table"
 grep -q "| random block of 8 MiB (target read from RAM) |" "$dir/results.md" || fail "no cold digest row"
 echo "ok"
