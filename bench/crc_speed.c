@@ -6,9 +6,9 @@
  * once on a random block of a large memory (what the target digests when it
  * serves a read from a RAM namespace: fq_crc32c_uncached, which requests
  * every line first). The hot case also times fq_crc32c_uncached, to show
- * what the prefetch would cost on data that is already in the cache. Prints one JSON line with the fastest and the
- * median batch of each, in nanoseconds per block: the machine's neighbours
- * make single batches noisy.
+ * what the prefetch would cost on data that is already in the cache.
+ * Prints one JSON line with the fastest and the median batch of each, in
+ * nanoseconds per block: the machine's neighbours make single batches noisy.
  *
  *   crc_speed [--mem SIZE_MIB]
  */
@@ -92,14 +92,16 @@ int main(int argc, char **argv)
 	uint32_t *order, x = 2463534242u;
 	double r[5][2];
 
-	if (argc == 3 && !strcmp(argv[1], "--mem"))
-		mem_mib = strtoul(argv[2], NULL, 10);
-	else if (argc != 1) {
+	if (argc == 3 && !strcmp(argv[1], "--mem")) {
+		char *end;
+
+		mem_mib = strtoul(argv[2], &end, 10);
+		if (*end || mem_mib == 0 || mem_mib > (1ul << 20)) {
+			fprintf(stderr, "crc_speed: --mem takes MiB from 1 to 1048576\n");
+			return 2;
+		}
+	} else if (argc != 1) {
 		fprintf(stderr, "usage: crc_speed [--mem SIZE_MIB]\n");
-		return 2;
-	}
-	if (mem_mib == 0) {
-		fprintf(stderr, "crc_speed: --mem must be at least 1\n");
 		return 2;
 	}
 	nblocks = (mem_mib << 20) / BLOCK;

@@ -117,7 +117,10 @@ static int submit_split(struct fq_qpair *qp, struct fq_ns *ns, const struct io_a
 {
 	uint32_t n = (a->nlb + maxb - 1) / maxb, ss = ns->sector_size;
 	struct hreq *p;
+	int rc = check_live(qp);
 
+	if (rc)
+		return rc;
 	if (!has_room(&qp->q, n + 1, n))
 		return n + 1 > qp->q.depth ? -EINVAL : -EAGAIN;
 	p = hq_req_get(&qp->q);
@@ -147,13 +150,9 @@ static int io_submit(struct fq_ns *ns, struct fq_qpair *qp, struct io_args *a, f
 {
 	uint64_t want, have = 0;
 	uint32_t maxb;
-	int rc;
 
 	if (!ns || !qp || a->nlb == 0 || a->iovcnt < 0 || a->iovcnt > FQ_MAX_IOVS)
 		return -EINVAL;
-	rc = check_live(qp);
-	if (rc)
-		return rc;
 	if (a->dir != HREQ_NONE) {
 		want = (uint64_t)a->nlb * ns->sector_size;
 		for (int i = 0; i < a->iovcnt; i++)

@@ -18,6 +18,7 @@ assert d['kind'] == 'crc' and d['block'] == 4096 and d['mem_mib'] == 8, d
 for k in ('hot_isal_ns', 'hot_fabriq_ns', 'hot_uncached_ns', 'cold_isal_ns', 'cold_fabriq_ns'):
     assert 0 < d[k][0] <= d[k][1], (k, d)" || fail "crc_speed report: $out"
 "$CRC" --mem 0 2>/dev/null && fail "crc_speed accepted --mem 0"
+"$CRC" --mem 8x 2>/dev/null && fail "crc_speed accepted --mem 8x"
 "$CRC" --bogus 2>/dev/null && fail "crc_speed accepted --bogus"
 
 # Three rounds' worth of raw lines for some cases: a bound, polling randread
