@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fail if any C source differs from what clang-format (config: .clang-format) makes of it.
+# Fail if any C source differs from what clang-format (config: .clang-format)
+# makes of it, or if generated files (Python bytecode, build output) are tracked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=$(git ls-files '*.c' '*.h')
@@ -10,4 +11,10 @@ for f in $files; do
 		bad=1
 	fi
 done
+generated=$(git ls-files | grep -E '(^|/)__pycache__/|\.py[co]$|\.o$|^build[^/]*/' || true)
+if [ -n "$generated" ]; then
+	echo "format: generated files are tracked (git rm --cached them; .gitignore covers them):"
+	echo "$generated" | sed 's/^/    /'
+	bad=1
+fi
 exit $bad

@@ -399,8 +399,6 @@ static void target_stopped(void **state)
 	struct done d = {0};
 
 	(void)state;
-	if (!kill_cmd || !restart_cmd)
-		skip();
 	/* Writes in flight when the target dies all complete, one way or the other. */
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(fq_storage_write_async(st, "data", (uint64_t)i * 65536 + 17,
@@ -462,6 +460,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(flush_works),
 		cmocka_unit_test(stats_match_what_was_issued),
 		cmocka_unit_test(health_up),
+	};
+	/* Only a backend that can be stopped and restarted runs this one; the
+	 * file backend has no target to stop, so it is not in its list at all
+	 * rather than reported as skipped. */
+	const struct CMUnitTest restart_tests[] = {
 		cmocka_unit_test(target_stopped),
 	};
 
@@ -478,5 +481,12 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	if ((kill_cmd == NULL) != (restart_cmd == NULL)) {
+		fprintf(stderr, "%s: --kill-cmd and --restart-cmd go together\n", argv[0]);
+		return 2;
+	}
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	if (kill_cmd)
+		rc |= cmocka_run_group_tests(restart_tests, setup, teardown);
+	return rc;
 }
