@@ -204,6 +204,16 @@ int t_kill_target(struct fenv *e)
 	       (unsigned long long)(now_ms() - t0), errs);
 	/* The writes queued last never reached the target: they cannot succeed. */
 	CHECK(errs >= queued, "%d writes failed, but %d never reached the target", errs, queued);
+	/*
+	 * The writes fail on this thread as soon as the I/O connection drops;
+	 * the controller turns RESETTING on its service thread, which learns
+	 * of the loss from the admin connection or from the I/O queue's reset
+	 * request (made once that queue is closed, after the callbacks above).
+	 * A loaded machine can run this line first: wait for the change.
+	 */
+	t0 = now_ms();
+	while (fq_ctrlr_get_state(c) == FQ_CTRLR_LIVE && now_ms() - t0 < 10000)
+		fq_qpair_wait(qp, 10);
 	CHECK(fq_ctrlr_get_state(c) == FQ_CTRLR_RESETTING, "state %s",
 	      fq_ctrlr_state_name(fq_ctrlr_get_state(c)));
 	CHECK(system(e->restart_cmd) == 0, "restart command failed");
