@@ -111,24 +111,44 @@ static void kio_done(void *arg, const struct fq_cpl *cpl)
 		(*k->oks)++;
 }
 
+/* Submit a write for every idle slot; returns how many were queued. */
+static int refill(struct fq_qpair *qp, struct fq_ns *ns, struct kio *k, int n, uint8_t *buf,
+		  uint64_t *s)
+{
+	uint32_t nlb = (64u << 10) / fq_ns_get_sector_size(ns);
+	int queued = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t lba = xrand(s) % (fq_ns_get_num_sectors(ns) / nlb) * nlb;
+
+		if (!k[i].busy && fq_ns_write(ns, qp, buf, lba, nlb, kio_done, &k[i], 0) == 0) {
+			k[i].busy = true;
+			queued++;
+		}
+	}
+	return queued;
+}
+
+/*
+ * Keep @n writes going for @ms. With @end_queued the loop ends on a refill
+ * that queued at least one write, so that write is still unsent when the
+ * caller acts: one wait can complete every write (a single receive may carry
+ * all the responses), and ending on a wait could leave nothing in flight.
+ * Returns the writes queued by the last refill.
+ */
 static int pump(struct fenv *e, struct fq_qpair *qp, struct fq_ns *ns, struct kio *k, int n,
-		uint8_t *buf, uint64_t ms)
+		uint8_t *buf, uint64_t ms, bool end_queued)
 {
 	uint64_t end = now_ms() + ms;
-	uint32_t nlb = (64u << 10) / fq_ns_get_sector_size(ns);
 	uint64_t s = e->seed;
+	int queued;
 
-	while (now_ms() < end) {
-		for (int i = 0; i < n; i++) {
-			uint64_t lba = xrand(&s) % (fq_ns_get_num_sectors(ns) / nlb) * nlb;
-
-			if (!k[i].busy &&
-			    fq_ns_write(ns, qp, buf, lba, nlb, kio_done, &k[i], 0) == 0)
-				k[i].busy = true;
-		}
+	for (;;) {
+		queued = refill(qp, ns, k, n, buf, &s);
+		if (now_ms() >= end && (queued || !end_queued || now_ms() >= end + 10000))
+			return queued;
 		fq_qpair_wait(qp, 10);
 	}
-	return 0;
 }
 
 static int outstanding(const struct kio *k, int n)
@@ -144,7 +164,7 @@ int t_kill_target(struct fenv *e)
 {
 	struct fq_ctrlr_opts o = e->opts;
 	struct kio k[16];
-	int errs = 0, oks = 0, inflight;
+	int errs = 0, oks = 0, inflight, queued;
 	static uint8_t buf[64 << 10], rbuf[64 << 10];
 	struct fq_ctrlr *c;
 	struct fq_qpair *qp;
@@ -166,10 +186,14 @@ int t_kill_target(struct fenv *e)
 		k[i].oks = &oks;
 	}
 	memset(buf, 0xa5, sizeof(buf));
-	pump(e, qp, ns, k, 16, buf, 1500);
+	queued = pump(e, qp, ns, k, 16, buf, 1500, true);
 	inflight = outstanding(k, 16);
-	printf("  %d writes done, %d in flight; killing the target\n", oks, inflight);
-	CHECK(inflight > 0, "nothing in flight");
+	printf("  %d writes done, %d in flight (%d not yet sent); killing the target\n", oks,
+	       inflight, queued);
+	CHECK(queued > 0, "no write queued: %s", fq_last_error());
+	/* Queued but unsent writes are in flight for the library too. */
+	CHECK(fq_qpair_outstanding(qp) >= (uint32_t)inflight,
+	      "library reports %u in flight, not %d", fq_qpair_outstanding(qp), inflight);
 	CHECK(system(e->kill_cmd) == 0, "kill command failed");
 	t0 = now_ms();
 	while (outstanding(k, 16) && now_ms() - t0 < o.io_timeout_ms + 10000)
@@ -178,7 +202,18 @@ int t_kill_target(struct fenv *e)
 	      (unsigned long long)(now_ms() - t0));
 	printf("  outstanding I/O completed %llu ms after the kill (%d with an error)\n",
 	       (unsigned long long)(now_ms() - t0), errs);
-	CHECK(errs > 0, "no I/O failed although the target died");
+	/* The writes queued last never reached the target: they cannot succeed. */
+	CHECK(errs >= queued, "%d writes failed, but %d never reached the target", errs, queued);
+	/*
+	 * The writes fail on this thread as soon as the I/O connection drops;
+	 * the controller turns RESETTING on its service thread, which learns
+	 * of the loss from the admin connection or from the I/O queue's reset
+	 * request (made once that queue is closed, after the callbacks above).
+	 * A loaded machine can run this line first: wait for the change.
+	 */
+	t0 = now_ms();
+	while (fq_ctrlr_get_state(c) == FQ_CTRLR_LIVE && now_ms() - t0 < 10000)
+		fq_qpair_wait(qp, 10);
 	CHECK(fq_ctrlr_get_state(c) == FQ_CTRLR_RESETTING, "state %s",
 	      fq_ctrlr_state_name(fq_ctrlr_get_state(c)));
 	CHECK(system(e->restart_cmd) == 0, "restart command failed");
@@ -232,7 +267,7 @@ int t_stall_target(struct fenv *e)
 		k[i].oks = &oks;
 	}
 	CHECK(system(e->stop_cmd) == 0, "stop command failed");
-	pump(e, qp, ns, k, 8, buf, 200);
+	pump(e, qp, ns, k, 8, buf, 200, false);
 	inflight = outstanding(k, 8);
 	CHECK(inflight > 0, "nothing in flight");
 	t0 = now_ms();
