@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -50,6 +51,89 @@ fail:
 	else
 		fq_bdev_errf(err, errlen, "file %s: %s", opts->path, strerror(-rc));
 	return rc;
+}
+
+/*
+ * The pid holding a flock() on the file @st names, from /proc/locks (lines
+ * "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF"; waiters carry "->"),
+ * or 0 if it is not listed.
+ */
+static long lock_holder(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	long pid = 0;
+
+	if (!f)
+		return 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		unsigned long long ino;
+		char kind[16];
+		long p;
+
+		if (strstr(line, "->") || sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &p,
+						 &maj, &min, &ino) != 5)
+			continue;
+		if (!strcmp(kind, "FLOCK") && maj == major(st->st_dev) &&
+		    min == minor(st->st_dev) && ino == (unsigned long long)st->st_ino)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * Two targets writing one image corrupt it, and so does one target that
+ * exports it twice. An exclusive flock() belongs to the open file
+ * description, so it conflicts with every other open of the file, in this
+ * process or another, and goes away with the last close. The error names
+ * the holder, so the user knows which process to look at.
+ */
+static int file_lock(int fd, const char *path, char *err, size_t errlen)
+{
+	char comm[64] = "";
+	struct stat st;
+	long pid;
+	int rc;
+
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return 0;
+	rc = -errno;
+	if (rc != -EWOULDBLOCK) {
+		fq_bdev_errf(err, errlen, "file %s: cannot lock it: %s", path, strerror(-rc));
+		return rc;
+	}
+	pid = fstat(fd, &st) ? 0 : lock_holder(&st);
+	if (pid == (long)getpid()) {
+		fq_bdev_errf(err, errlen,
+			     "file %s: this process already has it open (another namespace, or one "
+			     "removed by a reload, which stays open until exit)",
+			     path);
+		return -EBUSY;
+	}
+	if (pid > 0) {
+		char cpath[64];
+		FILE *f;
+
+		snprintf(cpath, sizeof(cpath), "/proc/%ld/comm", pid);
+		f = fopen(cpath, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		fq_bdev_errf(err, errlen,
+			     "file %s: in use by process %ld%s%s%s, which holds an exclusive lock "
+			     "on it; two targets must not export the same file",
+			     path, pid, comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+	} else {
+		fq_bdev_errf(err, errlen,
+			     "file %s: another process holds an exclusive lock on it (not listed "
+			     "in /proc/locks); two targets must not export the same file",
+			     path);
+	}
+	return -EBUSY;
 }
 
 /* O_DIRECT alignment of a regular file, from statx when the kernel reports it. */
@@ -222,7 +306,9 @@ int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 		free(f);
 		return rc;
 	}
-	rc = file_setup(bdev, f, opts, err, errlen);
+	rc = file_lock(f->fd, opts->path, err, errlen);
+	if (!rc)
+		rc = file_setup(bdev, f, opts, err, errlen);
 	if (rc) {
 		close(f->fd);
 		if (created)
