@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,17 +22,80 @@
 #include <unistd.h>
 
 /*
- * Open (or create, with O_EXCL so we know we did) the file. *created tells
- * the caller to remove it again if the rest of the setup fails.
+ * Make the missing parent directories of @path (like mkdir -p), so that a
+ * configuration naming /var/lib/fabriq/ns.img works on a fresh machine.
+ * *made counts the directories created, the deepest last, so a failed start
+ * can remove them again.
  */
-static int file_open_fd(const struct fq_bdev_opts *opts, bool *created, char *err, size_t errlen)
+static int make_parents(const char *path, int *made, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	size_t len = strlen(path);
+
+	*made = 0;
+	if (len >= sizeof(dir)) {
+		fq_bdev_errf(err, errlen, "file %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(dir, path, len + 1);
+	for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (!mkdir(dir, 0700)) {
+			(*made)++;
+		} else if (errno != EEXIST) {
+			int rc = -errno;
+
+			fq_bdev_errf(err, errlen,
+				     "file %s: cannot create its directory %s: %s (create it, or "
+				     "choose a path in a writable directory)",
+				     path, dir, strerror(-rc));
+			return rc;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Remove the file this open created and the directories made for it. */
+void fq_bdev_file_discard(struct fq_bdev *bdev)
+{
+	struct file_bdev *f = bdev->priv;
+	char *slash;
+
+	if (!f || !f->created_path)
+		return;
+	unlink(f->created_path);
+	for (int i = 0; i < f->created_dirs; i++) {
+		slash = strrchr(f->created_path, '/');
+		if (!slash || slash == f->created_path)
+			break;
+		*slash = '\0';
+		if (rmdir(f->created_path))
+			break; /* not empty: something else lives there now */
+	}
+}
+
+/*
+ * Open (or create, with O_EXCL so we know we did) the file. *created tells
+ * the caller to remove it again if the rest of the setup fails; *dirs counts
+ * the parent directories made for it.
+ */
+static int file_open_fd(const struct fq_bdev_opts *opts, bool *created, int *dirs, char *err,
+			size_t errlen)
 {
 	int flags = O_RDWR | O_CLOEXEC | (opts->direct ? O_DIRECT : 0);
 	int fd, rc;
 
 	*created = false;
+	*dirs = 0;
 	if (opts->create && opts->size) {
 		fd = open(opts->path, flags | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && errno == ENOENT) {
+			rc = make_parents(opts->path, dirs, err, errlen);
+			if (rc)
+				return rc;
+			fd = open(opts->path, flags | O_CREAT | O_EXCL, 0600);
+		}
 		if (fd >= 0) {
 			*created = true;
 			return fd;
@@ -300,24 +364,40 @@ int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 	f->direct = opts->direct;
 	atomic_init(&f->no_punch, false);
 	atomic_init(&f->no_zero_range, false);
-	f->fd = file_open_fd(opts, &created, err, errlen);
+	f->fd = file_open_fd(opts, &created, &f->created_dirs, err, errlen);
 	if (f->fd < 0) {
 		rc = f->fd;
 		free(f);
 		return rc;
 	}
+	if (created) {
+		f->created_path = strdup(opts->path);
+		if (!f->created_path) {
+			fq_bdev_errf(err, errlen, "file %s: out of memory", opts->path);
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
 	rc = file_lock(f->fd, opts->path, err, errlen);
 	if (!rc)
 		rc = file_setup(bdev, f, opts, err, errlen);
-	if (rc) {
-		close(f->fd);
-		if (created)
-			unlink(opts->path);
-		free(f);
-		return rc;
-	}
+	if (rc)
+		goto fail;
 	bdev->ops = &fq_bdev_file_ops;
 	bdev->priv = f;
 	bdev->volatile_cache = true;
 	return 0;
+fail:
+	if (created) {
+		bdev->priv = f;
+		if (f->created_path)
+			fq_bdev_file_discard(bdev);
+		else
+			unlink(opts->path);
+		bdev->priv = NULL;
+	}
+	close(f->fd);
+	free(f->created_path);
+	free(f);
+	return rc;
 }

@@ -120,6 +120,13 @@ void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 	free(ns);
 }
 
+/* A start that fails leaves no file behind that it created (never an older one). */
+static void ns_discard(struct fq_tgt_ns *ns)
+{
+	fq_bdev_close_discard(ns->bdev);
+	free(ns);
+}
+
 /* Publish a new sorted snapshot; the old one is retired, not freed. */
 int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n)
 {
@@ -186,16 +193,20 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 		return 0;
 fail:
 	while (n)
-		fq_tgt_ns_destroy(ns[--n]);
+		ns_discard(ns[--n]);
 	return rc;
 }
 
-static void subsys_free(struct fq_subsys *s)
+static void subsys_free(struct fq_subsys *s, bool discard)
 {
 	struct fq_tgt_ns_table *tab = atomic_load(&s->nstab);
 
-	for (uint32_t i = 0; tab && i < tab->n; i++)
-		fq_tgt_ns_destroy(tab->ns[i]);
+	for (uint32_t i = 0; tab && i < tab->n; i++) {
+		if (discard)
+			ns_discard(tab->ns[i]);
+		else
+			fq_tgt_ns_destroy(tab->ns[i]);
+	}
 	free(tab);
 	while (s->retired) {
 		struct fq_tgt_ns_table *r = s->retired;
@@ -619,7 +630,7 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 	return 0;
 }
 
-int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
 {
 	struct fq_tgt *t = calloc(1, sizeof(*t));
 	int rc;
@@ -664,14 +675,27 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 	return reactors_create(t, err, errlen);
 }
 
+int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+{
+	int rc;
+
+	*out = NULL;
+	rc = tgt_create(conf, out, err, errlen);
+	if (rc && *out)
+		(*out)->start_failed = true;
+	return rc;
+}
+
 int fq_tgt_run(struct fq_tgt *t)
 {
 	for (int i = 0; i < t->nreactors; i++) {
 		int rc =
 			pthread_create(&t->reactors[i].thread, NULL, reactor_main, &t->reactors[i]);
 
-		if (rc)
+		if (rc) {
+			t->start_failed = true;
 			return -rc;
+		}
 		t->reactors[i].started = true;
 	}
 	return 0;
@@ -716,7 +740,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 			close(t->ports[i].fd);
 	free(t->ports);
 	for (int i = 0; i < t->nsubsys; i++)
-		subsys_free(t->subsys[i]);
+		subsys_free(t->subsys[i], t->start_failed);
 	free(t->subsys);
 	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {
