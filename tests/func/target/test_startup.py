@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Starting fabriqd: the shipped examples, and starts that must fail cleanly.
+"""Starting fabriqd: every shipped example, and starts that must fail cleanly.
 
 A failing start exits 1 with a message naming what is wrong, and leaves no
 namespace file (or directory) behind that it created; pre-existing files are
@@ -72,6 +72,46 @@ class ExampleConfigTest(unittest.TestCase):
             self.assertEqual(d.get_log(0x70, 1024).status, 0)
             for x in (a, q, b, d):
                 x.close()
+            rc, reports = t.stop()
+            self.assertEqual((rc, reports), (0, []), t.log_text())
+        finally:
+            t.kill()
+            t.cleanup()
+
+    def run_example(self, env, args):
+        exe = os.environ.get(env)
+        if not exe:
+            self.skipTest("%s is not set" % env)
+        p = subprocess.run([exe] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out)
+        return out
+
+    def test_host_examples(self):
+        """hello.c, and storage-demo.c with examples/storage.ini over both
+        backends (target port and file path moved)."""
+        nqn = "nqn.2026-11.io.fabriq:default"
+        t = Fabriqd(["--nqn", nqn, "--reactors", "1", "--ns", "ram:64M"])
+        try:
+            out = self.run_example("HELLO", ["trtype:TCP traddr:%s trsvcid:%d subnqn:%s" %
+                                             (ADDR, t.port, nqn)])
+            self.assertIn('read back: "hello from libfabriq"', out)
+            with open(os.path.join(EXAMPLES, "storage.ini")) as f:
+                text = f.read()
+            self.assertIn("target_port = 4420", text)
+            self.assertIn("target_nqn = " + nqn, text)
+            for backend in ("nvmeof", "file"):
+                ini = text.replace("target_port = 4420", "target_port = %d" % t.port)
+                ini = ini.replace("backend = nvmeof", "backend = " + backend)
+                ini = ini.replace("/var/tmp/fabriq-storage.img",
+                                  os.path.join(t.tmp.name, "storage.img"))
+                cfg = os.path.join(t.tmp.name, "storage-%s.ini" % backend)
+                with open(cfg, "w") as f:
+                    f.write(ini)
+                out = self.run_example("STORAGE_DEMO", [cfg])
+                self.assertIn('read back: "hello from fabriq storage"', out, backend)
+            self.assertTrue(os.path.isfile(os.path.join(t.tmp.name, "storage.img")))
             rc, reports = t.stop()
             self.assertEqual((rc, reports), (0, []), t.log_text())
         finally:
