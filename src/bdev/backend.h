@@ -22,6 +22,9 @@ int fq_bdev_null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
 		      size_t errlen);
 
+/* Remove the file and parent directories a file backend's open created. */
+void fq_bdev_file_discard(struct fq_bdev *bdev);
+
 /* printf into @err (NULL-safe, always terminated). */
 void fq_bdev_errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -137,6 +137,15 @@ void fq_bdev_close(struct fq_bdev *bdev)
 	free(bdev);
 }
 
+void fq_bdev_close_discard(struct fq_bdev *bdev)
+{
+	if (!bdev)
+		return;
+	if (bdev->ops && !strcmp(bdev->ops->name, "file"))
+		fq_bdev_file_discard(bdev);
+	fq_bdev_close(bdev);
+}
+
 /* The iovecs must hold at least io->length bytes. */
 static int check_iov(const struct fq_bdev_io *io)
 {

@@ -103,6 +103,13 @@ int fq_bdev_open(const struct fq_bdev_opts *opts, struct fq_bdev **out, char *er
 void fq_bdev_close(struct fq_bdev *bdev);
 
 /*
+ * Close @bdev and undo what opening it created: a file fq_bdev_open created
+ * (never one that existed before) and the parent directories it made for it.
+ * For a start that fails after the backend was opened.
+ */
+void fq_bdev_close_discard(struct fq_bdev *bdev);
+
+/*
  * Submit @io on @eng; a NULL-safe wrapper over ops->submit. It rejects with
  * -EINVAL a bad type, a range beyond the capacity, an offset or length that
  * is not a multiple of the block size, a zero length, and read/write iovecs

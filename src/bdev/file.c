@@ -279,6 +279,7 @@ static void file_destroy(struct fq_bdev *bdev)
 		return;
 	if (f->fd >= 0)
 		close(f->fd);
+	free(f->created_path);
 	free(f);
 	bdev->priv = NULL;
 }

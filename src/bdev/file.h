@@ -14,6 +14,9 @@ struct file_bdev {
 	bool blkdev;
 	bool direct;
 	bool force_zero_fallback;
+	/* What this open created, for fq_bdev_close_discard: the file, its parents. */
+	char *created_path;
+	int created_dirs;
 	uint32_t dio_mem_align; /* O_DIRECT: buffer address alignment */
 	uint32_t dio_len_align; /* O_DIRECT: segment length alignment */
 	/* Learned from -EOPNOTSUPP; shared by every reactor using this backend. */

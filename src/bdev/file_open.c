@@ -10,27 +10,92 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 /*
- * Open (or create, with O_EXCL so we know we did) the file. *created tells
- * the caller to remove it again if the rest of the setup fails.
+ * Make the missing parent directories of @path (like mkdir -p), so that a
+ * configuration naming /var/lib/fabriq/ns.img works on a fresh machine.
+ * *made counts the directories created, the deepest last, so a failed start
+ * can remove them again.
  */
-static int file_open_fd(const struct fq_bdev_opts *opts, bool *created, char *err, size_t errlen)
+static int make_parents(const char *path, int *made, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	size_t len = strlen(path);
+
+	*made = 0;
+	if (len >= sizeof(dir)) {
+		fq_bdev_errf(err, errlen, "file %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(dir, path, len + 1);
+	for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (!mkdir(dir, 0700)) {
+			(*made)++;
+		} else if (errno != EEXIST) {
+			int rc = -errno;
+
+			fq_bdev_errf(err, errlen,
+				     "file %s: cannot create its directory %s: %s (create it, or "
+				     "choose a path in a writable directory)",
+				     path, dir, strerror(-rc));
+			return rc;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Remove the file this open created and the directories made for it. */
+void fq_bdev_file_discard(struct fq_bdev *bdev)
+{
+	struct file_bdev *f = bdev->priv;
+	char *slash;
+
+	if (!f || !f->created_path)
+		return;
+	unlink(f->created_path);
+	for (int i = 0; i < f->created_dirs; i++) {
+		slash = strrchr(f->created_path, '/');
+		if (!slash || slash == f->created_path)
+			break;
+		*slash = '\0';
+		if (rmdir(f->created_path))
+			break; /* not empty: something else lives there now */
+	}
+}
+
+/*
+ * Open (or create, with O_EXCL so we know we did) the file. *created tells
+ * the caller to remove it again if the rest of the setup fails; *dirs counts
+ * the parent directories made for it.
+ */
+static int file_open_fd(const struct fq_bdev_opts *opts, bool *created, int *dirs, char *err,
+			size_t errlen)
 {
 	int flags = O_RDWR | O_CLOEXEC | (opts->direct ? O_DIRECT : 0);
 	int fd, rc;
 
 	*created = false;
+	*dirs = 0;
 	if (opts->create && opts->size) {
 		fd = open(opts->path, flags | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && errno == ENOENT) {
+			rc = make_parents(opts->path, dirs, err, errlen);
+			if (rc)
+				return rc;
+			fd = open(opts->path, flags | O_CREAT | O_EXCL, 0600);
+		}
 		if (fd >= 0) {
 			*created = true;
 			return fd;
@@ -50,6 +115,89 @@ fail:
 	else
 		fq_bdev_errf(err, errlen, "file %s: %s", opts->path, strerror(-rc));
 	return rc;
+}
+
+/*
+ * The pid holding a flock() on the file @st names, from /proc/locks (lines
+ * "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF"; waiters carry "->"),
+ * or 0 if it is not listed.
+ */
+static long lock_holder(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	long pid = 0;
+
+	if (!f)
+		return 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		unsigned long long ino;
+		char kind[16];
+		long p;
+
+		if (strstr(line, "->") || sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &p,
+						 &maj, &min, &ino) != 5)
+			continue;
+		if (!strcmp(kind, "FLOCK") && maj == major(st->st_dev) &&
+		    min == minor(st->st_dev) && ino == (unsigned long long)st->st_ino)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * Two targets writing one image corrupt it, and so does one target that
+ * exports it twice. An exclusive flock() belongs to the open file
+ * description, so it conflicts with every other open of the file, in this
+ * process or another, and goes away with the last close. The error names
+ * the holder, so the user knows which process to look at.
+ */
+static int file_lock(int fd, const char *path, char *err, size_t errlen)
+{
+	char comm[64] = "";
+	struct stat st;
+	long pid;
+	int rc;
+
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return 0;
+	rc = -errno;
+	if (rc != -EWOULDBLOCK) {
+		fq_bdev_errf(err, errlen, "file %s: cannot lock it: %s", path, strerror(-rc));
+		return rc;
+	}
+	pid = fstat(fd, &st) ? 0 : lock_holder(&st);
+	if (pid == (long)getpid()) {
+		fq_bdev_errf(err, errlen,
+			     "file %s: this process already has it open (another namespace, or one "
+			     "removed by a reload, which stays open until exit)",
+			     path);
+		return -EBUSY;
+	}
+	if (pid > 0) {
+		char cpath[64];
+		FILE *f;
+
+		snprintf(cpath, sizeof(cpath), "/proc/%ld/comm", pid);
+		f = fopen(cpath, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		fq_bdev_errf(err, errlen,
+			     "file %s: in use by process %ld%s%s%s, which holds an exclusive lock "
+			     "on it; two targets must not export the same file",
+			     path, pid, comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+	} else {
+		fq_bdev_errf(err, errlen,
+			     "file %s: another process holds an exclusive lock on it (not listed "
+			     "in /proc/locks); two targets must not export the same file",
+			     path);
+	}
+	return -EBUSY;
 }
 
 /* O_DIRECT alignment of a regular file, from statx when the kernel reports it. */
@@ -216,22 +364,40 @@ int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 	f->direct = opts->direct;
 	atomic_init(&f->no_punch, false);
 	atomic_init(&f->no_zero_range, false);
-	f->fd = file_open_fd(opts, &created, err, errlen);
+	f->fd = file_open_fd(opts, &created, &f->created_dirs, err, errlen);
 	if (f->fd < 0) {
 		rc = f->fd;
 		free(f);
 		return rc;
 	}
-	rc = file_setup(bdev, f, opts, err, errlen);
-	if (rc) {
-		close(f->fd);
-		if (created)
-			unlink(opts->path);
-		free(f);
-		return rc;
+	if (created) {
+		f->created_path = strdup(opts->path);
+		if (!f->created_path) {
+			fq_bdev_errf(err, errlen, "file %s: out of memory", opts->path);
+			rc = -ENOMEM;
+			goto fail;
+		}
 	}
+	rc = file_lock(f->fd, opts->path, err, errlen);
+	if (!rc)
+		rc = file_setup(bdev, f, opts, err, errlen);
+	if (rc)
+		goto fail;
 	bdev->ops = &fq_bdev_file_ops;
 	bdev->priv = f;
 	bdev->volatile_cache = true;
 	return 0;
+fail:
+	if (created) {
+		bdev->priv = f;
+		if (f->created_path)
+			fq_bdev_file_discard(bdev);
+		else
+			unlink(opts->path);
+		bdev->priv = NULL;
+	}
+	close(f->fd);
+	free(f->created_path);
+	free(f);
+	return rc;
 }

@@ -23,12 +23,48 @@ static void connect_fail_param(struct fq_req *req, int in_data, uint16_t off, co
 	fq_req_complete(req, INVALID_PARAM);
 }
 
-/* NQN fields: NUL-terminated, non-empty, at most 223 bytes (NVMe Base 2.0 §4.5). */
-static bool nqn_ok(const char *s)
+/*
+ * NQN fields of the Connect data (NVMe-oF 1.1 Fig. 20) are 256 bytes, NUL
+ * padded; an NQN is at most 223 bytes (NVMe Base 2.0 §4.5). Returns what is
+ * wrong with @s, or NULL. An empty host NQN is well formed: hosts without an
+ * NQN of their own (SPDK's tools by default) send an all-zero field, and it
+ * is the subsystem's host check that decides whether it may connect.
+ */
+static const char *nqn_field_error(const char *s, bool may_be_empty)
 {
 	size_t n = strnlen(s, FQ_NQN_FIELD);
 
-	return n > 0 && n <= FQ_NQN_MAX;
+	if (n == FQ_NQN_FIELD)
+		return "not NUL-terminated within its 256 bytes";
+	if (n > FQ_NQN_MAX)
+		return "longer than 223 bytes";
+	if (!n && !may_be_empty)
+		return "empty";
+	return NULL;
+}
+
+static void connect_fail_nqn(struct fq_req *req, uint16_t off, const char *field, const char *why)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s %s", field, why);
+	connect_fail_param(req, 1, off, msg);
+}
+
+/* NVMe-oF 1.1 §3.3: a host the subsystem does not allow gets Connect Invalid Host. */
+static void connect_fail_host(struct fq_req *req, const struct fq_subsys *s, const char *hostnqn)
+{
+	struct fq_queue *q = req->q;
+
+	if (hostnqn[0])
+		fq_warn("Connect from %s rejected: host %s is not allowed on %s", q->peer, hostnqn,
+			s->nqn);
+	else
+		fq_warn("Connect from %s rejected: the host sent an empty host NQN, which "
+			"matches no allow_host entry of %s (give the host an NQN, or set "
+			"allow_any_host)",
+			q->peer, s->nqn);
+	fq_req_complete(req, SC(FQ_SCT_CMD_SPECIFIC, FQ_SC_CONNECT_INVALID_HOST) | FQ_STATUS_DNR);
 }
 
 static void connect_admin(struct fq_req *req, struct fq_subsys *s, const struct fq_connect_cmd *c,
@@ -61,7 +97,8 @@ static void connect_admin(struct fq_req *req, struct fq_subsys *s, const struct 
 	q->sqflow_disabled = c->cattr & FQ_CONNECT_CATTR_DISABLE_SQFLOW;
 	ctrl->ka_deadline_ns = q->r->now_ns + (uint64_t)kato * 1000000ull;
 	fq_info("controller %u created for host %s (%s) on %s, subsystem %s, KATO %u ms",
-		ctrl->cntlid, ctrl->hostnqn, q->peer, q->port->conf.name, s->nqn, kato);
+		ctrl->cntlid, ctrl->hostnqn[0] ? ctrl->hostnqn : "(no host NQN)", q->peer,
+		q->port->conf.name, s->nqn, kato);
 	req->cqe.dw0 = ctrl->cntlid;
 	fq_req_complete(req, 0);
 }
@@ -116,6 +153,7 @@ static void exec_connect(struct fq_req *req)
 	const struct fq_connect_cmd *c = (const void *)&req->cmd;
 	const struct fq_connect_data *d = (const void *)req->buf;
 	struct fq_subsys *s;
+	const char *why;
 
 	if (q->ctrl) {
 		fq_req_complete(req, SC(FQ_SCT_GENERIC, FQ_SC_CMD_SEQ_ERROR));
@@ -130,26 +168,23 @@ static void exec_connect(struct fq_req *req)
 					     FQ_STATUS_DNR);
 		return;
 	}
-	if (!nqn_ok(d->subnqn))
-		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, subnqn),
-					  "subsystem NQN not terminated");
-	if (!nqn_ok(d->hostnqn))
-		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, hostnqn),
-					  "host NQN not terminated");
+	why = nqn_field_error(d->subnqn, false);
+	if (why)
+		return connect_fail_nqn(req, offsetof(struct fq_connect_data, subnqn),
+					"subsystem NQN", why);
+	why = nqn_field_error(d->hostnqn, true);
+	if (why)
+		return connect_fail_nqn(req, offsetof(struct fq_connect_data, hostnqn), "host NQN",
+					why);
 	s = fq_tgt_find_subsys(q->r->tgt, d->subnqn);
-	if (!s || (!s->discovery && !fq_subsys_on_port(s, q->port)) || (s->discovery && false))
+	if (!s || (!s->discovery && !fq_subsys_on_port(s, q->port)))
 		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, subnqn),
 					  "unknown subsystem NQN");
 	if (q->port->conf.discovery_only && !s->discovery)
 		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, subnqn),
 					  "this port serves only discovery");
-	if (!s->discovery && !fq_subsys_host_allowed(s, d->hostnqn)) {
-		fq_warn("Connect from %s rejected: host %s is not allowed on %s", q->peer,
-			d->hostnqn, s->nqn);
-		fq_req_complete(req, SC(FQ_SCT_CMD_SPECIFIC, FQ_SC_CONNECT_INVALID_HOST) |
-					     FQ_STATUS_DNR);
-		return;
-	}
+	if (!s->discovery && !fq_subsys_host_allowed(s, d->hostnqn))
+		return connect_fail_host(req, s, d->hostnqn);
 	if (c->qid == 0)
 		connect_admin(req, s, c, d);
 	else

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +120,13 @@ void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 	free(ns);
 }
 
+/* A start that fails leaves no file behind that it created (never an older one). */
+static void ns_discard(struct fq_tgt_ns *ns)
+{
+	fq_bdev_close_discard(ns->bdev);
+	free(ns);
+}
+
 /* Publish a new sorted snapshot; the old one is retired, not freed. */
 int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n)
 {
@@ -185,16 +193,20 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 		return 0;
 fail:
 	while (n)
-		fq_tgt_ns_destroy(ns[--n]);
+		ns_discard(ns[--n]);
 	return rc;
 }
 
-static void subsys_free(struct fq_subsys *s)
+static void subsys_free(struct fq_subsys *s, bool discard)
 {
 	struct fq_tgt_ns_table *tab = atomic_load(&s->nstab);
 
-	for (uint32_t i = 0; tab && i < tab->n; i++)
-		fq_tgt_ns_destroy(tab->ns[i]);
+	for (uint32_t i = 0; tab && i < tab->n; i++) {
+		if (discard)
+			ns_discard(tab->ns[i]);
+		else
+			fq_tgt_ns_destroy(tab->ns[i]);
+	}
 	free(tab);
 	while (s->retired) {
 		struct fq_tgt_ns_table *r = s->retired;
@@ -210,6 +222,90 @@ static void subsys_free(struct fq_subsys *s)
 	}
 	free(s->hosts);
 	free(s);
+}
+
+/* ---- memory for RAM namespaces ------------------------------------------------ */
+
+/* "64 TiB", "1.5 GiB": sizes in error messages. */
+static void fmt_size(char *buf, size_t len, uint64_t v)
+{
+	static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 6) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)v);
+	else if (d == (double)(uint64_t)d)
+		snprintf(buf, len, "%llu %s", (unsigned long long)d, unit[u]);
+	else
+		snprintf(buf, len, "%.1f %s", d, unit[u]);
+}
+
+/* MemAvailable from /proc/meminfo in bytes, or 0 if the kernel does not say. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kib = 0;
+	char line[128];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
+/*
+ * A RAM namespace is a MAP_NORESERVE mapping: mapping 64 TiB succeeds and the
+ * process is killed much later, when hosts have written more than the
+ * machine holds. Refuse at start what cannot fit: the RAM namespaces of all
+ * subsystems together must fit in the memory available now and in the
+ * address-space limit.
+ */
+static int ram_fits(const struct fq_target_conf *conf, char *err, size_t errlen)
+{
+	uint64_t avail = mem_available(), limit = avail, total = 0;
+	const char *what = "memory available (MemAvailable in /proc/meminfo)";
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+	    (!limit || (uint64_t)rl.rlim_cur < limit)) {
+		limit = (uint64_t)rl.rlim_cur;
+		what = "address-space limit (ulimit -v)";
+	}
+	if (!limit)
+		return 0;
+	for (int i = 0; i < conf->nsubsys; i++) {
+		const struct fq_subsys_conf *sc = &conf->subsys[i];
+
+		for (int n = 0; n < sc->nns; n++) {
+			char sz[32], tot[32], lim[32];
+
+			if (sc->ns[n].bdev.kind != FQ_BDEV_RAM)
+				continue;
+			total += sc->ns[n].bdev.size;
+			if (total <= limit)
+				continue;
+			fmt_size(sz, sizeof(sz), sc->ns[n].bdev.size);
+			fmt_size(tot, sizeof(tot), total);
+			fmt_size(lim, sizeof(lim), limit);
+			snprintf(err, errlen,
+				 "subsystem %s namespace %u (ram, %s): the RAM namespaces would "
+				 "need "
+				 "%s in total, more than the %s of %s; use smaller RAM namespaces "
+				 "or "
+				 "file namespaces",
+				 sc->nqn, sc->ns[n].nsid, sz, tot, lim, what);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 /* ---- ports ---------------------------------------------------------------- */
@@ -534,7 +630,7 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 	return 0;
 }
 
-int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
 {
 	struct fq_tgt *t = calloc(1, sizeof(*t));
 	int rc;
@@ -563,6 +659,9 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 		t->ports[i].fd = -1;
 		t->ports[i].conf = conf->ports[i];
 	}
+	rc = ram_fits(conf, err, errlen);
+	if (rc)
+		return rc;
 	for (int i = 0; i < conf->nsubsys; i++) {
 		rc = subsys_create(t, &conf->subsys[i], err, errlen);
 		if (rc)
@@ -576,14 +675,27 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 	return reactors_create(t, err, errlen);
 }
 
+int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+{
+	int rc;
+
+	*out = NULL;
+	rc = tgt_create(conf, out, err, errlen);
+	if (rc && *out)
+		(*out)->start_failed = true;
+	return rc;
+}
+
 int fq_tgt_run(struct fq_tgt *t)
 {
 	for (int i = 0; i < t->nreactors; i++) {
 		int rc =
 			pthread_create(&t->reactors[i].thread, NULL, reactor_main, &t->reactors[i]);
 
-		if (rc)
+		if (rc) {
+			t->start_failed = true;
 			return -rc;
+		}
 		t->reactors[i].started = true;
 	}
 	return 0;
@@ -628,7 +740,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 			close(t->ports[i].fd);
 	free(t->ports);
 	for (int i = 0; i < t->nsubsys; i++)
-		subsys_free(t->subsys[i]);
+		subsys_free(t->subsys[i], t->start_failed);
 	free(t->subsys);
 	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {

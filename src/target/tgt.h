@@ -329,6 +329,8 @@ struct fq_tgt {
 	uint16_t next_cntlid;
 	uint64_t genctr;
 	atomic_bool stopping;
+	/* Start failed: destroy removes the namespace files this start created. */
+	bool start_failed;
 	atomic_int nconns;
 	atomic_uint_fast64_t next_queue_id;
 	uint32_t mdts; /* MDTS exponent (units of 4 KiB) */

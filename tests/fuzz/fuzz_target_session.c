@@ -465,7 +465,11 @@ static void op_connect(struct peer *p, struct input *in)
 	} else {
 		snprintf(d->subnqn, sizeof(d->subnqn), "%s", NQN);
 	}
-	snprintf(d->hostnqn, sizeof(d->hostnqn), "%s", HOSTNQN);
+	/* Bit 7: the host NQN comes from the input; length 0 sends it all zero. */
+	if (f & 0x80)
+		bytes(in, d->hostnqn, u8(in));
+	else
+		snprintf(d->hostnqn, sizeof(d->hostnqn), "%s", HOSTNQN);
 	send_capsule(p, (const struct fq_sqe *)&c, sizeof(*d), 0);
 }
 

@@ -126,6 +126,9 @@ def corpus():
     files["icreq"] = icreq()
     files["icreq_digests"] = icreq(dgst=3)
     files["target_connect"] = icreq() + capsule_cmd(cmd, cdata)
+    # SPDK's tools without a host NQN send the HOSTNQN field all zero.
+    zcmd, zdata = connect(0, 31, "nqn.2023-01.io.fabriq:sub1", "")
+    files["target_connect_zero_hostnqn"] = icreq() + capsule_cmd(zcmd, zdata)
     files["target_session"] = (icreq() + capsule_cmd(read) + capsule_cmd(write_ic, d512)
                                + capsule_cmd(write) + data_pdu(H2C_DATA, 2, 0, 0, d4k))
     files["target_session_digests"] = (

@@ -89,6 +89,12 @@ SEEDS = {
     admin(ADM_LOG, 0x04 | (1023 << 16), lensel=4, conn=0),
     "discovery": b"\x00" + op(CONNECT) + bytes([0x41, 0x01]) + enable() + pump() +
     admin(ADM_LOG, 0x70 | (255 << 16), lensel=5),
+    # An all-zero host NQN (what SPDK's tools send without one): accepted on
+    # a subsystem open to any host and on the discovery controller.
+    "zero_hostnqn": b"\x00" + op(CONNECT) + bytes([0x81, 0x00]) + enable() + pump() +
+    admin(ADM_IDENTIFY, 1, lensel=4) + admin(ADM_IDENTIFY, 0, lensel=4),
+    "zero_hostnqn_discovery": b"\x00" + op(CONNECT) + bytes([0xC1, 0x01, 0x00]) + enable() +
+    pump() + admin(ADM_LOG, 0x70 | (255 << 16), lensel=5),
     "bad_pdus": b"\x00" + connect_io() + op(RAW) + bytes([8]) +
     struct.pack("<BBBBI", 0x0B, 0, 24, 0, 24),
     # Eight unanswered R2Ts hold every large buffer; the in-capsule 16 KiB

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Many connections at once, and the max_connections limit."""
+"""Many connections at once, the max_connections limit, and Connects from
+hosts without a host NQN."""
 
 import os
+import struct
 import sys
 import time
 import unittest
@@ -106,6 +108,85 @@ class IdleHandshakeTest(TargetTestCase):
         self.assertLess(elapsed, 16, "not closed in time")
         self.assertTrue(self.tgt.wait_log("no Connect within 10 s"))
         self.assert_serving()
+
+
+ZERO_HOST_INI = """
+[target]
+reactors = 1
+
+[port "io"]
+address = {addr}
+port = {port}
+
+[port "disc"]
+address = {addr}
+port = {dport}
+discovery_only = yes
+
+[subsystem "nqn.2026-01.io.fabriq.test:sub1"]
+namespace = ram:16M
+
+[subsystem "nqn.2026-01.io.fabriq.test:locked"]
+allow_host = nqn.2026-01.io.fabriq.test:host-allowed
+namespace = ram:16M
+"""
+
+
+class ZeroHostNqnTest(TargetTestCase):
+    """SPDK's host tools without a host NQN send an all-zero HOSTNQN field.
+    An empty NQN is well formed: a subsystem open to any host takes it, one
+    with allow_host entries refuses it as an unknown host (regression: both
+    were refused as "host NQN not terminated", Invalid Parameter)."""
+
+    INI = ZERO_HOST_INI
+    LOCKED = "nqn.2026-01.io.fabriq.test:locked"
+
+    def test_allow_any_subsystem_accepts_empty_host_nqn(self):
+        a = raw.admin_queue(self.addr, self.port, self.NQN, hostnqn="")
+        self.addCleanup(a.close)
+        self.assertEqual(a.set_features(0x07, 0).status, 0)
+        q = raw.io_queue(self.addr, self.port, self.NQN, a.cntlid, hostnqn="")
+        self.addCleanup(q.close)
+        self.assert_healthy((a, q))
+        self.assertTrue(self.tgt.wait_log("for host (no host NQN)"))
+        self.assertNotIn("not terminated", self.tgt.log_text())
+
+    def test_acl_subsystem_refuses_empty_host_nqn(self):
+        q = raw.Queue(self.addr, self.port)
+        self.addCleanup(q.close)
+        c = q.connect(self.LOCKED, hostnqn="")
+        self.assertEqual(c.code, raw.SC_CONNECT_INVALID_HOST, c)
+        self.assertTrue(c.dnr, c)
+        self.assertTrue(self.tgt.wait_log("sent an empty host NQN, which matches no "
+                                          "allow_host entry of " + self.LOCKED))
+        # The allowed host still gets in on the same subsystem.
+        q2 = raw.Queue(self.addr, self.port)
+        self.addCleanup(q2.close)
+        c = q2.connect(self.LOCKED, hostnqn="nqn.2026-01.io.fabriq.test:host-allowed")
+        self.assertEqual(c.status, 0, c)
+
+    def test_discovery_with_empty_host_nqn(self):
+        a = raw.admin_queue(self.addr, self.tgt.dport, raw.DISCOVERY_NQN, hostnqn="")
+        self.addCleanup(a.close)
+        c = a.get_log(0x70, 1024 * 4)
+        self.assertEqual(c.status, 0, c)
+        numrec = struct.unpack_from("<Q", c.data, 8)[0]
+        nqns = [c.data[1024 * (i + 1) + 256:1024 * (i + 1) + 512].rstrip(b"\0").decode()
+                for i in range(numrec)]
+        # Only the subsystem open to any host is listed for it.
+        self.assertEqual(nqns, [self.NQN])
+
+    def test_unterminated_host_nqn_is_invalid_parameter(self):
+        q = raw.Queue(self.addr, self.port)
+        self.addCleanup(q.close)
+        c = q.connect(self.NQN, hostnqn="n" * 256)
+        self.assertEqual(c.code, raw.SC_CONNECT_INVALID_PARAM, c)
+        self.assertTrue(self.tgt.wait_log("host NQN not NUL-terminated"))
+        q2 = raw.Queue(self.addr, self.port)
+        self.addCleanup(q2.close)
+        c = q2.connect(self.NQN, hostnqn="n" * 224)
+        self.assertEqual(c.code, raw.SC_CONNECT_INVALID_PARAM, c)
+        self.assertTrue(self.tgt.wait_log("host NQN longer than 223 bytes"))
 
 
 if __name__ == "__main__":
