@@ -3,7 +3,7 @@
 #   1. install dependencies (Debian 12), 2. format check, 3. build,
 #   4. unit + functional tests, 5. the same under ASan+UBSan,
 #   6. fuzz smoke (libFuzzer, bounded time), 7. interoperability with the
-#      Linux kernel host and target in qemu (kernel-peer).
+#      Linux kernel host and target in qemu (tests/interop/kpeer/kpeer.sh).
 # Environment: FUZZ_SECONDS (default 20), SKIP_INTEROP=1, SKIP_FUZZ=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -151,7 +151,8 @@ check_tools() {
 	local missing=() t p
 	for t in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static nvme:nvme-cli \
 		cpio:cpio socat:socat depmod:kmod python3:python3 ss:iproute2 timeout:coreutils; do
-		command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
+		# (command -v also reports a file that is not executable)
+		p=$(command -v "${t%%:*}" 2>/dev/null) && [[ -x $p ]] || missing+=("${t#*:}")
 	done
 	compgen -G '/boot/vmlinuz-*' >/dev/null || missing+=(linux-image-amd64)
 	if ((${#missing[@]})); then
