@@ -7,8 +7,9 @@ set -euo pipefail
 
 pkgs=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libinih-dev libjson-c-dev)
 if [ "${1:-}" = "--test" ]; then
-	pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 procps iproute2 bc util-linux
-		qemu-system-x86 busybox-static nvme-cli cpio socat linux-image-amd64 groff-base)
+	pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 procps iproute2 bc util-linux groff-base)
+	# the kernel peer in qemu (tests/interop/kpeer/kpeer.sh, docs/testing.md)
+	pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static nvme-cli cpio socat kmod xz-utils coreutils)
 fi
 
 missing=()

@@ -3,7 +3,8 @@
 #   1. install dependencies (Debian 12), 2. format and tree check, 3. build,
 #   4. unit, functional and script tests, 5. unit and functional tests under
 #   ASan+UBSan, 6. fuzz smoke (libFuzzer, bounded time), 7. interoperability
-#   with the Linux kernel host and target in qemu (the project's harness).
+#   with the Linux kernel host and target in qemu
+#   (tests/interop/kpeer/kpeer.sh).
 #
 # It builds in its own directories (build-test, build-asan, build-fuzz), never
 # in scripts/run.sh's build/, which has no tests. Every suite goes through

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs inside the kernel-peer guest (busybox sh) after the built-in checks:
+# Runs inside the kernel peer guest (kpeer) (busybox sh) after the built-in checks:
 # make an ext2 file system on the first namespace, write files, remount and
 # verify them. DEV is the first namespace block device.
 set -e

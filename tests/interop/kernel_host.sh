@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interoperability: the Linux 6.1 kernel NVMe/TCP host (nvme-cli in qemu,
-# through kernel-peer) against fabriqd. Every scenario discovers or connects,
+# through kpeer/kpeer.sh) against fabriqd. Every scenario discovers or connects,
 # identifies, writes random data at both ends of every namespace with dd and
 # reads it back (md5), flushes, and in most scenarios builds an ext2 file
 # system, remounts it and verifies the files; then disconnects. After each
@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/interop/lib.sh
 . "$HERE/lib.sh"
 
-KP=$(find_kernel_peer)
+kpeer_prepare
 WORK=$(mktemp -d /var/tmp/fq-interop.XXXXXX)
 PORT=$(free_port)
 DPORT=$(free_port)
@@ -32,7 +32,7 @@ start_target() {
 	"$FABRIQD" --listen 127.0.0.1:$PORT --discovery-port $DPORT --nqn $NQN "$@" >"$LOG" 2>&1 &
 	PID=$!
 	for _ in $(seq 50); do
-		"$KP" probe --port $PORT >/dev/null 2>&1 && return 0
+		"$KPEER" probe --port $PORT >/dev/null 2>&1 && return 0
 		kill -0 $PID 2>/dev/null || { cat "$LOG"; fail "fabriqd exited at start"; }
 		sleep 0.1
 	done
@@ -54,17 +54,17 @@ stop_target() {
 run_host() {
 	local name=$1
 	shift
-	echo "--- scenario $name: kernel-peer host $*"
-	if ! "$KP" host --target 127.0.0.1:$PORT --nqn $NQN --quiet "$@" >"$WORK/$name.out" 2>&1; then
+	echo "--- scenario $name: kernel host $*"
+	if ! "$KPEER" host --target 127.0.0.1:$PORT --nqn $NQN --quiet "$@" >"$WORK/$name.out" 2>&1; then
 		cat "$WORK/$name.out"
-		rundir=$(grep -o '/var/tmp/kernel-peer/runs/[^] ,]*' "$WORK/$name.out" | head -1)
+		rundir=$(kpeer_run_dir "$WORK/$name.out")
 		[ -n "$rundir" ] && tail -60 "$rundir/console.log"
 		tail -40 "$LOG"
 		fail "scenario $name failed"
 	fi
-	grep 'KERNEL_PEER: PASS' "$WORK/$name.out"
+	tail -n1 "$WORK/$name.out"
 	kill -0 "$PID" 2>/dev/null || fail "fabriqd died during scenario $name"
-	"$KP" probe --port $PORT >/dev/null || fail "fabriqd stopped answering after scenario $name"
+	"$KPEER" probe --port $PORT >/dev/null || fail "fabriqd stopped answering after scenario $name"
 }
 
 scenarios=("$@")
@@ -104,13 +104,13 @@ namespace = ram:16M,nsid=2
 INI
 		"$FABRIQD" -c "$WORK/ns.ini" >"$LOG" 2>&1 &
 		PID=$!
-		for _ in $(seq 50); do "$KP" probe --port $PORT >/dev/null 2>&1 && break; sleep 0.1; done
-		"$KP" host --target 127.0.0.1:$PORT --nqn $NQN --quiet --no-discover --io-mb 1 \
+		for _ in $(seq 50); do "$KPEER" probe --port $PORT >/dev/null 2>&1 && break; sleep 0.1; done
+		"$KPEER" host --target 127.0.0.1:$PORT --nqn $NQN --quiet --no-discover --io-mb 1 \
 			--script "$HERE/nschange-script.sh" >"$WORK/nschange.out" 2>&1 &
 		KPPID=$!
 		console=""
 		for _ in $(seq 600); do
-			rundir=$(grep -o '/var/tmp/kernel-peer/runs/[^] ,]*' "$WORK/nschange.out" | head -1 || true)
+			rundir=$(kpeer_run_dir "$WORK/nschange.out")
 			if [ -n "$rundir" ] && grep -q "NSCHANGE: READY" "$rundir/console.log" 2>/dev/null; then
 				console=$rundir/console.log
 				break

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the interoperability scripts.
 
 fail() {
@@ -5,14 +6,19 @@ fail() {
 	exit 1
 }
 
-# kernel-peer lives in the shared tools next to the project; CI has it there.
-find_kernel_peer() {
-	local top
-	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-	for kp in "${KERNEL_PEER:-}" "$top/../shared/tools/kernel-peer" /work/shared/tools/kernel-peer; do
-		[ -n "$kp" ] && [ -x "$kp" ] && { echo "$kp"; return 0; }
-	done
-	fail "kernel-peer not found (set KERNEL_PEER=/path/to/kernel-peer)"
+# The Linux kernel peer in qemu (docs/testing.md). KERNEL_PEER may name
+# another program with the same interface, to compare the two.
+KPEER=${KERNEL_PEER:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kpeer/kpeer.sh}
+
+# Check the peer's tools and build its cached initramfs, so that a missing
+# package fails the test at once with a message that names it.
+kpeer_prepare() {
+	"$KPEER" build || fail "the kernel peer cannot run ($KPEER build failed; scripts/deps.sh --test installs what it needs)"
+}
+
+# The guest run directory that a peer command announced in its output FILE.
+kpeer_run_dir() {
+	grep -o '/[^ ]*/runs/[^] ,]*' "$1" 2>/dev/null | head -n1 || true
 }
 
 # An unused TCP port on 127.0.0.1.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs inside the kernel-peer guest. Announces itself, then waits for the
+# Runs inside the kernel peer guest (kpeer). Announces itself, then waits for the
 # target to add namespace 3 and remove namespace 2 (the test sends fabriqd a
 # SIGHUP after seeing the marker). The kernel learns of it only through the
 # Namespace Attribute Changed async event and the Changed Namespace List log.

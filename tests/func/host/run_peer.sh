@@ -9,20 +9,15 @@
 #   run_peer.sh fabriqd-acl:PATH   PROGRAM [ARGS...]   fabriqd with an allow-list
 #   run_peer.sh --kill|--restart|--stop|--cont DIR     (used by fault tests)
 #
-# Exit status: the program's; 1 when qemu or kernel-peer is missing.
+# Exit status: the program's; 1 when the kernel peer cannot run (a missing
+# package is a failure, never a skip).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-# kernel-peer lives in the shared tools beside the project (same lookup as
-# tests/interop/lib.sh).
-if [ -z "${KERNEL_PEER:-}" ]; then
-	for kp in "$(command -v kernel-peer || true)" "$repo/../shared/tools/kernel-peer" \
-		/work/shared/tools/kernel-peer; do
-		[ -n "$kp" ] && [ -x "$kp" ] && KERNEL_PEER=$kp && break
-	done
-fi
-KERNEL_PEER=${KERNEL_PEER:-}
+# The Linux kernel peer in qemu (docs/testing.md); KERNEL_PEER may name
+# another program with the same interface, to compare the two.
+KPEER=${KERNEL_PEER:-$repo/tests/interop/kpeer/kpeer.sh}
 KERNEL_NQN=nqn.2026-11.test:kernel-target
 FABRIQD_NQN=nqn.2026-11.test:host-func
 ALLOWED_HOST=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e
@@ -40,7 +35,7 @@ start_peer() {
 	kernel*)
 		bs=512
 		[ "$kind" = kernel-4k ] && bs=4096
-		setsid "$KERNEL_PEER" target --port "$port" --size-mb 256 --block-size $bs \
+		setsid "$KPEER" target --port "$port" --size-mb 256 --block-size $bs \
 			--ready-file "$dir/ready" --seconds 3000 --quiet \
 			>>"$dir/peer.log" 2>&1 &
 		echo $! >"$dir/pid"
@@ -123,9 +118,10 @@ port=$(cat "$dir/port")
 disc=""
 case $peer in
 kernel | kernel-4k)
-	if ! command -v qemu-system-x86_64 >/dev/null 2>&1 || [ ! -x "$KERNEL_PEER" ]; then
-		# The interoperability tests must run: a missing peer is a failure.
-		echo "FAIL: qemu-system-x86_64 or kernel-peer not available (set KERNEL_PEER)"
+	# Checks the tools and builds the cached initramfs: the interoperability
+	# tests must run, so a missing package fails here with its name.
+	if ! "$KPEER" build; then
+		echo "FAIL: the kernel peer cannot run ($KPEER build failed; scripts/deps.sh --test installs what it needs)"
 		exit 1
 	fi
 	echo "$peer" >"$dir/kind"
