@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli.h"
 
@@ -133,23 +132,17 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 
 	switch (ch) {
 	case 't':
-		c->transport = arg;
-		return strcasecmp(arg, "tcp") ? -EINVAL : 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_TRANSPORT, arg);
 	case 'a':
-		c->traddr = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_TRADDR, arg);
 	case 's':
-		c->trsvcid = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_TRSVCID, arg);
 	case 'n':
-		c->subnqn = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_NQN, arg);
 	case 'q':
-		c->hostnqn = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_HOSTNQN, arg);
 	case 'r':
-		c->have_trid = true;
-		return fq_trid_parse(&c->trid, arg);
+		return cli_addr_set(&c->addr, CLI_ADDR_TRID, arg);
 	case 'g':
 		c->hdgst = true;
 		return 0;
@@ -268,9 +261,7 @@ int cli_parse(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "fabriq %s: unexpected argument '%s'\n", cmd, argv[optind]);
 		return -1;
 	}
-	if (!c->have_trid && !c->traddr) {
-		fprintf(stderr, "fabriq %s: need -a ADDR (with -s PORT -n NQN) or -r TRID\n", cmd);
+	if (cli_addr_check(&c->addr, cmd, true))
 		return -1;
-	}
 	return 0;
 }

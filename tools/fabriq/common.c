@@ -30,38 +30,10 @@ int cli_nvme_fail(const char *what, int rc, const struct fq_cpl *cpl)
 	return rc == -EINVAL ? EXIT_USAGE : EXIT_CONNECT;
 }
 
-static int build_trid(struct cli *cli, bool discovery)
-{
-	struct fq_trid *t = &cli->trid;
-
-	if (!cli->have_trid) {
-		char s[1024];
-		int n = snprintf(s, sizeof(s), "trtype:TCP traddr:%s", cli->traddr);
-
-		if (cli->trsvcid)
-			n += snprintf(s + n, sizeof(s) - (size_t)n, " trsvcid:%s", cli->trsvcid);
-		if (cli->subnqn)
-			n += snprintf(s + n, sizeof(s) - (size_t)n, " subnqn:%s", cli->subnqn);
-		if (fq_trid_parse(t, s)) {
-			fprintf(stderr, "fabriq: invalid address, port or NQN\n");
-			return -EINVAL;
-		}
-	}
-	if (cli->hostnqn)
-		snprintf(t->hostnqn, sizeof(t->hostnqn), "%s", cli->hostnqn);
-	if (discovery && !t->subnqn[0])
-		snprintf(t->subnqn, sizeof(t->subnqn), "%s", FQ_DISCOVERY_SUBNQN);
-	if (!t->subnqn[0]) {
-		fprintf(stderr, "fabriq %s: need the subsystem NQN (-n NQN)\n", cli->cmd);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int cli_connect(struct cli *cli, bool discovery, struct fq_ctrlr **c)
 {
 	struct fq_ctrlr_opts o;
-	int rc = build_trid(cli, discovery);
+	int rc = cli_addr_trid(&cli->addr, cli->cmd, discovery, &cli->trid);
 
 	if (rc)
 		return EXIT_USAGE;

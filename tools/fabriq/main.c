@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fq_version.h"
 #include "perf.h"
 
 #ifdef FQ_HAVE_STORAGE
@@ -98,7 +99,8 @@ const struct cli_cmd *cli_find(const char *name)
 
 static void usage(void)
 {
-	printf("usage: fabriq COMMAND [options]\n       fabriq help [COMMAND]\n\ncommands:\n");
+	printf("usage: fabriq COMMAND [options]\n       fabriq help [COMMAND]\n"
+	       "       fabriq --version\n\ncommands:\n");
 	for (const struct cli_cmd *c = cli_cmds; c->name; c++)
 		printf("  %-14s %s\n", c->name, c->summary);
 	printf("\nexit status: 0 success, 1 NVMe error status, 2 usage, 3 connection failed,\n"
@@ -123,6 +125,11 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage();
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") ||
+	    !strcmp(argv[1], "version")) {
+		fq_print_version("fabriq");
+		return EXIT_OK;
 	}
 	if (!strcmp(argv[1], "help")) {
 		if (argc < 3) {
