@@ -48,6 +48,7 @@ static const struct option opts[] = {
 	{"verbose", no_argument, 0, 'v'},
 	{"raw-binary", no_argument, 0, 'b'},
 	{"help", no_argument, 0, 'h'},
+	{"human-readable", no_argument, 0, 'H'},
 	{"connect-timeout", required_argument, 0, O_CTO},
 	{"nsid", required_argument, 0, O_NSID},
 	{"offset", required_argument, 0, O_OFFSET},
@@ -163,6 +164,9 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 	case 'b':
 		c->raw_binary = true;
 		return 0;
+	case 'H':
+		c->human = true;
+		return 0;
 	case O_CTO:
 		return parse_u32(arg, &c->connect_timeout_ms);
 	case O_NSID:
@@ -218,6 +222,7 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 		c->save = true;
 		return 0;
 	case O_COUNT:
+		c->have_count = true;
 		return parse_u32(arg, &c->count);
 	case O_INTERVAL:
 		return parse_u32(arg, &c->interval_ms);
@@ -244,7 +249,7 @@ int cli_parse(struct cli *c, int argc, char **argv)
 	c->count = 3;
 	c->interval_ms = 1000;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "t:a:s:n:q:r:gGo:vbh", opts, &idx)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:a:s:n:q:r:gGo:vbHh", opts, &idx)) != -1) {
 		if (ch == 'h') {
 			cli_help(cli_find(cmd));
 			return 1;

@@ -82,6 +82,8 @@ struct cli {
 	bool save;
 	bool raw_binary;
 	uint32_t count, interval_ms;
+	bool have_count;
+	bool human; /* -H: spell out bit fields */
 	bool follow_referrals;
 };
 
@@ -108,8 +110,15 @@ void cli_close(struct fq_ctrlr *c, struct fq_qpair *qp);
 int cli_fail(const char *what);
 int cli_nvme_fail(const char *what, int rc, const struct fq_cpl *cpl);
 void cli_print_json(json_object *o);
+/* A decoded object as nvme-cli style "field : value" lines; arrays of objects as entries. */
+void cli_print_text(json_object *o, int indent);
+/* id-ctrl -H / id-ns -H bit fields (id_decode.c objects) as text; frees @o. */
+void cli_print_fields(json_object *o);
 void cli_hexdump(const void *buf, size_t len);
-json_object *cli_json_hex(const void *buf, size_t len);
+json_object *cli_json_hex(const void *buf, size_t len);	 /* at most 64 bytes */
+json_object *cli_json_data(const void *buf, size_t len); /* every byte, as hex */
+/* The range a data command worked on, as JSON: {"nsid", "offset", "length", ...}. */
+json_object *cli_json_range(struct cli *cli, struct fq_ns *ns);
 void cli_str(char *dst, const char *src, size_t len); /* trim a space-padded field */
 
 /* --offset/--length as a block range (range.c). */
@@ -133,6 +142,12 @@ int cmd_get_log(struct cli *cli);
 int cmd_get_feature(struct cli *cli);
 int cmd_set_feature(struct cli *cli);
 int cmd_keep_alive(struct cli *cli);
+int cmd_smart_log(struct cli *cli);
+int cmd_error_log(struct cli *cli);
+int cmd_fw_log(struct cli *cli);
+int cmd_ana_log(struct cli *cli);
+int cmd_changed_ns_log(struct cli *cli);
+int cmd_discovery_log(struct cli *cli);
 
 /* Shared by read and write (xfer.c): chunked I/O at a queue depth. */
 typedef int (*xfer_fill_fn)(void *ctx, uint64_t off, uint8_t *buf, size_t len);

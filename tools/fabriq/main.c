@@ -39,9 +39,11 @@ const struct cli_cmd cli_cmds[] = {
 	 "      --referrals         follow referrals to other discovery controllers\n"},
 	{"list", cmd_list, "list the namespaces of a subsystem (size, block size, IDs)", ""},
 	{"id-ctrl", cmd_id_ctrl, "show the Identify Controller data",
+	 "  -H, --human-readable    spell out the bits of each bit field\n"
 	 "  -b, --raw-binary        write the 4096 raw bytes to stdout\n"},
 	{"id-ns", cmd_id_ns, "show the Identify Namespace data",
 	 "      --nsid N            namespace ID (default: the first active namespace)\n"
+	 "  -H, --human-readable    spell out the bits of each bit field\n"
 	 "  -b, --raw-binary        write the 4096 raw bytes to stdout\n"},
 	{"read", cmd_read, "read a byte range of a namespace",
 	 IO_USAGE
@@ -69,6 +71,16 @@ const struct cli_cmd cli_cmds[] = {
 	 "      --log-len BYTES     bytes to read (default 512)\n"
 	 "      --nsid N            namespace ID (default 0xffffffff)\n"
 	 "  -b, --raw-binary        write the raw bytes to stdout\n"},
+	{"smart-log", cmd_smart_log, "SMART / health information log, decoded",
+	 "      --nsid N            namespace ID (default 0xffffffff: the controller)\n"},
+	{"error-log", cmd_error_log, "error information log entries, decoded",
+	 "      --count N           entries to show (default: all the controller keeps)\n"},
+	{"fw-log", cmd_fw_log, "firmware slot information log, decoded", ""},
+	{"ana-log", cmd_ana_log, "asymmetric namespace access log, decoded", ""},
+	{"changed-ns-log", cmd_changed_ns_log, "changed namespace list log, decoded (clears it)",
+	 ""},
+	{"discovery-log", cmd_discovery_log,
+	 "discovery log page of one discovery controller, decoded", ""},
 	{"get-feature", cmd_get_feature, "read a feature value",
 	 "      --feature-id N      feature identifier (e.g. 7 = Number of Queues)\n"
 	 "      --sel N             0 current, 1 default, 2 saved, 3 capabilities\n"
