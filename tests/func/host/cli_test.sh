@@ -209,11 +209,13 @@ fi
 
 # --version: meson's project version, plus the git revision in a checkout.
 if [ -n "$version" ]; then
+	rev=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null)
+	re="$version${rev:+ \(git $rev\)}\$"
 	expect 0 "fabriq --version" -- $F --version
-	tcheck "fabriq --version is $version" "^fabriq $version( \(git [0-9a-f]+\))?\$"
+	tcheck "fabriq --version is $version ${rev:+git $rev}" "^fabriq $re"
 	if [ -n "$fabriqd" ]; then
 		expect 0 "fabriqd --version" -- "$fabriqd" --version
-		tcheck "fabriqd --version is $version" "^fabriqd $version( \(git [0-9a-f]+\))?\$"
+		tcheck "fabriqd --version is $version ${rev:+git $rev}" "^fabriqd $re"
 	fi
 fi
 
