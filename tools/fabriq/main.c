@@ -21,7 +21,7 @@ int cmd_storage(int argc, char **argv);
 	"  -s, --trsvcid PORT      target port (default 4420, 8009 for discover)\n"                \
 	"  -n, --nqn NQN           subsystem NQN\n"                                                \
 	"  -q, --hostnqn NQN       host NQN (default: /etc/nvme/hostnqn or machine-derived)\n"     \
-	"  -r, --trid TRID         transport ID string instead of -t/-a/-s/-n/-q, e.g.\n"          \
+	"  -r, --trid TRID         transport ID string instead of -t/-a/-s/-n, e.g.\n"             \
 	"                          \"trtype:TCP traddr:127.0.0.1 trsvcid:4420 subnqn:NQN\"\n"      \
 	"  -g, --hdr-digest        request header digests\n"                                       \
 	"  -G, --data-digest       request data digests\n"                                         \

@@ -362,12 +362,15 @@ void fq_perf_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: fabriq perf -r TRID [-r TRID...] [options]\n"
+		"       fabriq perf --traddr ADDR --trsvcid PORT --nqn NQN [options]\n"
 		"\n"
 		"Drive NVMe/TCP namespaces as fast as the queue depth allows and report\n"
 		"IOPS, bandwidth and latency percentiles.\n"
 		"\n"
 		"  -r, --trid TRID        target, e.g. 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1\n"
 		"                         trsvcid:4420 subnqn:NQN' (repeatable)\n"
+		"      --traddr ADDR --trsvcid PORT --nqn NQN\n"
+		"                         one more target, in nvme-cli's form\n"
 		"  -q, --depth N          outstanding I/Os per qpair (default 32)\n"
 		"  -o, --io-size SIZE     bytes per I/O, K/M suffixes (default 4K)\n"
 		"  -w, --workload W       read|write|randread|randwrite|rw|randrw (default "
