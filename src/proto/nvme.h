@@ -243,6 +243,7 @@ enum {
 	FQ_LID_FW_SLOT = 0x03,
 	FQ_LID_CHANGED_NS = 0x04,
 	FQ_LID_CMD_EFFECTS = 0x05,
+	FQ_LID_ANA = 0x0c,
 	FQ_LID_DISCOVERY = 0x70,
 };
 
@@ -519,9 +520,16 @@ struct fq_error_log {
 	uint8_t rsvd42[22];
 };
 static_assert(sizeof(struct fq_error_log) == 64, "error log entry is 64 bytes");
+static_assert(offsetof(struct fq_error_log, sqid) == 8, "SQID at 8");
+static_assert(offsetof(struct fq_error_log, cid) == 10, "CID at 10");
+static_assert(offsetof(struct fq_error_log, status) == 12, "status at 12");
+static_assert(offsetof(struct fq_error_log, param_loc) == 14, "parameter location at 14");
 static_assert(offsetof(struct fq_error_log, lba) == 16, "LBA at 16");
 static_assert(offsetof(struct fq_error_log, nsid) == 24, "NSID at 24");
+static_assert(offsetof(struct fq_error_log, vs) == 28, "VS at 28");
+static_assert(offsetof(struct fq_error_log, trtype) == 29, "TRTYPE at 29");
 static_assert(offsetof(struct fq_error_log, cs) == 32, "CS at 32");
+static_assert(offsetof(struct fq_error_log, trtype_spec) == 40, "TTSI at 40");
 
 /* SMART / Health Information log (512 bytes), NVMe Base 2.0 Fig. 207. */
 struct fq_smart_log {
@@ -542,11 +550,90 @@ struct fq_smart_log {
 	uint8_t unsafe_shutdowns[16];
 	uint8_t media_errors[16];
 	uint8_t num_err_log_entries[16];
-	uint8_t rsvd192[320];
+	uint32_t warning_temp_time;
+	uint32_t critical_comp_time;
+	uint16_t temp_sensor[8];
+	uint32_t thm_temp1_trans_count;
+	uint32_t thm_temp2_trans_count;
+	uint32_t thm_temp1_total_time;
+	uint32_t thm_temp2_total_time;
+	uint8_t rsvd232[280];
 };
 static_assert(sizeof(struct fq_smart_log) == 512, "SMART log is 512 bytes");
+static_assert(offsetof(struct fq_smart_log, temperature) == 1, "temperature at 1");
 static_assert(offsetof(struct fq_smart_log, data_units_read) == 32, "DUR at 32");
+static_assert(offsetof(struct fq_smart_log, data_units_written) == 48, "DUW at 48");
+static_assert(offsetof(struct fq_smart_log, host_reads) == 64, "HRC at 64");
+static_assert(offsetof(struct fq_smart_log, host_writes) == 80, "HWC at 80");
+static_assert(offsetof(struct fq_smart_log, ctrl_busy_time) == 96, "CBT at 96");
+static_assert(offsetof(struct fq_smart_log, power_cycles) == 112, "PWRC at 112");
+static_assert(offsetof(struct fq_smart_log, power_on_hours) == 128, "POH at 128");
+static_assert(offsetof(struct fq_smart_log, unsafe_shutdowns) == 144, "UNSAFE at 144");
+static_assert(offsetof(struct fq_smart_log, media_errors) == 160, "MEDIA at 160");
 static_assert(offsetof(struct fq_smart_log, num_err_log_entries) == 176, "errors at 176");
+static_assert(offsetof(struct fq_smart_log, warning_temp_time) == 192, "WCTT at 192");
+static_assert(offsetof(struct fq_smart_log, critical_comp_time) == 196, "CCTT at 196");
+static_assert(offsetof(struct fq_smart_log, temp_sensor) == 200, "TS1 at 200");
+static_assert(offsetof(struct fq_smart_log, thm_temp1_trans_count) == 216, "TMT1TC at 216");
+static_assert(offsetof(struct fq_smart_log, thm_temp2_trans_count) == 220, "TMT2TC at 220");
+static_assert(offsetof(struct fq_smart_log, thm_temp1_total_time) == 224, "TTTMT1 at 224");
+static_assert(offsetof(struct fq_smart_log, thm_temp2_total_time) == 228, "TTTMT2 at 228");
+
+/* SMART Critical Warning bits, NVMe Base 2.0 Fig. 207 byte 0. */
+#define FQ_SMART_CW_SPARE (1u << 0)
+#define FQ_SMART_CW_TEMP (1u << 1)
+#define FQ_SMART_CW_DEGRADED (1u << 2)
+#define FQ_SMART_CW_READ_ONLY (1u << 3)
+#define FQ_SMART_CW_VOLATILE (1u << 4)
+#define FQ_SMART_CW_PMR_RO (1u << 5)
+
+/* Firmware Slot Information log (512 bytes), NVMe Base 2.0 §5.16.1.4 Fig. 208. */
+struct fq_fw_slot_log {
+	uint8_t afi; /* bits 2:0 active slot, bits 6:4 slot at next reset */
+	uint8_t rsvd1[7];
+	char frs[7][8]; /* firmware revision per slot, space padded */
+	uint8_t rsvd64[448];
+};
+static_assert(sizeof(struct fq_fw_slot_log) == 512, "firmware slot log is 512 bytes");
+static_assert(offsetof(struct fq_fw_slot_log, frs) == 8, "FRS1 at 8");
+static_assert(offsetof(struct fq_fw_slot_log, rsvd64) == 64, "reserved from 64");
+
+/* Changed Namespace List log (4096 bytes), NVMe Base 2.0 §5.16.1.5 Fig. 209. */
+#define FQ_CHANGED_NS_MAX 1024
+#define FQ_CHANGED_NS_OVERFLOW 0xffffffffu /* first entry: more than 1024 changed */
+struct fq_changed_ns_log {
+	uint32_t nsid[FQ_CHANGED_NS_MAX];
+};
+static_assert(sizeof(struct fq_changed_ns_log) == 4096, "changed namespace log is 4 KiB");
+
+/* Asymmetric Namespace Access log header, NVMe Base 2.0 §5.16.1.12 Fig. 224. */
+struct fq_ana_log_hdr {
+	uint64_t chgcnt;
+	uint16_t ngrps;
+	uint8_t rsvd10[6];
+};
+static_assert(sizeof(struct fq_ana_log_hdr) == 16, "ANA log header is 16 bytes");
+static_assert(offsetof(struct fq_ana_log_hdr, ngrps) == 8, "NGRPS at 8");
+
+/* ANA group descriptor, Fig. 225; NNSIDS 4-byte NSIDs follow it. */
+struct fq_ana_group_desc {
+	uint32_t grpid;
+	uint32_t nnsids;
+	uint64_t chgcnt;
+	uint8_t state; /* bits 3:0, FQ_ANA_* */
+	uint8_t rsvd17[15];
+};
+static_assert(sizeof(struct fq_ana_group_desc) == 32, "ANA group descriptor is 32 bytes");
+static_assert(offsetof(struct fq_ana_group_desc, nnsids) == 4, "NNSIDS at 4");
+static_assert(offsetof(struct fq_ana_group_desc, chgcnt) == 8, "CHGCNT at 8");
+static_assert(offsetof(struct fq_ana_group_desc, state) == 16, "ANAS at 16");
+enum {
+	FQ_ANA_OPTIMIZED = 0x1,
+	FQ_ANA_NON_OPTIMIZED = 0x2,
+	FQ_ANA_INACCESSIBLE = 0x3,
+	FQ_ANA_PERSISTENT_LOSS = 0x4,
+	FQ_ANA_CHANGE = 0xf,
+};
 
 /* Commands Supported and Effects log (4096 bytes), NVMe Base 2.0 Fig. 210. */
 struct fq_effects_log {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli.h"
 
@@ -49,6 +48,7 @@ static const struct option opts[] = {
 	{"verbose", no_argument, 0, 'v'},
 	{"raw-binary", no_argument, 0, 'b'},
 	{"help", no_argument, 0, 'h'},
+	{"human-readable", no_argument, 0, 'H'},
 	{"connect-timeout", required_argument, 0, O_CTO},
 	{"nsid", required_argument, 0, O_NSID},
 	{"offset", required_argument, 0, O_OFFSET},
@@ -133,23 +133,17 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 
 	switch (ch) {
 	case 't':
-		c->transport = arg;
-		return strcasecmp(arg, "tcp") ? -EINVAL : 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_TRANSPORT, arg);
 	case 'a':
-		c->traddr = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_TRADDR, arg);
 	case 's':
-		c->trsvcid = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_TRSVCID, arg);
 	case 'n':
-		c->subnqn = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_NQN, arg);
 	case 'q':
-		c->hostnqn = arg;
-		return 0;
+		return cli_addr_set(&c->addr, CLI_ADDR_HOSTNQN, arg);
 	case 'r':
-		c->have_trid = true;
-		return fq_trid_parse(&c->trid, arg);
+		return cli_addr_set(&c->addr, CLI_ADDR_TRID, arg);
 	case 'g':
 		c->hdgst = true;
 		return 0;
@@ -169,6 +163,9 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 		return 0;
 	case 'b':
 		c->raw_binary = true;
+		return 0;
+	case 'H':
+		c->human = true;
 		return 0;
 	case O_CTO:
 		return parse_u32(arg, &c->connect_timeout_ms);
@@ -225,6 +222,7 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 		c->save = true;
 		return 0;
 	case O_COUNT:
+		c->have_count = true;
 		return parse_u32(arg, &c->count);
 	case O_INTERVAL:
 		return parse_u32(arg, &c->interval_ms);
@@ -251,7 +249,7 @@ int cli_parse(struct cli *c, int argc, char **argv)
 	c->count = 3;
 	c->interval_ms = 1000;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "t:a:s:n:q:r:gGo:vbh", opts, &idx)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:a:s:n:q:r:gGo:vbHh", opts, &idx)) != -1) {
 		if (ch == 'h') {
 			cli_help(cli_find(cmd));
 			return 1;
@@ -268,9 +266,7 @@ int cli_parse(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "fabriq %s: unexpected argument '%s'\n", cmd, argv[optind]);
 		return -1;
 	}
-	if (!c->have_trid && !c->traddr) {
-		fprintf(stderr, "fabriq %s: need -a ADDR (with -s PORT -n NQN) or -r TRID\n", cmd);
+	if (cli_addr_check(&c->addr, cmd, true))
 		return -1;
-	}
 	return 0;
 }

@@ -30,38 +30,10 @@ int cli_nvme_fail(const char *what, int rc, const struct fq_cpl *cpl)
 	return rc == -EINVAL ? EXIT_USAGE : EXIT_CONNECT;
 }
 
-static int build_trid(struct cli *cli, bool discovery)
-{
-	struct fq_trid *t = &cli->trid;
-
-	if (!cli->have_trid) {
-		char s[1024];
-		int n = snprintf(s, sizeof(s), "trtype:TCP traddr:%s", cli->traddr);
-
-		if (cli->trsvcid)
-			n += snprintf(s + n, sizeof(s) - (size_t)n, " trsvcid:%s", cli->trsvcid);
-		if (cli->subnqn)
-			n += snprintf(s + n, sizeof(s) - (size_t)n, " subnqn:%s", cli->subnqn);
-		if (fq_trid_parse(t, s)) {
-			fprintf(stderr, "fabriq: invalid address, port or NQN\n");
-			return -EINVAL;
-		}
-	}
-	if (cli->hostnqn)
-		snprintf(t->hostnqn, sizeof(t->hostnqn), "%s", cli->hostnqn);
-	if (discovery && !t->subnqn[0])
-		snprintf(t->subnqn, sizeof(t->subnqn), "%s", FQ_DISCOVERY_SUBNQN);
-	if (!t->subnqn[0]) {
-		fprintf(stderr, "fabriq %s: need the subsystem NQN (-n NQN)\n", cli->cmd);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int cli_connect(struct cli *cli, bool discovery, struct fq_ctrlr **c)
 {
 	struct fq_ctrlr_opts o;
-	int rc = build_trid(cli, discovery);
+	int rc = cli_addr_trid(&cli->addr, cli->cmd, discovery, &cli->trid);
 
 	if (rc)
 		return EXIT_USAGE;
@@ -115,6 +87,56 @@ void cli_print_json(json_object *o)
 	json_object_put(o);
 }
 
+void cli_print_text(json_object *o, int indent)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		size_t n = json_object_is_type(val, json_type_array) ? json_object_array_length(val)
+								     : 0;
+
+		if (json_object_is_type(val, json_type_object)) {
+			printf("%*s%s:\n", indent, "", key);
+			cli_print_text(val, indent + 2);
+		} else if (n && json_object_is_type(json_object_array_get_idx(val, 0),
+						    json_type_object)) {
+			for (size_t i = 0; i < n; i++) {
+				printf("%*s=====%s[%zu]=====\n", indent, "", key, i);
+				cli_print_text(json_object_array_get_idx(val, i), indent);
+			}
+		} else if (json_object_is_type(val, json_type_array)) {
+			printf("%*s%-*s: %zu\n", indent, "", 40 - indent, key, n);
+			for (size_t i = 0; i < n; i++)
+				printf("%*s[%4zu] : %s\n", indent + 2, "", i,
+				       json_object_get_string(json_object_array_get_idx(val, i)));
+		} else {
+			printf("%*s%-*s: %s\n", indent, "", 40 - indent, key,
+			       json_object_get_string(val));
+		}
+	}
+}
+
+void cli_print_fields(json_object *o)
+{
+	json_object_object_foreach(o, key, f)
+	{
+		json_object *bits = json_object_object_get(f, "bits");
+
+		printf("%-10s: %#llx\n", key,
+		       (unsigned long long)json_object_get_uint64(
+			       json_object_object_get(f, "value")));
+		for (size_t i = 0; i < json_object_array_length(bits); i++) {
+			json_object *b = json_object_array_get_idx(bits, i);
+
+			printf("  %-8s: %#-6llx %s\n",
+			       json_object_get_string(json_object_object_get(b, "bits")),
+			       (unsigned long long)json_object_get_uint64(
+				       json_object_object_get(b, "value")),
+			       json_object_get_string(json_object_object_get(b, "name")));
+		}
+	}
+	json_object_put(o);
+}
+
 void cli_hexdump(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -138,6 +160,24 @@ json_object *cli_json_hex(const void *buf, size_t len)
 		snprintf(s + 2 * i, 3, "%02x", p[i]);
 	s[2 * len] = 0;
 	return json_object_new_string(s);
+}
+
+json_object *cli_json_data(const void *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *p = buf;
+	char *s = malloc(2 * len + 1);
+	json_object *o;
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		s[2 * i] = hex[p[i] >> 4];
+		s[2 * i + 1] = hex[p[i] & 15];
+	}
+	o = json_object_new_string_len(s, (int)(2 * len));
+	free(s);
+	return o;
 }
 
 void cli_str(char *dst, const char *src, size_t len)

@@ -46,8 +46,6 @@ int cmd_discover(struct cli *cli)
 	struct fq_ctrlr_opts o;
 	int n, rc;
 
-	if (!cli->have_trid && !cli->subnqn)
-		cli->subnqn = FQ_DISCOVERY_SUBNQN;
 	/* Reuse cli_connect's TRID building; discover connects itself. */
 	rc = cli_connect(cli, true, NULL);
 	if (rc)

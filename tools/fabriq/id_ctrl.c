@@ -4,12 +4,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log_decode.h"
 #include "proto/nvme.h"
 
 #define ADD_INT(o, k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 
 static void print_json(const struct fq_id_ctrl *id, const char *sn, const char *mn, const char *fr,
-		       const char *subnqn)
+		       const char *subnqn, bool human)
 {
 	json_object *o = json_object_new_object();
 
@@ -43,6 +44,8 @@ static void print_json(const struct fq_id_ctrl *id, const char *sn, const char *
 	ADD_INT(o, "iorcsz", id->iorcsz);
 	ADD_INT(o, "icdoff", id->icdoff);
 	ADD_INT(o, "msdbd", id->msdbd);
+	if (human)
+		json_object_object_add(o, "fields", id_ctrl_human_json(id));
 	cli_print_json(o);
 }
 
@@ -80,9 +83,11 @@ int cmd_id_ctrl(struct cli *cli)
 	if (cli->raw_binary)
 		rc = write(STDOUT_FILENO, id, sizeof(*id)) == sizeof(*id) ? EXIT_OK : EXIT_LOCAL_IO;
 	else if (cli->json)
-		print_json(id, sn, mn, fr, subnqn);
+		print_json(id, sn, mn, fr, subnqn, cli->human);
 	else
 		print_text(id, sn, mn, fr, subnqn);
+	if (!cli->raw_binary && !cli->json && cli->human)
+		cli_print_fields(id_ctrl_human_json(id));
 	cli_close(c, NULL);
 	return rc;
 }

@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log_decode.h"
 #include "proto/nvme.h"
 
-static void print_json(const struct fq_id_ns *id, uint32_t nsid)
+static void print_json(const struct fq_id_ns *id, uint32_t nsid, bool human)
 {
 	json_object *o = json_object_new_object(), *lbafs = json_object_new_array();
 
@@ -31,6 +32,8 @@ static void print_json(const struct fq_id_ns *id, uint32_t nsid)
 		json_object_array_add(lbafs, l);
 	}
 	json_object_object_add(o, "lbafs", lbafs);
+	if (human)
+		json_object_object_add(o, "fields", id_ns_human_json(id));
 	cli_print_json(o);
 }
 
@@ -71,9 +74,11 @@ int cmd_id_ns(struct cli *cli)
 			rc = write(STDOUT_FILENO, id, sizeof(*id)) == sizeof(*id) ? EXIT_OK
 										  : EXIT_LOCAL_IO;
 		else if (cli->json)
-			print_json(id, fq_ns_get_id(ns));
+			print_json(id, fq_ns_get_id(ns), cli->human);
 		else
 			print_text(id, fq_ns_get_id(ns));
+		if (!cli->raw_binary && !cli->json && cli->human)
+			cli_print_fields(id_ns_human_json(id));
 	}
 	cli_close(c, NULL);
 	return rc;

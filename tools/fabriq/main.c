@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fq_version.h"
 #include "perf.h"
 
 #ifdef FQ_HAVE_STORAGE
@@ -20,7 +21,7 @@ int cmd_storage(int argc, char **argv);
 	"  -s, --trsvcid PORT      target port (default 4420, 8009 for discover)\n"                \
 	"  -n, --nqn NQN           subsystem NQN\n"                                                \
 	"  -q, --hostnqn NQN       host NQN (default: /etc/nvme/hostnqn or machine-derived)\n"     \
-	"  -r, --trid TRID         transport ID string instead of -t/-a/-s/-n/-q, e.g.\n"          \
+	"  -r, --trid TRID         transport ID string instead of -t/-a/-s/-n, e.g.\n"             \
 	"                          \"trtype:TCP traddr:127.0.0.1 trsvcid:4420 subnqn:NQN\"\n"      \
 	"  -g, --hdr-digest        request header digests\n"                                       \
 	"  -G, --data-digest       request data digests\n"                                         \
@@ -38,9 +39,11 @@ const struct cli_cmd cli_cmds[] = {
 	 "      --referrals         follow referrals to other discovery controllers\n"},
 	{"list", cmd_list, "list the namespaces of a subsystem (size, block size, IDs)", ""},
 	{"id-ctrl", cmd_id_ctrl, "show the Identify Controller data",
+	 "  -H, --human-readable    spell out the bits of each bit field\n"
 	 "  -b, --raw-binary        write the 4096 raw bytes to stdout\n"},
 	{"id-ns", cmd_id_ns, "show the Identify Namespace data",
 	 "      --nsid N            namespace ID (default: the first active namespace)\n"
+	 "  -H, --human-readable    spell out the bits of each bit field\n"
 	 "  -b, --raw-binary        write the 4096 raw bytes to stdout\n"},
 	{"read", cmd_read, "read a byte range of a namespace",
 	 IO_USAGE
@@ -68,6 +71,16 @@ const struct cli_cmd cli_cmds[] = {
 	 "      --log-len BYTES     bytes to read (default 512)\n"
 	 "      --nsid N            namespace ID (default 0xffffffff)\n"
 	 "  -b, --raw-binary        write the raw bytes to stdout\n"},
+	{"smart-log", cmd_smart_log, "SMART / health information log, decoded",
+	 "      --nsid N            namespace ID (default 0xffffffff: the controller)\n"},
+	{"error-log", cmd_error_log, "error information log entries, decoded",
+	 "      --count N           entries to show (default: all the controller keeps)\n"},
+	{"fw-log", cmd_fw_log, "firmware slot information log, decoded", ""},
+	{"ana-log", cmd_ana_log, "asymmetric namespace access log, decoded", ""},
+	{"changed-ns-log", cmd_changed_ns_log, "changed namespace list log, decoded (clears it)",
+	 ""},
+	{"discovery-log", cmd_discovery_log,
+	 "discovery log page of one discovery controller, decoded", ""},
 	{"get-feature", cmd_get_feature, "read a feature value",
 	 "      --feature-id N      feature identifier (e.g. 7 = Number of Queues)\n"
 	 "      --sel N             0 current, 1 default, 2 saved, 3 capabilities\n"
@@ -98,7 +111,8 @@ const struct cli_cmd *cli_find(const char *name)
 
 static void usage(void)
 {
-	printf("usage: fabriq COMMAND [options]\n       fabriq help [COMMAND]\n\ncommands:\n");
+	printf("usage: fabriq COMMAND [options]\n       fabriq help [COMMAND]\n"
+	       "       fabriq --version\n\ncommands:\n");
 	for (const struct cli_cmd *c = cli_cmds; c->name; c++)
 		printf("  %-14s %s\n", c->name, c->summary);
 	printf("\nexit status: 0 success, 1 NVMe error status, 2 usage, 3 connection failed,\n"
@@ -123,6 +137,11 @@ int main(int argc, char **argv)
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage();
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") ||
+	    !strcmp(argv[1], "version")) {
+		fq_print_version("fabriq");
+		return EXIT_OK;
 	}
 	if (!strcmp(argv[1], "help")) {
 		if (argc < 3) {

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fabriq/host.h"
 #include "perf.h"
 #include "util/histogram.h"
@@ -361,12 +362,15 @@ void fq_perf_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: fabriq perf -r TRID [-r TRID...] [options]\n"
+		"       fabriq perf --traddr ADDR --trsvcid PORT --nqn NQN [options]\n"
 		"\n"
 		"Drive NVMe/TCP namespaces as fast as the queue depth allows and report\n"
 		"IOPS, bandwidth and latency percentiles.\n"
 		"\n"
 		"  -r, --trid TRID        target, e.g. 'trtype:TCP adrfam:IPv4 traddr:127.0.0.1\n"
 		"                         trsvcid:4420 subnqn:NQN' (repeatable)\n"
+		"      --traddr ADDR --trsvcid PORT --nqn NQN\n"
+		"                         one more target, in nvme-cli's form\n"
 		"  -q, --depth N          outstanding I/Os per qpair (default 32)\n"
 		"  -o, --io-size SIZE     bytes per I/O, K/M suffixes (default 4K)\n"
 		"  -w, --workload W       read|write|randread|randwrite|rw|randrw (default "
@@ -416,6 +420,7 @@ static int parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"trid", required_argument, NULL, 'r'},
+		CLI_ADDR_LONG_OPTS,
 		{"depth", required_argument, NULL, 'q'},
 		{"io-size", required_argument, NULL, 'o'},
 		{"workload", required_argument, NULL, 'w'},
@@ -435,6 +440,8 @@ static int parse_args(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	static char addr_trid[1200];
+	struct cli_addr addr = {0};
 	int c, mix = -1;
 	uint64_t v;
 
@@ -453,6 +460,11 @@ static int parse_args(int argc, char **argv)
 			if (cfg.ntrids == MAX_TRIDS)
 				return fprintf(stderr, "perf: at most %d -r\n", MAX_TRIDS), 2;
 			cfg.trids[cfg.ntrids++] = optarg;
+			break;
+		case CLI_ADDR_TRADDR:
+		case CLI_ADDR_TRSVCID:
+		case CLI_ADDR_NQN:
+			cli_addr_set(&addr, c, optarg);
 			break;
 		case 'q':
 			cfg.depth = (uint32_t)strtoul(optarg, NULL, 10);
@@ -517,8 +529,15 @@ static int parse_args(int argc, char **argv)
 	}
 	if (!strcmp(cfg.workload, "rw") || !strcmp(cfg.workload, "randrw"))
 		cfg.read_pct = mix >= 0 ? mix : 50;
+	/* --traddr/--trsvcid/--nqn name one more target beside any -r. */
+	if (cli_addr_given(&addr)) {
+		if (cli_addr_check(&addr, "perf", true) || cfg.ntrids == MAX_TRIDS ||
+		    cli_addr_string(&addr, addr_trid, sizeof(addr_trid)))
+			return EXIT_USAGE;
+		cfg.trids[cfg.ntrids++] = addr_trid;
+	}
 	if (!cfg.ntrids)
-		return fprintf(stderr, "perf: give at least one -r TRID\n"), 2;
+		return fprintf(stderr, "perf: give at least one -r TRID or --traddr\n"), 2;
 	if (cfg.depth < 1 || cfg.depth > 4096 || cfg.qpairs_per_ns < 1 || cfg.qpairs_per_ns > 64 ||
 	    cfg.seconds <= 0 || cfg.read_pct < 0 || cfg.read_pct > 100)
 		return fprintf(stderr, "perf: bad -q, -P, -t or -M value\n"), 2;
@@ -855,7 +874,8 @@ int fq_cli_perf(int argc, char **argv)
 		rc = setup_workers();
 	if (rc) {
 		teardown();
-		return 1;
+		/* A bad TRID or I/O size, or no namespace: usage; else the connection. */
+		return rc == -EINVAL || rc == -ENOENT ? EXIT_USAGE : EXIT_CONNECT;
 	}
 	atomic_store(&epoch, 0);
 	for (int wi = 0; wi < cfg.nworkers; wi++)

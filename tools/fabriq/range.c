@@ -23,3 +23,13 @@ int cli_block_range(struct cli *cli, struct fq_ns *ns, uint64_t *lba, uint64_t *
 	*nlb = cli->length / ss;
 	return EXIT_OK;
 }
+
+json_object *cli_json_range(struct cli *cli, struct fq_ns *ns)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "nsid", json_object_new_int64(fq_ns_get_id(ns)));
+	json_object_object_add(o, "offset", json_object_new_uint64(cli->offset));
+	json_object_object_add(o, "length", json_object_new_uint64(cli->length));
+	return o;
+}

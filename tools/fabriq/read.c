@@ -83,7 +83,7 @@ static int report(struct cli *cli, struct read_ctx *r, int rc, const struct fq_c
 	}
 	if (rc)
 		return cli_nvme_fail("read", rc, cpl);
-	if (r->dump && !cli->verify)
+	if (r->dump && !cli->verify && !cli->json)
 		cli_hexdump(r->dump, cli->length);
 	if (cli->verify && r->mismatch) {
 		fprintf(stderr, "fabriq read: data differs from pattern %s at byte %llu\n",
@@ -96,6 +96,9 @@ static int report(struct cli *cli, struct read_ctx *r, int rc, const struct fq_c
 		json_object_object_add(o, "offset", json_object_new_uint64(cli->offset));
 		json_object_object_add(o, "length", json_object_new_uint64(cli->length));
 		json_object_object_add(o, "verified", json_object_new_boolean(cli->verify));
+		/* Without --output the data itself, as one hex string. */
+		if (r->dump)
+			json_object_object_add(o, "data", cli_json_data(r->dump, cli->length));
 		cli_print_json(o);
 	} else if (cli->verify || (cli->output && strcmp(cli->output, "-"))) {
 		printf("read %llu bytes at offset %llu%s\n", (unsigned long long)cli->length,
@@ -126,7 +129,7 @@ int cmd_read(struct cli *cli)
 			fprintf(stderr, "fabriq read: %s: %s\n", cli->output, strerror(errno));
 			rc = EXIT_LOCAL_IO;
 		}
-	} else if (!rc && !cli->verify && !cli->json) {
+	} else if (!rc && !cli->verify) {
 		r.dump = malloc(cli->length);
 		if (!r.dump || cli->length > (64u << 20)) {
 			fprintf(stderr, "fabriq read: use --output for more than 64 MiB\n");

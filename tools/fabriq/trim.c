@@ -30,11 +30,17 @@ int cmd_trim(struct cli *cli)
 	}
 	if (!rc) {
 		rc = fq_ns_dsm_sync(ns, qp, r, n, FQ_DSM_DEALLOCATE, &cpl);
-		if (rc)
+		if (rc) {
 			rc = cli_nvme_fail("deallocate", rc, &cpl);
-		else
+		} else if (cli->json) {
+			json_object *o = cli_json_range(cli, ns);
+
+			json_object_object_add(o, "deallocated", json_object_new_boolean(true));
+			cli_print_json(o);
+		} else {
 			printf("deallocated %llu bytes at offset %llu\n",
 			       (unsigned long long)cli->length, (unsigned long long)cli->offset);
+		}
 	}
 	cli_close(c, qp);
 	return rc;

@@ -23,11 +23,19 @@ int cmd_write_zeroes(struct cli *cli)
 	if (!rc) {
 		rc = fq_ns_write_zeroes_sync(ns, qp, lba, (uint32_t)nlb,
 					     cli->deallocate ? FQ_IO_FLAGS_DEALLOC : 0, &cpl);
-		if (rc)
+		if (rc) {
 			rc = cli_nvme_fail("write zeroes", rc, &cpl);
-		else
+		} else if (cli->json) {
+			json_object *o = cli_json_range(cli, ns);
+
+			json_object_object_add(o, "zeroed", json_object_new_boolean(true));
+			json_object_object_add(o, "deallocate",
+					       json_object_new_boolean(cli->deallocate));
+			cli_print_json(o);
+		} else {
 			printf("zeroed %llu bytes at offset %llu\n",
 			       (unsigned long long)cli->length, (unsigned long long)cli->offset);
+		}
 	}
 	cli_close(c, qp);
 	return rc;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fq_version.h"
 #include "target/config.h"
 #include "target/tgt.h"
 #include "util/log.h"
@@ -181,7 +182,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("fabriqd 0.1.0\n");
+			fq_print_version("fabriqd");
 			exit(0);
 		default:
 			usage(stderr);
