@@ -19,6 +19,18 @@ enum {
 	EXIT_LOCAL_IO = 5, /* reading or writing a local file failed */
 };
 
+/*
+ * The exit scheme every sub-command follows (docs/cli.md): a command or its
+ * I/O failed, the arguments were wrong, or the target could not be reached
+ * or was lost.
+ */
+enum {
+	FQ_EXIT_OK = 0,
+	FQ_EXIT_IO = 1,
+	FQ_EXIT_USAGE = 2,
+	FQ_EXIT_CONN = 3,
+};
+
 struct cli {
 	const char *cmd;
 	/* Where to connect. */
