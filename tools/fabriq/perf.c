@@ -540,7 +540,13 @@ void fq_perf_usage(FILE *f)
 		"                         complete with C2HData SUCCESS, one PDU less per read)\n"
 		"      --verify           writes store an LBA-derived pattern, reads check it\n"
 		"                         (run a --verify write pass over the range first)\n"
-		"      --json             final report as JSON on stdout\n");
+		"      --json             final report as JSON on stdout\n"
+		"\n"
+		"A target on the same machine needs CPUs of its own: pin the two apart,\n"
+		"e.g. 'taskset -c 0 fabriqd --reactors 1 ...' and 'fabriq perf -c 1, ...'\n"
+		"(a plain -c 1 is one unpinned thread; '1,' is CPU 1). Exit status: 0 ok,\n"
+		"1 I/O errors or verify mismatches, 2 bad options, 3 connection failed or\n"
+		"lost (the report then covers the I/O until the loss).\n");
 }
 
 static int parse_workload(const char *w)
