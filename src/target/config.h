@@ -54,7 +54,7 @@ struct fq_port_conf {
 };
 
 struct fq_target_conf {
-	int reactors;	       /* 0 = one per CPU */
+	int reactors;	       /* 0 = fq_tgt_default_reactors() */
 	uint32_t busy_poll_us; /* 0 = sleep when idle */
 	uint32_t max_connections;
 	uint32_t max_queue_size;      /* MQES+1: entries per I/O queue */

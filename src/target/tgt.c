@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -599,13 +600,31 @@ static void *reactor_main(void *arg)
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
+/*
+ * Half the CPUs this process may use, and one on machines with up to two.
+ * The hosts that load a target usually run on the same machine or need CPU
+ * of their own: a reactor per CPU left none for them, and on two CPUs
+ * fabriqd with two reactors beside a polling fabriq perf measured about half
+ * the IOPS of one reactor (docs/performance.md, "Defaults and pinning").
+ */
+int fq_tgt_default_reactors(void)
+{
+	cpu_set_t set;
+	long ncpu = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		ncpu = CPU_COUNT(&set);
+	if (ncpu <= 0)
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	return ncpu > 2 ? (int)(ncpu / 2) : 1;
+}
+
 static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 {
 	struct fq_target_conf *c = t->conf;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
-	t->nreactors = c->reactors > 0 ? c->reactors : (ncpu > 0 ? (int)ncpu : 1);
+	t->nreactors = c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
 	t->reactors = calloc((size_t)t->nreactors, sizeof(*t->reactors));
 	if (!t->reactors)
 		return -ENOMEM;

@@ -397,6 +397,8 @@ uint16_t fq_errno_to_status(int err);
 /* tgt.c lifecycle */
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen);
 int fq_tgt_run(struct fq_tgt *t);
+/* Reactors when the config leaves it to fabriqd (reactors = 0). */
+int fq_tgt_default_reactors(void);
 /* Apply namespace additions/removals of @conf (SIGHUP). Returns 0 or -errno. */
 int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen);
 struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen);

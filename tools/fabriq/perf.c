@@ -30,6 +30,12 @@
 #define MAX_TRIDS 16
 #define MAX_NS 64
 #define MAX_WORKERS 64
+/*
+ * NVMe queues hold at most 65536 entries, one of them always empty (NVMe
+ * Base 2.0 §3.3.1). -q may ask for more; the run uses what the queues hold.
+ */
+#define MAX_DEPTH 65535
+#define MAX_DEPTH_ARG (1 << 24)
 
 enum pattern { PAT_SEQ, PAT_RAND };
 
@@ -118,6 +124,15 @@ static struct perf_worker workers[MAX_WORKERS];
 static _Atomic bool stop_flag;
 static _Atomic uint32_t epoch; /* bumped when the warm-up ends: workers reset stats */
 static _Atomic int interrupted;
+/*
+ * The first lost connection: when it was seen (0: none) and a line saying
+ * which qpair and why. Workers stop submitting, the run ends there and the
+ * report covers the time until then.
+ */
+static _Atomic uint64_t fail_ns;
+static char fail_msg[512];
+static int setup_exit = EXIT_NVME; /* exit status if setting up fails */
+static uint32_t run_depth;	    /* the depth actually used: -q, clamped to the queues */
 
 static uint64_t now_ns(void)
 {
@@ -248,21 +263,82 @@ static void io_done(void *arg, const struct fq_cpl *cpl)
 		submit(t, now);
 }
 
+static const char *qp_state_name(enum fq_qpair_state st)
+{
+	switch (st) {
+	case FQ_QPAIR_DISCONNECTED:
+		return "disconnected";
+	case FQ_QPAIR_CONNECTING:
+		return "reconnecting";
+	case FQ_QPAIR_LIVE:
+		return "live";
+	case FQ_QPAIR_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+/* Record the first lost connection and stop every worker. */
+static void note_failure(const struct perf_qp *pq, const char *why)
+{
+	uint64_t zero = 0, now = now_ns();
+
+	if (atomic_compare_exchange_strong(&fail_ns, &zero, now))
+		snprintf(fail_msg, sizeof(fail_msg), "qpair %u of %s: %s", fq_qpair_get_id(pq->qp),
+			 nss[pq->nsidx].name, why);
+	atomic_store(&stop_flag, true);
+}
+
+/*
+ * A qpair that is not live has lost its connection: its commands have
+ * completed with a path error and new ones are refused. Waiting for a
+ * reconnect would measure nothing, so the run ends at the first one.
+ */
+static bool check_qpairs(struct perf_worker *w)
+{
+	for (int q = 0; q < w->nqps; q++) {
+		enum fq_qpair_state st = fq_qpair_get_state(w->qps[q].qp);
+		char why[64];
+
+		if (st == FQ_QPAIR_LIVE)
+			continue;
+		snprintf(why, sizeof(why), "connection lost (qpair %s)", qp_state_name(st));
+		note_failure(&w->qps[q], why);
+		return false;
+	}
+	return true;
+}
+
+static void submit_checked(struct perf_task *t, uint64_t now)
+{
+	int rc = submit(t, now);
+	char why[96];
+
+	if (rc == 0 || rc == -EAGAIN)
+		return;
+	snprintf(why, sizeof(why), "submission failed: %s", strerror(-rc));
+	note_failure(t->pq, why);
+}
+
 static void *worker_main(void *arg)
 {
 	struct perf_worker *w = arg;
-	uint64_t outstanding;
+	uint64_t outstanding, stop_at = 0;
 
 	if (cfg.cpus[w->idx] >= 0) {
 		cpu_set_t set;
+		int rc;
 
 		CPU_ZERO(&set);
 		CPU_SET(cfg.cpus[w->idx], &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (rc)
+			fprintf(stderr, "perf: cannot pin thread %d to CPU %d: %s\n", w->idx,
+				cfg.cpus[w->idx], strerror(rc));
 	}
 	for (int q = 0; q < w->nqps; q++)
 		for (uint32_t i = 0; i < w->qps[q].depth; i++)
-			submit(&w->qps[q].tasks[i], now_ns());
+			submit_checked(&w->qps[q].tasks[i], now_ns());
 	do {
 		int rc;
 
@@ -270,7 +346,14 @@ static void *worker_main(void *arg)
 		rc = cfg.poll ? fq_poll_group_process_completions(w->pg)
 			      : fq_poll_group_wait(w->pg, 100);
 
-		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT)
+		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "polling failed: %s", strerror(-rc));
+			note_failure(&w->qps[0], why);
+			break;
+		}
+		if (!check_qpairs(w))
 			break;
 		outstanding = 0;
 		for (int q = 0; q < w->nqps; q++) {
@@ -279,10 +362,20 @@ static void *worker_main(void *arg)
 			/* Retry submissions the qpair refused while it was full. */
 			for (uint32_t i = 0; pq->npending && i < pq->depth; i++)
 				if (pq->tasks[i].pending && !atomic_load(&stop_flag))
-					submit(&pq->tasks[i], now_ns());
+					submit_checked(&pq->tasks[i], now_ns());
 				else if (pq->tasks[i].pending)
 					pq->tasks[i].pending = false, pq->npending--;
 			outstanding += pq->inflight;
+		}
+		/*
+		 * Draining is bounded: a target that stops answering without
+		 * closing the connection must not hold the run forever.
+		 */
+		if (atomic_load(&stop_flag) && !stop_at)
+			stop_at = now_ns() + 5000000000ull;
+		if (stop_at && now_ns() > stop_at) {
+			note_failure(&w->qps[0], "commands still outstanding 5 s after the run");
+			break;
 		}
 	} while (!atomic_load(&stop_flag) || outstanding);
 	return NULL;
@@ -325,36 +418,96 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A whole decimal number in [lo, hi]; anything else is refused. */
+static int parse_num(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_secs(const char *s, double lo, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= lo) || v > 1e7)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/*
+ * -c N is N unpinned threads; -c LIST (with ',' or '-') pins one thread per
+ * CPU. Every listed CPU must be one this process may run on: pinning to a
+ * CPU that does not exist would otherwise fail silently in the worker.
+ */
 static int parse_cpus(const char *s)
 {
-	char *dup = strdup(s), *tok, *save = NULL;
+	char *dup, *tok, *save = NULL;
+	cpu_set_t allowed;
+	long v;
 	int n = 0;
 
 	if (!strchr(s, ',') && !strchr(s, '-')) {
-		/* A plain number is a thread count, unpinned. */
-		long v = strtol(s, NULL, 10);
-
-		free(dup);
-		if (v < 1 || v > MAX_WORKERS)
+		if (parse_num(s, 1, MAX_WORKERS, &v)) {
+			fprintf(stderr,
+				"perf: -c '%s': expected a thread count 1..%d or a CPU list "
+				"such as 1, or 0-3\n",
+				s, MAX_WORKERS);
 			return -EINVAL;
+		}
 		for (int i = 0; i < v; i++)
 			cfg.cpus[i] = -1;
 		return (int)v;
 	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		CPU_ZERO(&allowed);
+	dup = strdup(s);
+	if (!dup)
+		return -ENOMEM;
 	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int a, b;
+		char *dash = strchr(tok, '-');
+		long a, b;
 
-		if (sscanf(tok, "%d-%d", &a, &b) != 2) {
-			if (sscanf(tok, "%d", &a) != 1) {
+		if (dash)
+			*dash = '\0';
+		if (parse_num(tok, 0, 1 << 20, &a) ||
+		    (dash && parse_num(dash + 1, 0, 1 << 20, &b)) || (dash && b < a)) {
+			fprintf(stderr, "perf: -c '%s': '%s%s%s' is not a CPU or a range of CPUs\n",
+				s, tok, dash ? "-" : "", dash ? dash + 1 : "");
+			free(dup);
+			return -EINVAL;
+		}
+		if (!dash)
+			b = a;
+		for (long c = a; c <= b; c++) {
+			if (c >= CPU_SETSIZE || !CPU_ISSET((int)c, &allowed)) {
+				fprintf(stderr,
+					"perf: -c '%s': CPU %ld does not exist or is not allowed "
+					"for this process (it may use %d CPU(s))\n",
+					s, c, CPU_COUNT(&allowed));
 				free(dup);
 				return -EINVAL;
 			}
-			b = a;
+			if (n == MAX_WORKERS) {
+				fprintf(stderr, "perf: -c '%s': more than %d CPUs\n", s,
+					MAX_WORKERS);
+				free(dup);
+				return -EINVAL;
+			}
+			cfg.cpus[n++] = (int)c;
 		}
-		for (int c = a; c <= b && n < MAX_WORKERS; c++)
-			cfg.cpus[n++] = c;
 	}
 	free(dup);
+	if (!n)
+		fprintf(stderr, "perf: -c '%s': no CPU listed\n", s);
 	return n ? n : -EINVAL;
 }
 
@@ -390,7 +543,13 @@ void fq_perf_usage(FILE *f)
 		"                         complete with C2HData SUCCESS, one PDU less per read)\n"
 		"      --verify           writes store an LBA-derived pattern, reads check it\n"
 		"                         (run a --verify write pass over the range first)\n"
-		"      --json             final report as JSON on stdout\n");
+		"      --json             final report as JSON on stdout\n"
+		"\n"
+		"A target on the same machine needs CPUs of its own: pin the two apart,\n"
+		"e.g. 'taskset -c 0 fabriqd --reactors 1 ...' and 'fabriq perf -c 1, ...'\n"
+		"(a plain -c 1 is one unpinned thread; '1,' is CPU 1). Exit status: 0 ok,\n"
+		"1 I/O errors or verify mismatches, 2 bad options, 3 connection failed or\n"
+		"lost (the report then covers the I/O until the loss).\n");
 }
 
 static int parse_workload(const char *w)
@@ -444,6 +603,7 @@ static int parse_args(int argc, char **argv)
 	struct cli_addr addr = {0};
 	int c, mix = -1;
 	uint64_t v;
+	long n;
 
 	cfg.depth = 32;
 	cfg.io_size = 4096;
@@ -458,7 +618,9 @@ static int parse_args(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			if (cfg.ntrids == MAX_TRIDS)
-				return fprintf(stderr, "perf: at most %d -r\n", MAX_TRIDS), 2;
+				return fprintf(stderr, "perf: -r '%s': at most %d targets\n",
+					       optarg, MAX_TRIDS),
+				       EXIT_USAGE;
 			cfg.trids[cfg.ntrids++] = optarg;
 			break;
 		case CLI_ADDR_TRADDR:
@@ -467,36 +629,67 @@ static int parse_args(int argc, char **argv)
 			cli_addr_set(&addr, c, optarg);
 			break;
 		case 'q':
-			cfg.depth = (uint32_t)strtoul(optarg, NULL, 10);
+			/* Larger depths are clamped later to what the queues hold. */
+			if (parse_num(optarg, 1, MAX_DEPTH_ARG, &n))
+				return fprintf(stderr, "perf: -q '%s': expected 1..%d\n", optarg,
+					       MAX_DEPTH_ARG),
+				       EXIT_USAGE;
+			cfg.depth = (uint32_t)n;
 			break;
 		case 'o':
-			if (parse_size(optarg, &v) || v == 0 || v > (64u << 20))
-				return fprintf(stderr, "perf: bad I/O size '%s'\n", optarg), 2;
+			/* Every namespace block size is a multiple of 512 (NVMe LBADS >= 9). */
+			if (parse_size(optarg, &v) || v == 0 || v % 512 || v > (64u << 20))
+				return fprintf(stderr,
+					       "perf: -o '%s': expected a multiple of 512 bytes "
+					       "up to 64M\n",
+					       optarg),
+				       EXIT_USAGE;
 			cfg.io_size = (uint32_t)v;
 			break;
 		case 'w':
 			if (parse_workload(optarg))
-				return fprintf(stderr, "perf: unknown workload '%s'\n", optarg), 2;
+				return fprintf(stderr,
+					       "perf: -w '%s': expected read, write, randread, "
+					       "randwrite, rw or randrw\n",
+					       optarg),
+				       EXIT_USAGE;
 			break;
 		case 'M':
-			mix = atoi(optarg);
+			if (parse_num(optarg, 0, 100, &n))
+				return fprintf(stderr, "perf: -M '%s': expected 0..100\n", optarg),
+				       EXIT_USAGE;
+			mix = (int)n;
 			break;
 		case 't':
-			cfg.seconds = atof(optarg);
+			if (parse_secs(optarg, 0, &cfg.seconds) || cfg.seconds <= 0)
+				return fprintf(stderr, "perf: -t '%s': expected seconds > 0\n",
+					       optarg),
+				       EXIT_USAGE;
 			break;
 		case 'W':
-			cfg.warmup = atof(optarg);
+			if (parse_secs(optarg, 0, &cfg.warmup))
+				return fprintf(stderr,
+					       "perf: --warmup '%s': expected seconds >= 0\n",
+					       optarg),
+				       EXIT_USAGE;
 			break;
 		case 'c':
 			cfg.nworkers = parse_cpus(optarg);
 			if (cfg.nworkers < 0)
-				return fprintf(stderr, "perf: bad -c '%s'\n", optarg), 2;
+				return EXIT_USAGE;
 			break;
 		case 'P':
-			cfg.qpairs_per_ns = atoi(optarg);
+			if (parse_num(optarg, 1, 64, &n))
+				return fprintf(stderr, "perf: -P '%s': expected 1..64\n", optarg),
+				       EXIT_USAGE;
+			cfg.qpairs_per_ns = (int)n;
 			break;
 		case 'n':
-			cfg.nsid = (uint32_t)strtoul(optarg, NULL, 10);
+			if (parse_num(optarg, 1, 0xfffffffe, &n))
+				return fprintf(stderr, "perf: -n '%s': expected a namespace ID\n",
+					       optarg),
+				       EXIT_USAGE;
+			cfg.nsid = (uint32_t)n;
 			break;
 		case 'H':
 			cfg.hdgst = true;
@@ -524,9 +717,12 @@ static int parse_args(int argc, char **argv)
 			exit(0);
 		default:
 			fq_perf_usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
+	if (optind < argc)
+		return fprintf(stderr, "perf: unexpected argument '%s'\n", argv[optind]),
+		       EXIT_USAGE;
 	if (!strcmp(cfg.workload, "rw") || !strcmp(cfg.workload, "randrw"))
 		cfg.read_pct = mix >= 0 ? mix : 50;
 	/* --traddr/--trsvcid/--nqn name one more target beside any -r. */
@@ -537,11 +733,16 @@ static int parse_args(int argc, char **argv)
 		cfg.trids[cfg.ntrids++] = addr_trid;
 	}
 	if (!cfg.ntrids)
-		return fprintf(stderr, "perf: give at least one -r TRID or --traddr\n"), 2;
-	if (cfg.depth < 1 || cfg.depth > 4096 || cfg.qpairs_per_ns < 1 || cfg.qpairs_per_ns > 64 ||
-	    cfg.seconds <= 0 || cfg.read_pct < 0 || cfg.read_pct > 100)
-		return fprintf(stderr, "perf: bad -q, -P, -t or -M value\n"), 2;
+		return fprintf(stderr, "perf: give at least one -r TRID or --traddr\n"), EXIT_USAGE;
 	return 0;
+}
+
+/* Queue entries to ask for: one more than the depth (one stays empty). */
+static uint32_t queue_size(void)
+{
+	uint32_t d = cfg.depth < MAX_DEPTH ? cfg.depth : MAX_DEPTH;
+
+	return d + 1 > 32 ? d + 1 : 32;
 }
 
 static int connect_all(void)
@@ -554,6 +755,7 @@ static int connect_all(void)
 
 		if (rc) {
 			fprintf(stderr, "perf: bad TRID '%s': %s\n", cfg.trids[i], fq_last_error());
+			setup_exit = EXIT_USAGE;
 			return rc;
 		}
 		fq_ctrlr_opts_init(&o, sizeof(o));
@@ -566,10 +768,11 @@ static int connect_all(void)
 		 * grants what it can and qpair allocation reports a shortfall.
 		 */
 		o.num_io_queues = 256;
-		o.io_queue_size = cfg.depth + 1 > 32 ? cfg.depth + 1 : 32;
+		o.io_queue_size = queue_size();
 		rc = fq_ctrlr_connect(&trid, &o, &ctrlrs[i]);
 		if (rc) {
 			fprintf(stderr, "perf: connect %s: %s\n", cfg.trids[i], fq_last_error());
+			setup_exit = EXIT_CONNECT;
 			return rc;
 		}
 		for (nsid = fq_ctrlr_first_ns(ctrlrs[i]); nsid && nns < MAX_NS;
@@ -637,28 +840,35 @@ static int setup_workers(void)
 			pq->nsidx = q / cfg.qpairs_per_ns;
 			pq->next_slot = (uint64_t)q * 7919;
 			fq_qpair_opts_init(&qo, sizeof(qo));
-			qo.queue_size = cfg.depth + 1 > 32 ? cfg.depth + 1 : 32;
+			qo.queue_size = queue_size();
 			qo.poll_group = w->pg;
 			rc = fq_ctrlr_alloc_io_qpair(nss[pq->nsidx].ctrlr, &qo, &pq->qp);
-			if (rc)
-				return fprintf(stderr, "perf: qpair: %s\n", fq_last_error()), rc;
+			if (rc) {
+				fprintf(stderr, "perf: qpair for %s: %s\n", nss[pq->nsidx].name,
+					fq_last_error());
+				setup_exit = EXIT_CONNECT;
+				return rc;
+			}
 			/*
 			 * Never keep more tasks than the qpair holds: the extra ones
 			 * would only bounce off -EAGAIN on every loop turn.
 			 */
-			pq->depth = cfg.depth;
-			if (fq_qpair_depth(pq->qp) && fq_qpair_depth(pq->qp) < cfg.depth) {
+			pq->depth = cfg.depth < MAX_DEPTH ? cfg.depth : MAX_DEPTH;
+			if (fq_qpair_depth(pq->qp) && fq_qpair_depth(pq->qp) < pq->depth) {
 				pq->depth = fq_qpair_depth(pq->qp);
 				if (wi == 0 && q == 0)
 					fprintf(stderr,
-						"perf: the target's queues hold %u commands; "
+						"perf: -q %u: the target's queues hold %u "
+						"commands; "
 						"running at depth %u\n",
-						pq->depth, pq->depth);
+						cfg.depth, pq->depth, pq->depth);
 			}
-			pq->tasks = calloc(cfg.depth, sizeof(*pq->tasks));
+			if (!run_depth || pq->depth < run_depth)
+				run_depth = pq->depth;
+			pq->tasks = calloc(pq->depth, sizeof(*pq->tasks));
 			if (!pq->tasks)
 				return -ENOMEM;
-			for (uint32_t i = 0; i < cfg.depth; i++) {
+			for (uint32_t i = 0; i < pq->depth; i++) {
 				pq->tasks[i].pq = pq;
 				pq->tasks[i].buf =
 					aligned_alloc(4096, (cfg.io_size + 4095) & ~4095u);
@@ -679,7 +889,7 @@ static void teardown(void)
 		for (int q = 0; w->qps && q < w->nqps; q++) {
 			if (w->qps[q].qp)
 				fq_qpair_free(w->qps[q].qp);
-			for (uint32_t i = 0; w->qps[q].tasks && i < cfg.depth; i++)
+			for (uint32_t i = 0; w->qps[q].tasks && i < w->qps[q].depth; i++)
 				free(w->qps[q].tasks[i].buf);
 			free(w->qps[q].tasks);
 		}
@@ -822,7 +1032,8 @@ static void report(double secs, double cpu)
 		json_object_put(tot);
 		json_object_object_add(c, "workload", json_object_new_string(cfg.workload));
 		json_object_object_add(c, "io_size", json_object_new_int64(cfg.io_size));
-		json_object_object_add(c, "depth", json_object_new_int64(cfg.depth));
+		json_object_object_add(c, "depth", json_object_new_int64(run_depth));
+		json_object_object_add(c, "depth_requested", json_object_new_int64(cfg.depth));
 		json_object_object_add(c, "threads", json_object_new_int(cfg.nworkers));
 		json_object_object_add(c, "qpairs_per_ns", json_object_new_int(cfg.qpairs_per_ns));
 		json_object_object_add(c, "read_pct", json_object_new_int(cfg.read_pct));
@@ -832,6 +1043,8 @@ static void report(double secs, double cpu)
 		json_object_object_add(c, "data_digest", json_object_new_boolean(cfg.ddgst));
 		json_object_object_add(root, "config", c);
 		json_object_object_add(root, "cpu_pct", json_object_new_double(100.0 * cpu / secs));
+		if (atomic_load(&fail_ns))
+			json_object_object_add(root, "error", json_object_new_string(fail_msg));
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 		json_object_put(root);
 	}
@@ -862,7 +1075,7 @@ static void live_line(uint64_t *last_ios, uint64_t *last_bytes, uint64_t *last_l
 
 int fq_cli_perf(int argc, char **argv)
 {
-	uint64_t t0, t_meas = 0, li = 0, lb = 0, ll = 0, last;
+	uint64_t t0, t_meas = 0, li = 0, lb = 0, ll = 0, last, end, failed;
 	double cpu0 = 0, secs;
 	int rc = parse_args(argc, argv);
 
@@ -874,8 +1087,7 @@ int fq_cli_perf(int argc, char **argv)
 		rc = setup_workers();
 	if (rc) {
 		teardown();
-		/* A bad TRID or I/O size, or no namespace: usage; else the connection. */
-		return rc == -EINVAL || rc == -ENOENT ? EXIT_USAGE : EXIT_CONNECT;
+		return setup_exit;
 	}
 	atomic_store(&epoch, 0);
 	for (int wi = 0; wi < cfg.nworkers; wi++)
@@ -885,10 +1097,10 @@ int fq_cli_perf(int argc, char **argv)
 		t_meas = t0;
 		cpu0 = cpu_secs();
 	}
-	while (!atomic_load(&interrupted)) {
+	while (!atomic_load(&interrupted) && !atomic_load(&fail_ns)) {
 		uint64_t t;
 
-		usleep(100000);
+		usleep(20000);
 		t = now_ns();
 		if (!t_meas && (double)(t - t0) / 1e9 >= cfg.warmup) {
 			atomic_fetch_add(&epoch, 1);
@@ -902,17 +1114,29 @@ int fq_cli_perf(int argc, char **argv)
 		if (t_meas && (double)(t - t_meas) / 1e9 >= cfg.seconds)
 			break;
 	}
-	secs = (double)(now_ns() - (t_meas ? t_meas : t0)) / 1e9;
+	end = now_ns();
 	atomic_store(&stop_flag, true);
 	for (int wi = 0; wi < cfg.nworkers; wi++)
 		pthread_join(workers[wi].thread, NULL);
+	/* A lost connection ends the measured time where it was seen. */
+	failed = atomic_load(&fail_ns);
+	if (failed && failed < end)
+		end = failed;
+	if (!t_meas)
+		t_meas = t0;
+	secs = end > t_meas ? (double)(end - t_meas) / 1e9 : 1e-9;
 	if (isatty(STDERR_FILENO) && !cfg.json)
 		fprintf(stderr, "\n");
+	if (failed)
+		fprintf(stderr, "perf: %s after %.2f s; the report covers the I/O until then\n",
+			fail_msg, (double)(failed - t0) / 1e9);
 	report(secs, cpu_secs() - cpu0);
 	teardown();
+	if (failed)
+		return EXIT_CONNECT;
 	for (int i = 0; i < nns; i++)
 		for (int wi = 0; wi < cfg.nworkers; wi++)
 			if (workers[wi].st[i].errors || workers[wi].st[i].verify_errors)
-				return 1;
-	return 0;
+				return EXIT_NVME;
+	return EXIT_OK;
 }

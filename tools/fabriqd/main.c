@@ -48,7 +48,8 @@ static void usage(FILE *f)
 		"ram:256M,bs=4096)\n"
 		"      --allow-host NQN     allow only these hosts (repeatable; default: any "
 		"host)\n"
-		"  -r, --reactors N         reactor threads (default: one per CPU)\n"
+		"  -r, --reactors N         reactor threads (default: half the CPUs, 1 on up to "
+		"2)\n"
 		"      --busy-poll-us N     spin N us before sleeping when idle (default 0)\n"
 		"      --log-level L        error|warn|info|debug (default info)\n"
 		"  -h, --help               this text\n"
@@ -56,7 +57,11 @@ static void usage(FILE *f)
 		"\n"
 		"SIGINT/SIGTERM stop accepting, finish in-flight commands, flush file\n"
 		"namespaces and exit 0. SIGHUP re-reads -c FILE and applies namespace\n"
-		"additions and removals (hosts are told through an async event).\n");
+		"additions and removals (hosts are told through an async event).\n"
+		"\n"
+		"A load generator on the same machine needs CPUs of its own: pin the two\n"
+		"apart, e.g. 'taskset -c 0 fabriqd --reactors 1 ...' and\n"
+		"'fabriq perf -c 1, ...' (docs/performance.md).\n");
 }
 
 struct cli {
