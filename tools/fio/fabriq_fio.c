@@ -290,7 +290,7 @@ static int ffio_open_file(struct thread_data *td, struct fio_file *f)
 	if ((rc = connect_file(td, f, ff)) < 0)
 		goto fail;
 	fq_qpair_opts_init(&qo, sizeof(qo));
-	qo.queue_size = td->o.iodepth + 1;
+	qo.queue_size = 0; /* the controller's io_queue_size: at least iodepth + 1 */
 	qo.poll_group = job->pg;
 	rc = fq_ctrlr_alloc_io_qpair(ff->ctrlr, &qo, &ff->qp);
 	if (rc < 0) {
@@ -394,16 +394,17 @@ static void drop_handed(struct ffio_job *job)
 	job->nhanded = 0;
 }
 
-/* Send what queue() queued now, not at the next getevents(). */
+/*
+ * The commands queue() queued go out with the next poll, in getevents(),
+ * which fio calls right after (it commits before every getevents). Polling
+ * here too would cost a send and a receive attempt per command at the usual
+ * one-in, one-out pace; one poll per getevents batches them as fabriq perf
+ * does.
+ */
 static int ffio_commit(struct thread_data *td)
 {
-	struct ffio_job *job = td->io_ops_data;
-	int rc;
-
-	drop_handed(job);
-	rc = fq_poll_group_process_completions(job->pg);
-
-	return rc < 0 && rc != -EAGAIN && rc != -ENXIO ? rc : 0;
+	drop_handed(td->io_ops_data);
+	return 0;
 }
 
 static uint64_t elapsed_ms(const struct timespec *since)
