@@ -396,10 +396,8 @@ static void drop_handed(struct ffio_job *job)
 
 /*
  * The commands queue() queued go out with the next poll, in getevents(),
- * which fio calls right after (it commits before every getevents). Polling
- * here too would cost a send and a receive attempt per command at the usual
- * one-in, one-out pace; one poll per getevents batches them as fabriq perf
- * does.
+ * which fio calls right after (it commits before every getevents), so all
+ * those queued since the last poll leave in one send.
  */
 static int ffio_commit(struct thread_data *td)
 {
