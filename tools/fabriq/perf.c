@@ -132,7 +132,7 @@ static _Atomic int interrupted;
 static _Atomic uint64_t fail_ns;
 static char fail_msg[512];
 static int setup_exit = EXIT_NVME; /* exit status if setting up fails */
-static uint32_t run_depth;	    /* the depth actually used: -q, clamped to the queues */
+static uint32_t run_depth;	   /* the depth actually used: -q, clamped to the queues */
 
 static uint64_t now_ns(void)
 {
