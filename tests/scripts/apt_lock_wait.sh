@@ -27,7 +27,7 @@ python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "w"); fcntl.lockf(f, fcntl.LOCK_EX)
 open(sys.argv[1] + ".held", "w").close(); time.sleep(2)' "$lock" &
 holder=$!
-for _ in $(seq 100); do [ -e "$lock.held" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -e "$lock.held" ] && break; sleep 0.05; done
 [ -e "$lock.held" ] || fail "the lock holder did not start"
 start=$(date +%s%N)
 out=$(wait_for_apt_locks 30 2>&1) || fail "wait failed: $out"
@@ -38,10 +38,13 @@ wait "$holder" || true
 holder=""
 
 # A lock that is never released: a clear failure after the limit.
+rm -f "$lock.held"
 python3 -c 'import fcntl, sys, time
-f = open(sys.argv[1], "w"); fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(30)' "$lock" &
+f = open(sys.argv[1], "w"); fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[1] + ".held", "w").close(); time.sleep(30)' "$lock" &
 holder=$!
-sleep 0.5
+for _ in $(seq 200); do [ -e "$lock.held" ] && break; sleep 0.05; done
+[ -e "$lock.held" ] || fail "the second lock holder did not start"
 if out=$(wait_for_apt_locks 1 2>&1); then fail "wait succeeded on a lock still held"; fi
 grep -q "still locked by pid $holder" <<<"$out" || fail "no message on giving up: $out"
 echo "apt lock wait: ok (${ms} ms)"
