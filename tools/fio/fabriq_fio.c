@@ -46,13 +46,18 @@ struct ffio_file {
 	uint32_t sector;
 };
 
-/* One job: its poll group and the I/O units completed but not yet reaped. */
+/*
+ * One job: its poll group and the I/O units completed but not yet reaped, in
+ * a ring of iodepth entries (no more can be complete at once).
+ */
 struct ffio_job {
 	struct fq_poll_group *pg;
 	struct io_u **done;
-	unsigned int ndone;    /* completed, in done[] */
+	unsigned int head;     /* oldest completed unit in done[] */
+	unsigned int ndone;    /* completed, from head on */
 	unsigned int nhanded;  /* of those, handed to fio by the last getevents */
 	unsigned int capacity; /* iodepth */
+	bool busy_poll;
 };
 
 struct ioengine_ops ioengine;
@@ -264,6 +269,7 @@ static int ffio_init(struct thread_data *td)
 	if (!job)
 		return 1;
 	job->capacity = td->o.iodepth;
+	job->busy_poll = o->busy_poll;
 	job->done = calloc(job->capacity, sizeof(*job->done));
 	fq_poll_group_opts_init(&po, sizeof(po));
 	po.busy_poll = o->busy_poll;
@@ -335,7 +341,7 @@ static void io_done(void *arg, const struct fq_cpl *cpl)
 	} else {
 		io_u->error = 0;
 	}
-	job->done[job->ndone++] = io_u;
+	job->done[(job->head + job->ndone++) % job->capacity] = io_u;
 }
 
 static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
@@ -389,15 +395,16 @@ static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
  */
 static void drop_handed(struct ffio_job *job)
 {
+	job->head = (job->head + job->nhanded) % job->capacity;
 	job->ndone -= job->nhanded;
-	memmove(job->done, job->done + job->nhanded, job->ndone * sizeof(*job->done));
 	job->nhanded = 0;
 }
 
 /*
- * The commands queue() queued go out with the next poll, in getevents(),
- * which fio calls right after (it commits before every getevents), so all
- * those queued since the last poll leave in one send.
+ * Nothing is sent here: fio commits after every queue() by default
+ * (iodepth_batch=1), and a send per command is a system call per command.
+ * The commands wait for the next poll, in getevents(), which sends all those
+ * queued since the last one in one sendmsg.
  */
 static int ffio_commit(struct thread_data *td)
 {
@@ -405,45 +412,67 @@ static int ffio_commit(struct thread_data *td)
 	return 0;
 }
 
-static uint64_t elapsed_ms(const struct timespec *since)
+static int64_t elapsed_ms(const struct timespec *since)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000 +
-	       (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
+	return (int64_t)(now.tv_sec - since->tv_sec) * 1000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
+static bool poll_failed(int rc)
+{
+	if (rc >= 0 || rc == -EAGAIN || rc == -EINTR || rc == -ETIMEDOUT || rc == -ENXIO)
+		return false;
+	log_err("fabriq-fio: polling for completions failed: %s\n", strerror(-rc));
+	return true;
+}
+
+/*
+ * Hand fio between min and max completed units. Units that completed in an
+ * earlier poll and were not handed out yet (fio's max is 1 unless
+ * iodepth_batch_complete_max is set) go first, without polling: polling
+ * would send the one command fio queued since, alone, and answer it alone,
+ * and the queue would settle into one command per round trip. Left alone,
+ * the commands fio queues while it takes the backlog leave together at the
+ * next poll, as many as completed in the last one.
+ */
 static int ffio_getevents(struct thread_data *td, unsigned int min, unsigned int max,
 			  const struct timespec *t)
 {
 	struct ffio_job *job = td->io_ops_data;
 	int64_t limit_ms = t ? (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000 : -1;
 	struct timespec start;
-	bool polled = false;
+	int rc;
 
 	drop_handed(job);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (job->ndone < min || !polled) {
-		int rc;
-
-		if (((struct ffio_opts *)td->eo)->busy_poll || job->ndone >= min) {
+	if (job->ndone >= min && job->ndone)
+		goto out;
+	if (!min) {
+		/* fio only looks: one turn, without waiting. */
+		if (poll_failed(rc = fq_poll_group_process_completions(job->pg)))
+			return rc;
+		goto out;
+	}
+	if (limit_ms >= 0)
+		clock_gettime(CLOCK_MONOTONIC, &start);
+	while (job->ndone < min) {
+		if (job->busy_poll) {
 			rc = fq_poll_group_process_completions(job->pg);
 		} else {
-			int64_t left = limit_ms < 0 ? 100 : limit_ms - (int64_t)elapsed_ms(&start);
+			int64_t left = limit_ms < 0 ? 100 : limit_ms - elapsed_ms(&start);
 
 			rc = fq_poll_group_wait(job->pg, left > 100 ? 100
 							 : left < 0 ? 0
 								    : (int)left);
 		}
-		polled = true;
-		if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -ETIMEDOUT && rc != -ENXIO) {
-			log_err("fabriq-fio: polling for completions failed: %s\n", strerror(-rc));
+		if (poll_failed(rc))
 			return rc;
-		}
-		if (limit_ms >= 0 && (int64_t)elapsed_ms(&start) >= limit_ms)
+		if (limit_ms >= 0 && elapsed_ms(&start) >= limit_ms)
 			break;
 	}
+out:
 	job->nhanded = job->ndone < max ? job->ndone : max;
 	return (int)job->nhanded;
 }
@@ -452,7 +481,7 @@ static struct io_u *ffio_event(struct thread_data *td, int event)
 {
 	struct ffio_job *job = td->io_ops_data;
 
-	return job->done[event];
+	return job->done[(job->head + (unsigned int)event) % job->capacity];
 }
 
 static void ffio_cleanup(struct thread_data *td)

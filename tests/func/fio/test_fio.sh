@@ -2,8 +2,9 @@
 # The fio engine against fabriqd, run by the installed /usr/bin/fio: verify
 # jobs (write, then read back and check every block) for randwrite and randrw,
 # 4 KiB and 128 KiB, one and two jobs (each job on its own range, its own
-# controller and qpair); a read of data written with another pattern must fail
-# verification; a bad filename must be refused with a message naming it.
+# controller and qpair), and with fio's iodepth_batch options; a read of data
+# written with another pattern must fail verification; a bad filename must be
+# refused with a message naming it.
 set -euo pipefail
 FQD=$1
 ENGINE=$2
@@ -47,6 +48,21 @@ for rw in randwrite randrw; do
 			check "all(j['write']['io_bytes'] > 0 and j['read']['io_bytes'] >= j['write']['io_bytes'] // 2 for j in d['jobs'])" \
 				"$rw $bs numjobs=$jobs: no write or no verify reads"
 		done
+	done
+done
+
+# fio's batching options change what getevents is asked for: several units
+# at once (min 4, max 16), or only a look without waiting (min 0: fio reaps
+# when it finds something and waits only with the queue full). Every block
+# still verifies, polling and sleeping.
+for batch in "--iodepth_batch_submit=8 --iodepth_batch_complete_min=4 --iodepth_batch_complete_max=16" \
+	"--iodepth_batch_complete_min=0 --iodepth_batch_complete_max=0"; do
+	for poll in 1 0; do
+		# shellcheck disable=SC2086 # $batch is several options
+		runfio 0 --name=b --thread=1 --filename="$FILE ns=1" --rw=randrw --bs=4k --iodepth=32 \
+			--size=8M --verify=crc32c --verify_fatal=1 --do_verify=1 --busy_poll=$poll $batch
+		check "d['jobs'][0]['error'] == 0 and d['jobs'][0]['write']['io_bytes'] > 0 and d['jobs'][0]['read']['io_bytes'] >= d['jobs'][0]['write']['io_bytes'] // 2" \
+			"verify with $batch busy_poll=$poll"
 	done
 done
 
