@@ -285,9 +285,9 @@ static void test_parse(void **state)
 	static const struct {
 		const char *key, *val;
 	} bad[] = {
-		{"op", "append"}, {"lba", "9-3"},	 {"lba", "x"},	   {"count", "-1"},
+		{"op", "append"}, {"lba", "9-3"},     {"lba", "x"},	     {"count", "-1"},
 		{"percent", "0"}, {"percent", "101"}, {"action", "explode"}, {"sct", "8"},
-		{"sc", "256"},	  {"dnr", "2"},	 {"tear", "0"},
+		{"sc", "256"},	  {"dnr", "2"},	      {"tear", "0"},
 	};
 	const struct fq_bdev_module *m = fq_bdev_module_find("error");
 	struct fq_bdev_opts o, ram;

@@ -241,10 +241,8 @@ static void test_refused_below(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_registry),
-		cmocka_unit_test(test_three_layers),
-		cmocka_unit_test(test_on_file),
-		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_registry),      cmocka_unit_test(test_three_layers),
+		cmocka_unit_test(test_on_file),	      cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_refused_below),
 	};
 
