@@ -152,8 +152,7 @@ int fq_bdev_delay_set(struct fq_bdev *bdev, uint32_t read_us, uint32_t write_us)
 {
 	struct delay_bdev *d;
 
-	if (!bdev || bdev->ops != &delay_ops || read_us > DELAY_MAX_US ||
-	    write_us > DELAY_MAX_US)
+	if (!bdev || bdev->ops != &delay_ops || read_us > DELAY_MAX_US || write_us > DELAY_MAX_US)
 		return -EINVAL;
 	d = bdev->priv;
 	atomic_store_explicit(&d->read_us, read_us, memory_order_relaxed);

@@ -60,8 +60,7 @@ static uint32_t rng_percent(void)
 	return (uint32_t)(x % 100u);
 }
 
-static bool overlaps(const struct fq_bdev_error_rule *r, const struct fq_bdev_io *io,
-		     uint32_t bs)
+static bool overlaps(const struct fq_bdev_error_rule *r, const struct fq_bdev_io *io, uint32_t bs)
 {
 	uint64_t slba = io->offset / bs, nlb = io->length / bs;
 
@@ -90,9 +89,8 @@ static bool slot_take(struct err_slot *s, const struct fq_bdev_io *io, uint32_t 
 		do {
 			if (!left)
 				return false;
-		} while (!atomic_compare_exchange_weak_explicit(&s->left, &left, left - 1,
-								memory_order_relaxed,
-								memory_order_relaxed));
+		} while (!atomic_compare_exchange_weak_explicit(
+			&s->left, &left, left - 1, memory_order_relaxed, memory_order_relaxed));
 	}
 	atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
 	return true;
@@ -191,8 +189,8 @@ int64_t fq_bdev_error_hits(struct fq_bdev *bdev, int idx)
 {
 	if (!bdev || bdev->ops != &error_ops || idx < 0 || idx >= FQ_BDEV_ERROR_RULES)
 		return -EINVAL;
-	return (int64_t)atomic_load_explicit(
-		&((struct error_bdev *)bdev->priv)->slot[idx].hits, memory_order_relaxed);
+	return (int64_t)atomic_load_explicit(&((struct error_bdev *)bdev->priv)->slot[idx].hits,
+					     memory_order_relaxed);
 }
 
 /* "read", "write", "rw", or several joined with '|'... kept simple: one word. */
