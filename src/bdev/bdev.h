@@ -134,6 +134,7 @@ struct fq_bdev_opts {
 	uint32_t block_size; /* 512 or 4096 (default 512); stacking modules take their base's */
 	bool direct;	     /* file: O_DIRECT */
 	bool create;	     /* file: create if missing (needs size) */
+	bool no_lock;	     /* file: skip the exclusive flock (the caller shares it knowingly) */
 	/* Stacking modules: the options of the bdev to open below this one. */
 	const struct fq_bdev_opts *base;
 	/* Module options the module's parse() filled in (its own layout). */

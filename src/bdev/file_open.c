@@ -373,7 +373,7 @@ int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 			goto fail;
 		}
 	}
-	rc = file_lock(f->fd, opts->path, err, errlen);
+	rc = opts->no_lock ? 0 : file_lock(f->fd, opts->path, err, errlen);
 	if (!rc)
 		rc = file_setup(bdev, f, opts, err, errlen);
 	if (rc)
