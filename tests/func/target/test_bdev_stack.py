@@ -8,6 +8,7 @@ upper bounds are not checked).
 """
 
 import os
+import socket
 import sys
 import time
 import unittest
@@ -138,6 +139,39 @@ class StackIniTest(TargetTestCase):
             self.assertEqual(c.status, 0, c)
             self.assertEqual(c.data, data)
             self.assertEqual(q.read(2, 0, 1).status, 0)
+        finally:
+            self.close_all(a, q)
+
+
+class StackDropTest(TargetTestCase):
+    """A dropped command never completes; the rest of the queue goes on."""
+    NQN = NQN
+    ARGS = ["--nqn", NQN, "--reactors", "1",
+            "--ns", "error:op=read,lba=5,action=drop+ram:1M"]
+
+    @classmethod
+    def tearDownClass(cls):
+        # The dropped command holds its connection until the daemon's exit
+        # grace runs out: that, and only that, is expected in the log.
+        rc, reports = cls.tgt.stop()
+        log = cls.tgt.log_text()
+        cls.tgt.cleanup()
+        reports = [r for r in reports if "still busy at exit" not in r]
+        if rc != 0 or reports:
+            raise AssertionError("fabriqd stopped with status %r, reports %r; log tail:\n%s"
+                                 % (rc, reports, "\n".join(log.splitlines()[-40:])))
+
+    def test_dropped_read(self):
+        a, q = self.pair()
+        try:
+            self.assertEqual(q.write(1, 0, os.urandom(8 * 512)).status, 0)
+            cid = q.submit(q.rw_cmd(raw.IO_READ, 1, 5, 1), data_in=512)
+            # Later commands complete around it, the dropped one never does.
+            for lba in (4, 6, 0):
+                self.assertEqual(q.read(1, lba, 1).status, 0)
+            q.timeout = 1.0
+            with self.assertRaises(socket.timeout):
+                q.wait(cid)
         finally:
             self.close_all(a, q)
 
