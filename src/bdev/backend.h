@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal interface between fq_bdev_open and the backends. fq_bdev_open does
- * the checks common to every kind (block size, size alignment), allocates the
- * struct fq_bdev with block_size set, then calls the backend's init, which
- * fills in ops, priv, num_blocks and the capability flags.
+ * Internal interface between fq_bdev_open and the modules. fq_bdev_open does
+ * the checks common to every bottom module (block size, size alignment),
+ * allocates the struct fq_bdev with its context and block_size set, then
+ * calls the module's init, which fills in ops, num_blocks and the capability
+ * flags.
  */
 #ifndef FQ_BDEV_BACKEND_H
 #define FQ_BDEV_BACKEND_H
@@ -14,13 +15,28 @@
 
 #include "bdev/bdev.h"
 
+/* The registered modules (the table is in bdev.c). */
+extern const struct fq_bdev_module fq_bdev_ram_module;
+extern const struct fq_bdev_module fq_bdev_null_module;
+extern const struct fq_bdev_module fq_bdev_file_module;
+extern const struct fq_bdev_module fq_bdev_delay_module;
+extern const struct fq_bdev_module fq_bdev_error_module;
+
 /* Each returns 0 or -errno with a message in @err; on failure nothing is left allocated. */
-int fq_bdev_ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
-		     size_t errlen);
-int fq_bdev_null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
-		      size_t errlen);
 int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
 		      size_t errlen);
+
+/* The sync of a stacking layer that keeps no data itself: sync the base. */
+int fq_bdev_sync_base(struct fq_bdev *bdev);
+
+/*
+ * Options every module shares, for parse(): size (ram, null, file), bs,
+ * path, direct and create (file). Returns as fq_bdev_module.parse.
+ */
+int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
+			 size_t errlen);
+/* Unsigned decimal or 0x hex, the whole string. Returns 0 or -EINVAL. */
+int fq_bdev_parse_u64(const char *s, uint64_t *out);
 
 /* Remove the file and parent directories a file backend's open created. */
 void fq_bdev_file_discard(struct fq_bdev *bdev);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Backend-independent part of the block layer: open/close and request checks. */
+/*
+ * Module-independent part of the block layer: the module table, opening and
+ * closing stacks, request checks and the frames of stacked I/O.
+ */
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -43,23 +47,51 @@ void fq_bdev_iov_zero(struct fq_bdev_io *io, uint64_t from)
 	}
 }
 
-/* The prefix of error messages: "ram", "null" or "file <path>". */
+/* The module table: every module the layer knows, by kind. */
+static const struct fq_bdev_module *const modules[FQ_BDEV_NUM_KINDS] = {
+	[FQ_BDEV_RAM] = &fq_bdev_ram_module,	 [FQ_BDEV_NULL] = &fq_bdev_null_module,
+	[FQ_BDEV_FILE] = &fq_bdev_file_module,	 [FQ_BDEV_DELAY] = &fq_bdev_delay_module,
+	[FQ_BDEV_ERROR] = &fq_bdev_error_module,
+};
+
+const struct fq_bdev_module *fq_bdev_module_get(enum fq_bdev_kind kind)
+{
+	if ((unsigned)kind >= FQ_BDEV_NUM_KINDS)
+		return NULL;
+	return modules[kind];
+}
+
+const struct fq_bdev_module *fq_bdev_module_find(const char *name)
+{
+	for (int i = 0; name && i < FQ_BDEV_NUM_KINDS; i++)
+		if (modules[i] && !strcmp(modules[i]->name, name))
+			return modules[i];
+	return NULL;
+}
+
+int fq_bdev_opts_init(struct fq_bdev_opts *opts, enum fq_bdev_kind kind)
+{
+	const struct fq_bdev_module *m = fq_bdev_module_get(kind);
+
+	if (!opts || !m)
+		return -EINVAL;
+	memset(opts, 0, sizeof(*opts));
+	opts->kind = kind;
+	opts->block_size = 512;
+	if (m->defaults)
+		m->defaults(opts);
+	return 0;
+}
+
+/* The prefix of error messages: the module name, and the path of a file. */
 static void err_prefix(const struct fq_bdev_opts *opts, char *buf, size_t len)
 {
-	switch (opts->kind) {
-	case FQ_BDEV_RAM:
-		snprintf(buf, len, "ram");
-		break;
-	case FQ_BDEV_NULL:
-		snprintf(buf, len, "null");
-		break;
-	case FQ_BDEV_FILE:
+	const struct fq_bdev_module *m = fq_bdev_module_get(opts->kind);
+
+	if (m && opts->kind == FQ_BDEV_FILE)
 		snprintf(buf, len, "file %s", opts->path ? opts->path : "(no path)");
-		break;
-	default:
-		snprintf(buf, len, "bdev");
-		break;
-	}
+	else
+		snprintf(buf, len, "%s", m ? m->name : "bdev");
 }
 
 static int check_opts(const struct fq_bdev_opts *opts, uint32_t bs, char *err, size_t errlen)
@@ -67,10 +99,6 @@ static int check_opts(const struct fq_bdev_opts *opts, uint32_t bs, char *err, s
 	char who[128];
 
 	err_prefix(opts, who, sizeof(who));
-	if (opts->kind != FQ_BDEV_RAM && opts->kind != FQ_BDEV_NULL && opts->kind != FQ_BDEV_FILE) {
-		fq_bdev_errf(err, errlen, "bdev: unknown backend kind %d", (int)opts->kind);
-		return -EINVAL;
-	}
 	if (bs != 512 && bs != 4096) {
 		fq_bdev_errf(err, errlen, "%s: block size %u is not 512 or 4096", who, bs);
 		return -EINVAL;
@@ -91,59 +119,168 @@ static int check_opts(const struct fq_bdev_opts *opts, uint32_t bs, char *err, s
 	return 0;
 }
 
-int fq_bdev_open(const struct fq_bdev_opts *opts, struct fq_bdev **out, char *err, size_t errlen)
+static int open_at(const struct fq_bdev_opts *opts, int depth, struct fq_bdev **out, char *err,
+		   size_t errlen)
 {
-	struct fq_bdev *bdev;
+	const struct fq_bdev_module *m = fq_bdev_module_get(opts->kind);
+	struct fq_bdev *bdev, *base = NULL;
 	uint32_t bs;
 	int rc;
 
-	fq_bdev_errf(err, errlen, "%s", "");
-	if (!opts || !out) {
-		fq_bdev_errf(err, errlen, "bdev: no options given");
+	if (!m) {
+		fq_bdev_errf(err, errlen, "bdev: unknown backend kind %d", (int)opts->kind);
 		return -EINVAL;
 	}
-	*out = NULL;
-	bs = opts->block_size ? opts->block_size : 512;
-	rc = check_opts(opts, bs, err, errlen);
-	if (rc)
-		return rc;
-	bdev = calloc(1, sizeof(*bdev));
+	if (m->stacks) {
+		if (!opts->base) {
+			fq_bdev_errf(err, errlen, "%s: needs a base bdev to sit on", m->name);
+			return -EINVAL;
+		}
+		if (depth >= FQ_BDEV_MAX_STACK) {
+			fq_bdev_errf(err, errlen, "%s: more than %d layers stacked", m->name,
+				     FQ_BDEV_MAX_STACK);
+			return -EINVAL;
+		}
+		rc = open_at(opts->base, depth + 1, &base, err, errlen);
+		if (rc)
+			return rc;
+		bs = base->block_size;
+	} else {
+		bs = opts->block_size ? opts->block_size : 512;
+		rc = check_opts(opts, bs, err, errlen);
+		if (rc)
+			return rc;
+	}
+	bdev = calloc(1, sizeof(*bdev) + m->ctx_size);
 	if (!bdev) {
 		fq_bdev_errf(err, errlen, "bdev: out of memory");
+		fq_bdev_close(base);
 		return -ENOMEM;
 	}
+	bdev->module = m;
 	bdev->block_size = bs;
+	bdev->priv = m->ctx_size ? bdev->ctx : NULL;
 	err_prefix(opts, bdev->name, sizeof(bdev->name));
-	if (opts->kind == FQ_BDEV_RAM)
-		rc = fq_bdev_ram_init(bdev, opts, err, errlen);
-	else if (opts->kind == FQ_BDEV_NULL)
-		rc = fq_bdev_null_init(bdev, opts, err, errlen);
-	else
-		rc = fq_bdev_file_init(bdev, opts, err, errlen);
+	if (base) {
+		bdev->base = base;
+		bdev->num_blocks = base->num_blocks;
+		bdev->volatile_cache = base->volatile_cache;
+		bdev->read_zeroes_after_dealloc = base->read_zeroes_after_dealloc;
+		bdev->supports_dealloc = base->supports_dealloc;
+		/* "delay+ram"; a long stack is cut short, which is fine for a name. */
+		if (snprintf(bdev->name, sizeof(bdev->name), "%s+%.40s", m->name, base->name) < 0)
+			bdev->name[0] = '\0';
+	}
+	rc = m->init(bdev, opts, err, errlen);
 	if (rc) {
 		free(bdev);
+		fq_bdev_close(base);
 		return rc;
 	}
 	*out = bdev;
 	return 0;
 }
 
+int fq_bdev_open(const struct fq_bdev_opts *opts, struct fq_bdev **out, char *err, size_t errlen)
+{
+	fq_bdev_errf(err, errlen, "%s", "");
+	if (!opts || !out) {
+		fq_bdev_errf(err, errlen, "bdev: no options given");
+		return -EINVAL;
+	}
+	*out = NULL;
+	return open_at(opts, 0, out, err, errlen);
+}
+
 void fq_bdev_close(struct fq_bdev *bdev)
 {
+	struct fq_bdev *base;
+
 	if (!bdev)
 		return;
+	base = bdev->base;
 	if (bdev->ops && bdev->ops->destroy)
 		bdev->ops->destroy(bdev);
 	free(bdev);
+	fq_bdev_close(base);
 }
 
 void fq_bdev_close_discard(struct fq_bdev *bdev)
 {
+	struct fq_bdev *base;
+
 	if (!bdev)
 		return;
-	if (bdev->ops && !strcmp(bdev->ops->name, "file"))
+	base = bdev->base;
+	bdev->base = NULL;
+	if (bdev->module && bdev->module->kind == FQ_BDEV_FILE)
 		fq_bdev_file_discard(bdev);
 	fq_bdev_close(bdev);
+	fq_bdev_close_discard(base);
+}
+
+int fq_bdev_sync(struct fq_bdev *bdev)
+{
+	if (!bdev || !bdev->ops || !bdev->ops->sync)
+		return 0;
+	return bdev->ops->sync(bdev);
+}
+
+struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev)
+{
+	while (bdev && bdev->base)
+		bdev = bdev->base;
+	return bdev;
+}
+
+int fq_bdev_sync_base(struct fq_bdev *bdev)
+{
+	return fq_bdev_sync(bdev->base);
+}
+
+struct fq_bdev_frame *fq_bdev_push(struct fq_bdev *bdev, struct fq_bdev_io *io, fq_bdev_cb done)
+{
+	struct fq_bdev_frame *f;
+
+	if (io->depth >= FQ_BDEV_MAX_STACK)
+		return NULL;
+	f = &io->frame[io->depth++];
+	f->cb = io->cb;
+	f->cb_arg = io->cb_arg;
+	f->bdev = bdev;
+	io->cb = done;
+	return f;
+}
+
+static void pop(struct fq_bdev_io *io)
+{
+	struct fq_bdev_frame *f = &io->frame[--io->depth];
+
+	io->cb = f->cb;
+	io->cb_arg = f->cb_arg;
+	io->bdev = f->bdev;
+}
+
+int fq_bdev_submit_down(struct fq_bdev *bdev, struct fq_bdev_io *io)
+{
+	struct fq_bdev *base = bdev->base;
+	int rc;
+
+	io->bdev = base;
+	io->done_bytes = 0;
+	io->pending = 0;
+	io->error = 0;
+	io->state = 0;
+	rc = base->ops->submit(base, io->eng, io);
+	if (rc)
+		pop(io);
+	return rc;
+}
+
+void fq_bdev_complete_up(struct fq_bdev_io *io, int result)
+{
+	pop(io);
+	io->cb(io, result);
 }
 
 /* The iovecs must hold at least io->length bytes. */
@@ -205,5 +342,89 @@ int fq_bdev_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_i
 	io->pending = 0;
 	io->error = 0;
 	io->state = 0;
+	io->nvme_status = 0;
+	io->depth = 0;
 	return bdev->ops->submit(bdev, eng, io);
+}
+
+int fq_bdev_parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "64M", "4k", "1G", "4096": bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "kmgt";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end && (u = strchr(units, tolower((unsigned char)*end)))) {
+		int shift = 10 * (int)(u - units + 1);
+
+		if (v > (UINT64_MAX >> shift))
+			return -EINVAL;
+		v <<= shift;
+		end++;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_flag(const char *s, bool *out)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on"))
+		*out = true;
+	else if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
+			 size_t errlen)
+{
+	bool file = opts->kind == FQ_BDEV_FILE;
+	uint64_t v;
+
+	if (!strcmp(key, "size")) {
+		if (parse_size(val, &opts->size) || !opts->size)
+			goto bad;
+	} else if (!strcmp(key, "bs")) {
+		if (fq_bdev_parse_u64(val, &v) || (v != 512 && v != 4096))
+			goto bad;
+		opts->block_size = (uint32_t)v;
+	} else if (file && !strcmp(key, "direct")) {
+		if (parse_flag(val, &opts->direct))
+			goto bad;
+	} else if (file && !strcmp(key, "create")) {
+		if (parse_flag(val, &opts->create))
+			goto bad;
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+bad:
+	fq_bdev_errf(err, errlen, "bad %s '%s'", key, val);
+	return -EINVAL;
 }

@@ -1,11 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Block backends behind one ops table. A backend is shared by every reactor
- * that serves its namespace; each call passes the calling thread's engine so
- * asynchronous backends submit to that thread's io_uring and complete on it.
+ * The block layer: one ops table, and modules registered by name (ram, null,
+ * file, delay, error; struct fq_bdev_module) that each bring a per-bdev
+ * context size, a parser for their options and an init. A bdev may sit on
+ * another one (bdev->base): delay and error are such layers, opening and
+ * closing the stack from the top propagates down, and an I/O passes down the
+ * stack in the same struct fq_bdev_io, its completion passing back up through
+ * the frames each layer pushed (fq_bdev_push / fq_bdev_submit_down /
+ * fq_bdev_complete_up). Nothing on that path allocates or locks.
+ *
+ * A bdev is shared by every reactor that serves its namespace; each call
+ * passes the calling thread's engine so asynchronous modules submit to that
+ * thread's io_uring and complete on it.
  *
  * Offsets and lengths are in bytes and always multiples of the block size
- * (the target checks ranges before calling).
+ * (the target checks ranges before calling). docs/bdev.md describes how to
+ * write a module.
  */
 #ifndef FQ_BDEV_BDEV_H
 #define FQ_BDEV_BDEV_H
@@ -27,8 +37,24 @@ enum fq_bdev_io_type {
 };
 
 struct fq_bdev_io;
+struct fq_bdev;
 /* @result is 0 or -errno. May run before submit() returns (synchronous backends). */
 typedef void (*fq_bdev_cb)(struct fq_bdev_io *io, int result);
+
+/* Layers an I/O may pass through above the bottom bdev of a stack. */
+#define FQ_BDEV_MAX_STACK 4
+
+/*
+ * What a stacking layer keeps of an I/O while it is below: the caller's
+ * callback and the layer itself (restored by fq_bdev_complete_up), and
+ * scratch words the layer may use as it likes until then.
+ */
+struct fq_bdev_frame {
+	fq_bdev_cb cb;
+	void *cb_arg;
+	struct fq_bdev *bdev;
+	uint64_t scratch[3];
+};
 
 struct fq_bdev_io {
 	enum fq_bdev_io_type type;
@@ -47,9 +73,15 @@ struct fq_bdev_io {
 	struct fq_bdev *bdev;
 	struct fq_engine *eng;
 	int state; /* backend-private phase of a multi-step operation */
+	/*
+	 * With a nonzero result: the NVMe status (FQ_STATUS() | DNR bits) a
+	 * module chose for the failure, used instead of the one the errno
+	 * maps to. 0 = derive it from the errno. Reset by fq_bdev_submit.
+	 */
+	uint16_t nvme_status;
+	uint8_t depth; /* frames in use */
+	struct fq_bdev_frame frame[FQ_BDEV_MAX_STACK];
 };
-
-struct fq_bdev;
 
 struct fq_bdev_ops {
 	const char *name;
@@ -76,24 +108,73 @@ struct fq_bdev {
 	bool supports_dealloc;
 	/* Every operation completes before submit returns (RAM, null). */
 	bool sync_submit;
-	void *priv;
+	const struct fq_bdev_module *module;
+	struct fq_bdev *base; /* the bdev this one sits on, or NULL */
+	void *priv;	      /* the module's context: ctx_size bytes in ctx[] */
+	_Alignas(16) unsigned char ctx[];
 };
 
-/* Options for opening a backend. */
+/* The registered modules. */
 enum fq_bdev_kind {
 	FQ_BDEV_RAM,
 	FQ_BDEV_NULL,
 	FQ_BDEV_FILE,
+	FQ_BDEV_DELAY,
+	FQ_BDEV_ERROR,
+	FQ_BDEV_NUM_KINDS,
 };
+
+/* Room for a stacking module's parsed options (struct fq_bdev_opts.params). */
+#define FQ_BDEV_PARAMS_SIZE 64
 
 struct fq_bdev_opts {
 	enum fq_bdev_kind kind;
 	const char *path; /* file: regular file or block device */
 	uint64_t size;	  /* bytes; ram/null: required; file: create/extend to this size if set */
-	uint32_t block_size; /* 512 or 4096 (default 512) */
+	uint32_t block_size; /* 512 or 4096 (default 512); stacking modules take their base's */
 	bool direct;	     /* file: O_DIRECT */
 	bool create;	     /* file: create if missing (needs size) */
+	bool no_lock;	     /* file: skip the exclusive flock (the caller shares it knowingly) */
+	/* Stacking modules: the options of the bdev to open below this one. */
+	const struct fq_bdev_opts *base;
+	/* Module options the module's parse() filled in (its own layout). */
+	_Alignas(8) unsigned char params[FQ_BDEV_PARAMS_SIZE];
 };
+
+/*
+ * A module. Registered in the table in bdev.c; found by name or kind.
+ * fq_bdev_open allocates struct fq_bdev with ctx_size bytes of context behind
+ * it (bdev->priv points there, zeroed), opens the base first for a stacking
+ * module (and copies its geometry and flags), then calls init, which sets
+ * ops, num_blocks and the capability flags. destroy releases what init took
+ * beyond the context; the layer closes the base.
+ */
+struct fq_bdev_module {
+	const char *name;
+	enum fq_bdev_kind kind;
+	size_t ctx_size;
+	bool stacks; /* sits on a base bdev (opts->base is required) */
+	/* Set the defaults of the module's options in @opts (may be NULL). */
+	void (*defaults)(struct fq_bdev_opts *opts);
+	/*
+	 * One "key=value" option into @opts. Returns 0, -ENOENT for a key the
+	 * module does not know (nothing written to @err), or -EINVAL with what
+	 * is wrong with the value in @err.
+	 */
+	int (*parse)(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
+		     size_t errlen);
+	/* The keys parse() knows, for messages: "read_us, write_us". */
+	const char *keys;
+	int (*init)(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+		    size_t errlen);
+};
+
+/* The module called @name / of @kind, or NULL. */
+const struct fq_bdev_module *fq_bdev_module_find(const char *name);
+const struct fq_bdev_module *fq_bdev_module_get(enum fq_bdev_kind kind);
+
+/* Fill @opts with the defaults of module @kind (zeroing it first). Returns 0 or -EINVAL. */
+int fq_bdev_opts_init(struct fq_bdev_opts *opts, enum fq_bdev_kind kind);
 
 /*
  * Open a backend. Returns 0 and sets *out, or -errno with a message in
@@ -118,5 +199,72 @@ void fq_bdev_close_discard(struct fq_bdev *bdev);
  * bytes: the extra room is left untouched.
  */
 int fq_bdev_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io);
+
+/*
+ * For stacking modules, on the I/O path. fq_bdev_push saves the caller's
+ * callback in a new frame of @io (NULL when FQ_BDEV_MAX_STACK frames are in
+ * use) and makes @done the callback; the layer fills the frame's scratch, then
+ * fq_bdev_submit_down passes @io to bdev->base (on a refusal the frame is
+ * popped again and the error returned; the caller's callback does not run).
+ * In @done, fq_bdev_frame_top gives the frame back and fq_bdev_complete_up
+ * pops it and calls the caller's callback with @result.
+ */
+struct fq_bdev_frame *fq_bdev_push(struct fq_bdev *bdev, struct fq_bdev_io *io, fq_bdev_cb done);
+int fq_bdev_submit_down(struct fq_bdev *bdev, struct fq_bdev_io *io);
+static inline struct fq_bdev_frame *fq_bdev_frame_top(struct fq_bdev_io *io)
+{
+	return &io->frame[io->depth - 1];
+}
+void fq_bdev_complete_up(struct fq_bdev_io *io, int result);
+
+/* Flush @bdev and every bdev under it, synchronously (shutdown path). */
+int fq_bdev_sync(struct fq_bdev *bdev);
+
+/* The bottom bdev of @bdev's stack (@bdev itself when it sits on nothing). */
+struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev);
+
+/*
+ * The delay module: every read, and every write, write-zeroes and deallocate,
+ * completes no sooner than the set number of microseconds after it was
+ * submitted (the base's own time counts towards it). Options read_us and
+ * write_us; changed at run time by fq_bdev_delay_set (takes effect for I/O
+ * submitted afterwards; safe while I/O runs). Returns -EINVAL if @bdev is not
+ * a delay bdev.
+ */
+int fq_bdev_delay_set(struct fq_bdev *bdev, uint32_t read_us, uint32_t write_us);
+
+/*
+ * The error module: I/O matching a rule is failed with a chosen NVMe status,
+ * dropped (never completed; the host's timeout has to deal with it), or,
+ * for writes, torn: the first tear_blocks blocks are written and the write
+ * then fails. Up to FQ_BDEV_ERROR_RULES rules; the first active rule that
+ * matches applies.
+ */
+#define FQ_BDEV_ERROR_RULES 8
+
+enum fq_bdev_error_action {
+	FQ_BDEV_ERR_FAIL,
+	FQ_BDEV_ERR_DROP,
+	FQ_BDEV_ERR_TEAR,
+};
+
+struct fq_bdev_error_rule {
+	unsigned ops;	  /* bit (1u << FQ_BDEV_IO_*) per affected type; 0 = reads and writes */
+	uint64_t lba;	  /* first block of the range (in the bdev's blocks) */
+	uint64_t nlb;	  /* blocks in the range; 0 = to the end */
+	uint32_t count;	  /* affect this many I/Os, then the rule ends; 0 = no limit */
+	uint32_t percent; /* chance a matching I/O is affected, 1..100; 0 = 100 */
+	enum fq_bdev_error_action action;
+	uint16_t status;      /* FAIL/TEAR: NVMe status (FQ_STATUS() | DNR bits); 0 = media error */
+	uint32_t tear_blocks; /* TEAR: blocks written before the failure */
+};
+
+/*
+ * Install @rule in slot @idx (NULL clears the slot). Safe while I/O runs: the
+ * slot is switched off while it changes. Returns 0 or -EINVAL.
+ */
+int fq_bdev_error_set(struct fq_bdev *bdev, int idx, const struct fq_bdev_error_rule *rule);
+/* I/Os rule @idx has affected so far (-EINVAL as a negative value if bad). */
+int64_t fq_bdev_error_hits(struct fq_bdev *bdev, int idx);
 
 #endif

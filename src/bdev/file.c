@@ -275,13 +275,11 @@ static void file_destroy(struct fq_bdev *bdev)
 {
 	struct file_bdev *f = bdev->priv;
 
-	if (!f)
-		return;
 	if (f->fd >= 0)
 		close(f->fd);
+	f->fd = -1;
 	free(f->created_path);
-	free(f);
-	bdev->priv = NULL;
+	f->created_path = NULL;
 }
 
 const struct fq_bdev_ops fq_bdev_file_ops = {

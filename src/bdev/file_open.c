@@ -352,22 +352,17 @@ static int file_setup(struct fq_bdev *bdev, struct file_bdev *f, const struct fq
 int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
 		      size_t errlen)
 {
-	struct file_bdev *f;
+	struct file_bdev *f = bdev->priv;
 	bool created;
 	int rc;
 
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		fq_bdev_errf(err, errlen, "file %s: out of memory", opts->path);
-		return -ENOMEM;
-	}
 	f->direct = opts->direct;
 	atomic_init(&f->no_punch, false);
 	atomic_init(&f->no_zero_range, false);
 	f->fd = file_open_fd(opts, &created, &f->created_dirs, err, errlen);
 	if (f->fd < 0) {
 		rc = f->fd;
-		free(f);
+		f->fd = -1;
 		return rc;
 	}
 	if (created) {
@@ -378,26 +373,33 @@ int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 			goto fail;
 		}
 	}
-	rc = file_lock(f->fd, opts->path, err, errlen);
+	rc = opts->no_lock ? 0 : file_lock(f->fd, opts->path, err, errlen);
 	if (!rc)
 		rc = file_setup(bdev, f, opts, err, errlen);
 	if (rc)
 		goto fail;
 	bdev->ops = &fq_bdev_file_ops;
-	bdev->priv = f;
 	bdev->volatile_cache = true;
 	return 0;
 fail:
 	if (created) {
-		bdev->priv = f;
 		if (f->created_path)
 			fq_bdev_file_discard(bdev);
 		else
 			unlink(opts->path);
-		bdev->priv = NULL;
 	}
 	close(f->fd);
+	f->fd = -1;
 	free(f->created_path);
-	free(f);
+	f->created_path = NULL;
 	return rc;
 }
+
+const struct fq_bdev_module fq_bdev_file_module = {
+	.name = "file",
+	.kind = FQ_BDEV_FILE,
+	.ctx_size = sizeof(struct file_bdev),
+	.parse = fq_bdev_parse_common,
+	.keys = "size, bs, direct, create",
+	.init = fq_bdev_file_init,
+};

@@ -63,13 +63,12 @@ static const struct fq_bdev_ops null_ops = {
 	.destroy = null_destroy,
 };
 
-int fq_bdev_null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
-		      size_t errlen)
+static int null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+		     size_t errlen)
 {
 	(void)err;
 	(void)errlen;
 	bdev->ops = &null_ops;
-	bdev->priv = NULL;
 	bdev->num_blocks = opts->size / bdev->block_size;
 	bdev->volatile_cache = false;
 	bdev->sync_submit = true;
@@ -77,3 +76,12 @@ int fq_bdev_null_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 	bdev->supports_dealloc = true;
 	return 0;
 }
+
+const struct fq_bdev_module fq_bdev_null_module = {
+	.name = "null",
+	.kind = FQ_BDEV_NULL,
+	.ctx_size = 0,
+	.parse = fq_bdev_parse_common,
+	.keys = "size, bs",
+	.init = null_init,
+};

@@ -111,11 +111,9 @@ static void ram_destroy(struct fq_bdev *bdev)
 {
 	struct ram_bdev *r = bdev->priv;
 
-	if (!r)
-		return;
-	munmap(r->base, r->size);
-	free(r);
-	bdev->priv = NULL;
+	if (r->base)
+		munmap(r->base, r->size);
+	r->base = NULL;
 }
 
 static const struct fq_bdev_ops ram_ops = {
@@ -126,21 +124,15 @@ static const struct fq_bdev_ops ram_ops = {
 	.destroy = ram_destroy,
 };
 
-int fq_bdev_ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
-		     size_t errlen)
+static int ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err, size_t errlen)
 {
-	struct ram_bdev *r;
+	struct ram_bdev *r = bdev->priv;
 	void *base;
 
 	if (opts->size > SIZE_MAX) {
 		fq_bdev_errf(err, errlen, "ram: size %llu does not fit in the address space",
 			     (unsigned long long)opts->size);
 		return -EINVAL;
-	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		fq_bdev_errf(err, errlen, "ram: out of memory");
-		return -ENOMEM;
 	}
 	base = mmap(NULL, opts->size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -149,7 +141,6 @@ int fq_bdev_ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char
 
 		fq_bdev_errf(err, errlen, "ram: cannot map %llu bytes: %s",
 			     (unsigned long long)opts->size, strerror(-rc));
-		free(r);
 		return rc;
 	}
 	/*
@@ -163,7 +154,6 @@ int fq_bdev_ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char
 	r->size = opts->size;
 	r->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
 	bdev->ops = &ram_ops;
-	bdev->priv = r;
 	bdev->num_blocks = opts->size / bdev->block_size;
 	bdev->volatile_cache = false;
 	bdev->sync_submit = true;
@@ -171,3 +161,12 @@ int fq_bdev_ram_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char
 	bdev->supports_dealloc = true;
 	return 0;
 }
+
+const struct fq_bdev_module fq_bdev_ram_module = {
+	.name = "ram",
+	.kind = FQ_BDEV_RAM,
+	.ctx_size = sizeof(struct ram_bdev),
+	.parse = fq_bdev_parse_common,
+	.keys = "size, bs",
+	.init = ram_init,
+};

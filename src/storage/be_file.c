@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The file backend: local files or block devices, one namespace per
- * file_path (nsid 1, 2, ... in configuration order), read and written
- * through the project's io_uring engine. Files are opened for buffered I/O;
- * flush is fdatasync. The core hands it whole blocks only, so it behaves
- * exactly like a namespace of the same block size.
+ * file_path (nsid 1, 2, ... in configuration order), each a bdev of the
+ * block layer's file module (src/bdev/), driven through the handle's own
+ * io_uring engine. Files are opened for buffered I/O; flush is fdatasync.
+ * The core hands it whole blocks only, so it behaves exactly like a
+ * namespace of the same block size.
+ *
+ * Opening keeps the backend's own rules (create with file_size, extend a
+ * smaller file, use a larger one as it is, any power-of-two block size); the
+ * bdev then sees an existing file at its size, with the finest block size
+ * the device allows, which every storage block size is a multiple of.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,22 +22,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bdev/bdev.h"
 #include "storage_int.h"
 #include "xport/engine.h"
 
 struct fslot {
-	struct fq_uop uop; /* first: the engine hands back this pointer */
+	struct fq_bdev_io io;
 	struct fctx *fc;
 	struct sto_bio *bio;
-	uint64_t expect;
 	struct fslot *next;
 };
 
 struct fctx {
 	struct fq_storage *st;
 	struct fq_engine eng;
-	int fd[STO_MAX_FILES];
-	unsigned nfd;
+	struct fq_bdev *bdev[STO_MAX_FILES];
+	unsigned nbdev;
 	struct fslot *slots;
 	struct fslot *free;
 	uint32_t capacity; /* application requests */
@@ -72,8 +78,10 @@ static int open_one(struct fq_storage *st, struct fctx *fc, unsigned i)
 	const struct sto_file *f = &st->cfg.files[i];
 	int flags = O_RDWR | O_CLOEXEC | (st->cfg.file_size ? O_CREAT : 0);
 	struct sto_ns *ns = &st->ns[i];
+	struct fq_bdev_opts o;
 	uint32_t lbs = 512, bs;
 	uint64_t size = 0;
+	char err[256];
 	int fd, rc;
 
 	fd = open(f->path, flags, 0644);
@@ -83,8 +91,8 @@ static int open_one(struct fq_storage *st, struct fctx *fc, unsigned i)
 			      strerror(-rc), rc == -ENOENT ? " (set file_size to create it)" : "");
 		return rc;
 	}
-	fc->fd[fc->nfd++] = fd;
 	rc = file_size_of(st, fd, f->path, &size, &lbs);
+	close(fd);
 	if (rc) {
 		if (rc != -EINVAL)
 			sto_set_error(st, rc, "file_path %s: %s", f->path, strerror(-rc));
@@ -98,11 +106,21 @@ static int open_one(struct fq_storage *st, struct fctx *fc, unsigned i)
 			      f->path, (unsigned long long)size, bs, lbs);
 		return -EINVAL;
 	}
+	fq_bdev_opts_init(&o, FQ_BDEV_FILE);
+	o.path = f->path;
+	o.block_size = lbs > 512 ? 4096 : 512;
+	o.no_lock = true;
+	rc = fq_bdev_open(&o, &fc->bdev[i], err, sizeof(err));
+	if (rc) {
+		sto_set_error(st, rc, "file_path %s: %s", f->path, err);
+		return rc;
+	}
+	fc->nbdev = i + 1;
 	ns->nsid = i + 1;
 	ns->bs = bs;
 	ns->bs_shift = (uint32_t)__builtin_ctz(bs);
 	ns->nblocks = size >> ns->bs_shift;
-	ns->be = &fc->fd[i];
+	ns->be = fc->bdev[i];
 	return 0;
 }
 
@@ -111,8 +129,8 @@ static void file_close(void *ctx)
 	struct fctx *fc = ctx;
 
 	fq_engine_fini(&fc->eng);
-	for (unsigned i = 0; i < fc->nfd; i++)
-		close(fc->fd[i]);
+	for (unsigned i = 0; i < fc->nbdev; i++)
+		fq_bdev_close(fc->bdev[i]);
 	free(fc->slots);
 	free(fc);
 }
@@ -153,60 +171,62 @@ static int file_open(struct fq_storage *st, void **ctx)
 	return 0;
 }
 
-static void slot_done(struct fq_uop *op, int res, uint32_t cqe_flags)
+static void slot_done(struct fq_bdev_io *io, int res)
 {
-	struct fslot *s = (struct fslot *)op;
+	struct fslot *s = io->cb_arg;
 	struct fctx *fc = s->fc;
 	struct sto_bio *bio = s->bio;
 	unsigned flags = 0;
-	int err = 0;
 
-	(void)cqe_flags;
 	s->next = fc->free;
 	fc->free = s;
-	if (res < 0) {
-		err = res;
+	if (res) {
 		if (res == -EAGAIN || res == -EINTR || res == -EBUSY)
 			flags |= STO_BIO_TRANSIENT;
-	} else if ((uint64_t)res != s->expect) {
-		err = -EIO; /* the file shrank under us, or a device error mid-way */
-	}
-	if (err)
-		sto_set_error(fc->st, err, "file nsid %u: %s of %u blocks at block %llu: %s",
+		sto_set_error(fc->st, res, "file nsid %u: %s of %u blocks at block %llu: %s",
 			      bio->ns->nsid, fq_storage_op_name(bio->op), bio->nlb,
-			      (unsigned long long)bio->lba,
-			      err == -EIO && res >= 0 ? "short transfer" : strerror(-err));
-	bio->done(bio, err, flags);
+			      (unsigned long long)bio->lba, strerror(-res));
+	}
+	bio->done(bio, res, flags);
 }
 
 static int file_submit(void *ctx, struct sto_bio *bio)
 {
 	struct fctx *fc = ctx;
 	struct fslot *s = fc->free;
-	struct io_uring_sqe *sqe;
-	int fd = *(int *)bio->ns->be;
-	off_t off = (off_t)(bio->lba << bio->ns->bs_shift);
+	struct fq_bdev_io *io;
+	int rc;
 
 	if (!s)
 		return -EAGAIN;
 	fc->free = s->next;
 	s->bio = bio;
-	s->uop.done = slot_done;
-	s->expect = (uint64_t)bio->nlb << bio->ns->bs_shift;
-	sqe = fq_engine_sqe(&fc->eng, &s->uop);
+	io = &s->io;
+	io->cb = slot_done;
+	io->cb_arg = s;
 	switch (bio->op) {
 	case FQ_STORAGE_READ:
-		io_uring_prep_readv(sqe, fd, bio->iov, (unsigned)bio->iovcnt, (uint64_t)off);
-		break;
 	case FQ_STORAGE_WRITE:
-		io_uring_prep_writev(sqe, fd, bio->iov, (unsigned)bio->iovcnt, (uint64_t)off);
+		io->type = bio->op == FQ_STORAGE_READ ? FQ_BDEV_IO_READ : FQ_BDEV_IO_WRITE;
+		io->offset = bio->lba << bio->ns->bs_shift;
+		io->length = (uint64_t)bio->nlb << bio->ns->bs_shift;
+		io->iov = bio->iov;
+		io->iovcnt = bio->iovcnt;
 		break;
 	default:
-		s->expect = 0;
-		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		io->type = FQ_BDEV_IO_FLUSH;
+		io->offset = 0;
+		io->length = 0;
+		io->iov = NULL;
+		io->iovcnt = 0;
 		break;
 	}
-	return 0;
+	rc = fq_bdev_submit(bio->ns->be, &fc->eng, io);
+	if (rc) {
+		s->next = fc->free;
+		fc->free = s;
+	}
+	return rc;
 }
 
 static int file_kick(void *ctx)

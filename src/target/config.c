@@ -440,7 +440,10 @@ static int ns_head(struct fq_ns_conf *ns, char *head, const char *spec, char *er
 		strcpy(ns->path, path);
 		ns->bdev.path = ns->path;
 	} else {
-		ns_err(err, errlen, spec, "expected ram:SIZE, null:SIZE or file:PATH[:SIZE]");
+		ns_err(err, errlen, spec,
+		       "'%s': expected ram:SIZE, null:SIZE or file:PATH[:SIZE], optionally with "
+		       "stacked modules in front (delay:...+ or error:...+)",
+		       head);
 		return -EINVAL;
 	}
 	if (size && (fq_conf_parse_size(size, &ns->bdev.size) < 0 || !ns->bdev.size)) {
@@ -450,10 +453,99 @@ static int ns_head(struct fq_ns_conf *ns, char *head, const char *spec, char *er
 	return 0;
 }
 
+/* Options of one stacked module, "KEY=VAL[,KEY=VAL...]" (NULL: none), into @o. */
+static int layer_options(const struct fq_bdev_module *m, struct fq_bdev_opts *o, char *next,
+			 const char *spec, char *err, size_t errlen)
+{
+	const char *seen[16];
+	char what[200], *opt, *val;
+	int nseen = 0, rc;
+
+	while ((opt = next)) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		val = strchr(opt, '=');
+		if (!val) {
+			ns_err(err, errlen, spec, "%s: option '%s' needs a value (name=value)",
+			       m->name, opt);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		for (int i = 0; i < nseen; i++) {
+			if (!strcmp(seen[i], opt)) {
+				ns_err(err, errlen, spec, "%s: option '%s' given twice", m->name,
+				       opt);
+				return -EINVAL;
+			}
+		}
+		if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
+			seen[nseen++] = opt;
+		rc = m->parse(o, opt, val, what, sizeof(what));
+		if (rc == -ENOENT) {
+			ns_err(err, errlen, spec, "%s: unknown option '%s' (expected %s)", m->name,
+			       opt, m->keys);
+			return -EINVAL;
+		}
+		if (rc) {
+			ns_err(err, errlen, spec, "%s: %s", m->name, what);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The stacked modules in front of the bottom spec, each "MODULE[:OPTIONS]+",
+ * into ns->layers (the top first). *head moves past them. A word that is not
+ * a stacking module starts the bottom spec, which is taken whole: its path
+ * may contain '+'.
+ */
+static int ns_layers(struct fq_ns_conf *ns, char **head, const char *spec, char *err, size_t errlen)
+{
+	char *p = *head;
+
+	for (;;) {
+		size_t n = strcspn(p, ":,+");
+		const struct fq_bdev_module *m;
+		struct fq_bdev_opts *o;
+		char name[32], *end;
+
+		if (n >= sizeof(name))
+			break;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		m = fq_bdev_module_find(name);
+		if (!m || !m->stacks)
+			break;
+		end = strchr(p, '+');
+		if (!end) {
+			ns_err(err, errlen, spec,
+			       "module '%s' needs a bdev under it: %s[:OPTIONS]+ram:SIZE (or "
+			       "null:SIZE, file:PATH)",
+			       name, name);
+			return -EINVAL;
+		}
+		if (ns->nlayers >= FQ_CONF_MAX_LAYERS) {
+			ns_err(err, errlen, spec, "more than %d modules stacked at '%s'",
+			       FQ_CONF_MAX_LAYERS, name);
+			return -EINVAL;
+		}
+		*end = '\0';
+		o = &ns->layers[ns->nlayers++];
+		fq_bdev_opts_init(o, m->kind);
+		if (layer_options(m, o, p[n] ? p + n + 1 : NULL, spec, err, errlen) < 0)
+			return -EINVAL;
+		p = end + 1;
+	}
+	*head = p;
+	return 0;
+}
+
 int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t errlen)
 {
 	char buf[PATH_MAX + 256];
-	char *opt, *next;
+	char *head, *opt, *next;
 	unsigned seen = 0;
 	int create = -1;
 
@@ -464,10 +556,13 @@ int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t 
 		return -EINVAL;
 	}
 	strcpy(buf, spec);
-	next = strchr(buf, ',');
+	head = buf;
+	if (ns_layers(ns, &head, spec, err, errlen) < 0)
+		return -EINVAL;
+	next = strchr(head, ',');
 	if (next)
 		*next++ = '\0';
-	if (ns_head(ns, buf, spec, err, errlen) < 0)
+	if (ns_head(ns, head, spec, err, errlen) < 0)
 		return -EINVAL;
 	while ((opt = next)) {
 		next = strchr(opt, ',');

@@ -19,9 +19,15 @@
 #define FQ_CONF_MAX_NS 256   /* per subsystem */
 #define FQ_CONF_MAX_HOSTS 64 /* per subsystem */
 
+/* Layers a namespace spec may stack on its bdev ("delay:...+error:...+ram:1G"). */
+#define FQ_CONF_MAX_LAYERS FQ_BDEV_MAX_STACK
+
 struct fq_ns_conf {
 	uint32_t nsid;		  /* 0 = next free */
-	struct fq_bdev_opts bdev; /* bdev.path points into path[] */
+	struct fq_bdev_opts bdev; /* the bottom bdev; bdev.path points into path[] */
+	/* Stacking modules above it, the top first (their base pointers unset). */
+	int nlayers;
+	struct fq_bdev_opts layers[FQ_CONF_MAX_LAYERS];
 	char path[PATH_MAX];
 	uint8_t nguid[16]; /* bytes as written in the spec (nguid=...) */
 	uint8_t uuid[16];  /* RFC 9562 byte order, as in the text form */
@@ -89,7 +95,10 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
 /*
  * Parse a namespace spec "ram:SIZE", "null:SIZE", "file:PATH[:SIZE]" with
  * options after commas: bs=512|4096, direct=0|1, nsid=N, uuid=..., nguid=...
- * Returns 0 or -EINVAL with the reason in @err.
+ * Stacking modules go in front, each ended by '+':
+ * "MODULE[:KEY=VAL[,KEY=VAL...]]+" (e.g. "delay:read_us=200+ram:64M"); the
+ * bottom spec is everything after the last of them, so a file path may hold
+ * '+'. Returns 0 or -EINVAL with the reason in @err.
  */
 int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t errlen);
 

@@ -3,7 +3,9 @@
  * NVM command set I/O at the target (NVM Command Set 1.0 §3): Read, Write,
  * Compare, Flush, Write Zeroes and Dataset Management. Each command is
  * checked (namespace, LBA range, transfer length) before it reaches the
- * backend; backend errors become NVMe status in fq_errno_to_status only.
+ * backend; backend errors become NVMe status in fq_errno_to_status only,
+ * unless a module chose the status itself (fq_bdev_io.nvme_status: the error
+ * module).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,6 +43,12 @@ uint16_t fq_errno_to_status(int err)
 	}
 }
 
+/* The status of a backend completion: the one a module chose, or the errno's. */
+static uint16_t bio_status(const struct fq_bdev_io *bio, int res)
+{
+	return res && bio->nvme_status ? bio->nvme_status : fq_errno_to_status(res);
+}
+
 static void io_submit(struct fq_req *req, enum fq_bdev_io_type type, uint64_t off, uint64_t len,
 		      struct iovec *iov, fq_bdev_cb cb)
 {
@@ -76,7 +84,7 @@ static void read_done(struct fq_bdev_io *bio, int res)
 	struct fq_queue *q = req->q;
 
 	if (res)
-		fq_req_complete(req, fq_errno_to_status(res));
+		fq_req_complete(req, bio_status(bio, res));
 	else
 		fq_req_send_data(req);
 	io_put(q);
@@ -99,8 +107,9 @@ static void write_done(struct fq_bdev_io *bio, int res)
 	struct fq_queue *q = req->q;
 
 	if (res) {
-		fq_req_complete(req, res == -ENOSPC ? fq_errno_to_status(res)
-						    : ST(FQ_SCT_MEDIA, FQ_SC_WRITE_FAULT));
+		fq_req_complete(req, bio->nvme_status ? bio->nvme_status
+				     : res == -ENOSPC ? fq_errno_to_status(res)
+						      : ST(FQ_SCT_MEDIA, FQ_SC_WRITE_FAULT));
 	} else if ((req->cmd.cdw12 & (1u << 30)) && req->ns->bdev->volatile_cache &&
 		   q->state != FQ_CONN_CLOSING) {
 		/* FUA: the data must be durable before we answer. */
@@ -116,7 +125,7 @@ static void simple_done(struct fq_bdev_io *bio, int res)
 	struct fq_req *req = bio->cb_arg;
 	struct fq_queue *q = req->q;
 
-	fq_req_complete(req, fq_errno_to_status(res));
+	fq_req_complete(req, bio_status(bio, res));
 	io_put(q);
 }
 
@@ -124,7 +133,7 @@ static void compare_done(struct fq_bdev_io *bio, int res)
 {
 	struct fq_req *req = bio->cb_arg;
 	struct fq_queue *q = req->q;
-	uint16_t st = fq_errno_to_status(res);
+	uint16_t st = bio_status(bio, res);
 
 	if (!res && memcmp(req->cmp_buf, req->buf, req->xfer_len))
 		st = ST(FQ_SCT_MEDIA, FQ_SC_COMPARE_FAILED);
@@ -233,7 +242,7 @@ static void dsm_next(struct fq_bdev_io *bio, int res)
 	struct fq_queue *q = req->q;
 
 	if (res)
-		fq_req_complete(req, fq_errno_to_status(res));
+		fq_req_complete(req, bio_status(bio, res));
 	else if (q->state == FQ_CONN_CLOSING)
 		fq_req_complete(req, 0);
 	else

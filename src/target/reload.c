@@ -13,9 +13,20 @@
 #include "target/tgt.h"
 #include "util/log.h"
 
+static bool same_layers(const struct fq_ns_conf *a, const struct fq_ns_conf *b)
+{
+	if (a->nlayers != b->nlayers)
+		return false;
+	for (int i = 0; i < a->nlayers; i++)
+		if (a->layers[i].kind != b->layers[i].kind ||
+		    memcmp(a->layers[i].params, b->layers[i].params, sizeof(a->layers[i].params)))
+			return false;
+	return true;
+}
+
 static bool same_ns(const struct fq_ns_conf *a, const struct fq_ns_conf *b)
 {
-	return a->bdev.kind == b->bdev.kind && a->bdev.size == b->bdev.size &&
+	return same_layers(a, b) && a->bdev.kind == b->bdev.kind && a->bdev.size == b->bdev.size &&
 	       a->bdev.block_size == b->bdev.block_size && a->bdev.direct == b->bdev.direct &&
 	       !strcmp(a->path, b->path) && !memcmp(a->nguid, b->nguid, 16) &&
 	       !memcmp(a->uuid, b->uuid, 16);

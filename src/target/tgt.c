@@ -89,6 +89,8 @@ static int cmp_ns(const void *a, const void *b)
 struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen)
 {
 	struct fq_tgt_ns *ns = calloc(1, sizeof(*ns));
+	struct fq_bdev_opts chain[FQ_CONF_MAX_LAYERS];
+	const struct fq_bdev_opts *top = &nc->bdev;
 	char berr[256];
 	int rc;
 
@@ -96,7 +98,13 @@ struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_
 		snprintf(err, errlen, "namespace %u: out of memory", nc->nsid);
 		return NULL;
 	}
-	rc = fq_bdev_open(&nc->bdev, &ns->bdev, berr, sizeof(berr));
+	/* Link the layers, bottom up: each sits on the one after it. */
+	for (int i = nc->nlayers - 1; i >= 0; i--) {
+		chain[i] = nc->layers[i];
+		chain[i].base = top;
+		top = &chain[i];
+	}
+	rc = fq_bdev_open(top, &ns->bdev, berr, sizeof(berr));
 	if (rc) {
 		snprintf(err, errlen, "namespace %u: %s", nc->nsid, berr);
 		free(ns);

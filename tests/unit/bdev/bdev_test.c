@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bdev_test.h"
 
@@ -196,4 +197,39 @@ void bt_data_path(struct fq_engine *eng, struct fq_bdev *bdev)
 
 	assert_int_equal(bt_cmd(eng, bdev, FQ_BDEV_IO_FLUSH, 0, 0), 0);
 	assert_int_equal(bdev->ops->sync(bdev), 0);
+}
+
+void bt_opts(struct fq_bdev_opts *o, enum fq_bdev_kind kind, const char *kv,
+	     const struct fq_bdev_opts *base)
+{
+	const struct fq_bdev_module *m = fq_bdev_module_get(kind);
+	char buf[256], err[128], *opt, *next;
+
+	assert_non_null(m);
+	assert_int_equal(fq_bdev_opts_init(o, kind), 0);
+	o->base = base;
+	if (!kv)
+		return;
+	assert_true(strlen(kv) < sizeof(buf));
+	strcpy(buf, kv);
+	for (next = buf; (opt = next);) {
+		char *val;
+
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		val = strchr(opt, '=');
+		assert_non_null(val);
+		*val++ = '\0';
+		if (m->parse(o, opt, val, err, sizeof(err)))
+			fail_msg("%s: option %s=%s: %s", m->name, opt, val, err);
+	}
+}
+
+uint64_t bt_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

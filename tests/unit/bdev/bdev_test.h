@@ -50,4 +50,15 @@ void bt_expect(struct fq_engine *eng, struct fq_bdev *bdev, uint64_t off, uint64
  */
 void bt_data_path(struct fq_engine *eng, struct fq_bdev *bdev);
 
+/*
+ * Fill @o for module @kind and apply the options in @kv ("k=v,k=v", NULL for
+ * none) through the module's parser; @base is the bdev below (stacking
+ * modules). Fails the test on a parse error.
+ */
+void bt_opts(struct fq_bdev_opts *o, enum fq_bdev_kind kind, const char *kv,
+	     const struct fq_bdev_opts *base);
+
+/* Microseconds on CLOCK_MONOTONIC. */
+uint64_t bt_now_us(void);
+
 #endif

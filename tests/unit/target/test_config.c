@@ -576,6 +576,63 @@ static void parse_ns_good(void **state)
 	assert_memory_equal(ns.nguid, uuid, 16);
 }
 
+/* Stacked modules in front of the bottom spec, each ended by '+'. */
+static void parse_ns_stack(void **state)
+{
+	struct fq_ns_conf ns;
+	uint32_t d[2];
+
+	(void)state;
+	assert_int_equal(
+		fq_conf_parse_ns("delay:read_us=200,write_us=500+ram:64M", &ns, err, sizeof(err)),
+		0);
+	assert_int_equal(ns.nlayers, 1);
+	assert_int_equal(ns.layers[0].kind, FQ_BDEV_DELAY);
+	memcpy(d, ns.layers[0].params, sizeof(d));
+	assert_int_equal(d[0], 200);
+	assert_int_equal(d[1], 500);
+	assert_null(ns.layers[0].base);
+	assert_int_equal(ns.bdev.kind, FQ_BDEV_RAM);
+	assert_int_equal(ns.bdev.size, 64 << 20);
+
+	/* Top first; namespace options stay with the bottom spec; a path may hold '+'. */
+	assert_int_equal(fq_conf_parse_ns("delay,write_us=7+error:op=read,lba=8-15,sct=2,sc=0x81+"
+					  "file:/srv/a+b/x.img:1M,nsid=3,bs=4096",
+					  &ns, err, sizeof(err)),
+			 0);
+	assert_int_equal(ns.nlayers, 2);
+	assert_int_equal(ns.layers[0].kind, FQ_BDEV_DELAY);
+	assert_int_equal(ns.layers[1].kind, FQ_BDEV_ERROR);
+	assert_int_equal(ns.bdev.kind, FQ_BDEV_FILE);
+	assert_string_equal(ns.path, "/srv/a+b/x.img");
+	assert_int_equal(ns.bdev.size, 1 << 20);
+	assert_int_equal(ns.bdev.block_size, 4096);
+	assert_int_equal(ns.nsid, 3);
+
+	/* A module with no options. */
+	assert_int_equal(fq_conf_parse_ns("error+null:1M", &ns, err, sizeof(err)), 0);
+	assert_int_equal(ns.nlayers, 1);
+	assert_int_equal(ns.bdev.kind, FQ_BDEV_NULL);
+
+	/* The same text in the INI file. */
+	{
+		struct fq_target_conf c;
+
+		assert_int_equal(load_text(&c,
+					   PORT_A "[subsystem \"" NQN1 "\"]\n"
+						  "namespace = delay:read_us=100+error:op=write,"
+						  "lba=0-7,action=tear,tear=2+ram:1M\n"),
+				 0);
+		assert_int_equal(c.subsys[0].nns, 1);
+		assert_int_equal(c.subsys[0].ns[0].nlayers, 2);
+		assert_int_equal(c.subsys[0].ns[0].layers[1].kind, FQ_BDEV_ERROR);
+		assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
+		fq_conf_free(&c);
+		expect_load_error("[subsystem \"" NQN1 "\"]\nnamespace = delay:speed=1+ram:1M\n", 2,
+				  "namespace", "delay: unknown option 'speed'");
+	}
+}
+
 static void parse_ns_errors(void **state)
 {
 	static const struct {
@@ -610,6 +667,19 @@ static void parse_ns_errors(void **state)
 		{"ram:1M,nguid=123456789abcdef00123456789abcdeg", "bad nguid"},
 		{"ram:1M,nguid=123456789abcdef00123456789abcdef0", "bad nguid"},
 		{"ram:1M,nguid=00000000000000000000000000000000", "not all zero"},
+		{"delay:read_us=5", "module 'delay' needs a bdev under it"},
+		{"delay+", "'': expected ram:SIZE"},
+		{"delay:read_us=x+ram:1M", "delay: bad read_us 'x'"},
+		{"delay:speed=9+ram:1M",
+		 "delay: unknown option 'speed' (expected read_us, write_us)"},
+		{"delay:read_us+ram:1M", "delay: option 'read_us' needs a value"},
+		{"delay:read_us=1,read_us=2+ram:1M", "delay: option 'read_us' given twice"},
+		{"error:action=boom+ram:1M", "error: bad action 'boom'"},
+		{"error:lba=9-1+ram:1M", "error: bad lba '9-1'"},
+		{"error:nsid=1+ram:1M", "error: unknown option 'nsid'"},
+		{"raid:1+ram:1M", "'raid:1+ram:1M': expected ram:SIZE"},
+		{"error+error+error+error+error+ram:1M", "more than 4 modules stacked at 'error'"},
+		{"delay+ram:1M,read_us=5", "unknown option 'read_us'"},
 	};
 	struct fq_ns_conf ns;
 
@@ -978,6 +1048,7 @@ int main(void)
 		cmocka_unit_test(parse_size),
 		cmocka_unit_test(parse_listen),
 		cmocka_unit_test(parse_ns_good),
+		cmocka_unit_test(parse_ns_stack),
 		cmocka_unit_test(parse_ns_errors),
 		cmocka_unit_test(check_nqn),
 		cmocka_unit_test(validate_assigns_nsids),
