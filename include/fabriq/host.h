@@ -41,6 +41,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <fabriq/log.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -62,7 +62,7 @@ SANFLAGS=()
 WFLAGS=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
 
 # Each public header compiles on its own, as C and (if there is one) C++.
-for h in host.h storage.h; do
+for h in host.h log.h nvme_spec.h storage.h; do
 	echo "#include <fabriq/$h>" >"$D/h.c"
 	# shellcheck disable=SC2046
 	"${CC[@]}" "${WFLAGS[@]}" $(pkg-config --cflags libfabriq) -fsyntax-only "$D/h.c" ||
