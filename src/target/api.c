@@ -50,7 +50,7 @@ static int check_new(struct fq_target *t)
 {
 	t->err[0] = '\0';
 	if (t->state != TARGET_NEW)
-		return fail(t, -EBUSY, "the target has already been started");
+		return fail(t, -EBUSY, "the target was started already");
 	return 0;
 }
 
