@@ -41,6 +41,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <fabriq/log.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -267,7 +269,7 @@ int fq_ctrlr_disconnect(struct fq_ctrlr *ctrlr);
 enum fq_ctrlr_state fq_ctrlr_get_state(const struct fq_ctrlr *ctrlr);
 const char *fq_ctrlr_state_name(enum fq_ctrlr_state state);
 
-/* The Identify Controller data (4096 bytes, NVMe Base 2.0 Fig. 275). */
+/* The Identify Controller data: struct fq_id_ctrl of fabriq/nvme_spec.h. */
 const void *fq_ctrlr_get_identify(const struct fq_ctrlr *ctrlr);
 uint16_t fq_ctrlr_get_cntlid(const struct fq_ctrlr *ctrlr);
 const struct fq_trid *fq_ctrlr_get_trid(const struct fq_ctrlr *ctrlr);
@@ -307,7 +309,10 @@ int fq_ctrlr_admin_raw(struct fq_ctrlr *ctrlr, const struct fq_nvme_cmd *cmd, vo
 int fq_ctrlr_admin_raw_sync(struct fq_ctrlr *ctrlr, const struct fq_nvme_cmd *cmd, void *buf,
 			    uint32_t len, struct fq_cpl *cpl);
 
-/* Blocking admin helpers. Same returns as fq_ctrlr_admin_raw_sync(). */
+/*
+ * Blocking admin helpers. Same returns as fq_ctrlr_admin_raw_sync().
+ * fabriq/nvme_spec.h has the layouts of the Identify data and log pages.
+ */
 int fq_ctrlr_identify(struct fq_ctrlr *ctrlr, uint8_t cns, uint16_t cntid, uint32_t nsid, void *buf,
 		      uint32_t len);
 int fq_ctrlr_get_log_page(struct fq_ctrlr *ctrlr, uint8_t lid, uint32_t nsid, uint64_t offset,
@@ -336,7 +341,7 @@ uint32_t fq_ns_get_id(const struct fq_ns *ns);
 uint32_t fq_ns_get_sector_size(const struct fq_ns *ns);
 uint64_t fq_ns_get_num_sectors(const struct fq_ns *ns);
 uint64_t fq_ns_get_size(const struct fq_ns *ns);
-/* The Identify Namespace data (4096 bytes, NVM Command Set 1.0 Fig. 97). */
+/* The Identify Namespace data: struct fq_id_ns of fabriq/nvme_spec.h. */
 const void *fq_ns_get_identify(const struct fq_ns *ns);
 /* IDs from the Namespace Identification Descriptor list; false if absent. */
 bool fq_ns_get_nguid(const struct fq_ns *ns, uint8_t nguid[16]);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * NVMe over Fabrics 1.1 wire formats: Fabrics commands (Connect, Property
- * Get/Set, Disconnect), the Connect data, controller properties and the
- * discovery log page.
+ * Get/Set, Disconnect), the Connect data and controller properties.
  */
 #ifndef FQ_PROTO_NVMF_H
 #define FQ_PROTO_NVMF_H
@@ -145,58 +144,8 @@ enum {
 
 #define FQ_VS(mjr, mnr, ter) (((uint32_t)(mjr) << 16) | ((uint32_t)(mnr) << 8) | (uint32_t)(ter))
 
-/* Discovery log page header, NVMe-oF 1.1 Fig. 31 (1024 bytes). */
-struct fq_disc_log_hdr {
-	uint64_t genctr;
-	uint64_t numrec;
-	uint16_t recfmt;
-	uint8_t rsvd18[1006];
-};
-static_assert(sizeof(struct fq_disc_log_hdr) == 1024, "discovery header is 1 KiB");
-static_assert(offsetof(struct fq_disc_log_hdr, numrec) == 8, "NUMREC at 8");
-static_assert(offsetof(struct fq_disc_log_hdr, recfmt) == 16, "RECFMT at 16");
-
-/* Discovery log page entry, NVMe-oF 1.1 Fig. 32 (1024 bytes). */
-struct fq_disc_log_entry {
-	uint8_t trtype;
-	uint8_t adrfam;
-	uint8_t subtype;
-	uint8_t treq;
-	uint16_t portid;
-	uint16_t cntlid;
-	uint16_t asqsz;
-	uint16_t eflags;
-	uint8_t rsvd12[20];
-	char trsvcid[32];
-	uint8_t rsvd64[192];
-	char subnqn[FQ_NQN_FIELD];
-	char traddr[256];
-	uint8_t tsas[256];
-};
-static_assert(sizeof(struct fq_disc_log_entry) == 1024, "discovery entry is 1 KiB");
-static_assert(offsetof(struct fq_disc_log_entry, portid) == 4, "PORTID at 4");
-static_assert(offsetof(struct fq_disc_log_entry, cntlid) == 6, "CNTLID at 6");
-static_assert(offsetof(struct fq_disc_log_entry, asqsz) == 8, "ASQSZ at 8");
-static_assert(offsetof(struct fq_disc_log_entry, eflags) == 10, "EFLAGS at 10");
-static_assert(offsetof(struct fq_disc_log_entry, trsvcid) == 32, "TRSVCID at 32");
-static_assert(offsetof(struct fq_disc_log_entry, subnqn) == 256, "SUBNQN at 256");
-static_assert(offsetof(struct fq_disc_log_entry, traddr) == 512, "TRADDR at 512");
-static_assert(offsetof(struct fq_disc_log_entry, tsas) == 768, "TSAS at 768");
-
-enum {
-	FQ_TRTYPE_TCP = 3,
-};
-enum {
-	FQ_ADRFAM_IPV4 = 1,
-	FQ_ADRFAM_IPV6 = 2,
-};
-enum {
-	FQ_SUBTYPE_DISCOVERY_REFERRAL = 1,
-	FQ_SUBTYPE_NVME = 2,
-	FQ_SUBTYPE_CURRENT_DISCOVERY = 3,
-};
-#define FQ_TREQ_NOT_SPECIFIED 0x0
-#define FQ_TREQ_SQFLOW_NOT_REQUIRED 0x4 /* bit 2: SQ flow control disable allowed */
+/* The discovery log page (struct fq_disc_log_hdr, fq_disc_log_entry) is in
+ * fabriq/nvme_spec.h, with the other pages a host reads. */
 #define FQ_TCP_SECTYPE_NONE 0x0
 
 #endif

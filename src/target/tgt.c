@@ -353,6 +353,14 @@ static int port_listen(struct fq_port *p, char *err, size_t errlen)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024))
 		goto fail;
+	/* Port 0 (target.h): the kernel picked one; discovery reports it. */
+	if (!p->conf.port) {
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+			goto fail;
+		p->conf.port =
+			ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
 	p->fd = fd;
 	return 0;
 fail:

@@ -3,18 +3,12 @@
 #ifndef FQ_UTIL_LOG_H
 #define FQ_UTIL_LOG_H
 
-enum fq_log_level {
-	FQ_LOG_ERROR = 0,
-	FQ_LOG_WARN = 1,
-	FQ_LOG_INFO = 2,
-	FQ_LOG_DEBUG = 3,
-};
+/* The levels, fq_log_set_level() and fq_log_get_level() are public. */
+#include "fabriq/log.h"
 
 /* Read directly by fq_dbg so a disabled debug line costs one compare. */
 extern int fq_log_level;
 
-void fq_log_set_level(int level);
-int fq_log_get_level(void);
 void fq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define fq_err(...) fq_log(FQ_LOG_ERROR, __VA_ARGS__)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "proto/nvmf.h"
+#include "fabriq/nvme_spec.h"
 
 static const char *subtype_name(uint8_t t)
 {

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "log_decode.h"
-#include "proto/nvme.h"
+#include "fabriq/nvme_spec.h"
 
 #define ADD_INT(o, k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 

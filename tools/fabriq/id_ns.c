@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "log_decode.h"
-#include "proto/nvme.h"
+#include "fabriq/nvme_spec.h"
 
 static void print_json(const struct fq_id_ns *id, uint32_t nsid, bool human)
 {

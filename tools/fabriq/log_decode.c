@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "log_decode.h"
-#include "proto/nvmf.h"
+#include "fabriq/nvme_spec.h"
 
 #define ADD(o, k, v) json_object_object_add(o, k, v)
 #define ADD_U(o, k, v) ADD(o, k, json_object_new_uint64((uint64_t)(v)))

@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-#include "proto/nvme.h"
+#include "fabriq/nvme_spec.h"
 
 json_object *log_smart_json(const struct fq_smart_log *l);
 json_object *log_error_json(const struct fq_error_log *e, size_t n);

@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "log_decode.h"
-#include "proto/nvmf.h"
+#include "fabriq/nvme_spec.h"
 
 /* Read @len bytes of log @lid; on failure print why and return the exit code. */
 static int read_log(struct cli *cli, struct fq_ctrlr *c, uint8_t lid, const char *name,

@@ -13,7 +13,6 @@
 #ifdef FQ_HAVE_STORAGE
 int cmd_storage(int argc, char **argv);
 #endif
-#include "util/log.h"
 
 #define CONN_USAGE                                                                                 \
 	"  -t, --transport tcp     transport (only tcp)\n"                                         \

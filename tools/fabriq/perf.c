@@ -25,7 +25,7 @@
 #include "cli.h"
 #include "fabriq/host.h"
 #include "perf.h"
-#include "util/histogram.h"
+#include "histogram.h"
 
 #define MAX_TRIDS 16
 #define MAX_NS 64

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fabriqd: the Fabriq NVMe/TCP target daemon.
+ * fabriqd: the Fabriq NVMe/TCP target daemon, a command line over the
+ * target API (include/fabriq/target.h).
  *
  *   fabriqd                       serve the default namespaces (see --help)
  *   fabriqd -c FILE               serve what an INI file describes
@@ -15,9 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fabriq/target.h"
 #include "fq_version.h"
-#include "target/config.h"
-#include "target/tgt.h"
 #include "util/log.h"
 
 #define DEFAULT_NQN "nqn.2026-11.io.fabriq:default"
@@ -71,10 +71,10 @@ struct cli {
 	const char *config;
 	const char *listen;
 	const char *nqn;
-	long disc_port; /* -1 = default */
-	const char *ns[FQ_CONF_MAX_NS];
+	long disc_port;	 /* -1 = default */
+	const char **ns; /* argc entries: every --ns fits */
 	int nns;
-	const char *hosts[FQ_CONF_MAX_HOSTS];
+	const char **hosts;
 	int nhosts;
 	long reactors;
 	long busy_poll_us;
@@ -126,6 +126,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	cli->disc_port = -1;
 	cli->reactors = -1;
 	cli->busy_poll_us = -1;
+	/* Room for the two default namespaces too. */
+	cli->ns = calloc((size_t)argc + 2, sizeof(*cli->ns));
+	cli->hosts = calloc((size_t)argc, sizeof(*cli->hosts));
+	if (!cli->ns || !cli->hosts) {
+		fprintf(stderr, "fabriqd: out of memory\n");
+		return 1;
+	}
 	while ((c = getopt_long(argc, argv, "c:l:d:n:r:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -148,19 +155,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->quick = true;
 			break;
 		case 'N':
-			if (cli->nns == FQ_CONF_MAX_NS) {
-				fprintf(stderr, "fabriqd: too many --ns (max %d)\n",
-					FQ_CONF_MAX_NS);
-				return 2;
-			}
 			cli->ns[cli->nns++] = optarg;
 			cli->quick = true;
 			break;
 		case 'H':
-			if (cli->nhosts == FQ_CONF_MAX_HOSTS) {
-				fprintf(stderr, "fabriqd: too many --allow-host\n");
-				return 2;
-			}
 			cli->hosts[cli->nhosts++] = optarg;
 			cli->quick = true;
 			break;
@@ -209,93 +207,90 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	return 0;
 }
 
-static int add_port(struct fq_target_conf *conf, const char *name, const char *addr, uint16_t port,
-		    bool disc_only)
-{
-	struct fq_port_conf *p = &conf->ports[conf->nports++];
-
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->addr, sizeof(p->addr), "%s", addr);
-	p->port = port;
-	p->discovery_only = disc_only;
-	return 0;
-}
-
-/* The quick-start options (or no options at all) make a one-subsystem config. */
-static int build_quick(struct fq_target_conf *conf, struct cli *cli, bool defaults, char *err,
+/* The quick-start options (or no options at all) make one subsystem. */
+static int build_quick(struct fq_target *t, struct cli *cli, bool defaults, char *err,
 		       size_t errlen)
 {
-	char addr[64];
-	uint16_t port;
-	struct fq_subsys_conf *s;
+	const char *listen = cli->listen ? cli->listen : "127.0.0.1:4420";
+	const char *nqn = cli->nqn ? cli->nqn : DEFAULT_NQN;
+	const char *colon = strrchr(listen, ':');
+	char disc[128];
 	int rc;
 
-	rc = fq_conf_parse_listen(cli->listen ? cli->listen : "127.0.0.1:4420", addr, sizeof(addr),
-				  &port);
+	rc = fq_target_add_port(t, "io", listen, false);
 	if (rc) {
-		snprintf(err, errlen, "--listen: bad address '%s' (expected ADDR:PORT)",
-			 cli->listen);
+		snprintf(err, errlen, "--listen: bad address '%s' (expected ADDR:PORT)", listen);
 		return rc;
 	}
-	add_port(conf, "io", addr, port, false);
-	if (cli->disc_port > 0 || (defaults && cli->disc_port < 0))
-		add_port(conf, "discovery", addr,
-			 cli->disc_port > 0 ? (uint16_t)cli->disc_port : 8009, true);
-	s = fq_conf_add_subsys(conf, cli->nqn ? cli->nqn : DEFAULT_NQN);
-	if (!s)
-		return -ENOMEM;
+	/* Discovery alone on the same address, another port. */
+	if (cli->disc_port > 0 || (defaults && cli->disc_port < 0)) {
+		snprintf(disc, sizeof(disc), "%.*s:%ld", (int)(colon - listen), listen,
+			 cli->disc_port > 0 ? cli->disc_port : 8009);
+		rc = fq_target_add_port(t, "discovery", disc, true);
+		if (rc)
+			goto fail;
+	}
+	rc = fq_target_add_subsystem(t, nqn);
+	if (rc)
+		goto fail;
 	if (defaults) {
 		cli->ns[cli->nns++] = "ram:1G";
 		cli->ns[cli->nns++] = "file:" DEFAULT_FILE ":1G";
 		mkdir(DEFAULT_FILE_DIR, 0700);
 	}
 	for (int i = 0; i < cli->nns; i++) {
-		rc = fq_conf_parse_ns(cli->ns[i], &s->ns[s->nns], err, errlen);
+		rc = fq_target_add_ns(t, nqn, cli->ns[i]);
 		if (rc)
-			return rc;
-		s->nns++;
+			goto fail;
 	}
 	if (cli->nns == 0) {
 		snprintf(err, errlen, "no namespace: give at least one --ns SPEC");
 		return -EINVAL;
 	}
-	for (int i = 0; i < cli->nhosts; i++)
-		snprintf(s->hosts[s->nhosts++], FQ_CONF_NQN_LEN, "%s", cli->hosts[i]);
-	s->allow_any_host = cli->nhosts == 0;
+	for (int i = 0; i < cli->nhosts; i++) {
+		rc = fq_target_add_host(t, nqn, cli->hosts[i]);
+		if (rc)
+			goto fail;
+	}
 	return 0;
+fail:
+	snprintf(err, errlen, "%s", fq_target_last_error(t));
+	return rc;
 }
 
-static void print_banner(const struct fq_target_conf *conf, const struct fq_tgt *t)
+static void print_banner(const struct fq_target *t)
 {
-	const struct fq_port_conf *io = NULL, *disc = NULL;
+	struct fq_target_port_info io = {0}, disc = {0}, p;
+	struct fq_target_subsys_info s, first = {0};
+	struct fq_target_ns_info ns;
+	int nsubsys = 0;
 
-	for (int i = 0; i < conf->nports; i++) {
-		if (conf->ports[i].discovery_only && !disc)
-			disc = &conf->ports[i];
-		else if (!conf->ports[i].discovery_only && !io)
-			io = &conf->ports[i];
+	while (fq_target_get_subsystem(t, nsubsys, &s) == 0) {
+		if (nsubsys == 0)
+			first = s;
+		nsubsys++;
 	}
-	fq_info("fabriqd 0.1.0 ready: %d reactor(s), %d subsystem(s)", t->nreactors, t->nsubsys);
-	for (int i = 0; i < t->nsubsys; i++) {
-		const struct fq_subsys *s = t->subsys[i];
-
-		fq_info("subsystem %s (%s)", s->nqn, s->allow_any_host ? "any host" : "allow-list");
-		const struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
-
-		for (uint32_t n = 0; n < tab->n; n++) {
-			const struct fq_bdev *b = tab->ns[n]->bdev;
-
-			fq_info("  namespace %u: %s, %llu blocks of %u bytes (%llu MiB)",
-				tab->ns[n]->nsid, b->name, (unsigned long long)b->num_blocks,
-				b->block_size,
-				(unsigned long long)(b->num_blocks * b->block_size >> 20));
-		}
+	fq_info("fabriqd 0.1.0 ready: %d reactor(s), %d subsystem(s)",
+		fq_target_get_num_reactors(t), nsubsys);
+	for (int i = 0; fq_target_get_subsystem(t, i, &s) == 0; i++) {
+		fq_info("subsystem %s (%s)", s.nqn, s.allow_any_host ? "any host" : "allow-list");
+		for (uint32_t n = 0; fq_target_get_ns(t, i, n, &ns) == 0; n++)
+			fq_info("  namespace %u: %s, %llu blocks of %u bytes (%llu MiB)", ns.nsid,
+				ns.name, (unsigned long long)ns.num_blocks, ns.block_size,
+				(unsigned long long)(ns.num_blocks * ns.block_size >> 20));
 	}
-	for (int i = 0; i < conf->nports; i++)
-		fq_info("listening on %s:%u (%s)", conf->ports[i].addr, conf->ports[i].port,
-			conf->ports[i].discovery_only ? "discovery" : "I/O and discovery");
-	if (!io || t->nsubsys == 0)
+	for (int i = 0; fq_target_get_port(t, i, &p) == 0; i++) {
+		fq_info("listening on %s:%u (%s)", p.addr, p.port,
+			p.discovery_only ? "discovery" : "I/O and discovery");
+		if (p.discovery_only && !disc.addr[0])
+			disc = p;
+		else if (!p.discovery_only && !io.addr[0])
+			io = p;
+	}
+	if (!io.addr[0] || nsubsys == 0)
 		return;
+	if (!disc.addr[0])
+		disc = io;
 	printf("\nConnect with the Linux kernel host (nvme-cli, as root):\n"
 	       "  modprobe nvme-tcp\n"
 	       "  nvme discover -t tcp -a %s -s %u\n"
@@ -305,44 +300,28 @@ static void print_banner(const struct fq_target_conf *conf, const struct fq_tgt 
 	       "  fabriq discover -a %s -s %u\n"
 	       "  fabriq list     -a %s -s %u -n %s\n"
 	       "Stop with Ctrl-C.\n\n",
-	       disc ? disc->addr : io->addr, disc ? disc->port : io->port, io->addr, io->port,
-	       t->subsys[0]->nqn, t->subsys[0]->nqn, disc ? disc->addr : io->addr,
-	       disc ? disc->port : io->port, io->addr, io->port, t->subsys[0]->nqn);
+	       disc.addr, disc.port, io.addr, io.port, first.nqn, first.nqn, disc.addr, disc.port,
+	       io.addr, io.port, first.nqn);
 	fflush(stdout);
 }
 
 /* SIGHUP: re-read the configuration file and apply namespace changes. */
-static void reload(struct fq_tgt *t, const char *path)
+static void reload(struct fq_target *t, const char *path)
 {
-	struct fq_target_conf *nc;
-	char err[512] = "";
-	int rc;
-
 	if (!path) {
 		fq_warn("SIGHUP: nothing to reload (no -c FILE)");
 		return;
 	}
-	nc = calloc(1, sizeof(*nc));
-	if (!nc)
-		return;
-	fq_conf_init(nc);
-	rc = fq_conf_load_file(nc, path, err, sizeof(err));
-	if (!rc)
-		rc = fq_conf_validate(nc, err, sizeof(err));
-	if (!rc)
-		rc = fq_tgt_reload(t, nc, err, sizeof(err));
-	if (rc)
-		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path, err);
-	/* Namespaces keep their own copy of what they were made from. */
-	fq_conf_free(nc);
-	free(nc);
+	if (fq_target_reload_config(t))
+		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path,
+		       fq_target_last_error(t));
 }
 
 int main(int argc, char **argv)
 {
-	struct fq_target_conf conf;
+	struct fq_target_opts opts;
+	struct fq_target *t = NULL;
 	struct cli cli = {0};
-	struct fq_tgt *t = NULL;
 	char err[512] = "";
 	sigset_t set;
 	int rc, sig;
@@ -350,50 +329,48 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &cli);
 	if (rc)
 		return rc;
-	fq_conf_init(&conf);
-	if (cli.config)
-		rc = fq_conf_load_file(&conf, cli.config, err, sizeof(err));
-	else
-		rc = build_quick(&conf, &cli, !cli.quick, err, sizeof(err));
+	fq_target_opts_init(&opts, sizeof(opts));
 	if (cli.reactors > 0)
-		conf.reactors = (int)cli.reactors;
+		opts.reactors = (int)cli.reactors;
 	if (cli.busy_poll_us >= 0)
-		conf.busy_poll_us = (uint32_t)cli.busy_poll_us;
+		opts.busy_poll_us = cli.busy_poll_us;
 	if (cli.log_level)
-		conf.log_level = parse_level(cli.log_level);
-	if (!rc)
-		rc = fq_conf_validate(&conf, err, sizeof(err));
+		opts.log_level = parse_level(cli.log_level);
+	rc = fq_target_create(&opts, &t);
+	if (!rc && cli.config) {
+		rc = fq_target_load_config(t, cli.config);
+		if (rc)
+			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
+	} else if (!rc) {
+		rc = build_quick(t, &cli, !cli.quick, err, sizeof(err));
+	}
+	if (!rc) {
+		/* Signals go to this thread only; reactors never see them. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		rc = fq_target_start(t);
+		if (rc)
+			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
+	}
 	if (rc) {
 		fprintf(stderr, "fabriqd: %s\n", err[0] ? err : strerror(-rc));
-		fq_conf_free(&conf);
+		fq_target_destroy(t);
+		free(cli.ns);
+		free(cli.hosts);
 		return 1;
 	}
-	fq_log_set_level(conf.log_level);
-	/* Signals go to this thread only; reactors never see them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	rc = fq_tgt_create(&conf, &t, err, sizeof(err));
-	if (!rc)
-		rc = fq_tgt_run(t);
-	if (rc) {
-		fprintf(stderr, "fabriqd: %s\n", err[0] ? err : strerror(-rc));
-		fq_tgt_stop(t);
-		fq_tgt_destroy(t);
-		fq_conf_free(&conf);
-		return 1;
-	}
-	print_banner(&conf, t);
+	print_banner(t);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		reload(t, cli.config);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
-	fq_tgt_stop(t);
-	fq_tgt_destroy(t);
-	fq_conf_free(&conf);
+	fq_target_destroy(t);
+	free(cli.ns);
+	free(cli.hosts);
 	fq_info("stopped");
 	return 0;
 }

@@ -25,7 +25,9 @@ R=$D/root
 
 # --- files in place -------------------------------------------------------
 for f in "$BINDIR/fabriq" "$BINDIR/fabriqd" "$INCDIR/fabriq/host.h" "$INCDIR/fabriq/storage.h" \
+	"$INCDIR/fabriq/log.h" "$INCDIR/fabriq/nvme_spec.h" "$INCDIR/fabriq/target.h" \
 	"$LIBDIR/libfabriq.so" "$LIBDIR/libfabriq_storage.so" "$LIBDIR/libfabriq_storage.a" \
+	"$LIBDIR/libfabriq_target.so" "$LIBDIR/pkgconfig/libfabriq-target.pc" \
 	"$LIBDIR/pkgconfig/libfabriq.pc" "$LIBDIR/pkgconfig/libfabriq-storage.pc" \
 	"$MANDIR/man8/fabriq.8" "$MANDIR/man8/fabriqd.8" "$MANDIR/man5/fabriqd.ini.5" \
 	"$UNITDIR/fabriqd.service" "$DATADIR/doc/fabriq/examples/fabriqd.ini"; do
@@ -62,7 +64,7 @@ SANFLAGS=()
 WFLAGS=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
 
 # Each public header compiles on its own, as C and (if there is one) C++.
-for h in host.h storage.h; do
+for h in host.h log.h nvme_spec.h storage.h target.h; do
 	echo "#include <fabriq/$h>" >"$D/h.c"
 	# shellcheck disable=SC2046
 	"${CC[@]}" "${WFLAGS[@]}" $(pkg-config --cflags libfabriq) -fsyntax-only "$D/h.c" ||
@@ -170,6 +172,55 @@ C
 grep -q libfabriq_storage <<<"$(needed "$D/storage-static")" && fail "static program needs libfabriq_storage.so"
 rm -f "$D/data.img"
 "$D/storage-static" "$D/data.img" || fail "static storage program exited $?"
+
+# A program that embeds the target (libfabriq-target) and reaches it with
+# the host library (libfabriq): both libraries in one process.
+cat >"$D/target.c" <<'C'
+#include <signal.h>
+#include <stdio.h>
+
+#include <fabriq/host.h>
+#include <fabriq/nvme_spec.h>
+#include <fabriq/target.h>
+
+#define NQN "nqn.2026-11.io.fabriq:installed"
+
+int main(void)
+{
+	struct fq_target_port_info port;
+	const struct fq_id_ctrl *id;
+	struct fq_ctrlr *ctrlr;
+	struct fq_target *t;
+	struct fq_trid trid;
+	char s[256];
+	int rc = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (fq_target_create(NULL, &t) || fq_target_add_port(t, "io", "127.0.0.1:0", false) ||
+	    fq_target_add_subsystem(t, NQN) || fq_target_add_ns(t, NQN, "ram:8M") ||
+	    fq_target_start(t) || fq_target_get_port(t, 0, &port)) {
+		fprintf(stderr, "target: %s\n", fq_target_last_error(t));
+		return 1;
+	}
+	snprintf(s, sizeof(s), "traddr:127.0.0.1 trsvcid:%u subnqn:%s", port.port, NQN);
+	if (fq_trid_parse(&trid, s) || fq_ctrlr_connect(&trid, NULL, &ctrlr)) {
+		fprintf(stderr, "host: %s\n", fq_last_error());
+		rc = 2;
+	} else {
+		id = fq_ctrlr_get_identify(ctrlr);
+		if (fq_ctrlr_num_ns(ctrlr) != 1 || id->nn == 0)
+			rc = 3;
+		fq_ctrlr_disconnect(ctrlr);
+	}
+	fq_target_destroy(t);
+	return rc;
+}
+C
+# shellcheck disable=SC2046
+"${CC[@]}" "${WFLAGS[@]}" "${SANFLAGS[@]}" -o "$D/target" "$D/target.c" \
+	$(pkg-config --cflags --libs libfabriq-target libfabriq) ||
+	fail "target program does not build with pkg-config --libs libfabriq-target libfabriq"
+"$D/target" || fail "target program exited $?"
 
 # --- man pages: render without warnings, cover every option ---------------
 for m in man8/fabriq.8 man8/fabriqd.8 man5/fabriqd.ini.5; do

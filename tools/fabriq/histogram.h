@@ -5,8 +5,8 @@
  * sample is a few instructions and touches one counter: no allocation, no
  * locks, one histogram per thread, merged when reporting.
  */
-#ifndef FQ_UTIL_HISTOGRAM_H
-#define FQ_UTIL_HISTOGRAM_H
+#ifndef FQ_TOOLS_HISTOGRAM_H
+#define FQ_TOOLS_HISTOGRAM_H
 
 #include <stdint.h>
 

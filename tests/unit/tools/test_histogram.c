@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "util/histogram.h"
+#include "histogram.h"
 
 static int cmp(const void *a, const void *b)
 {

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Fabriq NVMe/TCP target, embeddable: what fabriqd runs, as a library
+ * (docs/target.md).
+ *
+ * Life of a target
+ *   fq_target_create()         an empty target with its options
+ *   fq_target_load_config()    ports, subsystems and namespaces from an INI file
+ *   fq_target_add_port()       ... or built by hand
+ *   fq_target_add_subsystem()
+ *   fq_target_add_host()
+ *   fq_target_add_ns()
+ *   fq_target_start()          check the configuration, open the namespaces,
+ *                              listen, start the reactor threads
+ *   fq_target_reload_config()  apply namespace changes from the INI file
+ *   fq_target_stop()           stop accepting, finish in-flight commands,
+ *                              flush file namespaces, join the threads
+ *   fq_target_destroy()        stop if running, free everything
+ *
+ * The configuration calls are for a target that has not started: they fail
+ * with -EBUSY afterwards. Namespace specs are those of fabriqd's --ns and of
+ * the INI file's ns keys: "ram:SIZE", "null:SIZE", "file:PATH[:SIZE]", with
+ * options after commas (bs=512|4096, direct=0|1, nsid=N, uuid=U, nguid=G).
+ *
+ * Threading: one thread configures, starts, stops and destroys a target.
+ * The reactor threads it starts serve the connections; none of these calls
+ * is made from them. The target does not handle signals; a program that
+ * wants SIGPIPE ignored (a host may close its socket at any time) does so.
+ *
+ * Errors: functions return 0 or a negative errno value;
+ * fq_target_last_error() then gives a sentence naming what was wrong.
+ */
+#ifndef FABRIQ_TARGET_H
+#define FABRIQ_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fq_target;
+
+#define FQ_TARGET_NQN_LEN 223 /* NVMe Base 2.0 §4.5 */
+
+struct fq_target_opts {
+	size_t opts_size; /* sizeof(struct fq_target_opts) as the caller knows it */
+	/*
+	 * Each of these overrides the configuration (the INI file's [target]
+	 * section, or the defaults) when set; the defaults leave it alone.
+	 */
+	int reactors;	      /* reactor threads; 0: configuration (default) */
+	int64_t busy_poll_us; /* spin before sleeping when idle; -1: configuration */
+	int log_level;	      /* FQ_LOG_* of fabriq/log.h; -1: configuration (info) */
+};
+
+/** fq_target_opts_init() - Fill @opts with defaults. @opts_size: sizeof(*opts). */
+void fq_target_opts_init(struct fq_target_opts *opts, size_t opts_size);
+
+/**
+ * fq_target_create() - Create a target with no ports and no subsystems.
+ * @opts: options, or NULL for defaults.
+ * Return: 0, -EINVAL for a bad option, or -ENOMEM.
+ */
+int fq_target_create(const struct fq_target_opts *opts, struct fq_target **out);
+
+/**
+ * fq_target_last_error() - Describe the last failure of a call on @t.
+ * Return: a sentence such as "port io (127.0.0.1:4420): Address already in
+ * use", or "" if nothing failed. Valid until the next call on @t.
+ */
+const char *fq_target_last_error(const struct fq_target *t);
+
+/**
+ * fq_target_load_config() - Add what the INI file @path describes
+ * (docs/configuration.md): [target] settings, ports, subsystems, hosts and
+ * namespaces. Remembered for fq_target_reload_config().
+ * Return: 0; -EINVAL with "FILE:LINE: ..." in fq_target_last_error(); the
+ * -errno of opening or reading the file; -EBUSY once started.
+ */
+int fq_target_load_config(struct fq_target *t, const char *path);
+
+/**
+ * fq_target_add_port() - Listen on @listen, "ADDR:PORT" or "[V6ADDR]:PORT"
+ * with a numeric address. Port 0 picks a free port at start
+ * (fq_target_get_port() then tells which).
+ * @name: the port's name in messages (letters, digits, '-', '_').
+ * @discovery_only: serve only the discovery subsystem here (e.g. on 8009);
+ *        otherwise the port serves every subsystem and discovery.
+ * Return: 0, -EINVAL for a bad address or too many ports, -EBUSY once started.
+ */
+int fq_target_add_port(struct fq_target *t, const char *name, const char *listen,
+		       bool discovery_only);
+
+/**
+ * fq_target_add_subsystem() - Add an NVM subsystem named @nqn, exported on
+ * every port that is not discovery-only and open to any host until
+ * fq_target_add_host() names one.
+ * Return: 0, -EEXIST if @nqn is already there, -EINVAL if the limit is
+ * reached or @nqn is too long (its syntax is checked at start), -ENOMEM,
+ * -EBUSY once started.
+ */
+int fq_target_add_subsystem(struct fq_target *t, const char *nqn);
+
+/**
+ * fq_target_add_host() - Allow host @hostnqn on subsystem @subnqn; once a
+ * subsystem has hosts, only they may connect.
+ * Return: 0, -ENOENT if there is no subsystem @subnqn, -EINVAL for a bad or
+ * repeated NQN, -EBUSY once started.
+ */
+int fq_target_add_host(struct fq_target *t, const char *subnqn, const char *hostnqn);
+
+/**
+ * fq_target_add_ns() - Add a namespace made from @spec (see above) to
+ * subsystem @subnqn. The backend is opened at start.
+ * Return: 0, -ENOENT if there is no subsystem @subnqn, -EINVAL for a bad
+ * spec or too many namespaces, -EBUSY once started.
+ */
+int fq_target_add_ns(struct fq_target *t, const char *subnqn, const char *spec);
+
+/**
+ * fq_target_start() - Check the configuration, fill in its defaults (NSIDs,
+ * NGUIDs, serial numbers, ports 4420 and 8009), open the namespaces, bind
+ * the ports and start serving. Also sets the log level (fq_log_set_level()).
+ * Return: 0; -EINVAL for a configuration error, or the -errno of what
+ * failed (a namespace that cannot be opened, a port in use, ...); see
+ * fq_target_last_error(). After a failure only fq_target_destroy() remains.
+ */
+int fq_target_start(struct fq_target *t);
+
+/**
+ * fq_target_reload_config() - Re-read the file fq_target_load_config() read
+ * and apply its namespace additions and removals to the running target;
+ * connected hosts are told through an asynchronous event. Other changes
+ * (ports, subsystems, settings) need a restart: they are logged as warnings
+ * and ignored. If the file does not load or is not valid, nothing changes.
+ * Return: 0; -ENOENT if the target was not configured from a file; -EINVAL
+ * if it is not running; -EINVAL or -errno with the reason in
+ * fq_target_last_error().
+ */
+int fq_target_reload_config(struct fq_target *t);
+
+/**
+ * fq_target_stop() - Stop accepting connections, finish in-flight commands,
+ * flush file namespaces and join the reactor threads. Idempotent; does
+ * nothing on a target that never started.
+ */
+void fq_target_stop(struct fq_target *t);
+
+/** fq_target_destroy() - Stop @t if it runs and free it. @t may be NULL. */
+void fq_target_destroy(struct fq_target *t);
+
+/* ------------------------------------------------------------------ */
+/* What a started target serves                                        */
+/* ------------------------------------------------------------------ */
+
+struct fq_target_port_info {
+	char name[32];
+	char addr[64];
+	uint16_t port; /* the bound port, also when 0 was asked */
+	bool discovery_only;
+};
+
+struct fq_target_subsys_info {
+	char nqn[FQ_TARGET_NQN_LEN + 1];
+	bool allow_any_host;
+	uint32_t num_ns; /* active namespaces */
+};
+
+struct fq_target_ns_info {
+	uint32_t nsid;
+	char name[64]; /* the backend, e.g. "ram0" or the file path */
+	uint64_t num_blocks;
+	uint32_t block_size;
+};
+
+/* Reactor threads serving the target (0 before start). */
+int fq_target_get_num_reactors(const struct fq_target *t);
+/*
+ * Each returns 0 and fills @info, or -ENOENT when @idx is past the end, so a
+ * loop from 0 lists them all; -EINVAL if the target has not started.
+ */
+int fq_target_get_port(const struct fq_target *t, int idx, struct fq_target_port_info *info);
+int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target_subsys_info *info);
+int fq_target_get_ns(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+		     struct fq_target_ns_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
