@@ -67,7 +67,7 @@ rc=0
 meson test -C "$bdir" --no-rebuild --suite "$suite" --logbase "$logbase" "$@" || rc=$?
 
 read -r passed failed skipped ran cm_skips < <(python3 - "$bdir/meson-logs/$logbase.json" <<'PY'
-import json, sys
+import json, re, sys
 passed = failed = skipped = ran = cm = 0
 with open(sys.argv[1]) as f:
     for line in f:
@@ -87,6 +87,12 @@ with open(sys.argv[1]) as f:
                 print("run-suite: %s skipped case %s" % (t["name"], l[12:].strip()),
                       file=sys.stderr)
                 cm += 1
+            # Python's unittest ends with "OK (skipped=N)" or "FAILED (..., skipped=N)".
+            m = re.match(r"(OK|FAILED) \((?:.*, )?skipped=(\d+)", l)
+            if m:
+                print("run-suite: %s skipped %s Python test case(s)" % (t["name"], m.group(2)),
+                      file=sys.stderr)
+                cm += int(m.group(2))
 print(passed, failed, skipped, ran, cm)
 PY
 )
