@@ -239,7 +239,17 @@ add_program() { # root file dest
 	local root=$1 src=$2 dst=$3 lib
 	install -D -m 0755 "$(readlink -f "$src")" "$root$dst"
 	for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ )]*' || true); do
-		[[ -e $root$lib ]] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+		case $lib in
+		/lib/* | /lib64/* | /usr/lib/*)
+			[[ -e $root$lib ]] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+			;;
+		*)
+			# A library of the build tree, found through the program's
+			# RUNPATH, which means nothing in the guest: put it where the
+			# guest's loader searches by default.
+			install -D -m 0755 "$(readlink -f "$lib")" "$root/lib/x86_64-linux-gnu/${lib##*/}"
+			;;
+		esac
 	done
 }
 
