@@ -283,6 +283,16 @@ void fq_bdev_complete_up(struct fq_bdev_io *io, int result)
 	io->cb(io, result);
 }
 
+int fq_bdev_abort_held(struct fq_bdev *bdev, struct fq_engine *eng)
+{
+	int n = 0;
+
+	for (struct fq_bdev *b = bdev; b; b = b->base)
+		if (b->ops->abort_held)
+			n += b->ops->abort_held(b, eng);
+	return n;
+}
+
 /* The iovecs must hold at least io->length bytes. */
 static int check_iov(const struct fq_bdev_io *io)
 {

@@ -96,6 +96,13 @@ struct fq_bdev_ops {
 	/* Flush everything written so far, synchronously (shutdown path). */
 	int (*sync)(struct fq_bdev *bdev);
 	void (*destroy)(struct fq_bdev *bdev);
+	/*
+	 * Optional, shutdown path: complete with an abort status every I/O
+	 * submitted on @eng that this layer holds and would never complete on
+	 * its own (the error module's dropped commands). Runs on @eng's thread.
+	 * Returns how many it completed.
+	 */
+	int (*abort_held)(struct fq_bdev *bdev, struct fq_engine *eng);
 };
 
 struct fq_bdev {
@@ -216,6 +223,13 @@ static inline struct fq_bdev_frame *fq_bdev_frame_top(struct fq_bdev_io *io)
 	return &io->frame[io->depth - 1];
 }
 void fq_bdev_complete_up(struct fq_bdev_io *io, int result);
+
+/*
+ * Ask every layer of @bdev's stack to give back the I/O of @eng's thread it
+ * holds forever (struct fq_bdev_ops.abort_held), so the connections waiting
+ * for them can close at shutdown. Returns how many were completed.
+ */
+int fq_bdev_abort_held(struct fq_bdev *bdev, struct fq_engine *eng);
 
 /* Flush @bdev and every bdev under it, synchronously (shutdown path). */
 int fq_bdev_sync(struct fq_bdev *bdev);

@@ -6,12 +6,17 @@
  * fq_bdev_error_set changes them while I/O runs. Each slot is switched off
  * while it changes, and its remaining count is an atomic, so reactors
  * sharing the bdev never lock. What matches no rule passes to the base.
+ *
+ * A dropped I/O is kept on a list (the only lock here, taken only when a
+ * drop rule matches) so that shutdown can hand it back with an abort status
+ * (fq_bdev_abort_held) and the connection waiting for it can close.
  */
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
 #include "proto/nvme.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,8 @@ struct err_slot {
 
 struct error_bdev {
 	struct err_slot slot[FQ_BDEV_ERROR_RULES];
+	pthread_mutex_t held_lock;
+	struct fq_bdev_io *held; /* dropped I/Os, linked through their frame */
 };
 
 /* The configured rule (opts->params). */
@@ -39,8 +46,12 @@ struct error_params {
 
 _Static_assert(sizeof(struct error_params) <= FQ_BDEV_PARAMS_SIZE, "error params");
 
-/* Frame scratch of a torn write: the length asked for, and the status to fail with. */
+/*
+ * Frame scratch of a torn write: the length asked for, and the status to
+ * fail with; of a dropped I/O: the next one on the held list.
+ */
 enum { SCR_LEN, SCR_STATUS };
+enum { SCR_NEXT };
 
 #define RW_OPS ((1u << FQ_BDEV_IO_READ) | (1u << FQ_BDEV_IO_WRITE))
 
@@ -139,8 +150,17 @@ static int error_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_b
 			return -E2BIG;
 		return fq_bdev_submit_down(bdev, io);
 	}
-	if (r.action == FQ_BDEV_ERR_DROP)
-		return 0; /* never completed */
+	if (r.action == FQ_BDEV_ERR_DROP) {
+		/* Never completed, unless shutdown asks for it back. */
+		f = fq_bdev_push(bdev, io, error_pass_done);
+		if (!f)
+			return -E2BIG;
+		pthread_mutex_lock(&e->held_lock);
+		f->scratch[SCR_NEXT] = (uint64_t)(uintptr_t)e->held;
+		e->held = io;
+		pthread_mutex_unlock(&e->held_lock);
+		return 0;
+	}
 	tear = (uint64_t)r.tear_blocks * bdev->block_size;
 	if (r.action == FQ_BDEV_ERR_TEAR && io->type == FQ_BDEV_IO_WRITE && tear) {
 		f = fq_bdev_push(bdev, io, error_tear_done);
@@ -157,12 +177,48 @@ static int error_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_b
 	return 0;
 }
 
+/* Complete @eng's dropped I/Os as aborted by the deletion of their queue. */
+static int error_abort_held(struct fq_bdev *bdev, struct fq_engine *eng)
+{
+	struct error_bdev *e = bdev->priv;
+	struct fq_bdev_io *mine = NULL, **pp, *io;
+	int n = 0;
+
+	pthread_mutex_lock(&e->held_lock);
+	for (pp = &e->held; (io = *pp);) {
+		struct fq_bdev_frame *f = fq_bdev_frame_top(io);
+		struct fq_bdev_io *next = (struct fq_bdev_io *)(uintptr_t)f->scratch[SCR_NEXT];
+
+		if (io->eng != eng) {
+			pp = (struct fq_bdev_io **)&f->scratch[SCR_NEXT];
+			continue;
+		}
+		*pp = next;
+		f->scratch[SCR_NEXT] = (uint64_t)(uintptr_t)mine;
+		mine = io;
+	}
+	pthread_mutex_unlock(&e->held_lock);
+	while ((io = mine)) {
+		mine = (struct fq_bdev_io *)(uintptr_t)fq_bdev_frame_top(io)->scratch[SCR_NEXT];
+		io->nvme_status = FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_ABORT_SQ_DEL);
+		fq_bdev_complete_up(io, -ECANCELED);
+		n++;
+	}
+	return n;
+}
+
+static void error_destroy(struct fq_bdev *bdev)
+{
+	pthread_mutex_destroy(&((struct error_bdev *)bdev->priv)->held_lock);
+}
+
 static const struct fq_bdev_ops error_ops = {
 	.name = "error",
 	.submit = error_submit,
 	.map_read = NULL, /* every read must pass the rules */
 	.sync = fq_bdev_sync_base,
-	.destroy = NULL,
+	.destroy = error_destroy,
+	.abort_held = error_abort_held,
 };
 
 int fq_bdev_error_set(struct fq_bdev *bdev, int idx, const struct fq_bdev_error_rule *rule)
@@ -318,6 +374,8 @@ static int error_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 		atomic_init(&e->slot[i].left, 0);
 		atomic_init(&e->slot[i].hits, 0);
 	}
+	pthread_mutex_init(&e->held_lock, NULL);
+	e->held = NULL;
 	bdev->ops = &error_ops;
 	bdev->sync_submit = false;
 	if (!p->has_rule)

@@ -553,12 +553,41 @@ static bool reactor_busy(struct fq_reactor *r)
 	return false;
 }
 
+/*
+ * Ask every namespace's stack for the I/O of this reactor it holds and would
+ * never complete (the error module's dropped commands): they come back
+ * aborted, so their connections can close and be freed.
+ */
+static int reactor_abort_held(struct fq_reactor *r)
+{
+	struct fq_tgt *t = r->tgt;
+	int n = 0;
+
+	for (int i = 0; i < t->nsubsys; i++) {
+		struct fq_subsys *s = t->subsys[i];
+		struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
+
+		for (uint32_t j = 0; tab && j < tab->n; j++)
+			n += fq_bdev_abort_held(tab->ns[j]->bdev, &r->eng);
+		for (struct fq_tgt_ns *ns = s->removed; ns; ns = ns->next_removed)
+			n += fq_bdev_abort_held(ns->bdev, &r->eng);
+	}
+	return n;
+}
+
 static void reactor_drain(struct fq_reactor *r)
 {
 	uint64_t deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
+	int aborted = 0;
 
-	/* Finish in-flight commands, then close every connection. */
+	/*
+	 * Finish in-flight commands, then close every connection. Commands a
+	 * layer holds forever are aborted on each turn of both waits: one may
+	 * be received while the others finish, and a connection its host
+	 * already closed waits for its commands like an open one.
+	 */
 	while (reactor_busy(r) && fq_now_ns() < deadline) {
+		aborted += reactor_abort_held(r);
 		fq_reactor_flush(r);
 		fq_engine_run(&r->eng, 1, 50000000);
 	}
@@ -568,9 +597,12 @@ static void reactor_drain(struct fq_reactor *r)
 	}
 	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
 	while (r->queues && fq_now_ns() < deadline) {
+		aborted += reactor_abort_held(r);
 		fq_reactor_flush(r);
 		fq_engine_run(&r->eng, 1, 50000000);
 	}
+	if (aborted)
+		fq_info("reactor %d: %d held command(s) aborted at exit", r->idx, aborted);
 	if (r->queues)
 		fq_warn("reactor %d: connections still busy at exit", r->idx);
 }

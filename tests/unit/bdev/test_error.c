@@ -199,6 +199,52 @@ static void test_drop(void **state)
 	assert_int_equal(fq_bdev_error_hits(c->bdev, 0), 1);
 }
 
+static void cb_result(struct fq_bdev_io *io, int result)
+{
+	*(int *)io->cb_arg = result;
+}
+
+/*
+ * Dropped I/O comes back, aborted, when shutdown asks each engine for what
+ * the stack holds (fq_bdev_abort_held): only the asking engine's I/O, once.
+ */
+static void test_drop_abort_held(void **state)
+{
+	struct err_ctx *c = *state;
+	struct fq_bdev_error_rule r = {.lba = 32, .nlb = 2, .action = FQ_BDEV_ERR_DROP};
+	struct iovec iov[2] = {{c->buf, BS}, {c->buf + BS, BS}};
+	struct fq_bdev_io io[2];
+	struct fq_engine other;
+	int result[2] = {1, 1};
+
+	assert_int_equal(fq_engine_init(&other, 8), 0);
+	set_rule(c, 0, &r);
+	for (int i = 0; i < 2; i++) {
+		memset(&io[i], 0, sizeof(io[i]));
+		io[i].type = i ? FQ_BDEV_IO_WRITE : FQ_BDEV_IO_READ;
+		io[i].offset = (32 + i) * BS;
+		io[i].length = BS;
+		io[i].iov = &iov[i];
+		io[i].iovcnt = 1;
+		io[i].cb = cb_result;
+		io[i].cb_arg = &result[i];
+		assert_int_equal(fq_bdev_submit(c->bdev, i ? &other : &c->eng, &io[i]), 0);
+	}
+	assert_int_equal(result[0], 1);
+	assert_int_equal(fq_bdev_abort_held(c->bdev, &c->eng), 1);
+	assert_int_equal(result[0], -ECANCELED);
+	assert_int_equal(io[0].nvme_status, FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_ABORT_SQ_DEL));
+	assert_int_equal(io[0].depth, 0); /* the frame it pushed is gone */
+	assert_int_equal(result[1], 1);	  /* the other engine's stays held */
+	assert_int_equal(fq_bdev_abort_held(c->bdev, &c->eng), 0);
+	assert_int_equal(fq_bdev_abort_held(c->bdev, &other), 1);
+	assert_int_equal(result[1], -ECANCELED);
+	assert_int_equal(fq_bdev_abort_held(c->bdev, &other), 0);
+	/* A layer with nothing to hold answers 0 all the way down. */
+	assert_int_equal(fq_bdev_abort_held(c->bdev->base, &c->eng), 0);
+	fq_engine_fini(&other);
+}
+
 /* tear: the first tear_blocks blocks of a write land, then it fails. */
 static void test_tear(void **state)
 {
@@ -322,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_percent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_abort_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_path, setup, teardown),
