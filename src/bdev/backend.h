@@ -21,6 +21,7 @@ extern const struct fq_bdev_module fq_bdev_null_module;
 extern const struct fq_bdev_module fq_bdev_file_module;
 extern const struct fq_bdev_module fq_bdev_delay_module;
 extern const struct fq_bdev_module fq_bdev_error_module;
+extern const struct fq_bdev_module fq_bdev_qos_module;
 
 /* Each returns 0 or -errno with a message in @err; on failure nothing is left allocated. */
 int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,

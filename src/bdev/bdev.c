@@ -51,7 +51,7 @@ void fq_bdev_iov_zero(struct fq_bdev_io *io, uint64_t from)
 static const struct fq_bdev_module *const modules[FQ_BDEV_NUM_KINDS] = {
 	[FQ_BDEV_RAM] = &fq_bdev_ram_module,	 [FQ_BDEV_NULL] = &fq_bdev_null_module,
 	[FQ_BDEV_FILE] = &fq_bdev_file_module,	 [FQ_BDEV_DELAY] = &fq_bdev_delay_module,
-	[FQ_BDEV_ERROR] = &fq_bdev_error_module,
+	[FQ_BDEV_ERROR] = &fq_bdev_error_module, [FQ_BDEV_QOS] = &fq_bdev_qos_module,
 };
 
 const struct fq_bdev_module *fq_bdev_module_get(enum fq_bdev_kind kind)

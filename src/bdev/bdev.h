@@ -128,6 +128,7 @@ enum fq_bdev_kind {
 	FQ_BDEV_FILE,
 	FQ_BDEV_DELAY,
 	FQ_BDEV_ERROR,
+	FQ_BDEV_QOS,
 	FQ_BDEV_NUM_KINDS,
 };
 
@@ -280,5 +281,48 @@ struct fq_bdev_error_rule {
 int fq_bdev_error_set(struct fq_bdev *bdev, int idx, const struct fq_bdev_error_rule *rule);
 /* I/Os rule @idx has affected so far (-EINVAL as a negative value if bad). */
 int64_t fq_bdev_error_hits(struct fq_bdev *bdev, int idx);
+
+/*
+ * The qos module: rate limits per direction in operations and bytes per
+ * second (token buckets with a burst of burst_ms of the rate; an I/O over
+ * the limit waits on its reactor, no thread sleeps), and suspend/resume.
+ * Options read_iops, write_iops, read_bps, write_bps (0 = no limit),
+ * burst_ms (default 100), max_held (default 4096).
+ */
+#define FQ_BDEV_QOS_KEEP UINT64_MAX /* in fq_bdev_qos_set: leave this limit as it is */
+
+struct fq_bdev_qos_limits {
+	uint64_t read_iops, write_iops, read_bps, write_bps; /* 0 = no limit */
+	uint32_t burst_ms;				     /* 0 = keep */
+};
+
+struct fq_bdev_qos_stats {
+	bool suspended;
+	uint32_t held;	  /* I/Os held by a suspension now */
+	uint64_t delayed; /* I/Os that have waited for a limit */
+};
+
+enum fq_bdev_qos_resume {
+	FQ_BDEV_QOS_RESUME_NORMAL, /* held I/O goes on, through the limits */
+	FQ_BDEV_QOS_RESUME_ERROR,  /* held I/O fails: Internal Error (00h/06h) */
+	FQ_BDEV_QOS_RESUME_DISCARD, /* held I/O succeeds without reaching the base; reads give zeroes */
+};
+
+/*
+ * Change limits while I/O runs (FQ_BDEV_QOS_KEEP keeps one). A changed limit
+ * starts afresh: no debt or credit carries over. Returns 0 or -EINVAL.
+ */
+int fq_bdev_qos_set(struct fq_bdev *bdev, const struct fq_bdev_qos_limits *lim);
+/* The limits and counters; either pointer may be NULL. Returns 0 or -EINVAL. */
+int fq_bdev_qos_get(struct fq_bdev *bdev, struct fq_bdev_qos_limits *lim,
+		    struct fq_bdev_qos_stats *st);
+/*
+ * Hold every new I/O until fq_bdev_qos_resume (beyond max_held held I/Os,
+ * an I/O fails with Namespace Not Ready, which hosts retry). Returns 0,
+ * -EALREADY if suspended, -EINVAL if @bdev is not a qos bdev.
+ */
+int fq_bdev_qos_suspend(struct fq_bdev *bdev);
+/* Release what is held as @mode says (within 1 ms). 0, -EALREADY if not suspended, -EINVAL. */
+int fq_bdev_qos_resume(struct fq_bdev *bdev, enum fq_bdev_qos_resume mode);
 
 #endif

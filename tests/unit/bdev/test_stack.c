@@ -23,9 +23,10 @@
 
 static void test_registry(void **state)
 {
-	static const char *const names[] = {"ram", "null", "file", "delay", "error"};
+	static const char *const names[] = {"ram", "null", "file", "delay", "error", "qos"};
 
 	(void)state;
+	_Static_assert(sizeof(names) / sizeof(names[0]) == FQ_BDEV_NUM_KINDS, "a name per module");
 	for (int k = 0; k < FQ_BDEV_NUM_KINDS; k++) {
 		const struct fq_bdev_module *m = fq_bdev_module_get((enum fq_bdev_kind)k);
 
@@ -35,7 +36,8 @@ static void test_registry(void **state)
 		assert_ptr_equal(fq_bdev_module_find(names[k]), m);
 		assert_non_null(m->init);
 		assert_non_null(m->parse);
-		assert_int_equal(m->stacks, k == FQ_BDEV_DELAY || k == FQ_BDEV_ERROR);
+		assert_int_equal(m->stacks,
+				 k == FQ_BDEV_DELAY || k == FQ_BDEV_ERROR || k == FQ_BDEV_QOS);
 	}
 	assert_null(fq_bdev_module_find("raid"));
 	assert_null(fq_bdev_module_find(NULL));
