@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "map.h"
 #include "fq_version.h"
 #include "perf.h"
 
@@ -94,6 +95,14 @@ const struct cli_cmd cli_cmds[] = {
 	 "      --count N           commands to send (default 3)\n"
 	 "      --interval MS       pause between them (default 1000)\n"},
 	{"perf", NULL, "load generator (fabriq perf --help)", "", fq_cli_perf},
+	{"map", NULL, "map a remote volume as a local block device (fabriq map --help)", "",
+	 cmd_map},
+	{"unmap", NULL, "unmap a mapped volume", "", cmd_unmap},
+	{"remap", NULL, "wait until a mapped volume is served again, same device", "", cmd_remap},
+	{"showmapped", NULL, "list mapped volumes", "", cmd_showmapped},
+	{"mapall", NULL, "map every volume listed in a file", "", cmd_mapall},
+	{"unmapall", NULL, "unmap every volume listed in a file", "", cmd_unmapall},
+	{"map-serve", NULL, "(internal) serve one mapped volume", "", map_serve_main},
 #ifdef FQ_HAVE_STORAGE
 	{"storage", NULL, "run a workload through the storage interface", "", cmd_storage},
 #endif

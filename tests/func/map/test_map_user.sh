@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# fabriq map --via user end to end (needs root, /dev/fuse and loop devices;
+# fails, never skips, without them): a fabriqd volume subsystem
+# (nqn ...:POOL:VOLUME, a file namespace) is mapped through FUSE and a loop
+# device; ext4 is made, mounted, written, checked after unmap and map again;
+# unmap refuses a mounted device; kill -9 of fabriqd while mapped and idle,
+# restart, remap: same device, the file system is clean and the data is
+# there; mapall/unmapall; the clear errors.
+#   test_map_user.sh FABRIQD FABRIQ
+set -euo pipefail
+FQD=$1
+FQ=$2
+T=$(mktemp -d /tmp/fq-map.XXXXXX)
+POOL=t$$
+VOL=vol1
+NQN=nqn.2026-01.io.fabriq.test:$POOL:$VOL
+FQD_PID=
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cleanup() {
+	mountpoint -q "$T/mnt" 2>/dev/null && umount -l "$T/mnt"
+	"$FQ" unmap --force "$POOL/$VOL" >/dev/null 2>&1 || true
+	[ -n "$FQD_PID" ] && kill -9 "$FQD_PID" 2>/dev/null
+	rm -rf "$T" "/run/fabriq/map/$POOL"
+	rmdir "/dev/fabriq/$POOL" 2>/dev/null || true
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] || fail "needs root (FUSE mounts and loop devices)"
+for c in mkfs.ext4 fsck.ext4 losetup fusermount3; do
+	command -v $c >/dev/null || fail "$c is missing (scripts/deps.sh --test installs it)"
+done
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P=$(port)
+DP=$(port)
+start_target() {
+	"$FQD" -l 127.0.0.1:$P -d $DP -n $NQN --ns "file:$T/v.img:256M" --log-level warn >>"$T/fqd.log" 2>&1 &
+	FQD_PID=$!
+	for _ in $(seq 50); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $P), 0.2)" 2>/dev/null && return
+		sleep 0.1
+	done
+	fail "fabriqd did not start: $(cat "$T/fqd.log")"
+}
+mkdir -p "$T/mnt"
+start_target
+URI=tcp://127.0.0.1:$DP/$POOL/$VOL
+
+echo "== map, mkfs, mount, write"
+DEV=$("$FQ" map "$URI" --via user --io-timeout 30)
+[[ $DEV == /dev/loop* ]] || fail "map printed '$DEV'"
+[ "$(readlink "/dev/fabriq/$POOL/$VOL")" = "$DEV" ] || fail "no link /dev/fabriq/$POOL/$VOL -> $DEV"
+[ "$(blockdev --getsize64 "$DEV")" = $((256 << 20)) ] || fail "device size $(blockdev --getsize64 "$DEV")"
+"$FQ" showmapped --json | python3 -c "
+import json,sys; m=[x for x in json.load(sys.stdin) if x['volume']=='$POOL/$VOL']
+assert len(m)==1 and m[0]['device']=='$DEV' and m[0]['state']=='live' and m[0]['mode']=='user', m"
+mkfs.ext4 -q -F "/dev/fabriq/$POOL/$VOL"
+mount "/dev/fabriq/$POOL/$VOL" "$T/mnt"
+head -c 24M /dev/urandom >"$T/mnt/big"
+head -c 100K /dev/urandom >"$T/mnt/small"
+(cd "$T/mnt" && sha256sum big small) >"$T/sums"
+sync
+
+echo "== unmap refuses a mounted device"
+rc=0
+"$FQ" unmap "$POOL/$VOL" 2>"$T/err" || rc=$?
+[ $rc = 2 ] || fail "unmap of a mounted device: exit $rc"
+grep -q "is mounted on" "$T/err" || fail "unmap message: $(cat "$T/err")"
+umount "$T/mnt"
+"$FQ" unmap "$POOL/$VOL" >/dev/null
+[ ! -e "/dev/fabriq/$POOL/$VOL" ] || fail "link left after unmap"
+losetup -l | grep -q "/run/fabriq/map/$POOL/$VOL" && fail "loop device left after unmap"
+"$FQ" showmapped --json | python3 -c "
+import json,sys; assert not [x for x in json.load(sys.stdin) if x['volume']=='$POOL/$VOL']"
+
+echo "== map again: the data is there"
+DEV=$("$FQ" map "$URI" --io-timeout 30)
+mount "$DEV" "$T/mnt"
+(cd "$T/mnt" && sha256sum -c --quiet "$T/sums") || fail "data differs after map again"
+umount "$T/mnt"
+
+echo "== kill -9 fabriqd while mapped and idle, restart, remap"
+kill -9 $FQD_PID
+wait $FQD_PID 2>/dev/null || true
+start_target
+DEV2=$("$FQ" remap "$POOL/$VOL" --io-timeout 30)
+[ "$DEV2" = "$DEV" ] || fail "remap gave $DEV2, not $DEV"
+fsck.ext4 -n "$DEV" >"$T/fsck" 2>&1 || fail "fsck after the target restart: $(cat "$T/fsck")"
+mount "$DEV" "$T/mnt"
+(cd "$T/mnt" && sha256sum -c --quiet "$T/sums") || fail "data differs after the restart"
+echo more >"$T/mnt/after"
+umount "$T/mnt"
+
+echo "== errors"
+expect() { # exit-code message-fragment command...
+	local want=$1 msg=$2 rc=0
+	shift 2
+	"$@" >/dev/null 2>"$T/err" || rc=$?
+	[ $rc = "$want" ] || fail "$*: exit $rc, expected $want ($(cat "$T/err"))"
+	grep -q -- "$msg" "$T/err" || fail "$*: message '$(cat "$T/err")' lacks '$msg'"
+}
+expect 2 "already mapped" "$FQ" map "$URI"
+expect 1 "no volume $POOL/nope" "$FQ" map "tcp://127.0.0.1:$DP/$POOL/nope"
+expect 3 "unreachable" "$FQ" map "tcp://127.0.0.1:$(port)/$POOL/other"
+expect 2 "bad volume URI" "$FQ" map "127.0.0.1:$DP/only-pool"
+expect 2 "only tcp://" "$FQ" map "rdma://127.0.0.1/$POOL/$VOL"
+expect 2 "--via kernel is not available" "$FQ" map "$URI" --via kernel
+expect 2 "is not mapped" "$FQ" unmap "$POOL/nope"
+expect 5 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$FQ" map "$URI"
+"$FQ" unmap "$POOL/$VOL" >/dev/null
+
+echo "== mapall / unmapall"
+printf '# volumes to map at boot\n\n%s   # the test volume\n' "$URI" >"$T/maps"
+"$FQ" mapall -f "$T/maps" >/dev/null
+[ -L "/dev/fabriq/$POOL/$VOL" ] || fail "mapall did not map $URI"
+"$FQ" unmapall -f "$T/maps" >/dev/null
+[ ! -e "/dev/fabriq/$POOL/$VOL" ] || fail "unmapall did not unmap $URI"
+
+kill -TERM $FQD_PID
+wait $FQD_PID || fail "fabriqd exited with an error"
+FQD_PID=
+echo "map: all passed"
