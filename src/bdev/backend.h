@@ -35,8 +35,6 @@ int fq_bdev_sync_base(struct fq_bdev *bdev);
  */
 int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
 			 size_t errlen);
-/* Unsigned decimal or 0x hex, the whole string. Returns 0 or -EINVAL. */
-int fq_bdev_parse_u64(const char *s, uint64_t *out);
 
 /* Remove the file and parent directories a file backend's open created. */
 void fq_bdev_file_discard(struct fq_bdev *bdev);

@@ -5,8 +5,8 @@
  */
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
+#include "util/parse.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -347,60 +347,6 @@ int fq_bdev_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_i
 	return bdev->ops->submit(bdev, eng, io);
 }
 
-int fq_bdev_parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* "64M", "4k", "1G", "4096": bytes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "kmgt";
-	unsigned long long v;
-	const char *u;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end && (u = strchr(units, tolower((unsigned char)*end)))) {
-		int shift = 10 * (int)(u - units + 1);
-
-		if (v > (UINT64_MAX >> shift))
-			return -EINVAL;
-		v <<= shift;
-		end++;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_flag(const char *s, bool *out)
-{
-	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on"))
-		*out = true;
-	else if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
 			 size_t errlen)
 {
@@ -408,17 +354,17 @@ int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char 
 	uint64_t v;
 
 	if (!strcmp(key, "size")) {
-		if (parse_size(val, &opts->size) || !opts->size)
+		if (fq_parse_size(val, &opts->size) || !opts->size)
 			goto bad;
 	} else if (!strcmp(key, "bs")) {
-		if (fq_bdev_parse_u64(val, &v) || (v != 512 && v != 4096))
+		if (fq_parse_u64(val, &v) || (v != 512 && v != 4096))
 			goto bad;
 		opts->block_size = (uint32_t)v;
 	} else if (file && !strcmp(key, "direct")) {
-		if (parse_flag(val, &opts->direct))
+		if (fq_parse_bool(val, &opts->direct))
 			goto bad;
 	} else if (file && !strcmp(key, "create")) {
-		if (parse_flag(val, &opts->create))
+		if (fq_parse_bool(val, &opts->create))
 			goto bad;
 	} else {
 		return -ENOENT;

@@ -17,6 +17,7 @@ static char err[512];
 
 static int parse(const char *text)
 {
+	sto_config_free(&c); /* the previous parse's */
 	return sto_config_parse(&c, NULL, text, err, sizeof(err));
 }
 
@@ -175,6 +176,7 @@ static void selectors_parse_exactly(void **state)
 static void example_file_loads(void **state)
 {
 	(void)state;
+	sto_config_free(&c);
 	assert_int_equal(
 		sto_config_parse(&c, SOURCE_DIR "/examples/storage.ini", NULL, err, sizeof(err)),
 		0);
