@@ -9,23 +9,11 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 uint8_t fq_bdev_zeroes[FQ_BDEV_ZERO_LEN] __attribute__((aligned(4096)));
-
-void fq_bdev_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void fq_bdev_iov_zero(struct fq_bdev_io *io, uint64_t from)
 {

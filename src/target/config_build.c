@@ -138,13 +138,12 @@ int fq_conf_add_host(struct fq_subsys_conf *s, const char *hostnqn, char *err, s
 		return -EINVAL;
 	for (int i = 0; i < s->nhosts; i++) {
 		if (!strcmp(s->hosts[i], hostnqn)) {
-			fq_conf_seterr(err, errlen, "host '%s' is listed twice", hostnqn);
+			fq_errf(err, errlen, "host '%s' is listed twice", hostnqn);
 			return -EINVAL;
 		}
 	}
 	if (s->nhosts >= FQ_CONF_MAX_HOSTS) {
-		fq_conf_seterr(err, errlen, "too many hosts (the maximum is %d)",
-			       FQ_CONF_MAX_HOSTS);
+		fq_errf(err, errlen, "too many hosts (the maximum is %d)", FQ_CONF_MAX_HOSTS);
 		return -EINVAL;
 	}
 	strcpy(s->hosts[s->nhosts++], hostnqn);
@@ -157,8 +156,7 @@ int fq_conf_add_ns(struct fq_subsys_conf *s, const char *spec, char *err, size_t
 	int rc;
 
 	if (s->nns >= FQ_CONF_MAX_NS) {
-		fq_conf_seterr(err, errlen, "too many namespaces (the maximum is %d)",
-			       FQ_CONF_MAX_NS);
+		fq_errf(err, errlen, "too many namespaces (the maximum is %d)", FQ_CONF_MAX_NS);
 		return -EINVAL;
 	}
 	if (s->nns >= s->ns_cap) {
@@ -169,7 +167,7 @@ int fq_conf_add_ns(struct fq_subsys_conf *s, const char *spec, char *err, size_t
 			cap = FQ_CONF_MAX_NS;
 		ns = realloc(s->ns, (size_t)cap * sizeof(*ns));
 		if (!ns) {
-			fq_conf_seterr(err, errlen, "out of memory");
+			fq_errf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
 		s->ns = ns;

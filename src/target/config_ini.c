@@ -109,10 +109,9 @@ static void ld_fail(struct loader *ld, const char *key, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (key)
-		fq_conf_seterr(ld->err, ld->errlen, "%s:%d: key '%s': %s", ld->path, ld->lineno,
-			       key, msg);
+		fq_errf(ld->err, ld->errlen, "%s:%d: key '%s': %s", ld->path, ld->lineno, key, msg);
 	else
-		fq_conf_seterr(ld->err, ld->errlen, "%s:%d: %s", ld->path, ld->lineno, msg);
+		fq_errf(ld->err, ld->errlen, "%s:%d: %s", ld->path, ld->lineno, msg);
 }
 
 static void ld_unknown_key(struct loader *ld, const char *key, const char *const *names, int n)
@@ -490,7 +489,7 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
 	f = fopen(path, "r");
 	if (!f) {
 		r = -errno;
-		fq_conf_seterr(err, errlen, "%s: %s", path, strerror(-r));
+		fq_errf(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	r = fq_ini_parse(f, MAX_LINE, scan_line, on_pair, &ld, &ld.lineno);
@@ -500,10 +499,10 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
 	} else if (!ld.rc && r == -EILSEQ) {
 		ld_fail(&ld, NULL, "line contains a NUL byte");
 	} else if (!ld.rc && r == -ENOMEM) {
-		fq_conf_seterr(err, errlen, "%s: out of memory", path);
+		fq_errf(err, errlen, "%s: out of memory", path);
 		ld.rc = -ENOMEM;
 	} else if (!ld.rc && r == -EIO) {
-		fq_conf_seterr(err, errlen, "%s:%d: read error", path, ld.lineno);
+		fq_errf(err, errlen, "%s:%d: read error", path, ld.lineno);
 		ld.rc = -EIO;
 	} else if (!ld.rc && r > 0) {
 		ld.lineno = r;

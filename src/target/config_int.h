@@ -10,13 +10,11 @@
 #define FQ_TARGET_CONFIG_INT_H
 
 #include "target/config.h"
+#include "util/errf.h"
 
 #define FQ_CONF_DEFAULT_MODEL "Fabriq NVMe/TCP target"
 #define FQ_CONF_MAX_NSID 0xFFFFFFFEu
 #define FQ_CONF_PORT_NAME_MAX 31
-
-void fq_conf_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /*
  * Read @nbytes bytes of hex digits from @s into @out (may be NULL). A '-'

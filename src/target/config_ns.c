@@ -35,7 +35,7 @@ static void ns_err(char *err, size_t errlen, const char *spec, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fq_conf_seterr(err, errlen, "namespace '%s': %s", spec, what);
+	fq_errf(err, errlen, "namespace '%s': %s", spec, what);
 }
 
 enum ns_opt { OPT_BS, OPT_DIRECT, OPT_NSID, OPT_UUID, OPT_NGUID, OPT_CREATE, OPT_NUM };

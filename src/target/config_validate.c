@@ -24,20 +24,18 @@ static int validate_target(const struct fq_target_conf *c, char *err, size_t err
 		if (fq_conf_num_check(&fq_conf_target_keys[i],
 				      fq_conf_num_get(c, &fq_conf_target_keys[i]), msg,
 				      sizeof(msg)) < 0) {
-			fq_conf_seterr(err, errlen, "[target] key '%s': %s",
-				       fq_conf_target_keys[i].name, msg);
+			fq_errf(err, errlen, "[target] key '%s': %s", fq_conf_target_keys[i].name,
+				msg);
 			return -EINVAL;
 		}
 	}
 	if (c->log_level < 0 || c->log_level > 3) {
-		fq_conf_seterr(err, errlen, "[target] key 'log_level': %d is not 0..3",
-			       c->log_level);
+		fq_errf(err, errlen, "[target] key 'log_level': %d is not 0..3", c->log_level);
 		return -EINVAL;
 	}
 	/* A transfer is staged in one buffer of max_transfer bytes. */
 	if (c->in_capsule_size > c->max_transfer || c->max_h2c_data > c->max_transfer) {
-		fq_conf_seterr(
-			err, errlen, "[target] %s (%u) is larger than max_transfer (%u)",
+		fq_errf(err, errlen, "[target] %s (%u) is larger than max_transfer (%u)",
 			c->in_capsule_size > c->max_transfer ? "in_capsule_data" : "max_h2c_data",
 			c->in_capsule_size > c->max_transfer ? c->in_capsule_size : c->max_h2c_data,
 			c->max_transfer);
@@ -61,7 +59,7 @@ static int validate_ports(struct fq_target_conf *c, char *err, size_t errlen)
 	unsigned char a[16], b[16];
 
 	if (c->nports < 1 || c->nports > FQ_CONF_MAX_PORTS) {
-		fq_conf_seterr(err, errlen, "no [port] defined: the target needs at least one");
+		fq_errf(err, errlen, "no [port] defined: the target needs at least one");
 		return -EINVAL;
 	}
 	for (int i = 0; i < c->nports; i++) {
@@ -69,14 +67,13 @@ static int validate_ports(struct fq_target_conf *c, char *err, size_t errlen)
 		size_t la;
 
 		if (!fq_conf_port_name_ok(p->name)) {
-			fq_conf_seterr(err, errlen, "port '%s': bad name", p->name);
+			fq_errf(err, errlen, "port '%s': bad name", p->name);
 			return -EINVAL;
 		}
 		la = addr_bytes(p->addr, a);
 		if (!la) {
-			fq_conf_seterr(err, errlen, "port '%s': %s", p->name,
-				       p->addr[0] ? "address is not numeric IPv4 or IPv6"
-						  : "no address");
+			fq_errf(err, errlen, "port '%s': %s", p->name,
+				p->addr[0] ? "address is not numeric IPv4 or IPv6" : "no address");
 			return -EINVAL;
 		}
 		if (!p->port)
@@ -85,14 +82,14 @@ static int validate_ports(struct fq_target_conf *c, char *err, size_t errlen)
 			const struct fq_port_conf *q = &c->ports[j];
 
 			if (!strcmp(p->name, q->name)) {
-				fq_conf_seterr(err, errlen, "port '%s' is defined twice", p->name);
+				fq_errf(err, errlen, "port '%s' is defined twice", p->name);
 				return -EINVAL;
 			}
 			if (q->port == p->port && addr_bytes(q->addr, b) == la &&
 			    !memcmp(a, b, la)) {
-				fq_conf_seterr(err, errlen,
-					       "ports '%s' and '%s' both listen on %s port %u",
-					       q->name, p->name, p->addr, p->port);
+				fq_errf(err, errlen,
+					"ports '%s' and '%s' both listen on %s port %u", q->name,
+					p->name, p->addr, p->port);
 				return -EINVAL;
 			}
 		}
@@ -105,28 +102,27 @@ static int validate_access(struct fq_subsys_conf *s, char *err, size_t errlen)
 	char msg[512];
 
 	if (s->nhosts < 0 || s->nhosts > FQ_CONF_MAX_HOSTS) {
-		fq_conf_seterr(err, errlen, "subsystem '%s': bad host count %d", s->nqn, s->nhosts);
+		fq_errf(err, errlen, "subsystem '%s': bad host count %d", s->nqn, s->nhosts);
 		return -EINVAL;
 	}
 	for (int i = 0; i < s->nhosts; i++) {
 		if (fq_conf_check_nqn(s->hosts[i], msg, sizeof(msg)) < 0) {
-			fq_conf_seterr(err, errlen, "subsystem '%s': allow_host: %s", s->nqn, msg);
+			fq_errf(err, errlen, "subsystem '%s': allow_host: %s", s->nqn, msg);
 			return -EINVAL;
 		}
 		for (int j = 0; j < i; j++) {
 			if (!strcmp(s->hosts[i], s->hosts[j])) {
-				fq_conf_seterr(err, errlen,
-					       "subsystem '%s': host '%s' is listed twice", s->nqn,
-					       s->hosts[i]);
+				fq_errf(err, errlen, "subsystem '%s': host '%s' is listed twice",
+					s->nqn, s->hosts[i]);
 				return -EINVAL;
 			}
 		}
 	}
 	if (!s->allow_any_host && !s->nhosts) {
-		fq_conf_seterr(err, errlen,
-			       "subsystem '%s': allow_any_host is off and no allow_host is given: "
-			       "no host could connect",
-			       s->nqn);
+		fq_errf(err, errlen,
+			"subsystem '%s': allow_any_host is off and no allow_host is given: "
+			"no host could connect",
+			s->nqn);
 		return -EINVAL;
 	}
 	return 0;
@@ -137,7 +133,7 @@ static int validate_subsys_ports(const struct fq_target_conf *c, struct fq_subsy
 				 char *err, size_t errlen)
 {
 	if (s->nports < 0 || s->nports > FQ_CONF_MAX_PORTS) {
-		fq_conf_seterr(err, errlen, "subsystem '%s': bad port count %d", s->nqn, s->nports);
+		fq_errf(err, errlen, "subsystem '%s': bad port count %d", s->nqn, s->nports);
 		return -EINVAL;
 	}
 	if (!s->nports) {
@@ -145,8 +141,8 @@ static int validate_subsys_ports(const struct fq_target_conf *c, struct fq_subsy
 			if (!c->ports[i].discovery_only)
 				s->ports[s->nports++] = i;
 		if (!s->nports) {
-			fq_conf_seterr(err, errlen, "subsystem '%s': every port is discovery_only",
-				       s->nqn);
+			fq_errf(err, errlen, "subsystem '%s': every port is discovery_only",
+				s->nqn);
 			return -EINVAL;
 		}
 	}
@@ -154,16 +150,14 @@ static int validate_subsys_ports(const struct fq_target_conf *c, struct fq_subsy
 		int p = s->ports[i];
 
 		if (p < 0 || p >= c->nports || c->ports[p].discovery_only) {
-			fq_conf_seterr(err, errlen, "subsystem '%s': port index %d is %s", s->nqn,
-				       p,
-				       p < 0 || p >= c->nports ? "not defined" : "discovery_only");
+			fq_errf(err, errlen, "subsystem '%s': port index %d is %s", s->nqn, p,
+				p < 0 || p >= c->nports ? "not defined" : "discovery_only");
 			return -EINVAL;
 		}
 		for (int j = 0; j < i; j++) {
 			if (s->ports[j] == p) {
-				fq_conf_seterr(err, errlen,
-					       "subsystem '%s': port '%s' is listed twice", s->nqn,
-					       c->ports[p].name);
+				fq_errf(err, errlen, "subsystem '%s': port '%s' is listed twice",
+					s->nqn, c->ports[p].name);
 				return -EINVAL;
 			}
 		}
@@ -192,8 +186,7 @@ static int check_ns(const struct fq_subsys_conf *s, const struct fq_ns_conf *ns,
 	else if (ns->nsid > FQ_CONF_MAX_NSID)
 		why = "nsid is above 4294967294";
 	if (why) {
-		fq_conf_seterr(err, errlen, "subsystem '%s': namespace %u: %s", s->nqn, ns->nsid,
-			       why);
+		fq_errf(err, errlen, "subsystem '%s': namespace %u: %s", s->nqn, ns->nsid, why);
 		return -EINVAL;
 	}
 	return 0;
@@ -215,8 +208,8 @@ static int assign_nsids(struct fq_subsys_conf *s, char *err, size_t errlen)
 	for (int i = 0; i < s->nns; i++) {
 		for (int j = 0; j < i && s->ns[i].nsid; j++) {
 			if (s->ns[j].nsid == s->ns[i].nsid) {
-				fq_conf_seterr(err, errlen, "subsystem '%s': nsid %u is used twice",
-					       s->nqn, s->ns[i].nsid);
+				fq_errf(err, errlen, "subsystem '%s': nsid %u is used twice",
+					s->nqn, s->ns[i].nsid);
 				return -EINVAL;
 			}
 		}
@@ -248,8 +241,7 @@ static int fill_ids(struct fq_subsys_conf *s, char *err, size_t errlen)
 			bool g = !memcmp(s->ns[i].nguid, s->ns[j].nguid, 16);
 
 			if (g || !memcmp(s->ns[i].uuid, s->ns[j].uuid, 16)) {
-				fq_conf_seterr(
-					err, errlen,
+				fq_errf(err, errlen,
 					"subsystem '%s': namespaces %u and %u have the same %s",
 					s->nqn, s->ns[j].nsid, s->ns[i].nsid, g ? "nguid" : "uuid");
 				return -EINVAL;
@@ -266,17 +258,16 @@ static int validate_subsys(struct fq_target_conf *c, int idx, char *err, size_t 
 
 	s->nqn[FQ_CONF_NQN_LEN - 1] = '\0';
 	if (fq_conf_check_nqn(s->nqn, msg, sizeof(msg)) < 0) {
-		fq_conf_seterr(err, errlen, "subsystem: %s", msg);
+		fq_errf(err, errlen, "subsystem: %s", msg);
 		return -EINVAL;
 	}
 	if (!strcmp(s->nqn, FQ_DISCOVERY_NQN)) {
-		fq_conf_seterr(err, errlen, "subsystem '%s': the discovery NQN is reserved",
-			       s->nqn);
+		fq_errf(err, errlen, "subsystem '%s': the discovery NQN is reserved", s->nqn);
 		return -EINVAL;
 	}
 	for (int j = 0; j < idx; j++) {
 		if (!strcmp(c->subsys[j].nqn, s->nqn)) {
-			fq_conf_seterr(err, errlen, "subsystem '%s' is defined twice", s->nqn);
+			fq_errf(err, errlen, "subsystem '%s' is defined twice", s->nqn);
 			return -EINVAL;
 		}
 	}
@@ -287,14 +278,13 @@ static int validate_subsys(struct fq_target_conf *c, int idx, char *err, size_t 
 	s->serial[20] = s->model[40] = '\0';
 	if (fq_conf_check_ascii(s->serial, 20, msg, sizeof(msg)) < 0 ||
 	    fq_conf_check_ascii(s->model, 40, msg, sizeof(msg)) < 0) {
-		fq_conf_seterr(err, errlen, "subsystem '%s': serial/model: %s", s->nqn, msg);
+		fq_errf(err, errlen, "subsystem '%s': serial/model: %s", s->nqn, msg);
 		return -EINVAL;
 	}
 	if (validate_access(s, err, errlen) < 0 || validate_subsys_ports(c, s, err, errlen) < 0)
 		return -EINVAL;
 	if (s->nns < 0 || s->nns > FQ_CONF_MAX_NS) {
-		fq_conf_seterr(err, errlen, "subsystem '%s': bad namespace count %d", s->nqn,
-			       s->nns);
+		fq_errf(err, errlen, "subsystem '%s': bad namespace count %d", s->nqn, s->nns);
 		return -EINVAL;
 	}
 	for (int i = 0; i < s->nns; i++)
@@ -310,13 +300,11 @@ int fq_conf_validate(struct fq_target_conf *c, char *err, size_t errlen)
 	if (validate_target(c, err, errlen) < 0 || validate_ports(c, err, errlen) < 0)
 		return -EINVAL;
 	if (c->nsubsys < 1 || !c->subsys) {
-		fq_conf_seterr(err, errlen,
-			       "no [subsystem] defined: the target needs at least one");
+		fq_errf(err, errlen, "no [subsystem] defined: the target needs at least one");
 		return -EINVAL;
 	}
 	if (c->nsubsys > FQ_CONF_MAX_SUBSYS) {
-		fq_conf_seterr(err, errlen, "too many subsystems (the maximum is %d)",
-			       FQ_CONF_MAX_SUBSYS);
+		fq_errf(err, errlen, "too many subsystems (the maximum is %d)", FQ_CONF_MAX_SUBSYS);
 		return -EINVAL;
 	}
 	for (int i = 0; i < c->nsubsys; i++)

@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +17,6 @@
 #include "util/parse.h"
 
 #define NQN_UUID_PREFIX "nqn.2014-08.org.nvmexpress:uuid:"
-
-void fq_conf_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------------------------------------------------------------------------
  * Scalars: sizes and hex identifiers.
@@ -123,41 +111,40 @@ int fq_conf_check_nqn(const char *nqn, char *err, size_t errlen)
 	const char *end;
 
 	if (!len) {
-		fq_conf_seterr(err, errlen, "empty NQN");
+		fq_errf(err, errlen, "empty NQN");
 		return -EINVAL;
 	}
 	if (len > FQ_NQN_MAX) {
-		fq_conf_seterr(err, errlen, "NQN '%.48s...' is %zu bytes long, the maximum is %d",
-			       nqn, len, FQ_NQN_MAX);
+		fq_errf(err, errlen, "NQN '%.48s...' is %zu bytes long, the maximum is %d", nqn,
+			len, FQ_NQN_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)nqn[i] < 0x20 || nqn[i] == 0x7f) {
-			fq_conf_seterr(err, errlen, "NQN '%s' contains a control character", nqn);
+			fq_errf(err, errlen, "NQN '%s' contains a control character", nqn);
 			return -EINVAL;
 		}
 	}
 	if (!strncmp(nqn, NQN_UUID_PREFIX, plen)) {
 		if (fq_conf_parse_uuid(nqn + plen, NULL) < 0) {
-			fq_conf_seterr(err, errlen,
-				       "NQN '%s': expected a UUID (8-4-4-4-12 hex) after ':uuid:'",
-				       nqn);
+			fq_errf(err, errlen,
+				"NQN '%s': expected a UUID (8-4-4-4-12 hex) after ':uuid:'", nqn);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (strncmp(nqn, "nqn.", 4) || len < 12 || !nqn_date_ok(nqn + 4)) {
-		fq_conf_seterr(err, errlen, "NQN '%s' does not start with 'nqn.yyyy-mm.'", nqn);
+		fq_errf(err, errlen, "NQN '%s' does not start with 'nqn.yyyy-mm.'", nqn);
 		return -EINVAL;
 	}
 	end = nqn_domain_end(nqn + 12);
 	if (!end) {
-		fq_conf_seterr(err, errlen,
-			       "NQN '%s': expected a reverse domain name after the date", nqn);
+		fq_errf(err, errlen, "NQN '%s': expected a reverse domain name after the date",
+			nqn);
 		return -EINVAL;
 	}
 	if (*end == ':' && !end[1]) {
-		fq_conf_seterr(err, errlen, "NQN '%s': nothing after the ':'", nqn);
+		fq_errf(err, errlen, "NQN '%s': nothing after the ':'", nqn);
 		return -EINVAL;
 	}
 	return 0;
@@ -269,15 +256,15 @@ void fq_conf_num_set(struct fq_target_conf *c, const struct fq_conf_num_key *k, 
 int fq_conf_num_check(const struct fq_conf_num_key *k, int64_t v, char *msg, size_t len)
 {
 	if (v < 0)
-		fq_conf_seterr(msg, len, "%lld is negative", (long long)v);
+		fq_errf(msg, len, "%lld is negative", (long long)v);
 	else if (v < k->min)
-		fq_conf_seterr(msg, len, "%lld is below the minimum %u", (long long)v, k->min);
+		fq_errf(msg, len, "%lld is below the minimum %u", (long long)v, k->min);
 	else if (v > k->max)
-		fq_conf_seterr(msg, len, "%lld is above the maximum %u", (long long)v, k->max);
+		fq_errf(msg, len, "%lld is above the maximum %u", (long long)v, k->max);
 	else if (v % k->mult)
-		fq_conf_seterr(msg, len, "%lld is not a multiple of %u", (long long)v, k->mult);
+		fq_errf(msg, len, "%lld is not a multiple of %u", (long long)v, k->mult);
 	else if ((k->flags & FQ_CONF_NUM_POW2) && (v & (v - 1)))
-		fq_conf_seterr(msg, len, "%lld is not a power of two", (long long)v);
+		fq_errf(msg, len, "%lld is not a power of two", (long long)v);
 	else
 		return 0;
 	return -EINVAL;
@@ -288,16 +275,16 @@ int fq_conf_check_ascii(const char *s, size_t max, char *msg, size_t len)
 	size_t n = strlen(s);
 
 	if (!n) {
-		fq_conf_seterr(msg, len, "empty value");
+		fq_errf(msg, len, "empty value");
 		return -EINVAL;
 	}
 	if (n > max) {
-		fq_conf_seterr(msg, len, "'%s' is %zu characters, the maximum is %zu", s, n, max);
+		fq_errf(msg, len, "'%s' is %zu characters, the maximum is %zu", s, n, max);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < 0x20 || s[i] > 0x7e) {
-			fq_conf_seterr(msg, len, "'%s' is not printable ASCII", s);
+			fq_errf(msg, len, "'%s' is not printable ASCII", s);
 			return -EINVAL;
 		}
 	}
