@@ -15,6 +15,7 @@
 
 #include "bdev/bdev.h"
 #include "util/errf.h"
+#include "util/parse.h"
 
 /* The registered modules (the table is in bdev.c). */
 extern const struct fq_bdev_module fq_bdev_ram_module;
@@ -42,6 +43,8 @@ void fq_bdev_file_discard(struct fq_bdev *bdev);
 
 /* printf into @err (NULL-safe, always terminated): the tree's fq_errf. */
 #define fq_bdev_errf fq_errf
+/* Unsigned decimal or 0x hex, the whole string: the tree's fq_parse_u64. */
+#define fq_bdev_parse_u64 fq_parse_u64
 
 /*
  * A process-wide region of zeroes: the null backend's zero-copy reads point
