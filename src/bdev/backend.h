@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "bdev/bdev.h"
+#include "util/errf.h"
+#include "util/parse.h"
 
 /* The registered modules (the table is in bdev.c). */
 extern const struct fq_bdev_module fq_bdev_ram_module;
@@ -36,15 +38,14 @@ int fq_bdev_sync_base(struct fq_bdev *bdev);
  */
 int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
 			 size_t errlen);
-/* Unsigned decimal or 0x hex, the whole string. Returns 0 or -EINVAL. */
-int fq_bdev_parse_u64(const char *s, uint64_t *out);
 
 /* Remove the file and parent directories a file backend's open created. */
 void fq_bdev_file_discard(struct fq_bdev *bdev);
 
-/* printf into @err (NULL-safe, always terminated). */
-void fq_bdev_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* printf into @err (NULL-safe, always terminated): the tree's fq_errf. */
+#define fq_bdev_errf fq_errf
+/* Unsigned decimal or 0x hex, the whole string: the tree's fq_parse_u64. */
+#define fq_bdev_parse_u64 fq_parse_u64
 
 /*
  * A process-wide region of zeroes: the null backend's zero-copy reads point

@@ -5,27 +5,15 @@
  */
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
+#include "util/parse.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 uint8_t fq_bdev_zeroes[FQ_BDEV_ZERO_LEN] __attribute__((aligned(4096)));
-
-void fq_bdev_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void fq_bdev_iov_zero(struct fq_bdev_io *io, uint64_t from)
 {
@@ -357,60 +345,6 @@ int fq_bdev_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_i
 	return bdev->ops->submit(bdev, eng, io);
 }
 
-int fq_bdev_parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* "64M", "4k", "1G", "4096": bytes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "kmgt";
-	unsigned long long v;
-	const char *u;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end && (u = strchr(units, tolower((unsigned char)*end)))) {
-		int shift = 10 * (int)(u - units + 1);
-
-		if (v > (UINT64_MAX >> shift))
-			return -EINVAL;
-		v <<= shift;
-		end++;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_flag(const char *s, bool *out)
-{
-	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on"))
-		*out = true;
-	else if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
 			 size_t errlen)
 {
@@ -418,17 +352,17 @@ int fq_bdev_parse_common(struct fq_bdev_opts *opts, const char *key, const char 
 	uint64_t v;
 
 	if (!strcmp(key, "size")) {
-		if (parse_size(val, &opts->size) || !opts->size)
+		if (fq_parse_size(val, &opts->size) || !opts->size)
 			goto bad;
 	} else if (!strcmp(key, "bs")) {
-		if (fq_bdev_parse_u64(val, &v) || (v != 512 && v != 4096))
+		if (fq_parse_u64(val, &v) || (v != 512 && v != 4096))
 			goto bad;
 		opts->block_size = (uint32_t)v;
 	} else if (file && !strcmp(key, "direct")) {
-		if (parse_flag(val, &opts->direct))
+		if (fq_parse_bool(val, &opts->direct))
 			goto bad;
 	} else if (file && !strcmp(key, "create")) {
-		if (parse_flag(val, &opts->create))
+		if (fq_parse_bool(val, &opts->create))
 			goto bad;
 	} else {
 		return -ENOENT;

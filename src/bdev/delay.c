@@ -9,6 +9,7 @@
  */
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
+#include "util/parse.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -119,7 +120,7 @@ static int delay_parse(struct fq_bdev_opts *opts, const char *key, const char *v
 
 	if (strcmp(key, "read_us") && strcmp(key, "write_us"))
 		return -ENOENT;
-	if (fq_bdev_parse_u64(val, &v) || v > DELAY_MAX_US) {
+	if (fq_parse_u64(val, &v) || v > DELAY_MAX_US) {
 		fq_bdev_errf(err, errlen, "bad %s '%s' (0..%u microseconds)", key, val,
 			     DELAY_MAX_US);
 		return -EINVAL;

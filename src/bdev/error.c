@@ -13,6 +13,7 @@
  */
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
+#include "util/parse.h"
 #include "proto/nvme.h"
 
 #include <errno.h>
@@ -286,10 +287,10 @@ static int parse_lba(const char *val, uint64_t *lba, uint64_t *nlb)
 	dash = strchr(buf, '-');
 	if (dash)
 		*dash++ = '\0';
-	if (fq_bdev_parse_u64(buf, lba))
+	if (fq_parse_u64(buf, lba))
 		return -EINVAL;
 	end = *lba;
-	if (dash && (fq_bdev_parse_u64(dash, &end) || end < *lba))
+	if (dash && (fq_parse_u64(dash, &end) || end < *lba))
 		return -EINVAL;
 	if (end == UINT64_MAX)
 		return -EINVAL;
@@ -315,12 +316,12 @@ static int error_parse(struct fq_bdev_opts *opts, const char *key, const char *v
 			goto bad;
 	} else if (!strcmp(key, "count")) {
 		hint = "0..4294967295, 0 = no limit";
-		if (fq_bdev_parse_u64(val, &v) || v > UINT32_MAX)
+		if (fq_parse_u64(val, &v) || v > UINT32_MAX)
 			goto bad;
 		r->count = (uint32_t)v;
 	} else if (!strcmp(key, "percent")) {
 		hint = "1..100";
-		if (fq_bdev_parse_u64(val, &v) || v < 1 || v > 100)
+		if (fq_parse_u64(val, &v) || v < 1 || v > 100)
 			goto bad;
 		r->percent = (uint32_t)v;
 	} else if (!strcmp(key, "action")) {
@@ -335,7 +336,7 @@ static int error_parse(struct fq_bdev_opts *opts, const char *key, const char *v
 			goto bad;
 	} else if (!strcmp(key, "sct") || !strcmp(key, "sc")) {
 		hint = key[2] == 't' ? "0..7" : "0..255";
-		if (fq_bdev_parse_u64(val, &v) || v > (key[2] == 't' ? 7u : 255u))
+		if (fq_parse_u64(val, &v) || v > (key[2] == 't' ? 7u : 255u))
 			goto bad;
 		if (key[2] == 't')
 			p->sct = (uint8_t)v;
@@ -349,7 +350,7 @@ static int error_parse(struct fq_bdev_opts *opts, const char *key, const char *v
 		p->dnr = val[0] == '1';
 	} else if (!strcmp(key, "tear")) {
 		hint = "blocks written before the failure, 1..4294967295";
-		if (fq_bdev_parse_u64(val, &v) || !v || v > UINT32_MAX)
+		if (fq_parse_u64(val, &v) || !v || v > UINT32_MAX)
 			goto bad;
 		r->tear_blocks = (uint32_t)v;
 	} else {

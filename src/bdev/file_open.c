@@ -29,31 +29,35 @@
  */
 static int make_parents(const char *path, int *made, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
-	size_t len = strlen(path);
+	char *dir;
+	int rc = 0;
 
 	*made = 0;
-	if (len >= sizeof(dir)) {
+	if (strlen(path) >= PATH_MAX) {
 		fq_bdev_errf(err, errlen, "file %s: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	memcpy(dir, path, len + 1);
+	dir = strdup(path);
+	if (!dir) {
+		fq_bdev_errf(err, errlen, "file %s: out of memory", path);
+		return -ENOMEM;
+	}
 	for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
 		*p = '\0';
 		if (!mkdir(dir, 0700)) {
 			(*made)++;
 		} else if (errno != EEXIST) {
-			int rc = -errno;
-
+			rc = -errno;
 			fq_bdev_errf(err, errlen,
 				     "file %s: cannot create its directory %s: %s (create it, or "
 				     "choose a path in a writable directory)",
 				     path, dir, strerror(-rc));
-			return rc;
+			break;
 		}
 		*p = '/';
 	}
-	return 0;
+	free(dir);
+	return rc;
 }
 
 /* Remove the file this open created and the directories made for it. */

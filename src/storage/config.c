@@ -10,7 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,8 +19,10 @@
 #include <strings.h>
 
 #include "names.h"
+#include "util/ini_file.h"
+#include "util/parse.h"
 
-#define MAX_LINE 196 /* inih's default buffer holds 200 bytes with "\r\n\0" */
+#define MAX_LINE 196 /* the limit inih's default 200-byte buffer set (with "\r\n\0") */
 
 enum key_type {
 	K_STR,
@@ -89,8 +91,6 @@ struct loader {
 	struct sto_config *c;
 	const char *src; /* for messages: the path or "config" */
 	FILE *f;
-	char *line;
-	size_t cap;
 	int lineno;
 	int rc;
 	char *err;
@@ -154,57 +154,29 @@ __attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, int rc,
 	return 0; /* tells inih to stop (ini_stop_on_first_error is not relied on) */
 }
 
+/* An integer (decimal, 0x hex, a sign), or for @size a byte count as fq_parse_size takes it. */
 static int parse_int(const char *v, int64_t *out, bool size)
 {
 	char *end;
 	long long n;
 
+	if (size) {
+		uint64_t u;
+		int rc = fq_parse_size(v, &u);
+
+		if (rc)
+			return rc;
+		if (u > INT64_MAX)
+			return -ERANGE;
+		*out = (int64_t)u;
+		return 0;
+	}
 	errno = 0;
 	n = strtoll(v, &end, 0);
-	if (errno || end == v)
-		return -EINVAL;
-	if (size && *end) {
-		int shift = 0;
-
-		switch (*end) {
-		case 'k':
-		case 'K':
-			shift = 10;
-			break;
-		case 'm':
-		case 'M':
-			shift = 20;
-			break;
-		case 'g':
-		case 'G':
-			shift = 30;
-			break;
-		default:
-			return -EINVAL;
-		}
-		end++;
-		if (n < 0 || n > (INT64_MAX >> shift))
-			return -ERANGE;
-		n <<= shift;
-	}
-	if (*end)
+	if (errno || end == v || *end)
 		return -EINVAL;
 	*out = n;
 	return 0;
-}
-
-static int parse_bool(const char *v, bool *out)
-{
-	static const char *const t[] = {"1", "true", "yes", "on"}, *const f[] = {"0", "false", "no",
-										 "off"};
-
-	for (int i = 0; i < 4; i++) {
-		if (!strcasecmp(v, t[i]) || !strcasecmp(v, f[i])) {
-			*out = !strcasecmp(v, t[i]);
-			return 0;
-		}
-	}
-	return -EINVAL;
 }
 
 static int set_number(struct loader *ld, const struct key *k, const char *v)
@@ -215,7 +187,7 @@ static int set_number(struct loader *ld, const struct key *k, const char *v)
 
 	if (rc)
 		return fail(ld, -EINVAL, k->name, "'%s' is not %s", v,
-			    k->type == K_SIZE ? "a size (digits with an optional K, M or G)"
+			    k->type == K_SIZE ? "a size (digits with an optional K, M, G or T)"
 					      : "an integer");
 	if (n < k->min || n > k->max)
 		return fail(ld, -EINVAL, k->name, "%lld is out of range [%lld, %lld]", (long long)n,
@@ -262,7 +234,7 @@ static int set_enum(struct loader *ld, const struct key *k, const char *v)
 			c->polling_mode = STO_POLL_BUSY;
 		else if (!strcmp(v, "sleep"))
 			c->polling_mode = STO_POLL_SLEEP;
-		else if (!parse_bool(v, &b))
+		else if (!fq_parse_bool(v, &b))
 			c->polling_mode = b ? STO_POLL_BUSY : STO_POLL_SLEEP;
 		else
 			return fail(ld, -EINVAL, k->name,
@@ -283,13 +255,14 @@ static int add_file(struct loader *ld, const struct key *k, const char *v)
 
 	if (ld->c->nfiles == STO_MAX_FILES)
 		return fail(ld, -EINVAL, k->name, "more than %d files", STO_MAX_FILES);
-	if (!n || n >= sizeof(f->path))
+	if (!n || n >= PATH_MAX)
 		return fail(ld, -EINVAL, k->name, "bad path length");
 	if (opt && (parse_int(opt + 4, &bs, false) || bs < 512 || bs > 65536 || (bs & (bs - 1))))
 		return fail(ld, -EINVAL, k->name, "',bs=%s': expected a power of two 512..65536",
 			    opt + 4);
-	memcpy(f->path, v, n);
-	f->path[n] = '\0';
+	f->path = strndup(v, n);
+	if (!f->path)
+		return fail(ld, -ENOMEM, k->name, "out of memory");
 	f->bs = (uint32_t)bs;
 	f->line = ld->lineno;
 	ld->c->nfiles++;
@@ -309,7 +282,7 @@ static int set_value(struct loader *ld, const struct key *k, const char *v)
 		memcpy(base, v, strlen(v) + 1);
 		return 1;
 	case K_BOOL:
-		if (parse_bool(v, &b))
+		if (fq_parse_bool(v, &b))
 			return fail(ld, -EINVAL, k->name, "'%s': expected true or false", v);
 		*(bool *)base = b;
 		return 1;
@@ -373,16 +346,14 @@ static int on_pair(void *user, const char *section, const char *name, const char
 }
 
 /* Section headers and line shapes inih would silently accept differently. */
-static void scan_line(struct loader *ld, size_t len)
+static int scan_line(void *user, const char *s, size_t len, int lineno)
 {
-	const char *s = ld->line, *end;
+	struct loader *ld = user;
+	const char *end;
 	size_t n;
 
-	ld->lineno++;
-	if (len > MAX_LINE)
-		return (void)fail(ld, -EINVAL, NULL, "line is longer than %d bytes", MAX_LINE);
-	if (memchr(s, '\0', len))
-		return (void)fail(ld, -EINVAL, NULL, "line contains a NUL byte");
+	(void)len;
+	ld->lineno = lineno;
 	if (s[0] == ' ' || s[0] == '\t') {
 		s += strspn(s, " \t");
 		/* inih would glue an indented line onto the previous value. */
@@ -390,13 +361,13 @@ static void scan_line(struct loader *ld, size_t len)
 			fail(ld, -EINVAL, NULL,
 			     "indented line (continuation lines are not "
 			     "supported)");
-		return;
+		return ld->rc;
 	}
 	if (*s != '[')
-		return;
+		return 0;
 	end = strchr(s, ']');
 	if (!end)
-		return (void)fail(ld, -EINVAL, NULL, "section header without ']'");
+		return fail(ld, -EINVAL, NULL, "section header without ']'"), ld->rc;
 	n = (size_t)(end - s - 1);
 	if (n == 5 && !strncmp(s + 1, "names", 5))
 		ld->in_names = true;
@@ -406,26 +377,7 @@ static void scan_line(struct loader *ld, size_t len)
 	else
 		fail(ld, -EINVAL, NULL, "unknown section '[%.*s]' (expected [storage] or [names])",
 		     (int)n, s + 1);
-}
-
-/* One physical line per call, so ld->lineno is the line inih parses. */
-static char *reader(char *str, int num, void *stream)
-{
-	struct loader *ld = stream;
-	ssize_t r;
-
-	if (ld->rc)
-		return NULL;
-	r = getline(&ld->line, &ld->cap, ld->f);
-	if (r <= 0)
-		return NULL;
-	scan_line(ld, (size_t)r);
-	if (ld->rc)
-		return NULL;
-	if ((size_t)r >= (size_t)num) /* cannot happen after the MAX_LINE check */
-		return NULL;
-	memcpy(str, ld->line, (size_t)r + 1);
-	return str;
+	return ld->rc;
 }
 
 static int check_required(struct loader *ld)
@@ -468,12 +420,28 @@ int sto_config_parse(struct sto_config *c, const char *path, const char *text, c
 			snprintf(err, errlen, "%s: %s", ld.src, strerror(-rc));
 		return rc;
 	}
-	rc = ini_parse_stream(reader, &ld, on_pair, &ld);
+	rc = fq_ini_parse(ld.f, MAX_LINE, scan_line, on_pair, &ld, &ld.lineno);
 	fclose(ld.f);
-	free(ld.line);
-	if (!ld.rc && rc) /* a syntax error inih found itself, on line rc */
+	if (!ld.rc && rc == -E2BIG)
+		fail(&ld, -EINVAL, NULL, "line is longer than %d bytes", MAX_LINE);
+	else if (!ld.rc && rc == -EILSEQ)
+		fail(&ld, -EINVAL, NULL, "line contains a NUL byte");
+	else if (!ld.rc && rc > 0) /* a syntax error inih found itself, on line rc */
 		ld.lineno = rc, fail(&ld, -EINVAL, NULL, "syntax error (expected key = value)");
+	else if (!ld.rc && rc < 0)
+		fail(&ld, rc, NULL, "%s", strerror(-rc));
+	if (!ld.rc)
+		check_required(&ld);
 	if (ld.rc)
-		return ld.rc;
-	return check_required(&ld);
+		sto_config_free(c);
+	return ld.rc;
+}
+
+void sto_config_free(struct sto_config *c)
+{
+	for (unsigned i = 0; i < c->nfiles; i++) {
+		free(c->files[i].path);
+		c->files[i].path = NULL;
+	}
+	c->nfiles = 0;
 }

@@ -37,7 +37,7 @@ struct sto_name {
 };
 
 struct sto_file {
-	char path[4096];
+	char *path;  /* heap, freed by sto_config_free */
 	uint32_t bs; /* ",bs=N" after the path; 0 = file_block_size */
 	int line;
 };
@@ -85,6 +85,12 @@ void sto_config_defaults(struct sto_config *c);
  */
 int sto_config_parse(struct sto_config *c, const char *path, const char *text, char *err,
 		     size_t errlen);
+
+/*
+ * Free what a parse allocated (the file paths). Safe on a configuration
+ * that holds none and to call twice; a failed parse has freed its own.
+ */
+void sto_config_free(struct sto_config *c);
 
 const char *sto_backend_name(enum sto_backend_kind k);
 const char *sto_poll_mode_name(enum sto_poll_mode m);

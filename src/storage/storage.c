@@ -82,6 +82,7 @@ static void teardown(struct fq_storage *st)
 		st->be->close(st->be_ctx);
 	sto_reqs_fini(st);
 	sto_pool_fini(&st->pool);
+	sto_config_free(&st->cfg);
 	free(st);
 }
 

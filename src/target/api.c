@@ -181,7 +181,9 @@ int fq_target_add_subsystem(struct fq_target *t, const char *nqn)
 	return 0;
 }
 
-int fq_target_add_host(struct fq_target *t, const char *subnqn, const char *hostnqn)
+/* Both add-* calls: the target must still be new and the subsystem must exist. */
+static int add_to_subsys(struct fq_target *t, const char *subnqn, const char *what,
+			 int (*add)(struct fq_subsys_conf *, const char *, char *, size_t))
 {
 	struct fq_subsys_conf *s;
 	int rc = check_new(t);
@@ -191,20 +193,17 @@ int fq_target_add_host(struct fq_target *t, const char *subnqn, const char *host
 	s = find_subsys(t, subnqn);
 	if (!s)
 		return fail(t, -ENOENT, "no subsystem %s", subnqn);
-	return fq_conf_add_host(s, hostnqn, t->err, sizeof(t->err));
+	return add(s, what, t->err, sizeof(t->err));
+}
+
+int fq_target_add_host(struct fq_target *t, const char *subnqn, const char *hostnqn)
+{
+	return add_to_subsys(t, subnqn, hostnqn, fq_conf_add_host);
 }
 
 int fq_target_add_ns(struct fq_target *t, const char *subnqn, const char *spec)
 {
-	struct fq_subsys_conf *s;
-	int rc = check_new(t);
-
-	if (rc)
-		return rc;
-	s = find_subsys(t, subnqn);
-	if (!s)
-		return fail(t, -ENOENT, "no subsystem %s", subnqn);
-	return fq_conf_add_ns(s, spec, t->err, sizeof(t->err));
+	return add_to_subsys(t, subnqn, spec, fq_conf_add_ns);
 }
 
 int fq_target_start(struct fq_target *t)

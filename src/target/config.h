@@ -24,11 +24,11 @@
 
 struct fq_ns_conf {
 	uint32_t nsid;		  /* 0 = next free */
-	struct fq_bdev_opts bdev; /* the bottom bdev; bdev.path points into path[] */
+	struct fq_bdev_opts bdev; /* the bottom bdev; bdev.path is path */
 	/* Stacking modules above it, the top first (their base pointers unset). */
 	int nlayers;
 	struct fq_bdev_opts layers[FQ_CONF_MAX_LAYERS];
-	char path[PATH_MAX];
+	char *path;	   /* file namespaces: the file (heap), NULL for the others */
 	uint8_t nguid[16]; /* bytes as written in the spec (nguid=...) */
 	uint8_t uuid[16];  /* RFC 9562 byte order, as in the text form */
 	bool has_nguid;	   /* nguid[] is set (by the spec, or by fq_conf_validate) */
@@ -43,7 +43,8 @@ struct fq_subsys_conf {
 	int nhosts;
 	char hosts[FQ_CONF_MAX_HOSTS][FQ_CONF_NQN_LEN];
 	int nns;
-	struct fq_ns_conf ns[FQ_CONF_MAX_NS];
+	struct fq_ns_conf *ns; /* nns entries (at most FQ_CONF_MAX_NS), heap */
+	int ns_cap;	       /* entries allocated in ns */
 	/*
 	 * Ports this subsystem is exported on (indices into ports[]). 0 = every
 	 * port that is not discovery_only; fq_conf_validate fills that list in.
@@ -80,6 +81,7 @@ struct fq_target_conf {
 
 /* Fill @c with defaults: no ports, no subsystems. */
 void fq_conf_init(struct fq_target_conf *c);
+/* Free what @c holds (subsystems, their namespaces); @c can be filled again. */
 void fq_conf_free(struct fq_target_conf *c);
 
 /*
@@ -98,9 +100,16 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
  * Stacking modules go in front, each ended by '+':
  * "MODULE[:KEY=VAL[,KEY=VAL...]]+" (e.g. "delay:read_us=200+ram:64M"); the
  * bottom spec is everything after the last of them, so a file path may hold
- * '+'. Returns 0 or -EINVAL with the reason in @err.
+ * '+'. Returns 0, -EINVAL with the reason in @err, or -ENOMEM. On success
+ * @ns may own memory (the path): fq_conf_ns_free() it; on failure it owns none.
  */
 int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t errlen);
+
+/* Free what fq_conf_parse_ns allocated in @ns (not @ns itself). */
+void fq_conf_ns_free(struct fq_ns_conf *ns);
+
+/* Copy @src into @dst with a path of its own. Returns 0 or -ENOMEM. */
+int fq_conf_ns_copy(struct fq_ns_conf *dst, const struct fq_ns_conf *src);
 
 /* Parse "256M", "4G", "1048576", "4k" into bytes. Returns 0 or -EINVAL. */
 int fq_conf_parse_size(const char *s, uint64_t *out);
@@ -122,7 +131,7 @@ struct fq_subsys_conf *fq_conf_add_subsys(struct fq_target_conf *c, const char *
  */
 int fq_conf_add_host(struct fq_subsys_conf *s, const char *hostnqn, char *err, size_t errlen);
 
-/* Append a namespace parsed by fq_conf_parse_ns. Returns 0 or -EINVAL. */
+/* Append a namespace parsed by fq_conf_parse_ns. Returns 0, -EINVAL or -ENOMEM. */
 int fq_conf_add_ns(struct fq_subsys_conf *s, const char *spec, char *err, size_t errlen);
 
 /*

@@ -28,8 +28,8 @@ static bool same_ns(const struct fq_ns_conf *a, const struct fq_ns_conf *b)
 {
 	return same_layers(a, b) && a->bdev.kind == b->bdev.kind && a->bdev.size == b->bdev.size &&
 	       a->bdev.block_size == b->bdev.block_size && a->bdev.direct == b->bdev.direct &&
-	       !strcmp(a->path, b->path) && !memcmp(a->nguid, b->nguid, 16) &&
-	       !memcmp(a->uuid, b->uuid, 16);
+	       !strcmp(a->path ? a->path : "", b->path ? b->path : "") &&
+	       !memcmp(a->nguid, b->nguid, 16) && !memcmp(a->uuid, b->uuid, 16);
 }
 
 static const struct fq_ns_conf *find_conf(const struct fq_subsys_conf *sc, uint32_t nsid)

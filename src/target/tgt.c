@@ -110,8 +110,12 @@ struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_
 		free(ns);
 		return NULL;
 	}
-	ns->conf = *nc;
-	ns->conf.bdev.path = ns->conf.path; /* points into our own copy */
+	if (fq_conf_ns_copy(&ns->conf, nc)) {
+		snprintf(err, errlen, "namespace %u: out of memory", nc->nsid);
+		fq_bdev_close(ns->bdev);
+		free(ns);
+		return NULL;
+	}
 	ns->nsid = nc->nsid;
 	memcpy(ns->nguid, nc->nguid, 16);
 	memcpy(ns->uuid, nc->uuid, 16);
@@ -126,6 +130,7 @@ void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 	if (b->ops->sync)
 		b->ops->sync(b); /* durable before the backend goes away */
 	fq_bdev_close(b);
+	fq_conf_ns_free(&ns->conf);
 	free(ns);
 }
 
@@ -133,6 +138,7 @@ void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 static void ns_discard(struct fq_tgt_ns *ns)
 {
 	fq_bdev_close_discard(ns->bdev);
+	fq_conf_ns_free(&ns->conf);
 	free(ns);
 }
 
@@ -162,7 +168,7 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 			 size_t errlen)
 {
 	struct fq_subsys *s = calloc(1, sizeof(*s));
-	struct fq_tgt_ns *ns[FQ_CONF_MAX_NS];
+	struct fq_tgt_ns **ns;
 	uint32_t n = 0;
 	int rc;
 
@@ -186,6 +192,9 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 		for (int p = 0; p < sc->nports; p++)
 			s->port_mask |= 1u << sc->ports[p];
 	}
+	ns = calloc((size_t)sc->nns + 1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
 	for (int i = 0; i < sc->nns; i++) {
 		char nerr[384];
 
@@ -198,11 +207,14 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 		n++;
 	}
 	rc = fq_tgt_ns_table_set(s, ns, n);
-	if (!rc)
+	if (!rc) {
+		free(ns);
 		return 0;
+	}
 fail:
 	while (n)
 		ns_discard(ns[--n]);
+	free(ns);
 	return rc;
 }
 

@@ -17,6 +17,7 @@ static char err[512];
 
 static int parse(const char *text)
 {
+	sto_config_free(&c); /* the previous parse's */
 	return sto_config_parse(&c, NULL, text, err, sizeof(err));
 }
 
@@ -110,6 +111,14 @@ static void rejections_name_the_line(void **state)
 		{"target_addr = a\n", -EINVAL, "needs target_addr and target_nqn"},
 		{"file_path = /x,bs=1000\n", -EINVAL, "config:1: key 'file_path'"},
 		{"this is not ini\n", -EINVAL, "config:1: syntax error"},
+		/* Sizes are the tree's one size syntax: decimal with a unit, no sign or hex. */
+		{"file_size = 0x1000\n", -EINVAL,
+		 "config:1: key 'file_size': '0x1000' is not a size"},
+		{"file_size = -1\n", -EINVAL, "config:1: key 'file_size': '-1' is not a size"},
+		{"file_size = 1.5G\n", -EINVAL, "config:1: key 'file_size'"},
+		{"file_size = 16777216T\n", -EINVAL, "config:1: key 'file_size'"},
+		{"mem_pool_size = 2G\n", -EINVAL,
+		 "config:1: key 'mem_pool_size': 2147483648 is out of range"},
 	};
 
 	(void)state;
@@ -120,6 +129,20 @@ static void rejections_name_the_line(void **state)
 			fail_msg("case %zu: rc %d err '%s', want %d '%s'", i, rc, err, cases[i].rc,
 				 cases[i].where);
 	}
+}
+
+/* K/M/G/T with an optional B or iB, as fabriqd's configuration takes them. */
+static void size_units(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("backend = file\nfile_path = /tmp/a\nfile_size = 2T\n"
+			       "mem_pool_size = 2MiB\nmem_block_size = 8KB\n"),
+			 0);
+	assert_int_equal(c.file_size, 2ull << 40);
+	assert_int_equal(c.mem_pool_size, 2 << 20);
+	assert_int_equal(c.mem_block_size, 8192);
+	assert_int_equal(parse("backend = file\nfile_path = /tmp/a\nfile_size = 4096\n"), 0);
+	assert_int_equal(c.file_size, 4096);
 }
 
 static void names_and_files(void **state)
@@ -175,6 +198,7 @@ static void selectors_parse_exactly(void **state)
 static void example_file_loads(void **state)
 {
 	(void)state;
+	sto_config_free(&c);
 	assert_int_equal(
 		sto_config_parse(&c, SOURCE_DIR "/examples/storage.ini", NULL, err, sizeof(err)),
 		0);
@@ -184,9 +208,13 @@ static void example_file_loads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults_documented),	    cmocka_unit_test(seed_keys_accepted),
-		cmocka_unit_test(rejections_name_the_line), cmocka_unit_test(names_and_files),
-		cmocka_unit_test(selectors_parse_exactly),  cmocka_unit_test(example_file_loads),
+		cmocka_unit_test(defaults_documented),
+		cmocka_unit_test(seed_keys_accepted),
+		cmocka_unit_test(rejections_name_the_line),
+		cmocka_unit_test(size_units),
+		cmocka_unit_test(names_and_files),
+		cmocka_unit_test(selectors_parse_exactly),
+		cmocka_unit_test(example_file_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

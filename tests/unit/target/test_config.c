@@ -555,16 +555,20 @@ static void parse_ns_good(void **state)
 	assert_true(ns.bdev.direct);
 	assert_true(ns.bdev.create);
 	assert_int_equal(ns.nsid, 5);
+	fq_conf_ns_free(&ns);
+	assert_null(ns.path);
 
 	/* No size: open an existing file or device as it is. */
 	assert_int_equal(fq_conf_parse_ns("file:/dev/sdz", &ns, err, sizeof(err)), 0);
 	assert_int_equal(ns.bdev.size, 0);
 	assert_false(ns.bdev.create);
 	assert_false(ns.bdev.direct);
+	fq_conf_ns_free(&ns);
 
 	assert_int_equal(fq_conf_parse_ns("file:/x.img:4M,create=0", &ns, err, sizeof(err)), 0);
 	assert_false(ns.bdev.create);
 	assert_int_equal(ns.bdev.size, 4 << 20);
+	fq_conf_ns_free(&ns);
 
 	assert_int_equal(fq_conf_parse_ns("ram:1M,uuid=12345678-9ABC-def0-0123-456789abcdef,"
 					  "nguid=123456789abcdef00123456789ABCDEF",
@@ -608,6 +612,7 @@ static void parse_ns_stack(void **state)
 	assert_int_equal(ns.bdev.size, 1 << 20);
 	assert_int_equal(ns.bdev.block_size, 4096);
 	assert_int_equal(ns.nsid, 3);
+	fq_conf_ns_free(&ns);
 
 	/* A module with no options. */
 	assert_int_equal(fq_conf_parse_ns("error+null:1M", &ns, err, sizeof(err)), 0);

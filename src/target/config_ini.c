@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fabriqd configuration: the INI loader. Every rejection names its file,
+ * line and key, with the nearest known name when a key or section is
+ * misspelt. docs/configuration.md describes the file.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/nvmf.h"
+#include "target/config_int.h"
+#include "util/ini_file.h"
+#include "util/parse.h"
+
+/* Longest INI line accepted: a PATH_MAX file path plus its options fits. */
+#define MAX_LINE 8192
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug"};
+
+/* ---------------------------------------------------------------------------
+ * "Did you mean": the nearest known name within two edits.
+ */
+
+static int edit_distance(const char *a, const char *b)
+{
+	int prev[64], cur[64];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la >= 64 || lb >= 64)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+static const char *closest(const char *word, const char *const *names, int n)
+{
+	const char *best = NULL;
+	int bestd = 3;
+
+	for (int i = 0; i < n; i++) {
+		int d = edit_distance(word, names[i]);
+
+		if (d < bestd) {
+			bestd = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
+/* ---------------------------------------------------------------------------
+ * The loader. inih reads lines through fq_ini_parse, which counts them and
+ * shows each to scan_line first; section headers are parsed here: inih cuts
+ * section names at 50 bytes (an NQN is up to 223).
+ */
+
+enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS };
+
+struct pending_ports {
+	int subsys;
+	int line;
+	char *names;
+};
+
+struct loader {
+	struct fq_target_conf *c;
+	const char *path;
+	int lineno;
+	int rc; /* first error, 0 while all is well */
+	char *err;
+	size_t errlen;
+	enum sect sect;
+	int cur;      /* index of the current port or subsystem */
+	int seen[16]; /* line each single-valued key of this section was set on */
+	bool any_explicit;
+	int target_line;
+	int port_line[FQ_CONF_MAX_PORTS];
+	int subsys_line[FQ_CONF_MAX_SUBSYS];
+	struct pending_ports *pend;
+	int npend;
+};
+
+static void ld_fail(struct loader *ld, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void ld_fail(struct loader *ld, const char *key, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (ld->rc)
+		return;
+	ld->rc = -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (key)
+		fq_errf(ld->err, ld->errlen, "%s:%d: key '%s': %s", ld->path, ld->lineno, key, msg);
+	else
+		fq_errf(ld->err, ld->errlen, "%s:%d: %s", ld->path, ld->lineno, msg);
+}
+
+static void ld_unknown_key(struct loader *ld, const char *key, const char *const *names, int n)
+{
+	const char *hint = closest(key, names, n);
+
+	if (hint)
+		ld_fail(ld, key, "unknown key; did you mean '%s'?", hint);
+	else
+		ld_fail(ld, key, "unknown key in this section");
+}
+
+/* Single-valued keys: a second assignment is a mistake, not an override. */
+static bool ld_once(struct loader *ld, int idx, const char *key)
+{
+	if (ld->seen[idx]) {
+		ld_fail(ld, key, "given twice in this section (first on line %d)", ld->seen[idx]);
+		return false;
+	}
+	ld->seen[idx] = ld->lineno;
+	return true;
+}
+
+static int key_index(const char *key, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(key, names[i]))
+			return i;
+	return -1;
+}
+
+static void target_key(struct loader *ld, const char *key, const char *val)
+{
+	const char *names[FQ_CONF_NTARGET_KEYS + 1];
+	const struct fq_conf_num_key *k;
+	char msg[128];
+	uint64_t v;
+	int i, r;
+
+	for (i = 0; i < FQ_CONF_NTARGET_KEYS; i++)
+		names[i] = fq_conf_target_keys[i].name;
+	names[FQ_CONF_NTARGET_KEYS] = "log_level";
+	i = key_index(key, names, FQ_CONF_NTARGET_KEYS + 1);
+	if (i < 0)
+		return ld_unknown_key(ld, key, names, FQ_CONF_NTARGET_KEYS + 1);
+	if (!ld_once(ld, i, key))
+		return;
+	if (i == FQ_CONF_NTARGET_KEYS) {
+		r = key_index(val, log_levels, 4);
+		if (r < 0)
+			return ld_fail(ld, key, "'%s' is not one of error, warn, info, debug", val);
+		ld->c->log_level = r;
+		return;
+	}
+	k = &fq_conf_target_keys[i];
+	r = (k->flags & FQ_CONF_NUM_SIZE) ? fq_conf_parse_size(val, &v) : fq_parse_u64(val, &v);
+	if (r == -ERANGE || (r == 0 && v > INT64_MAX))
+		return ld_fail(ld, key, "'%s' is too large", val);
+	if (r < 0)
+		return ld_fail(ld, key, "'%s' is not a valid %s", val,
+			       (k->flags & FQ_CONF_NUM_SIZE) ? "size" : "number");
+	if (fq_conf_num_check(k, (int64_t)v, msg, sizeof(msg)) < 0)
+		return ld_fail(ld, key, "%s", msg);
+	fq_conf_num_set(ld->c, k, (int64_t)v);
+}
+
+static void port_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"address", "port", "discovery_only"};
+	struct fq_port_conf *p = &ld->c->ports[ld->cur];
+	int i = key_index(key, names, 3);
+
+	if (i < 0)
+		return ld_unknown_key(ld, key, names, 3);
+	if (!ld_once(ld, i, key))
+		return;
+	if (i == 0 && val[0] == '[')
+		ld_fail(ld, key, "'%s': write IPv6 addresses without brackets", val);
+	else if (i == 0 && fq_conf_check_addr(val, false, p->addr, sizeof(p->addr)) < 0)
+		ld_fail(ld, key, "'%s' is not a numeric IPv4 or IPv6 address", val);
+	else if (i == 1 && fq_conf_parse_port(val, &p->port) < 0)
+		ld_fail(ld, key, "'%s' is not a TCP port (1..65535)", val);
+	else if (i == 2 && fq_parse_bool(val, &p->discovery_only) < 0)
+		ld_fail(ld, key, "'%s' is not a boolean (yes/no, true/false, on/off, 1/0)", val);
+}
+
+static void subsys_ports_key(struct loader *ld, const char *val)
+{
+	struct pending_ports *pend;
+
+	pend = realloc(ld->pend, (size_t)(ld->npend + 1) * sizeof(*pend));
+	if (!pend) {
+		ld_fail(ld, "ports", "out of memory");
+		ld->rc = -ENOMEM;
+		return;
+	}
+	ld->pend = pend;
+	pend = &ld->pend[ld->npend];
+	pend->names = strdup(val);
+	if (!pend->names) {
+		ld_fail(ld, "ports", "out of memory");
+		ld->rc = -ENOMEM;
+		return;
+	}
+	pend->subsys = ld->cur;
+	pend->line = ld->lineno;
+	ld->npend++;
+}
+
+static void subsys_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"serial",	  "model", "allow_any_host",
+					    "allow_host", "ports", "namespace"};
+	struct fq_subsys_conf *s = &ld->c->subsys[ld->cur];
+	char msg[512];
+	bool any;
+	int i = key_index(key, names, 6);
+
+	if (i < 0)
+		return ld_unknown_key(ld, key, names, 6);
+	if (i != 3 && i != 5 && !ld_once(ld, i, key))
+		return;
+	switch (i) {
+	case 0:
+	case 1:
+		if (fq_conf_check_ascii(val, i == 0 ? 20 : 40, msg, sizeof(msg)) < 0)
+			return ld_fail(ld, key, "%s", msg);
+		strcpy(i == 0 ? s->serial : s->model, val);
+		return;
+	case 2:
+		if (fq_parse_bool(val, &s->allow_any_host) < 0)
+			return ld_fail(ld, key,
+				       "'%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
+				       val);
+		ld->any_explicit = true;
+		return;
+	case 3:
+		/* allow_host turns "any host" off unless the section says otherwise. */
+		any = s->allow_any_host;
+		if (fq_conf_add_host(s, val, msg, sizeof(msg)) < 0)
+			return ld_fail(ld, key, "%s", msg);
+		if (ld->any_explicit)
+			s->allow_any_host = any;
+		return;
+	case 4:
+		return subsys_ports_key(ld, val);
+	case 5:
+		if (fq_conf_add_ns(s, val, msg, sizeof(msg)) < 0)
+			return ld_fail(ld, key, "%s", msg);
+		return;
+	}
+}
+
+static int on_pair(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *ld = user;
+
+	(void)section; /* truncated by inih; the reader tracks sections itself */
+	if (ld->rc)
+		return 0;
+	if (!value)
+		value = "";
+	switch (ld->sect) {
+	case SECT_NONE:
+		ld_fail(ld, name,
+			"keys must follow a section header "
+			"([target], [port \"NAME\"] or [subsystem \"NQN\"])");
+		break;
+	case SECT_TARGET:
+		target_key(ld, name, value);
+		break;
+	case SECT_PORT:
+		port_key(ld, name, value);
+		break;
+	case SECT_SUBSYS:
+		subsys_key(ld, name, value);
+		break;
+	}
+	return !ld->rc;
+}
+
+static void begin_port(struct loader *ld, const char *hdr, const char *name)
+{
+	struct fq_target_conf *c = ld->c;
+
+	if (!fq_conf_port_name_ok(name))
+		return ld_fail(
+			ld, NULL,
+			"section '[%s]': a port name is 1..%d letters, digits, '-', '_' or '.'",
+			hdr, FQ_CONF_PORT_NAME_MAX);
+	for (int i = 0; i < c->nports; i++) {
+		if (strcmp(c->ports[i].name, name))
+			continue;
+		if (ld->port_line[i])
+			return ld_fail(
+				ld, NULL,
+				"section '[%s]': port '%s' is defined twice (first on line %d)",
+				hdr, name, ld->port_line[i]);
+		return ld_fail(ld, NULL, "section '[%s]': port '%s' is defined twice", hdr, name);
+	}
+	if (c->nports >= FQ_CONF_MAX_PORTS)
+		return ld_fail(ld, NULL, "section '[%s]': too many ports (the maximum is %d)", hdr,
+			       FQ_CONF_MAX_PORTS);
+	ld->cur = c->nports++;
+	memset(&c->ports[ld->cur], 0, sizeof(c->ports[0]));
+	strcpy(c->ports[ld->cur].name, name);
+	ld->port_line[ld->cur] = ld->lineno;
+	ld->sect = SECT_PORT;
+}
+
+static void begin_subsys(struct loader *ld, const char *hdr, const char *nqn)
+{
+	struct fq_target_conf *c = ld->c;
+	char msg[512];
+
+	if (fq_conf_check_nqn(nqn, msg, sizeof(msg)) < 0)
+		return ld_fail(ld, NULL, "section '[%s]': %s", hdr, msg);
+	if (!strcmp(nqn, FQ_DISCOVERY_NQN))
+		return ld_fail(ld, NULL, "section '[%s]': the discovery NQN is reserved", hdr);
+	for (int i = 0; i < c->nsubsys; i++) {
+		if (strcmp(c->subsys[i].nqn, nqn))
+			continue;
+		if (i < FQ_CONF_MAX_SUBSYS && ld->subsys_line[i])
+			return ld_fail(ld, NULL,
+				       "section '[%s]': subsystem defined twice (first on line %d)",
+				       hdr, ld->subsys_line[i]);
+		return ld_fail(ld, NULL, "section '[%s]': subsystem defined twice", hdr);
+	}
+	if (c->nsubsys >= FQ_CONF_MAX_SUBSYS)
+		return ld_fail(ld, NULL, "section '[%s]': too many subsystems (the maximum is %d)",
+			       hdr, FQ_CONF_MAX_SUBSYS);
+	if (!fq_conf_add_subsys(c, nqn)) {
+		ld_fail(ld, NULL, "section '[%s]': out of memory", hdr);
+		ld->rc = -ENOMEM;
+		return;
+	}
+	ld->cur = c->nsubsys - 1;
+	ld->subsys_line[ld->cur] = ld->lineno;
+	ld->sect = SECT_SUBSYS;
+}
+
+/*
+ * Split "KIND", "KIND \"NAME\"" or "KIND:NAME" (in place). Returns the name,
+ * "" when there is none, or NULL when the form is wrong.
+ */
+static char *split_header(char *hdr)
+{
+	char *p = hdr + strcspn(hdr, " \t:\""), *name;
+	size_t len;
+
+	if (*p == ':') {
+		*p = '\0';
+		name = p + 1 + strspn(p + 1, " \t");
+		return name;
+	}
+	name = p + strspn(p, " \t");
+	*p = '\0';
+	if (!*name)
+		return name;
+	len = strlen(name);
+	if (name[0] != '"' || len < 2 || name[len - 1] != '"')
+		return NULL;
+	name[len - 1] = '\0';
+	name++;
+	return strchr(name, '"') ? NULL : name;
+}
+
+/* @s is the text after '[' of a header line. */
+static void section_begin(struct loader *ld, const char *s)
+{
+	static const char *const kinds[] = {"target", "port", "subsystem"};
+	const char *close = strchr(s, ']'), *rest, *hint;
+	char hdr[512], work[512], *name;
+	size_t len;
+
+	ld->sect = SECT_NONE;
+	memset(ld->seen, 0, sizeof(ld->seen));
+	ld->any_explicit = false;
+	if (!close)
+		return ld_fail(ld, NULL, "section header without a closing ']'");
+	rest = close + 1 + strspn(close + 1, " \t\r\n");
+	if (*rest && *rest != ';' && *rest != '#')
+		return ld_fail(ld, NULL, "unexpected text after ']'");
+	s += strspn(s, " \t");
+	len = (size_t)(close - s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= sizeof(hdr))
+		return ld_fail(ld, NULL, "section header is too long");
+	memcpy(hdr, s, len);
+	hdr[len] = '\0';
+	strcpy(work, hdr);
+	name = split_header(work);
+	if (!name)
+		return ld_fail(ld, NULL,
+			       "section '[%s]': expected [KIND], [KIND \"NAME\"] or [KIND:NAME]",
+			       hdr);
+	if (!strcmp(work, "target")) {
+		if (*name)
+			return ld_fail(ld, NULL, "section '[%s]': [target] takes no name", hdr);
+		if (ld->target_line)
+			return ld_fail(ld, NULL,
+				       "section '[target]' given twice (first on line %d)",
+				       ld->target_line);
+		ld->target_line = ld->lineno;
+		ld->sect = SECT_TARGET;
+		return;
+	}
+	if (!strcmp(work, "port") || !strcmp(work, "subsystem")) {
+		if (!*name)
+			return ld_fail(ld, NULL, "section '[%s]' needs a name: [%s \"%s\"]", hdr,
+				       work, work[0] == 'p' ? "NAME" : "NQN");
+		return work[0] == 'p' ? begin_port(ld, hdr, name) : begin_subsys(ld, hdr, name);
+	}
+	hint = closest(work, kinds, 3);
+	if (hint)
+		return ld_fail(ld, NULL, "unknown section '[%s]'; did you mean '%s'?", hdr, hint);
+	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port or subsystem)", hdr);
+}
+
+/* Name lists of `ports` keys, checked once every [port] section is known. */
+static void resolve_ports(struct loader *ld, struct pending_ports *pp)
+{
+	struct fq_target_conf *c = ld->c;
+	struct fq_subsys_conf *s = &c->subsys[pp->subsys];
+	const char *names[FQ_CONF_MAX_PORTS], *hint;
+	char *tok, *save = NULL;
+	int i;
+
+	ld->lineno = pp->line;
+	for (i = 0; i < c->nports; i++)
+		names[i] = c->ports[i].name;
+	s->nports = 0;
+	for (tok = strtok_r(pp->names, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		i = key_index(tok, names, c->nports);
+		if (i < 0 && (hint = closest(tok, names, c->nports)))
+			return ld_fail(ld, "ports", "no port named '%s'; did you mean '%s'?", tok,
+				       hint);
+		if (i < 0)
+			return ld_fail(ld, "ports", "no port named '%s'", tok);
+		if (c->ports[i].discovery_only)
+			return ld_fail(ld, "ports", "port '%s' is discovery_only", tok);
+		for (int j = 0; j < s->nports; j++)
+			if (s->ports[j] == i)
+				return ld_fail(ld, "ports", "port '%s' is listed twice", tok);
+		s->ports[s->nports++] = i;
+	}
+	if (!s->nports)
+		ld_fail(ld, "ports", "empty list (leave the key out to use every port)");
+}
+
+/* Look at a new physical line before inih does: catch headers. */
+static int scan_line(void *user, const char *s, size_t len, int lineno)
+{
+	struct loader *ld = user;
+
+	(void)len;
+	ld->lineno = lineno;
+	if (ld->lineno == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+		s += 3;
+	if (*s == '[')
+		section_begin(ld, s + 1);
+	/* inih would take an indented '[' as a continuation of the previous value. */
+	else if (s[strspn(s, " \t")] == '[')
+		ld_fail(ld, NULL, "a section header must start in the first column");
+	return ld->rc;
+}
+
+int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct loader ld = {.c = c, .path = path, .err = err, .errlen = errlen};
+	FILE *f;
+	int r;
+
+	f = fopen(path, "r");
+	if (!f) {
+		r = -errno;
+		fq_errf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	r = fq_ini_parse(f, MAX_LINE, scan_line, on_pair, &ld, &ld.lineno);
+	fclose(f);
+	if (!ld.rc && r == -E2BIG) {
+		ld_fail(&ld, NULL, "line is longer than %d bytes", MAX_LINE);
+	} else if (!ld.rc && r == -EILSEQ) {
+		ld_fail(&ld, NULL, "line contains a NUL byte");
+	} else if (!ld.rc && r == -ENOMEM) {
+		fq_errf(err, errlen, "%s: out of memory", path);
+		ld.rc = -ENOMEM;
+	} else if (!ld.rc && r == -EIO) {
+		fq_errf(err, errlen, "%s:%d: read error", path, ld.lineno);
+		ld.rc = -EIO;
+	} else if (!ld.rc && r > 0) {
+		ld.lineno = r;
+		ld_fail(&ld, NULL,
+			"syntax error: expected 'key = value', a comment or a section header");
+	}
+	for (int i = 0; i < ld.npend; i++) {
+		if (!ld.rc)
+			resolve_ports(&ld, &ld.pend[i]);
+		free(ld.pend[i].names);
+	}
+	free(ld.pend);
+	return ld.rc;
+}
