@@ -122,7 +122,8 @@ static void usage(void)
 	printf("usage: fabriq COMMAND [options]\n       fabriq help [COMMAND]\n"
 	       "       fabriq --version\n\ncommands:\n");
 	for (const struct cli_cmd *c = cli_cmds; c->name; c++)
-		printf("  %-14s %s\n", c->name, c->summary);
+		if (strncmp(c->summary, "(internal)", 10))
+			printf("  %-14s %s\n", c->name, c->summary);
 	printf("\nexit status: 0 success, 1 NVMe error status, 2 usage, 3 connection failed,\n"
 	       "4 verify mismatch, 5 local file error\n");
 }
