@@ -44,7 +44,7 @@ uint32_t fq_tcp_build_icreq(struct fq_tcp_hbuf_ic *h, bool hdgst, bool ddgst, ui
 	return sizeof(*ic);
 }
 
-uint32_t fq_tcp_build_icresp(struct fq_tcp_hbuf_ic *h, uint8_t dgst, uint8_t cpda,
+uint32_t fq_tcp_build_icresp(struct fq_tcp_hbuf_ic *h, struct fq_tcp_dgst dg, uint8_t cpda,
 			     uint32_t maxh2cdata)
 {
 	struct fq_tcp_icresp *ic = (struct fq_tcp_icresp *)h->b;
@@ -53,7 +53,7 @@ uint32_t fq_tcp_build_icresp(struct fq_tcp_hbuf_ic *h, uint8_t dgst, uint8_t cpd
 	fq_tcp_ch_init(&ic->ch, FQ_TCP_ICRESP, sizeof(*ic), false, false, 0);
 	ic->pfv = 0;
 	ic->cpda = cpda;
-	ic->dgst = dgst;
+	ic->dgst = fq_tcp_dgst_bits(dg.hdgst, dg.ddgst);
 	ic->maxh2cdata = maxh2cdata;
 	return sizeof(*ic);
 }

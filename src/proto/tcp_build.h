@@ -47,8 +47,8 @@ uint8_t fq_tcp_dgst_bits(bool hdgst, bool ddgst);
 uint32_t fq_tcp_build_icreq(struct fq_tcp_hbuf_ic *h, bool hdgst, bool ddgst, uint8_t hpda,
 			    uint32_t maxr2t);
 
-/* ICResp, §3.6.2.3: the digest bits of the ICReq echoed. */
-uint32_t fq_tcp_build_icresp(struct fq_tcp_hbuf_ic *h, uint8_t dgst, uint8_t cpda,
+/* ICResp, §3.6.2.3: @dg, the digests the ICReq asked for, echoed. */
+uint32_t fq_tcp_build_icresp(struct fq_tcp_hbuf_ic *h, struct fq_tcp_dgst dg, uint8_t cpda,
 			     uint32_t maxh2cdata);
 
 /* CapsuleCmd, §3.6.2.4: the SQE and @dlen bytes of in-capsule data. */

@@ -7,7 +7,9 @@
  */
 #include "tcp_rx.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -276,4 +278,109 @@ int fq_tcp_rx_direct_done(struct fq_tcp_rx *rx, uint32_t n)
 	rx->dst_off += n;
 	rx->left -= n;
 	return rx->left ? 0 : data_end(rx);
+}
+
+/* ---- typed views -------------------------------------------------------- */
+
+static_assert(offsetof(struct fq_tcp_data, cccid) == FQ_TCP_FEI_CCCID, "FEI of CCCID");
+static_assert(offsetof(struct fq_tcp_r2t, cccid) == FQ_TCP_FEI_CCCID, "FEI of R2T CCCID");
+static_assert(offsetof(struct fq_tcp_data, ttag) == FQ_TCP_FEI_TTAG, "FEI of TTAG");
+static_assert(offsetof(struct fq_tcp_r2t, r2to) == FQ_TCP_FEI_R2TO, "FEI of R2TO");
+static_assert(offsetof(struct fq_tcp_r2t, r2tl) == FQ_TCP_FEI_R2TL, "FEI of R2TL");
+static_assert(offsetof(struct fq_tcp_rsp, cqe.cid) == FQ_TCP_FEI_RSP_CID, "FEI of CQE CID");
+static_assert(offsetof(struct fq_tcp_ch, flags) == FQ_TCP_FEI_FLAGS, "FEI of FLAGS");
+
+enum fq_tcp_pdu_kind fq_tcp_rx_kind(const struct fq_tcp_rx *rx)
+{
+	switch (rx->fr.type) {
+	case FQ_TCP_ICREQ:
+	case FQ_TCP_ICRESP:
+		return FQ_TCP_KIND_IC;
+	case FQ_TCP_H2C_TERM:
+	case FQ_TCP_C2H_TERM:
+		return FQ_TCP_KIND_TERM;
+	case FQ_TCP_CAPSULE_CMD:
+		return FQ_TCP_KIND_CMD;
+	case FQ_TCP_CAPSULE_RESP:
+		return FQ_TCP_KIND_RSP;
+	case FQ_TCP_H2C_DATA:
+	case FQ_TCP_C2H_DATA:
+		return FQ_TCP_KIND_DATA;
+	case FQ_TCP_R2T:
+		return FQ_TCP_KIND_R2T;
+	default:
+		return FQ_TCP_KIND_OTHER;
+	}
+}
+
+const struct fq_sqe *fq_tcp_rx_sqe(const struct fq_tcp_rx *rx)
+{
+	return &((const struct fq_tcp_cmd *)rx->hdr)->sqe;
+}
+
+const struct fq_cqe *fq_tcp_rx_cqe(const struct fq_tcp_rx *rx)
+{
+	return &((const struct fq_tcp_rsp *)rx->hdr)->cqe;
+}
+
+void fq_tcp_rx_data_hdr(const struct fq_tcp_rx *rx, struct fq_tcp_data_hdr *d)
+{
+	const struct fq_tcp_data *h = (const struct fq_tcp_data *)rx->hdr;
+
+	d->cccid = h->cccid;
+	d->ttag = h->ttag;
+	d->datao = h->datao;
+	d->datal = h->datal;
+	d->last = h->ch.flags & FQ_TCP_F_DATA_LAST;
+	d->success = h->ch.flags & FQ_TCP_F_DATA_SUCCESS;
+}
+
+void fq_tcp_rx_r2t_hdr(const struct fq_tcp_rx *rx, struct fq_tcp_r2t_hdr *r)
+{
+	const struct fq_tcp_r2t *h = (const struct fq_tcp_r2t *)rx->hdr;
+
+	r->cccid = h->cccid;
+	r->ttag = h->ttag;
+	r->r2to = h->r2to;
+	r->r2tl = h->r2tl;
+}
+
+void fq_tcp_rx_term(const struct fq_tcp_rx *rx, uint16_t *fes, uint32_t *fei)
+{
+	const struct fq_tcp_term *t = (const struct fq_tcp_term *)rx->hdr;
+
+	*fes = t->fes;
+	*fei = fq_tcp_term_fei(t);
+}
+
+int fq_tcp_rx_check_data_range(const struct fq_tcp_rx *rx, uint32_t expected_off, uint32_t xfer_end,
+			       struct fq_tcp_err *err)
+{
+	return fq_tcp_check_data_range((const struct fq_tcp_data *)rx->hdr, expected_off, xfer_end,
+				       err);
+}
+
+int fq_tcp_rx_check_icreq(const struct fq_tcp_rx *rx, struct fq_tcp_dgst *dg,
+			  struct fq_tcp_err *err)
+{
+	const struct fq_tcp_icreq *req = (const struct fq_tcp_icreq *)rx->hdr;
+	int rc = fq_tcp_check_icreq(req, err);
+
+	if (rc)
+		return rc;
+	dg->hdgst = req->dgst & FQ_TCP_DGST_HDR;
+	dg->ddgst = req->dgst & FQ_TCP_DGST_DATA;
+	return 0;
+}
+
+int fq_tcp_rx_check_icresp(const struct fq_tcp_rx *rx, struct fq_tcp_dgst want,
+			   uint32_t *maxh2cdata, struct fq_tcp_err *err)
+{
+	const struct fq_tcp_icresp *rsp = (const struct fq_tcp_icresp *)rx->hdr;
+	int rc = fq_tcp_check_icresp(rsp, fq_tcp_dgst_bits(want.hdgst, want.ddgst), err);
+
+	if (rc)
+		return rc;
+	*maxh2cdata = rsp->maxh2cdata;
+	return 0;
 }

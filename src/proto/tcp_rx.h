@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "tcp_build.h"
 #include "tcp_decode.h"
 
 struct fq_tcp_rx;
@@ -106,6 +107,71 @@ static inline uint8_t fq_tcp_rx_type(const struct fq_tcp_rx *rx)
 {
 	return rx->fr.type;
 }
+
+/*
+ * What the current PDU is, whatever the direction: the decoder admits only
+ * the types the role may receive, so a kind names one type per role.
+ */
+enum fq_tcp_pdu_kind {
+	FQ_TCP_KIND_IC,	  /* ICReq at the target, ICResp at the host */
+	FQ_TCP_KIND_TERM, /* H2CTermReq at the target, C2HTermReq at the host */
+	FQ_TCP_KIND_CMD,  /* CapsuleCmd (target) */
+	FQ_TCP_KIND_RSP,  /* CapsuleResp (host) */
+	FQ_TCP_KIND_DATA, /* H2CData at the target, C2HData at the host */
+	FQ_TCP_KIND_R2T,  /* R2T (host) */
+	FQ_TCP_KIND_OTHER,
+};
+enum fq_tcp_pdu_kind fq_tcp_rx_kind(const struct fq_tcp_rx *rx);
+
+/* Field offsets a role names in FEI when it rejects a header (§3.6.2.3). */
+#define FQ_TCP_FEI_FLAGS 1u
+#define FQ_TCP_FEI_CCCID 8u /* CCCID of data PDUs and R2T */
+#define FQ_TCP_FEI_TTAG 10u
+#define FQ_TCP_FEI_R2TO 12u
+#define FQ_TCP_FEI_R2TL 16u
+#define FQ_TCP_FEI_RSP_CID 20u /* CID in the CQE of a CapsuleResp */
+
+/* Typed views of the current header, for the roles. */
+const struct fq_sqe *fq_tcp_rx_sqe(const struct fq_tcp_rx *rx); /* CapsuleCmd */
+const struct fq_cqe *fq_tcp_rx_cqe(const struct fq_tcp_rx *rx); /* CapsuleResp */
+
+/* H2CData or C2HData header fields. */
+struct fq_tcp_data_hdr {
+	uint16_t cccid;
+	uint16_t ttag;
+	uint32_t datao;
+	uint32_t datal;
+	bool last;
+	bool success;
+};
+void fq_tcp_rx_data_hdr(const struct fq_tcp_rx *rx, struct fq_tcp_data_hdr *d);
+
+/* R2T header fields. */
+struct fq_tcp_r2t_hdr {
+	uint16_t cccid;
+	uint16_t ttag;
+	uint32_t r2to;
+	uint32_t r2tl;
+};
+void fq_tcp_rx_r2t_hdr(const struct fq_tcp_rx *rx, struct fq_tcp_r2t_hdr *r);
+
+/* TermReq: the fatal error status and field the peer reports. */
+void fq_tcp_rx_term(const struct fq_tcp_rx *rx, uint16_t *fes, uint32_t *fei);
+
+/* fq_tcp_check_data_range() on the current data PDU. */
+int fq_tcp_rx_check_data_range(const struct fq_tcp_rx *rx, uint32_t expected_off, uint32_t xfer_end,
+			       struct fq_tcp_err *err);
+
+/* fq_tcp_check_icreq() on the current ICReq; @dg: the digests it asks for. */
+int fq_tcp_rx_check_icreq(const struct fq_tcp_rx *rx, struct fq_tcp_dgst *dg,
+			  struct fq_tcp_err *err);
+
+/*
+ * fq_tcp_check_icresp() on the current ICResp against the digests asked
+ * for; @maxh2cdata: the controller's limit.
+ */
+int fq_tcp_rx_check_icresp(const struct fq_tcp_rx *rx, struct fq_tcp_dgst want,
+			   uint32_t *maxh2cdata, struct fq_tcp_err *err);
 
 /* Header bytes a TermReq echoes for the current PDU (§3.6.2.3). */
 static inline uint32_t fq_tcp_rx_hdr_len(const struct fq_tcp_rx *rx)

@@ -209,7 +209,7 @@ static void ctrl_stream(struct stream *s, bool hd, bool dd)
 	uint32_t n;
 
 	memset(s, 0, sizeof(*s));
-	n = fq_tcp_build_icresp(&ic, fq_tcp_dgst_bits(hd, dd), 0, 8192);
+	n = fq_tcp_build_icresp(&ic, dg, 0, 8192);
 	put_pdu(s, ic.b, n, 0, false);
 	n = fq_tcp_build_r2t(&sm, 7, 3, 0, 4096, dg);
 	put_pdu(s, sm.b, n, 0, dd);
@@ -652,7 +652,7 @@ static void builders_decode(void **state)
 	assert_int_equal(fq_tcp_build_icreq(&ic, true, false, 0, 0), 128);
 	assert_int_equal(fq_tcp_decode_ch((const void *)ic.b, &tgt, &fr, &err), 0);
 	assert_int_equal(fq_tcp_check_icreq((const void *)ic.b, &err), 0);
-	assert_int_equal(fq_tcp_build_icresp(&ic, FQ_TCP_DGST_HDR, 0, 8192), 128);
+	assert_int_equal(fq_tcp_build_icresp(&ic, (struct fq_tcp_dgst){true, false}, 0, 8192), 128);
 	assert_int_equal(fq_tcp_decode_ch((const void *)ic.b, &host, &fr, &err), 0);
 	assert_int_equal(fq_tcp_check_icresp((const void *)ic.b, FQ_TCP_DGST_HDR, &err), 0);
 	assert_int_equal(fq_tcp_dgst_bits(true, true), FQ_TCP_DGST_HDR | FQ_TCP_DGST_DATA);
