@@ -68,6 +68,47 @@ static struct ev *add(struct run *r, char kind)
 	return e;
 }
 
+/* The typed views read only the validated header (ASan checks). */
+static void touch_views(const struct fq_tcp_rx *rx)
+{
+	struct fq_tcp_data_hdr d;
+	struct fq_tcp_r2t_hdr t;
+	struct fq_tcp_dgst dg;
+	struct fq_tcp_err err;
+	uint32_t u32;
+	uint16_t u16;
+
+	switch (fq_tcp_rx_kind(rx)) {
+	case FQ_TCP_KIND_IC:
+		if (rx->ctx.is_target)
+			(void)fq_tcp_rx_check_icreq(rx, &dg, &err);
+		else
+			(void)fq_tcp_rx_check_icresp(rx, (struct fq_tcp_dgst){rx->ctx.hdgst, false},
+						     &u32, &err);
+		break;
+	case FQ_TCP_KIND_CMD:
+		check(fq_tcp_rx_sqe(rx) != NULL);
+		(void)fq_crc32c(fq_tcp_rx_sqe(rx), sizeof(struct fq_sqe));
+		break;
+	case FQ_TCP_KIND_RSP:
+		(void)fq_crc32c(fq_tcp_rx_cqe(rx), sizeof(struct fq_cqe));
+		break;
+	case FQ_TCP_KIND_DATA:
+		fq_tcp_rx_data_hdr(rx, &d);
+		if (fq_tcp_rx_check_data_range(rx, d.datao, 0xffffffffu, &err) == 0)
+			check(d.datal == fq_tcp_rx_frame(rx)->data_len);
+		break;
+	case FQ_TCP_KIND_R2T:
+		fq_tcp_rx_r2t_hdr(rx, &t);
+		break;
+	case FQ_TCP_KIND_TERM:
+		fq_tcp_rx_term(rx, &u16, &u32);
+		break;
+	default:
+		abort(); /* the decoder admits nothing else */
+	}
+}
+
 static int on_header(void *arg, struct fq_tcp_rx *rx, const uint8_t *rest, size_t rest_len)
 {
 	struct run *r = arg;
@@ -87,6 +128,7 @@ static int on_header(void *arg, struct fq_tcp_rx *rx, const uint8_t *rest, size_
 		rx->ctx.hdgst = r->hd;
 		rx->ctx.ddgst = r->dd;
 	}
+	touch_views(rx);
 	r->dst = NULL;
 	r->dst_len = fr->data_len;
 	if (fr->data_len) {

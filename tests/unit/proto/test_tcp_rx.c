@@ -688,6 +688,138 @@ static void tx_iov(void **state)
 	assert_int_equal(fq_tcp_tx_iov(out, hdr, 28, data, 2, 0, 0, &dg, false), 1);
 }
 
+/* The role-neutral views of the current header, for each PDU a role receives. */
+struct views {
+	int n;
+	enum fq_tcp_pdu_kind kind[8];
+	struct fq_tcp_data_hdr d;
+	struct fq_tcp_r2t_hdr r2t;
+	struct fq_sqe sqe;
+	struct fq_cqe cqe;
+	uint16_t fes;
+	uint32_t fei;
+	struct fq_tcp_dgst dg;
+	uint32_t maxh2c;
+	int range_rc;
+};
+
+static int views_header(void *arg, struct fq_tcp_rx *rx, const uint8_t *rest, size_t rest_len)
+{
+	struct views *v = arg;
+	struct fq_tcp_err err;
+	enum fq_tcp_pdu_kind k = fq_tcp_rx_kind(rx);
+
+	(void)rest;
+	(void)rest_len;
+	v->kind[v->n++] = k;
+	switch (k) {
+	case FQ_TCP_KIND_IC:
+		if (rx->ctx.is_target)
+			assert_int_equal(fq_tcp_rx_check_icreq(rx, &v->dg, &err), 0);
+		else
+			assert_int_equal(fq_tcp_rx_check_icresp(rx,
+								(struct fq_tcp_dgst){true, false},
+								&v->maxh2c, &err),
+					 0);
+		rx->ctx.ic_done = true;
+		break;
+	case FQ_TCP_KIND_CMD:
+		v->sqe = *fq_tcp_rx_sqe(rx);
+		break;
+	case FQ_TCP_KIND_RSP:
+		v->cqe = *fq_tcp_rx_cqe(rx);
+		break;
+	case FQ_TCP_KIND_DATA:
+		fq_tcp_rx_data_hdr(rx, &v->d);
+		v->range_rc = fq_tcp_rx_check_data_range(rx, 4096, 4096 + 64, &err);
+		break;
+	case FQ_TCP_KIND_R2T:
+		fq_tcp_rx_r2t_hdr(rx, &v->r2t);
+		break;
+	case FQ_TCP_KIND_TERM:
+		fq_tcp_rx_term(rx, &v->fes, &v->fei);
+		break;
+	default:
+		fail();
+	}
+	return 0;
+}
+
+static void views(void **state)
+{
+	static const struct fq_tcp_rx_ops vops = {.header = views_header};
+	struct fq_tcp_rx_ctx tctx = {.is_target = true, .max_data = 8192, .max_icdata = 8192};
+	struct fq_tcp_rx_ctx hctx = {.is_target = false, .max_data = 8192};
+	struct fq_tcp_dgst none = {false, false};
+	struct fq_sqe sqe = {.opcode = 0x02, .cid = 0x1234, .nsid = 9};
+	struct fq_cqe cqe = {.cid = 0x4321, .status = 0x0004};
+	struct fq_tcp_hbuf_ic ic;
+	struct fq_tcp_hbuf_cmd cmd;
+	struct fq_tcp_hbuf_small sm;
+	struct fq_tcp_rx rx;
+	struct views v = {0};
+	uint8_t zero[64] = {0};
+	uint32_t n;
+
+	(void)state;
+	/* Target: ICReq asking for header digests only, CapsuleCmd, H2CData, TermReq. */
+	fq_tcp_rx_init(&rx, &tctx, &vops, &v);
+	n = fq_tcp_build_icreq(&ic, true, false, 0, 0);
+	assert_int_equal(fq_tcp_rx_feed(&rx, ic.b, n), 0);
+	assert_true(v.dg.hdgst);
+	assert_false(v.dg.ddgst);
+	n = fq_tcp_build_cmd(&cmd, &sqe, none, 0);
+	assert_int_equal(fq_tcp_rx_feed(&rx, cmd.b, n), 0);
+	assert_int_equal(v.sqe.cid, 0x1234);
+	assert_int_equal(v.sqe.nsid, 9);
+	n = fq_tcp_build_h2c(&sm, 0x1234, 77, 4096, 64, true, none);
+	assert_int_equal(fq_tcp_rx_feed(&rx, sm.b, n), 0);
+	assert_int_equal(fq_tcp_rx_feed(&rx, zero, sizeof(zero)), 0);
+	assert_int_equal(v.d.cccid, 0x1234);
+	assert_int_equal(v.d.ttag, 77);
+	assert_int_equal(v.d.datao, 4096);
+	assert_int_equal(v.d.datal, 64);
+	assert_true(v.d.last);
+	assert_false(v.d.success);
+	assert_int_equal(v.range_rc, 0);
+	n = fq_tcp_build_term(&sm, false, FQ_TCP_FES_DATA_LIMIT, 0x01020304, 0);
+	assert_int_equal(fq_tcp_rx_feed(&rx, sm.b, n), 0);
+	assert_int_equal(v.fes, FQ_TCP_FES_DATA_LIMIT);
+	assert_int_equal(v.fei, 0x01020304);
+	assert_int_equal(v.n, 4);
+	assert_int_equal(v.kind[0], FQ_TCP_KIND_IC);
+	assert_int_equal(v.kind[1], FQ_TCP_KIND_CMD);
+	assert_int_equal(v.kind[2], FQ_TCP_KIND_DATA);
+	assert_int_equal(v.kind[3], FQ_TCP_KIND_TERM);
+
+	/* Host: ICResp, R2T, C2HData with SUCCESS out of range, CapsuleResp. */
+	memset(&v, 0, sizeof(v));
+	fq_tcp_rx_init(&rx, &hctx, &vops, &v);
+	n = fq_tcp_build_icresp(&ic, (struct fq_tcp_dgst){true, false}, 0, 65536);
+	assert_int_equal(fq_tcp_rx_feed(&rx, ic.b, n), 0);
+	assert_int_equal(v.maxh2c, 65536);
+	/* The same ICResp against a request for no digests is refused (B1). */
+	assert_int_equal(fq_tcp_rx_check_icresp(&rx, none, &v.maxh2c, &(struct fq_tcp_err){0}),
+			 -EPROTO);
+	n = fq_tcp_build_r2t(&sm, 5, 6, 8192, 4096, none);
+	assert_int_equal(fq_tcp_rx_feed(&rx, sm.b, n), 0);
+	assert_int_equal(v.r2t.cccid, 5);
+	assert_int_equal(v.r2t.ttag, 6);
+	assert_int_equal(v.r2t.r2to, 8192);
+	assert_int_equal(v.r2t.r2tl, 4096);
+	n = fq_tcp_build_c2h(&sm, 5, 0, 64, true, true, none);
+	assert_int_equal(fq_tcp_rx_feed(&rx, sm.b, n), 0);
+	assert_int_equal(fq_tcp_rx_feed(&rx, zero, sizeof(zero)), 0);
+	assert_true(v.d.success);
+	assert_int_equal(v.range_rc, -EPROTO); /* DATAO 0, 4096 expected */
+	n = fq_tcp_build_rsp(&sm, &cqe, none);
+	assert_int_equal(fq_tcp_rx_feed(&rx, sm.b, n), 0);
+	assert_int_equal(v.cqe.cid, 0x4321);
+	assert_int_equal(v.cqe.status, 0x0004);
+	assert_int_equal(v.kind[1], FQ_TCP_KIND_R2T);
+	assert_int_equal(v.kind[3], FQ_TCP_KIND_RSP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +829,7 @@ int main(void)
 		cmocka_unit_test(bad_lengths),	   cmocka_unit_test(padding),
 		cmocka_unit_test(direct),	   cmocka_unit_test(role_stops),
 		cmocka_unit_test(builders_decode), cmocka_unit_test(tx_iov),
+		cmocka_unit_test(views),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
