@@ -22,8 +22,8 @@
 #include "fabriq/host.h"
 #include "proto/nvme.h"
 #include "proto/nvmf.h"
-#include "proto/tcp.h"
-#include "proto/tcp_decode.h"
+#include "proto/tcp_build.h"
+#include "proto/tcp_rx.h"
 #include "xport/engine.h"
 
 #define HQ_MAX_DEPTH 1024 /* request slots; CID = generation << 10 | index */
@@ -47,15 +47,6 @@ enum hq_state {
 	HQ_NUM_STATES,
 };
 const char *hq_state_name(enum hq_state s);
-
-/* Receive state machine (NVMe/TCP 1.0 §3.6: CH, PSH, data, DDGST). */
-enum hq_rx_state {
-	RX_CH = 0, /* collecting the 8-byte common header */
-	RX_HDR,	   /* collecting the rest of the header (+ HDGST) */
-	RX_DATA,   /* data section */
-	RX_DDGST,  /* data digest */
-	RX_ERROR,  /* stream is unusable */
-};
 
 struct hq;
 struct hreq;
@@ -118,7 +109,10 @@ struct hreq {
 	 */
 	struct iovec iov[FQ_MAX_IOVS]; /* iovcnt valid entries */
 	struct hq_pdu pdu;	       /* set up by hq_tx_push and pdu_layout */
-	uint8_t hdr[sizeof(struct fq_tcp_cmd) + FQ_TCP_DIGEST_LEN];
+	union {
+		struct fq_tcp_hbuf_cmd cmd;	/* CapsuleCmd */
+		struct fq_tcp_hbuf_small small; /* H2CData */
+	} hdr;
 	uint32_t ddgst;
 	uint8_t scratch[HQ_SCRATCH];
 };
@@ -174,18 +168,10 @@ struct hq {
 	uint16_t cntlid; /* from the Connect response */
 
 	/* Receive. */
-	enum hq_rx_state rx_state;
 	uint8_t *rxbuf;
 	uint32_t rxcap;
-	uint8_t rx_hdr[sizeof(struct fq_tcp_icresp) + FQ_TCP_DIGEST_LEN];
-	uint32_t rx_have;
-	struct fq_tcp_frame rx_fr;
+	struct fq_tcp_rx rx; /* the framer: PDU boundaries, digests, data placement */
 	struct hreq *rx_req; /* C2HData target */
-	uint32_t rx_off;     /* offset into the command's data */
-	uint32_t rx_left;    /* data bytes still to come */
-	uint32_t rx_crc;
-	uint8_t rx_ddgst[FQ_TCP_DIGEST_LEN];
-	uint8_t rx_term[FQ_TCP_TERM_MAX_DATA];
 	/*
 	 * Direct receive (hq_sock.c): the rest of a large C2HData payload is
 	 * received straight into the command's buffers, the bytes after it
@@ -202,8 +188,8 @@ struct hq {
 	struct msghdr send_msg;
 	struct hq_pdu ctl; /* ICReq or H2CTermReq */
 	union {
-		struct fq_tcp_icreq icreq;
-		struct fq_tcp_term term;
+		struct fq_tcp_hbuf_ic icreq;
+		struct fq_tcp_hbuf_small term;
 	} ctl_hdr;
 	uint8_t ctl_data[FQ_TCP_TERM_MAX_DATA];
 
@@ -277,7 +263,7 @@ void hq_tx_abandon(struct hq *q);
 int hq_start(struct hq *q, struct fq_engine *eng, const struct sockaddr *sa, socklen_t salen);
 void hq_fail(struct hq *q, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void hq_proto_error(struct hq *q, const struct fq_tcp_err *e, const void *hdr, uint32_t hlen);
-void hq_on_icresp(struct hq *q, const struct fq_tcp_icresp *rsp);
+void hq_on_icresp(struct hq *q);
 void hq_check_timers(struct hq *q, uint64_t now_ns);
 void hq_set_state(struct hq *q, enum hq_state s);
 /* Maybe finish CLOSING -> CLOSED once no engine op is in flight. */

@@ -116,19 +116,24 @@ static void send_connect(struct hq *q)
 	}
 }
 
-void hq_on_icresp(struct hq *q, const struct fq_tcp_icresp *rsp)
+/* The ICResp is the framer's current header. */
+void hq_on_icresp(struct hq *q)
 {
-	uint8_t want = (q->p.hdgst ? FQ_TCP_DGST_HDR : 0) | (q->p.ddgst ? FQ_TCP_DGST_DATA : 0);
+	struct fq_tcp_dgst want = {.hdgst = q->p.hdgst, .ddgst = q->p.ddgst};
+	uint32_t maxh2cdata;
 	struct fq_tcp_err e;
 
-	if (fq_tcp_check_icresp(rsp, want, &e)) {
+	if (fq_tcp_rx_check_icresp(&q->rx, want, &maxh2cdata, &e)) {
 		hq_fail(q, -EPROTO, "ICResp from %s rejected: %s (byte %u)", q->p.peer, e.reason,
 			e.fei);
 		return;
 	}
 	q->hdgst = q->p.hdgst;
 	q->ddgst = q->p.ddgst;
-	q->maxh2cdata = rsp->maxh2cdata;
+	q->maxh2cdata = maxh2cdata;
+	q->rx.ctx.ic_done = true;
+	q->rx.ctx.hdgst = q->hdgst;
+	q->rx.ctx.ddgst = q->ddgst;
 	step_deadline(q, hq_now_ns());
 	hq_set_state(q, HQ_FABRIC_CONNECT);
 	send_connect(q);
@@ -217,7 +222,6 @@ static void connect_done(void *arg, const struct fq_cpl *cpl)
 static void fail_common(struct hq *q, int err)
 {
 	q->err = err;
-	q->rx_state = RX_ERROR;
 	hq_set_state(q, HQ_CLOSING);
 	q->step_deadline_ns = hq_now_ns() + CLOSE_GRACE_NS;
 	hq_tx_drop_unstarted(q);

@@ -148,9 +148,9 @@ void hq_sock_recv(struct hq *q)
 	 * follows it into rxbuf. The command cannot complete to the caller
 	 * while this receive may still write (hq_req_try_release waits).
 	 */
-	if (q->rx_state == RX_DATA && q->rx_req && q->rx_left >= HQ_RX_DIRECT_MIN) {
+	if (q->rx_req && fq_tcp_rx_data_left(&q->rx) >= HQ_RX_DIRECT_MIN) {
 		struct hreq *r = q->rx_req;
-		int n = hq_iov_slice(r->iov, r->iovcnt, q->rx_off, q->rx_left, q->rx_iov);
+		int n = fq_tcp_rx_dst_iov(&q->rx, q->rx_iov, FQ_MAX_IOVS);
 
 		q->rx_iov[n].iov_base = q->rxbuf;
 		q->rx_iov[n].iov_len = q->rxcap;
@@ -158,7 +158,7 @@ void hq_sock_recv(struct hq *q)
 		q->rx_msg.msg_iov = q->rx_iov;
 		q->rx_msg.msg_iovlen = (size_t)n + 1;
 		q->rx_direct = r;
-		q->rx_direct_len = q->rx_left;
+		q->rx_direct_len = fq_tcp_rx_data_left(&q->rx);
 		r->rx_direct = true;
 		fq_engine_recvmsg(q->eng, &q->recv_op, q->fd, &q->rx_msg);
 		return;

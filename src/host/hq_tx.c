@@ -9,8 +9,6 @@
 
 #include <string.h>
 
-#include "proto/crc32c.h"
-
 void hq_tx_push(struct hq *q, struct hq_pdu *pdu)
 {
 	pdu->next = NULL;
@@ -48,42 +46,27 @@ int hq_iov_slice(const struct iovec *src, int cnt, uint32_t off, uint32_t len, s
 }
 
 /* Header (+HDGST), data iovecs (+DDGST): fills pdu->iov and pdu->len. */
-static void pdu_layout(struct hq *q, struct hreq *r, uint8_t hlen, uint32_t off, uint32_t dlen)
+static void pdu_layout(struct hq *q, struct hreq *r, uint32_t hdr_bytes, uint32_t off,
+		       uint32_t dlen)
 {
 	struct hq_pdu *pdu = &r->pdu;
-	struct fq_tcp_ch *ch = (struct fq_tcp_ch *)r->hdr;
-	uint32_t hdr_len = hlen;
-	int n;
 
-	if (q->hdgst) {
-		uint32_t crc = fq_crc32c(r->hdr, hlen);
+	pdu->iovcnt = fq_tcp_tx_iov(pdu->iov, &r->hdr, hdr_bytes, r->iov, r->iovcnt, off, dlen,
+				    q->ddgst ? &r->ddgst : NULL, false);
+	pdu->len = fq_tcp_hdr_plen(&r->hdr);
+}
 
-		memcpy(r->hdr + hlen, &crc, sizeof(crc));
-		hdr_len += FQ_TCP_DIGEST_LEN;
-	}
-	pdu->iov[0].iov_base = r->hdr;
-	pdu->iov[0].iov_len = hdr_len;
-	n = 1 + hq_iov_slice(r->iov, r->iovcnt, off, dlen, &pdu->iov[1]);
-	if (dlen && q->ddgst) {
-		r->ddgst = fq_crc32c_iov(&pdu->iov[1], n - 1);
-		pdu->iov[n].iov_base = &r->ddgst;
-		pdu->iov[n].iov_len = FQ_TCP_DIGEST_LEN;
-		n++;
-	}
-	pdu->iovcnt = n;
-	pdu->len = ch->plen;
+static struct fq_tcp_dgst queue_dgst(const struct hq *q)
+{
+	return (struct fq_tcp_dgst){.hdgst = q->hdgst, .ddgst = q->ddgst};
 }
 
 /* CapsuleCmd, NVMe/TCP 1.0 §3.6.2.4: the SQE plus any in-capsule data. */
 void hq_tx_cmd(struct hq *q, struct hreq *r)
 {
-	struct fq_tcp_cmd *cmd = (struct fq_tcp_cmd *)r->hdr;
 	uint32_t dlen = r->inline_data ? r->len : 0;
 
-	memset(cmd, 0, sizeof(*cmd));
-	fq_tcp_ch_init(&cmd->ch, FQ_TCP_CAPSULE_CMD, sizeof(*cmd), q->hdgst, q->ddgst, dlen);
-	cmd->sqe = r->sqe;
-	pdu_layout(q, r, sizeof(*cmd), 0, dlen);
+	pdu_layout(q, r, fq_tcp_build_cmd(&r->hdr.cmd, &r->sqe, queue_dgst(q), dlen), 0, dlen);
 	if (dlen)
 		r->h2c_done = dlen;
 	hq_tx_push(q, &r->pdu);
@@ -96,23 +79,16 @@ void hq_tx_cmd(struct hq *q, struct hreq *r)
 void hq_tx_next_h2c(struct hreq *r)
 {
 	struct hq *q = r->q;
-	struct fq_tcp_data *d = (struct fq_tcp_data *)r->hdr;
-	uint32_t n;
+	uint32_t n, hb;
 
 	if (r->tx_queued || !r->r2t_active || q->state != HQ_LIVE)
 		return;
 	n = r->h2c_end - r->h2c_off;
 	if (n > q->maxh2cdata)
 		n = q->maxh2cdata;
-	memset(d, 0, sizeof(*d));
-	fq_tcp_ch_init(&d->ch, FQ_TCP_H2C_DATA, sizeof(*d), q->hdgst, q->ddgst, n);
-	d->cccid = r->sqe.cid;
-	d->ttag = r->ttag;
-	d->datao = r->h2c_off;
-	d->datal = n;
-	if (r->h2c_off + n == r->h2c_end)
-		d->ch.flags |= FQ_TCP_F_DATA_LAST;
-	pdu_layout(q, r, sizeof(*d), r->h2c_off, n);
+	hb = fq_tcp_build_h2c(&r->hdr.small, r->sqe.cid, r->ttag, r->h2c_off, n,
+			      r->h2c_off + n == r->h2c_end, queue_dgst(q));
+	pdu_layout(q, r, hb, r->h2c_off, n);
 	r->h2c_off += n;
 	if (r->h2c_off > r->h2c_done)
 		r->h2c_done = r->h2c_off;
@@ -127,15 +103,12 @@ void hq_tx_next_h2c(struct hreq *r)
  */
 void hq_tx_icreq(struct hq *q)
 {
-	struct fq_tcp_icreq *ic = &q->ctl_hdr.icreq;
+	uint32_t n = fq_tcp_build_icreq(&q->ctl_hdr.icreq, q->p.hdgst, q->p.ddgst, 0, 0);
 
-	memset(ic, 0, sizeof(*ic));
-	fq_tcp_ch_init(&ic->ch, FQ_TCP_ICREQ, sizeof(*ic), false, false, 0);
-	ic->dgst = (q->p.hdgst ? FQ_TCP_DGST_HDR : 0) | (q->p.ddgst ? FQ_TCP_DGST_DATA : 0);
-	q->ctl.iov[0].iov_base = ic;
-	q->ctl.iov[0].iov_len = sizeof(*ic);
+	q->ctl.iov[0].iov_base = &q->ctl_hdr.icreq;
+	q->ctl.iov[0].iov_len = n;
 	q->ctl.iovcnt = 1;
-	q->ctl.len = sizeof(*ic);
+	q->ctl.len = n;
 	q->ctl.req = NULL;
 	hq_tx_push(q, &q->ctl);
 }
@@ -143,18 +116,18 @@ void hq_tx_icreq(struct hq *q)
 /* H2CTermReq, §3.6.2.3: FES, FEI and the offending header as data. */
 void hq_tx_term(struct hq *q, uint16_t fes, uint32_t fei, const void *hdr, uint32_t hlen)
 {
-	struct fq_tcp_term *t = &q->ctl_hdr.term;
+	uint32_t n;
 
 	if (hlen > sizeof(q->ctl_data))
 		hlen = sizeof(q->ctl_data);
 	memcpy(q->ctl_data, hdr, hlen);
-	fq_tcp_term_init(t, false, fes, fei, hlen);
-	q->ctl.iov[0].iov_base = t;
-	q->ctl.iov[0].iov_len = sizeof(*t);
+	n = fq_tcp_build_term(&q->ctl_hdr.term, false, fes, fei, hlen);
+	q->ctl.iov[0].iov_base = &q->ctl_hdr.term;
+	q->ctl.iov[0].iov_len = n;
 	q->ctl.iov[1].iov_base = q->ctl_data;
 	q->ctl.iov[1].iov_len = hlen;
 	q->ctl.iovcnt = hlen ? 2 : 1;
-	q->ctl.len = t->ch.plen;
+	q->ctl.len = fq_tcp_hdr_plen(&q->ctl_hdr.term);
 	q->ctl.req = NULL;
 	hq_tx_push(q, &q->ctl);
 }

@@ -2,7 +2,7 @@
 /*
  * NVMe/TCP Transport Specification 1.0 PDU formats (§3.6, Fig. 14-28).
  * Only types, constants and trivial accessors live here; the decoder is in
- * tcp_decode.c and the encoders in tcp_encode.c.
+ * tcp_decode.c, the receive framer in tcp_rx.c and the builders in tcp_build.c.
  */
 #ifndef FQ_PROTO_TCP_H
 #define FQ_PROTO_TCP_H

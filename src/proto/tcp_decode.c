@@ -77,7 +77,7 @@ static int check_digest_flags(const struct fq_tcp_ch *ch, const struct pdu_desc 
 static int check_layout(const struct fq_tcp_ch *ch, const struct fq_tcp_rx_ctx *ctx,
 			struct fq_tcp_frame *fr, struct fq_tcp_err *err)
 {
-	uint32_t hdr = fr->hdr_len, data;
+	uint32_t hdr = fr->hdr_len, data, align;
 
 	if (ch->plen < hdr)
 		return fail(err, FQ_TCP_FES_INVALID_HEADER, 4, "PLEN shorter than header");
@@ -98,9 +98,17 @@ static int check_layout(const struct fq_tcp_ch *ch, const struct fq_tcp_rx_ctx *
 	if (!pdu_table[ch->type].data)
 		return fail(err, FQ_TCP_FES_INVALID_HEADER, 4,
 			    "PLEN includes data on a dataless PDU");
-	/* We advertise CPDA/HPDA 0: data starts right after the header (B2). */
-	if (ch->pdo != hdr)
+	/*
+	 * Data starts at the first multiple of the alignment we asked for at
+	 * or after the header; with PDA 0 that is right after it (B2).
+	 */
+	align = ((uint32_t)ctx->pda + 1) * 4;
+	if (ch->pdo != (hdr + align - 1) / align * align)
 		return fail(err, FQ_TCP_FES_INVALID_HEADER, 3, "PDO does not follow the header");
+	if (ch->plen <= ch->pdo)
+		return fail(err, FQ_TCP_FES_INVALID_HEADER, 4, "PLEN ends before the data");
+	fr->pad_len = ch->pdo - hdr;
+	hdr = ch->pdo;
 	/*
 	 * NVMe/TCP 1.0 §3.6.1: with data digests negotiated, every PDU that
 	 * carries data sets DDGSTF (the Linux host checks this too, B2).
@@ -148,11 +156,7 @@ int fq_tcp_decode_ch(const struct fq_tcp_ch *ch, const struct fq_tcp_rx_ctx *ctx
 	fr->plen = ch->plen;
 	if ((ch->type == FQ_TCP_ICREQ || ch->type == FQ_TCP_ICRESP) && ch->plen != 128)
 		return fail(err, FQ_TCP_FES_INVALID_HEADER, 4, "IC PDU length is not 128");
-	rc = check_layout(ch, ctx, fr, err);
-	if (rc)
-		return rc;
-	fr->pad_len = 0;
-	return 0;
+	return check_layout(ch, ctx, fr, err);
 }
 
 int fq_tcp_check_hdgst(const void *hdr, uint8_t hlen, struct fq_tcp_err *err)

@@ -22,6 +22,13 @@ struct fq_tcp_rx_ctx {
 	bool ddgst;	     /* negotiated data digest */
 	uint32_t max_data;   /* largest data section accepted in one PDU */
 	uint32_t max_icdata; /* target: in-capsule data limit for CapsuleCmd */
+	/*
+	 * PDU data alignment we asked the peer for (HPDA in the ICReq at the
+	 * host, CPDA in the ICResp at the target), 0's based dwords: data
+	 * starts at the first multiple of (pda + 1) * 4 bytes after the
+	 * header, the gap is padding (§3.6.1, Fig. 15 PDO).
+	 */
+	uint8_t pda;
 };
 
 /* The framing of one PDU, derived from a validated common header. */

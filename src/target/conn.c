@@ -14,14 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proto/crc32c.h"
 #include "target/tgt.h"
 #include "util/log.h"
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 static void post_recv(struct fq_queue *q);
-static void process_rx(struct fq_queue *q);
+static void rx_init(struct fq_queue *q, const struct fq_target_conf *conf);
 static void queue_destroy(struct fq_queue *q);
 static void send_r2t(struct fq_req *req);
 void fq_queue_maybe_destroy(struct fq_queue *q);
@@ -325,21 +324,15 @@ static void tx_done_nop(struct fq_tx *tx)
 	(void)tx;
 }
 
-static void set_hdgst(struct fq_queue *q, const void *hdr, uint32_t hlen, uint32_t *dst)
+static struct fq_tcp_dgst queue_dgst(const struct fq_queue *q)
 {
-	if (q->hdgst)
-		*dst = fq_crc32c(hdr, hlen);
+	return (struct fq_tcp_dgst){.hdgst = q->hdgst, .ddgst = q->ddgst};
 }
 
-static void build_rsp(struct fq_req *req, struct fq_tcp_rsp *rsp, uint32_t *hdgst, struct fq_tx *tx)
+static void build_rsp(struct fq_req *req, struct fq_tcp_hbuf_small *h, struct fq_tx *tx)
 {
-	struct fq_queue *q = req->q;
-
-	fq_tcp_ch_init(&rsp->ch, FQ_TCP_CAPSULE_RESP, sizeof(*rsp), q->hdgst, false, 0);
-	rsp->cqe = req->cqe;
-	set_hdgst(q, rsp, sizeof(*rsp), hdgst);
-	tx->iov[0].iov_base = rsp;
-	tx->iov[0].iov_len = sizeof(*rsp) + (q->hdgst ? FQ_TCP_DIGEST_LEN : 0);
+	tx->iov[0].iov_base = h->b;
+	tx->iov[0].iov_len = fq_tcp_build_rsp(h, &req->cqe, queue_dgst(req->q));
 	tx->iovcnt = 1;
 }
 
@@ -364,7 +357,7 @@ void fq_req_complete(struct fq_req *req, uint16_t status)
 	}
 	fill_cqe(req, status);
 	fq_req_set_state(req, FQ_REQ_TX);
-	build_rsp(req, &req->hdr.rsp, &req->hdgst, &req->tx);
+	build_rsp(req, &req->hdr, &req->tx);
 	req->tx.done = tx_done_final;
 	tx_queue(q, &req->tx);
 }
@@ -378,9 +371,8 @@ void fq_req_complete(struct fq_req *req, uint16_t status)
 void fq_req_send_data(struct fq_req *req)
 {
 	struct fq_queue *q = req->q;
-	struct fq_tcp_data *d = &req->hdr.c2h;
 	uint32_t len = (uint32_t)req->data_iov.iov_len;
-	int n = 0;
+	uint32_t hbytes;
 
 	if (q->state == FQ_CONN_CLOSING) {
 		fq_req_free(req);
@@ -388,31 +380,15 @@ void fq_req_send_data(struct fq_req *req)
 	}
 	fill_cqe(req, 0);
 	fq_req_set_state(req, FQ_REQ_TX);
-	fq_tcp_ch_init(&d->ch, FQ_TCP_C2H_DATA, sizeof(*d), q->hdgst, q->ddgst, len);
-	d->ch.flags |= FQ_TCP_F_DATA_LAST;
-	if (q->sqflow_disabled)
-		d->ch.flags |= FQ_TCP_F_DATA_SUCCESS;
-	d->cccid = req->cmd.cid;
-	d->ttag = 0;
-	d->datao = 0;
-	d->datal = len;
-	memset(d->rsvd20, 0, sizeof(d->rsvd20));
-	set_hdgst(q, d, sizeof(*d), &req->hdgst);
-	req->tx.iov[n].iov_base = d;
-	req->tx.iov[n++].iov_len = sizeof(*d) + (q->hdgst ? FQ_TCP_DIGEST_LEN : 0);
-	req->tx.iov[n++] = req->data_iov;
-	if (q->ddgst) {
-		/*
-		 * Without a pooled buffer the data is the namespace's own memory
-		 * (RAM), which a random read finds cold; a pooled buffer was just
-		 * filled.
-		 */
-		req->ddgst = req->buf ? fq_crc32c(req->data_iov.iov_base, len)
-				      : fq_crc32c_uncached(req->data_iov.iov_base, len);
-		req->tx.iov[n].iov_base = &req->ddgst;
-		req->tx.iov[n++].iov_len = FQ_TCP_DIGEST_LEN;
-	}
-	req->tx.iovcnt = n;
+	hbytes = fq_tcp_build_c2h(&req->hdr, req->cmd.cid, 0, len, true, q->sqflow_disabled,
+				  queue_dgst(q));
+	/*
+	 * Without a pooled buffer the data is the namespace's own memory
+	 * (RAM), which a random read finds cold; a pooled buffer was just
+	 * filled.
+	 */
+	req->tx.iovcnt = fq_tcp_tx_iov(req->tx.iov, req->hdr.b, hbytes, &req->data_iov, 1, 0, len,
+				       q->ddgst ? &req->ddgst : NULL, !req->buf);
 	if (q->sqflow_disabled) {
 		req->tx.done = tx_done_final;
 		tx_queue(q, &req->tx);
@@ -420,7 +396,7 @@ void fq_req_send_data(struct fq_req *req)
 	}
 	req->tx.done = tx_done_nop;
 	tx_queue(q, &req->tx);
-	build_rsp(req, &req->hdr2.rsp, &req->hdgst2, &req->tx2);
+	build_rsp(req, &req->hdr2, &req->tx2);
 	req->tx2.done = tx2_done_final;
 	tx_queue(q, &req->tx2);
 }
@@ -429,18 +405,11 @@ void fq_req_send_data(struct fq_req *req)
 static void send_r2t(struct fq_req *req)
 {
 	struct fq_queue *q = req->q;
-	struct fq_tcp_r2t *r = &req->hdr2.r2t;
 
 	fq_req_set_state(req, FQ_REQ_R2T);
-	fq_tcp_ch_init(&r->ch, FQ_TCP_R2T, sizeof(*r), q->hdgst, false, 0);
-	r->cccid = req->cmd.cid;
-	r->ttag = req->ttag;
-	r->r2to = 0;
-	r->r2tl = req->xfer_len;
-	memset(r->rsvd20, 0, sizeof(r->rsvd20));
-	set_hdgst(q, r, sizeof(*r), &req->hdgst2);
-	req->tx2.iov[0].iov_base = r;
-	req->tx2.iov[0].iov_len = sizeof(*r) + (q->hdgst ? FQ_TCP_DIGEST_LEN : 0);
+	req->tx2.iov[0].iov_base = req->hdr2.b;
+	req->tx2.iov[0].iov_len = fq_tcp_build_r2t(&req->hdr2, req->cmd.cid, req->ttag, 0,
+						   req->xfer_len, queue_dgst(q));
 	req->tx2.iovcnt = 1;
 	req->tx2.done = tx_done_nop;
 	tx_queue(q, &req->tx2);
@@ -494,11 +463,7 @@ void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
 	q->state = FQ_CONN_IC_WAIT;
 	q->rx_uop.done = on_recv;
 	q->tx_uop.done = on_send;
-	q->rxctx.is_target = true;
-	q->rxctx.max_data = conf->max_h2c_data;
-	/* Fabrics commands may always carry 8 KiB in the capsule (B3). */
-	q->rxctx.max_icdata = conf->in_capsule_size > FQ_TCP_ADMIN_CCSZ ? conf->in_capsule_size
-									: FQ_TCP_ADMIN_CCSZ;
+	rx_init(q, conf);
 	q->last_activity_ns = r->now_ns;
 	q->next = r->queues;
 	if (r->queues)
@@ -631,18 +596,17 @@ static void term_sent(struct fq_tx *tx)
 /* Fatal protocol error: C2HTermReq with FES/FEI and the offending header. */
 void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err)
 {
-	uint32_t dlen = q->fr.hlen ? q->fr.hlen : sizeof(struct fq_tcp_ch);
+	uint32_t dlen = fq_tcp_rx_hdr_len(&q->rx);
 
 	if (q->state == FQ_CONN_CLOSING)
 		return;
 	fq_warn("protocol error from %s (qid %u): %s; sending C2HTermReq FES 0x%x (%s) FEI %u",
 		q->peer, q->qid, err->reason, err->fes, fq_tcp_fes_name(err->fes), err->fei);
-	if (dlen > FQ_TCP_TERM_MAX_DATA)
-		dlen = FQ_TCP_TERM_MAX_DATA;
-	fq_tcp_term_init(&q->term, true, err->fes, err->fei, dlen);
-	memcpy(q->term_data, q->hdr, dlen);
-	q->term_tx.iov[0].iov_base = &q->term;
-	q->term_tx.iov[0].iov_len = sizeof(q->term);
+	if (dlen > sizeof(q->term_data))
+		dlen = sizeof(q->term_data);
+	memcpy(q->term_data, fq_tcp_rx_hdr(&q->rx), dlen);
+	q->term_tx.iov[0].iov_base = q->term.b;
+	q->term_tx.iov[0].iov_len = fq_tcp_build_term(&q->term, true, err->fes, err->fei, dlen);
 	q->term_tx.iov[1].iov_base = q->term_data;
 	q->term_tx.iov[1].iov_len = dlen;
 	q->term_tx.iovcnt = 2;
@@ -658,24 +622,22 @@ void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err)
 
 /*
  * Receive straight into the request buffer when the rest of a large data PDU
- * is still on the wire: the receive buffer is empty, so nothing is parsed
- * out of order, and the request (and its pooled buffer) lives until this
- * receive completes because the posted receive holds a queue reference.
+ * is still on the wire: the framer has consumed every byte received so far,
+ * so nothing is parsed out of order, and the request (and its pooled buffer)
+ * lives until this receive completes because the posted receive holds a
+ * queue reference.
  */
 #define RX_DIRECT_MIN (16u * 1024)
 
-static uint8_t *data_dst(struct fq_queue *q);
-static bool rx_data_took(struct fq_queue *q, const uint8_t *p, uint32_t n);
-
 static bool post_recv_direct(struct fq_queue *q)
 {
-	if (q->rx_state != FQ_RX_DATA || !q->rx_req || q->rx_head != q->rx_tail ||
-	    q->rx_left < RX_DIRECT_MIN || q->rx_req->buf_borrowed || !q->rx_req->buf)
+	uint32_t left = fq_tcp_rx_data_left(&q->rx);
+
+	if (!q->rx_req || left < RX_DIRECT_MIN || q->rx_req->buf_borrowed || !q->rx_req->buf)
 		return false;
-	q->rx_head = q->rx_tail = 0;
-	q->rx_zc = q->rx_left;
-	q->rx_iov[0].iov_base = data_dst(q);
-	q->rx_iov[0].iov_len = q->rx_left;
+	if (fq_tcp_rx_dst_iov(&q->rx, q->rx_iov, 1) != 1)
+		return false;
+	q->rx_zc = left;
 	q->rx_iov[1].iov_base = q->rxbuf;
 	q->rx_iov[1].iov_len = FQ_TGT_RXBUF;
 	memset(&q->rx_msg, 0, sizeof(q->rx_msg));
@@ -689,24 +651,12 @@ static bool post_recv_direct(struct fq_queue *q)
 
 static void post_recv(struct fq_queue *q)
 {
-	uint32_t space;
-
 	if (q->rx_posted || q->state == FQ_CONN_CLOSING)
 		return;
 	q->rx_zc = 0;
 	if (post_recv_direct(q))
 		return;
-	if (q->rx_head == q->rx_tail) {
-		q->rx_head = q->rx_tail = 0;
-	} else if (q->rx_head > 0 && FQ_TGT_RXBUF - q->rx_tail < 4096) {
-		memmove(q->rxbuf, q->rxbuf + q->rx_head, q->rx_tail - q->rx_head);
-		q->rx_tail -= q->rx_head;
-		q->rx_head = 0;
-	}
-	space = FQ_TGT_RXBUF - q->rx_tail;
-	if (!space)
-		return;
-	fq_engine_recv(&q->r->eng, &q->rx_uop, q->fd, q->rxbuf + q->rx_tail, space);
+	fq_engine_recv(&q->r->eng, &q->rx_uop, q->fd, q->rxbuf, FQ_TGT_RXBUF);
 	q->rx_posted = true;
 	q->ops++;
 }
@@ -714,6 +664,7 @@ static void post_recv(struct fq_queue *q)
 static void on_recv(struct fq_uop *op, int res, uint32_t flags)
 {
 	struct fq_queue *q = container_of(op, struct fq_queue, rx_uop);
+	int rc = 0;
 
 	(void)flags;
 	q->rx_posted = false;
@@ -735,16 +686,18 @@ static void on_recv(struct fq_uop *op, int res, uint32_t flags)
 		fq_queue_close(q, res == 0 ? "peer closed the connection" : strerror(-res));
 		return;
 	}
+	q->last_activity_ns = q->r->now_ns;
+	/* The op reference keeps q alive through the callbacks below. */
 	if (q->rx_zc) {
 		uint32_t direct = (uint32_t)res < q->rx_zc ? (uint32_t)res : q->rx_zc;
 
 		res -= (int)direct;
 		q->rx_zc = 0;
-		rx_data_took(q, data_dst(q), direct);
+		rc = fq_tcp_rx_direct_done(&q->rx, direct);
 	}
-	q->rx_tail += (uint32_t)res;
-	q->last_activity_ns = q->r->now_ns;
-	process_rx(q); /* the op reference keeps q alive through callbacks */
+	/* Every PDU the buffer holds is parsed before going back to the ring. */
+	if (!rc && res > 0 && q->state != FQ_CONN_CLOSING)
+		fq_tcp_rx_feed(&q->rx, q->rxbuf, (size_t)res);
 	q->ops--;
 	if (q->state == FQ_CONN_CLOSING) {
 		fq_queue_maybe_destroy(q);
@@ -756,31 +709,25 @@ static void on_recv(struct fq_uop *op, int res, uint32_t flags)
 /* Both sides agree on digests and limits: reply with ICResp (§3.6.2.3). */
 static void handle_icreq(struct fq_queue *q)
 {
-	const struct fq_tcp_icreq *req = (const void *)q->hdr;
 	struct fq_tcp_err err;
+	struct fq_tcp_dgst dg;
 
-	if (fq_tcp_check_icreq(req, &err)) {
+	if (fq_tcp_rx_check_icreq(&q->rx, &dg, &err)) {
 		fq_queue_fatal(q, &err);
 		return;
 	}
-	q->hdgst = req->dgst & FQ_TCP_DGST_HDR;
-	q->ddgst = req->dgst & FQ_TCP_DGST_DATA;
-	memset(&q->icresp, 0, sizeof(q->icresp));
-	q->icresp.ch.type = FQ_TCP_ICRESP;
-	q->icresp.ch.hlen = sizeof(q->icresp);
-	q->icresp.ch.plen = sizeof(q->icresp);
-	q->icresp.pfv = 0;
-	q->icresp.cpda = 0;
-	q->icresp.dgst = req->dgst; /* echoed exactly (B1) */
-	q->icresp.maxh2cdata = q->r->tgt->conf->max_h2c_data;
-	q->ctl_tx.iov[0].iov_base = &q->icresp;
-	q->ctl_tx.iov[0].iov_len = sizeof(q->icresp);
+	q->hdgst = dg.hdgst;
+	q->ddgst = dg.ddgst;
+	/* The digest bits are echoed exactly (B1). */
+	q->ctl_tx.iov[0].iov_base = q->icresp.b;
+	q->ctl_tx.iov[0].iov_len =
+		fq_tcp_build_icresp(&q->icresp, dg, 0, q->r->tgt->conf->max_h2c_data);
 	q->ctl_tx.iovcnt = 1;
 	q->ctl_tx.done = tx_done_nop;
 	tx_queue(q, &q->ctl_tx);
-	q->rxctx.ic_done = true;
-	q->rxctx.hdgst = q->hdgst;
-	q->rxctx.ddgst = q->ddgst;
+	q->rx.ctx.ic_done = true;
+	q->rx.ctx.hdgst = q->hdgst;
+	q->rx.ctx.ddgst = q->ddgst;
 	q->state = FQ_CONN_LIVE;
 	/*
 	 * The queue kind is known only at Connect; size the request array for
@@ -798,13 +745,18 @@ static void handle_icreq(struct fq_queue *q)
 	}
 }
 
-static void start_data(struct fq_queue *q, struct fq_req *req, uint8_t *dst, uint32_t len)
+/* The data of the current PDU goes to @dst, for @req. */
+static void start_data(struct fq_queue *q, struct fq_req *req, uint8_t *dst)
 {
 	q->rx_req = req;
-	q->rx_left = len;
-	q->rx_crc = FQ_CRC32C_SEED;
-	(void)dst;
-	q->rx_state = FQ_RX_DATA;
+	fq_tcp_rx_set_buf(&q->rx, dst);
+}
+
+/* The data of the current PDU is skipped; @req then completes with its status. */
+static void discard_data(struct fq_queue *q, struct fq_req *req)
+{
+	q->rx_req = req;
+	q->rx_discard = true;
 }
 
 /* A command without in-capsule data: fetch write data or execute now. */
@@ -868,25 +820,27 @@ static uint16_t check_sgl(struct fq_queue *q, struct fq_req *req, uint32_t icdat
  * the buffer is touched again, and the pool copy (4 KiB per 4 KiB write) is
  * saved. Anything else takes a pool buffer.
  */
-static bool borrow_incapsule(struct fq_queue *q, struct fq_req *req)
+static bool borrow_incapsule(struct fq_queue *q, struct fq_req *req, const uint8_t *rest,
+			     size_t rest_len)
 {
-	uint32_t need = q->fr.data_len + (q->fr.has_ddgst ? FQ_TCP_DIGEST_LEN : 0);
+	const struct fq_tcp_frame *fr = fq_tcp_rx_frame(&q->rx);
+	size_t need = (size_t)fr->pad_len + fr->data_len + (fr->has_ddgst ? FQ_TCP_DIGEST_LEN : 0);
 	const struct fq_tgt_ns *ns;
 
-	if (q->qid == 0 || req->cmd.opcode != FQ_IO_WRITE || !q->ctrl ||
-	    q->rx_tail - q->rx_head < need || q->fr.data_len != req->xfer_len)
+	if (q->qid == 0 || req->cmd.opcode != FQ_IO_WRITE || !q->ctrl || rest_len < need ||
+	    fr->data_len != req->xfer_len)
 		return false;
 	ns = fq_subsys_find_ns(q->ctrl->subsys, req->cmd.nsid);
 	if (!ns || !ns->bdev->sync_submit)
 		return false;
-	req->buf = q->rxbuf + q->rx_head;
+	req->buf = (uint8_t *)rest + fr->pad_len;
 	req->buf_borrowed = true;
 	return true;
 }
 
-static void handle_capsule(struct fq_queue *q)
+static void handle_capsule(struct fq_queue *q, const uint8_t *rest, size_t rest_len)
 {
-	const struct fq_tcp_cmd *pdu = (const void *)q->hdr;
+	uint32_t icdata = fq_tcp_rx_frame(&q->rx)->data_len;
 	struct fq_req *req;
 	uint16_t st;
 
@@ -900,20 +854,19 @@ static void handle_capsule(struct fq_queue *q)
 		return;
 	}
 	fq_req_set_state(req, FQ_REQ_EXEC);
-	req->cmd = pdu->sqe;
+	req->cmd = *fq_tcp_rx_sqe(&q->rx);
 	if (!q->sqflow_disabled && q->sqsize)
 		q->sqhd = (uint16_t)((q->sqhd + 1) % q->sqsize);
-	st = check_sgl(q, req, q->fr.data_len);
-	if (q->fr.data_len) {
+	st = check_sgl(q, req, icdata);
+	if (icdata) {
 		if (st) {
 			/* Swallow the data, then fail the command. */
 			req->cqe.status = st;
-			q->rx_req = req;
-			q->rx_left = q->fr.data_len;
-			q->rx_state = FQ_RX_DISCARD;
+			discard_data(q, req);
 			return;
 		}
-		if (!borrow_incapsule(q, req) && fq_req_get_buf(req, req->xfer_len)) {
+		if (!borrow_incapsule(q, req, rest, rest_len) &&
+		    fq_req_get_buf(req, req->xfer_len)) {
 			/*
 			 * No buffer for the in-capsule data. Waiting here would stop
 			 * this socket, and the buffers may be held by this very
@@ -922,13 +875,11 @@ static void handle_capsule(struct fq_queue *q)
 			 * Command Interrupted, which tells the host to retry.
 			 */
 			req->cqe.status = FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_CMD_INTERRUPTED);
-			q->rx_req = req;
-			q->rx_left = q->fr.data_len;
-			q->rx_state = FQ_RX_DISCARD;
+			discard_data(q, req);
 			return;
 		}
 		fq_req_set_state(req, FQ_REQ_RX_DATA);
-		start_data(q, req, req->buf, q->fr.data_len);
+		start_data(q, req, req->buf);
 		return;
 	}
 	if (st) {
@@ -940,65 +891,79 @@ static void handle_capsule(struct fq_queue *q)
 
 static void handle_h2c(struct fq_queue *q)
 {
-	const struct fq_tcp_data *d = (const void *)q->hdr;
+	struct fq_tcp_data_hdr d;
 	struct fq_tcp_err err;
 	struct fq_req *req;
 
-	if (d->ttag >= q->nreqs || q->reqs[d->ttag].state != FQ_REQ_R2T) {
-		err = (struct fq_tcp_err){FQ_TCP_FES_INVALID_HEADER, 10,
+	fq_tcp_rx_data_hdr(&q->rx, &d);
+	if (d.ttag >= q->nreqs || q->reqs[d.ttag].state != FQ_REQ_R2T) {
+		err = (struct fq_tcp_err){FQ_TCP_FES_INVALID_HEADER, FQ_TCP_FEI_TTAG,
 					  "H2CData with an unknown transfer tag"};
 		fq_queue_fatal(q, &err);
 		return;
 	}
-	req = &q->reqs[d->ttag];
-	if (req->cmd.cid != d->cccid) {
-		err = (struct fq_tcp_err){FQ_TCP_FES_INVALID_HEADER, 8,
+	req = &q->reqs[d.ttag];
+	if (req->cmd.cid != d.cccid) {
+		err = (struct fq_tcp_err){FQ_TCP_FES_INVALID_HEADER, FQ_TCP_FEI_CCCID,
 					  "H2CData CCCID does not match the transfer tag"};
 		fq_queue_fatal(q, &err);
 		return;
 	}
-	if (fq_tcp_check_data_range(d, req->rcvd, req->xfer_len, &err)) {
+	if (fq_tcp_rx_check_data_range(&q->rx, req->rcvd, req->xfer_len, &err)) {
 		fq_queue_fatal(q, &err);
 		return;
 	}
-	start_data(q, req, req->buf + d->datao, d->datal);
+	q->rx_h2c = true;
+	start_data(q, req, req->buf + d.datao);
 }
 
-/* A whole header is in q->hdr: act on it. */
-static void handle_header(struct fq_queue *q)
+/* A whole header whose digest checked out: act on it. */
+static int rx_header(void *arg, struct fq_tcp_rx *rx, const uint8_t *rest, size_t rest_len)
 {
-	switch (q->fr.type) {
-	case FQ_TCP_ICREQ:
+	struct fq_queue *q = arg;
+
+	q->rx_req = NULL;
+	q->rx_h2c = false;
+	q->rx_discard = false;
+	switch (fq_tcp_rx_kind(rx)) {
+	case FQ_TCP_KIND_IC:
 		handle_icreq(q);
 		break;
-	case FQ_TCP_CAPSULE_CMD:
-		handle_capsule(q);
+	case FQ_TCP_KIND_CMD:
+		handle_capsule(q, rest, rest_len);
 		break;
-	case FQ_TCP_H2C_DATA:
+	case FQ_TCP_KIND_DATA:
 		handle_h2c(q);
 		break;
-	case FQ_TCP_H2C_TERM: {
-		const struct fq_tcp_term *t = (const void *)q->hdr;
+	case FQ_TCP_KIND_TERM: {
+		uint16_t fes;
+		uint32_t fei;
 
-		fq_warn("host %s terminated the connection: FES 0x%x (%s) FEI %u", q->peer, t->fes,
-			fq_tcp_fes_name(t->fes), fq_tcp_term_fei(t));
+		fq_tcp_rx_term(rx, &fes, &fei);
+		fq_warn("host %s terminated the connection: FES 0x%x (%s) FEI %u", q->peer, fes,
+			fq_tcp_fes_name(fes), fei);
 		fq_queue_close(q, "H2CTermReq received");
 		break;
 	}
 	default:
 		break; /* the decoder admits nothing else */
 	}
+	return q->state == FQ_CONN_CLOSING ? -ECONNRESET : 0;
 }
 
 /* All data of the current PDU (and its digest) arrived. */
-static void data_done(struct fq_queue *q, bool digest_ok)
+static int rx_data_done(void *arg, struct fq_tcp_rx *rx, bool digest_ok)
 {
+	struct fq_queue *q = arg;
 	struct fq_req *req = q->rx_req;
 
-	q->rx_state = FQ_RX_CH;
 	q->rx_req = NULL;
 	if (!req)
-		return;
+		goto out;
+	if (q->rx_discard) {
+		fq_req_complete(req, req->cqe.status);
+		goto out;
+	}
 	if (!digest_ok) {
 		/*
 		 * A data digest error fails the command with Transient Transport
@@ -1008,145 +973,45 @@ static void data_done(struct fq_queue *q, bool digest_ok)
 			req->cmd.cid);
 		req->ddgst_error = true;
 	}
-	if (q->fr.type == FQ_TCP_H2C_DATA) {
-		const struct fq_tcp_data *d = (const void *)q->hdr;
-
-		req->rcvd += d->datal;
+	if (q->rx_h2c) {
+		req->rcvd += fq_tcp_rx_frame(rx)->data_len;
 		if (req->rcvd < req->xfer_len)
-			return;
+			goto out;
 	} else {
 		req->rcvd = req->xfer_len;
 	}
 	if (req->ddgst_error) {
 		fq_req_complete(req, FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_TRANSIENT_TRANSPORT));
-		return;
+		goto out;
 	}
 	fq_req_set_state(req, FQ_REQ_EXEC);
 	fq_exec(req);
+out:
+	return q->state == FQ_CONN_CLOSING ? -ECONNRESET : 0;
 }
 
-static uint8_t *data_dst(struct fq_queue *q)
+static void rx_error(void *arg, const struct fq_tcp_err *err, const void *hdr, uint32_t hdr_len)
 {
-	struct fq_req *req = q->rx_req;
-	uint32_t off;
-
-	if (q->fr.type == FQ_TCP_H2C_DATA) {
-		const struct fq_tcp_data *d = (const void *)q->hdr;
-
-		off = d->datao + (d->datal - q->rx_left);
-	} else {
-		off = q->fr.data_len - q->rx_left;
-	}
-	return req->buf + off;
+	(void)hdr;
+	(void)hdr_len; /* fq_queue_fatal echoes the framer's current header */
+	fq_queue_fatal(arg, err);
 }
 
-/* @n more data bytes of the current PDU are in place (a copy of @p). */
-static bool rx_data_took(struct fq_queue *q, const uint8_t *p, uint32_t n)
+static const struct fq_tcp_rx_ops rx_ops = {
+	.header = rx_header,
+	.data_done = rx_data_done,
+	.error = rx_error,
+};
+
+static void rx_init(struct fq_queue *q, const struct fq_target_conf *conf)
 {
-	if (q->fr.has_ddgst)
-		q->rx_crc = fq_crc32c_update(q->rx_crc, p, n);
-	q->rx_left -= n;
-	if (q->rx_left)
-		return false;
-	if (q->fr.has_ddgst)
-		q->rx_state = FQ_RX_DDGST;
-	else
-		data_done(q, true);
-	return true;
-}
+	struct fq_tcp_rx_ctx ctx = {
+		.is_target = true,
+		.max_data = conf->max_h2c_data,
+		/* Fabrics commands may always carry 8 KiB in the capsule (B3). */
+		.max_icdata = conf->in_capsule_size > FQ_TCP_ADMIN_CCSZ ? conf->in_capsule_size
+									: FQ_TCP_ADMIN_CCSZ,
+	};
 
-static bool rx_step(struct fq_queue *q)
-{
-	uint32_t avail = q->rx_tail - q->rx_head;
-	uint8_t *p = q->rxbuf + q->rx_head;
-	struct fq_tcp_err err;
-	uint32_t n;
-
-	switch (q->rx_state) {
-	case FQ_RX_CH:
-		if (avail < sizeof(struct fq_tcp_ch))
-			return false;
-		memcpy(q->hdr, p, sizeof(struct fq_tcp_ch));
-		q->fr.hlen = 0;
-		if (fq_tcp_decode_ch((const void *)q->hdr, &q->rxctx, &q->fr, &err)) {
-			/*
-			 * Only the common header of this PDU has arrived: the
-			 * TermReq must echo those 8 bytes, not the rest of
-			 * q->hdr, which still holds an earlier PDU's header.
-			 */
-			q->fr.hlen = 0;
-			fq_queue_fatal(q, &err);
-			return false;
-		}
-		q->rx_state = FQ_RX_HDR;
-		return true;
-	case FQ_RX_HDR:
-		if (avail < q->fr.hdr_len)
-			return false;
-		memcpy(q->hdr, p, q->fr.hdr_len);
-		q->rx_head += q->fr.hdr_len;
-		if (q->fr.has_hdgst && fq_tcp_check_hdgst(q->hdr, q->fr.hlen, &err)) {
-			fq_queue_fatal(q, &err);
-			return false;
-		}
-		q->rx_state = FQ_RX_CH;
-		q->rx_req = NULL;
-		handle_header(q);
-		if (q->state == FQ_CONN_CLOSING)
-			return false;
-		if (q->rx_state == FQ_RX_CH && q->fr.data_len) {
-			/* Header handled without taking data (TermReq): skip it. */
-			q->rx_left = q->fr.data_len + (q->fr.has_ddgst ? FQ_TCP_DIGEST_LEN : 0);
-			q->rx_state = FQ_RX_DISCARD;
-		}
-		return true;
-	case FQ_RX_DATA:
-		if (!avail)
-			return false;
-		n = avail < q->rx_left ? avail : q->rx_left;
-		if (data_dst(q) != p) /* equal when the command borrowed the rxbuf */
-			memcpy(data_dst(q), p, n);
-		q->rx_head += n;
-		return rx_data_took(q, p, n);
-	case FQ_RX_DDGST: {
-		uint32_t got;
-
-		if (avail < FQ_TCP_DIGEST_LEN)
-			return false;
-		memcpy(&got, p, sizeof(got));
-		q->rx_head += FQ_TCP_DIGEST_LEN;
-		data_done(q, got == fq_crc32c_final(q->rx_crc));
-		return true;
-	}
-	case FQ_RX_DISCARD:
-		n = avail < q->rx_left ? avail : q->rx_left;
-		q->rx_head += n;
-		q->rx_left -= n;
-		if (q->rx_left)
-			return false;
-		if (q->fr.has_ddgst && q->rx_req) {
-			q->rx_left = FQ_TCP_DIGEST_LEN;
-			q->fr.has_ddgst = false;
-			return true;
-		}
-		q->rx_state = FQ_RX_CH;
-		if (q->rx_req) {
-			struct fq_req *req = q->rx_req;
-
-			q->rx_req = NULL;
-			fq_req_complete(req, req->cqe.status);
-		}
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Parse every PDU the receive buffer holds before going back to the ring. */
-static void process_rx(struct fq_queue *q)
-{
-	while (q->state != FQ_CONN_CLOSING && rx_step(q))
-		;
-	if (q->rx_head == q->rx_tail)
-		q->rx_head = q->rx_tail = 0;
+	fq_tcp_rx_init(&q->rx, &ctx, &rx_ops, q);
 }

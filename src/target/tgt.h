@@ -22,8 +22,8 @@
 
 #include "bdev/bdev.h"
 #include "proto/nvmf.h"
-#include "proto/tcp.h"
-#include "proto/tcp_decode.h"
+#include "proto/tcp_build.h"
+#include "proto/tcp_rx.h"
 #include "target/config.h"
 #include "xport/engine.h"
 
@@ -177,30 +177,12 @@ struct fq_req {
 	uint8_t *cmp_buf; /* Compare: data read back from the backend */
 	uint32_t step;	  /* multi-step commands (DSM ranges, flush-all, FUA) */
 	/* Transmission: headers live here so the sender needs no allocation. */
-	union {
-		struct fq_tcp_rsp rsp;
-		struct fq_tcp_data c2h;
-		struct fq_tcp_r2t r2t;
-	} hdr;
-	uint32_t hdgst;
-	uint32_t ddgst;
-	union {
-		struct fq_tcp_r2t r2t;
-		struct fq_tcp_rsp rsp;
-	} hdr2;
-	uint32_t hdgst2;
+	struct fq_tcp_hbuf_small hdr;  /* CapsuleResp or C2HData, with HDGST */
+	uint32_t ddgst;		       /* of the C2HData */
+	struct fq_tcp_hbuf_small hdr2; /* R2T, or the CapsuleResp after C2HData */
 	struct fq_tx tx;
 	struct fq_tx tx2; /* R2T, may overlap the response on the wire queue */
 	struct fq_req *next_wait;
-};
-
-enum fq_rx_state {
-	FQ_RX_CH,
-	FQ_RX_HDR,
-	FQ_RX_DATA,
-	FQ_RX_DDGST,
-	FQ_RX_DISCARD, /* skipping data of a command that already failed */
-	FQ_RX_NUM_STATES,
 };
 
 enum fq_conn_state {
@@ -222,16 +204,13 @@ struct fq_queue {
 	bool hdgst, ddgst;
 	bool sqflow_disabled;
 	/* Receive side. */
-	uint8_t *rxbuf;
-	uint32_t rx_head, rx_tail;
+	uint8_t *rxbuf; /* every receive is fed whole to the framer */
 	struct fq_uop rx_uop;
 	bool rx_posted;
-	enum fq_rx_state rx_state;
-	struct fq_tcp_frame fr;
-	uint8_t hdr[FQ_TCP_MAX_HDR + FQ_TCP_DIGEST_LEN];
-	struct fq_req *rx_req;
-	uint32_t rx_left; /* data bytes left in the current PDU */
-	uint32_t rx_crc;
+	struct fq_tcp_rx rx;
+	struct fq_req *rx_req; /* the command the current PDU's data belongs to */
+	bool rx_h2c;	       /* that data is H2CData (not in-capsule) */
+	bool rx_discard;       /* that data is skipped: the command already failed */
 	/*
 	 * Direct receive: a large data PDU is read straight into its request
 	 * buffer (rx_zc bytes of the posted receive go there, the rest to
@@ -240,7 +219,6 @@ struct fq_queue {
 	uint32_t rx_zc;
 	struct msghdr rx_msg;
 	struct iovec rx_iov[2];
-	struct fq_tcp_rx_ctx rxctx;
 	/* Transmit side. */
 	struct fq_tx *tx_head, *tx_tail;
 	size_t tx_off; /* bytes of tx_head already sent */
@@ -261,8 +239,8 @@ struct fq_queue {
 	uint32_t busy;		  /* requests not FREE */
 	uint32_t ops;		  /* engine ops in flight referencing this queue */
 	/* Control-PDU storage. */
-	struct fq_tcp_icresp icresp;
-	struct fq_tcp_term term;
+	struct fq_tcp_hbuf_ic icresp;
+	struct fq_tcp_hbuf_small term;
 	uint8_t term_data[FQ_TCP_TERM_MAX_DATA];
 	struct fq_tx ctl_tx; /* ICResp */
 	/*

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Write the seed corpus for fuzz_tcp_decode: valid NVMe/TCP PDU streams.
+"""Write the seed corpus for fuzz_tcp_decode and fuzz_tcp_rx: NVMe/TCP streams.
 
 Each file is a byte stream one side of a connection receives: PDUs of every
 type (NVMe/TCP 1.0 §3.6.2), with and without header and data digests, with
-correct CRC32C digests. Run from anywhere; it writes into
-tests/fuzz/corpus/tcp_decode/ next to this script. The output is
-deterministic, so the committed files match a fresh run.
+correct CRC32C digests. Run from anywhere; it writes the same seeds into
+tests/fuzz/corpus/tcp_decode/ and tests/fuzz/corpus/tcp_rx/ next to this
+script (the header validator and the framer read the same streams). The
+output is deterministic, so the committed files match a fresh run.
 """
 import os
 import struct
@@ -164,12 +165,13 @@ def corpus():
 
 
 def main():
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "tcp_decode")
-    os.makedirs(out, exist_ok=True)
-    for name, blob in sorted(corpus().items()):
-        with open(os.path.join(out, name + ".bin"), "wb") as f:
-            f.write(blob)
-    print(f"wrote {len(corpus())} files to {out}", file=sys.stderr)
+    for harness in ("tcp_decode", "tcp_rx"):
+        out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", harness)
+        os.makedirs(out, exist_ok=True)
+        for name, blob in sorted(corpus().items()):
+            with open(os.path.join(out, name + ".bin"), "wb") as f:
+                f.write(blob)
+        print(f"wrote {len(corpus())} files to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
