@@ -187,8 +187,13 @@ void fq_req_free(struct fq_req *req)
 	} else if (req->buf) {
 		fq_buf_put(&q->r->pool, req->buf, req->buf_class);
 		req->buf = NULL;
+		/*
+		 * Waiters get the buffer at the reactor's next flush, not here:
+		 * a completion must not re-enter dispatch (the waiter's command
+		 * would run inside this one's send completion).
+		 */
 		if (q->r->wait_head)
-			wake_waiters(q->r);
+			q->r->wake_pending = true;
 	}
 	fq_req_set_state(req, FQ_REQ_FREE);
 	req->next_wait = q->free_reqs;
@@ -292,6 +297,10 @@ static void on_send(struct fq_uop *op, int res, uint32_t flags)
 
 void fq_reactor_flush(struct fq_reactor *r)
 {
+	if (r->wake_pending) {
+		r->wake_pending = false;
+		wake_waiters(r);
+	}
 	while (r->flush_list) {
 		struct fq_queue *q = r->flush_list;
 

@@ -276,7 +276,8 @@ struct fq_reactor {
 	atomic_int nqueues;
 	struct fq_queue *flush_list;
 	struct fq_req *wait_head, *wait_tail; /* NEED_BUF requests */
-	struct fq_queue *stalled;	      /* queues whose rx waits for a buffer */
+	bool wake_pending;	  /* buffers came back: hand them to waiters at the next flush */
+	struct fq_queue *stalled; /* queues whose rx waits for a buffer */
 	/* Cross-thread inbox: accepted sockets handed over by the acceptor. */
 	pthread_mutex_t inbox_lock;
 	int inbox[256];
