@@ -30,7 +30,7 @@ for f in "$BINDIR/fabriq" "$BINDIR/fabriqd" "$INCDIR/fabriq/host.h" "$INCDIR/fab
 	"$LIBDIR/libfabriq_target.so" "$LIBDIR/pkgconfig/libfabriq-target.pc" \
 	"$LIBDIR/pkgconfig/libfabriq.pc" "$LIBDIR/pkgconfig/libfabriq-storage.pc" \
 	"$MANDIR/man8/fabriq.8" "$MANDIR/man8/fabriqd.8" "$MANDIR/man5/fabriqd.ini.5" \
-	"$UNITDIR/fabriqd.service" "$DATADIR/doc/fabriq/examples/fabriqd.ini"; do
+	"$UNITDIR/fabriqd.service" "$UNITDIR/fabriq-map.service" "$DATADIR/doc/fabriq/examples/fabriqd.ini"; do
 	need "$f"
 done
 # The example configuration is the one the unit tests load, byte for byte.
@@ -268,5 +268,17 @@ if command -v systemd-analyze >/dev/null; then
 	out=$(MANPATH=$R$MANDIR systemd-analyze verify "$D/unit/fabriqd.service" 2>&1) ||
 		fail "systemd-analyze verify: $out"
 	[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
+fi
+munit=$R$UNITDIR/fabriq-map.service
+grep -qx "ExecStart=$BINDIR/fabriq mapall -f /etc/fabriq/maps" "$munit" ||
+	fail "fabriq-map.service: ExecStart is not '$BINDIR/fabriq mapall -f /etc/fabriq/maps'"
+grep -qx "ExecStop=$BINDIR/fabriq unmapall -f /etc/fabriq/maps" "$munit" ||
+	fail "fabriq-map.service: ExecStop is not '$BINDIR/fabriq unmapall -f /etc/fabriq/maps'"
+grep -q '@' "$munit" && fail "fabriq-map.service has an unsubstituted @VARIABLE@"
+if command -v systemd-analyze >/dev/null; then
+	sed "s|=$BINDIR/fabriq |=$R$BINDIR/fabriq |" "$munit" >"$D/unit/fabriq-map.service"
+	out=$(MANPATH=$R$MANDIR systemd-analyze verify "$D/unit/fabriq-map.service" 2>&1) ||
+		fail "systemd-analyze verify fabriq-map.service: $out"
+	[ -z "$out" ] || fail "systemd-analyze verify warns on fabriq-map.service: $out"
 fi
 echo "install: OK"
