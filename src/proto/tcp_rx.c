@@ -33,6 +33,7 @@ void fq_tcp_rx_reset(struct fq_tcp_rx *rx)
 	rx->dst = NULL;
 	rx->dst_cnt = 0;
 	rx->fr.hlen = 0;
+	rx->pause = false;
 }
 
 void fq_tcp_rx_set_dst(struct fq_tcp_rx *rx, const struct iovec *iov, int iovcnt, uint32_t off)
@@ -195,8 +196,11 @@ static int data_bytes(struct fq_tcp_rx *rx, const uint8_t *buf, uint32_t n)
 	return rx->left ? 0 : data_end(rx);
 }
 
-int fq_tcp_rx_feed(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len)
+static int feed(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len, bool may_pause, size_t *used)
 {
+	const uint8_t *start = buf;
+
+	*used = 0;
 	while (len) {
 		size_t n;
 		uint32_t got;
@@ -235,12 +239,31 @@ int fq_tcp_rx_feed(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len)
 		default:
 			return -EPROTO;
 		}
-		if (rc)
+		if (rc) {
+			*used = (size_t)(buf - start) + n;
 			return rc;
+		}
 		buf += n;
 		len -= n;
+		/* At a PDU boundary the role may ask for the rest later. */
+		if (may_pause && rx->pause && rx->state == FQ_TCP_RX_CH && !rx->have)
+			break;
 	}
+	rx->pause = false;
+	*used = (size_t)(buf - start);
 	return 0;
+}
+
+int fq_tcp_rx_feed(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len)
+{
+	size_t used;
+
+	return feed(rx, buf, len, false, &used);
+}
+
+int fq_tcp_rx_feed_some(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len, size_t *used)
+{
+	return feed(rx, buf, len, true, used);
 }
 
 int fq_tcp_rx_dst_iov(const struct fq_tcp_rx *rx, struct iovec *out, int max)

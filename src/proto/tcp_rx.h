@@ -71,6 +71,7 @@ struct fq_tcp_rx {
 	uint32_t left; /* pad or data bytes still to come */
 	uint32_t crc;
 	bool discard;		 /* data goes nowhere */
+	bool pause;		 /* fq_tcp_rx_pause(): stop at the next PDU boundary */
 	const struct iovec *dst; /* where the data goes */
 	int dst_cnt;
 	uint32_t dst_off; /* byte position in dst of the next data byte */
@@ -93,6 +94,20 @@ void fq_tcp_rx_reset(struct fq_tcp_rx *rx);
  * ops->error first). A failed framer refuses input with -EPROTO.
  */
 int fq_tcp_rx_feed(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len);
+
+/*
+ * As fq_tcp_rx_feed(), but once the role has called fq_tcp_rx_pause() (from
+ * a callback) the feed stops at the end of that PDU, ready for the next one:
+ * a receive budget, so one connection's burst of commands does not hold up
+ * the others on its thread. *@used gets the bytes consumed; feed the rest
+ * later. The pause is cleared when the call returns.
+ */
+int fq_tcp_rx_feed_some(struct fq_tcp_rx *rx, const uint8_t *buf, size_t len, size_t *used);
+
+static inline void fq_tcp_rx_pause(struct fq_tcp_rx *rx)
+{
+	rx->pause = true;
+}
 
 /* The current header (valid from the header callback to the next PDU). */
 static inline const void *fq_tcp_rx_hdr(const struct fq_tcp_rx *rx)

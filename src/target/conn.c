@@ -20,6 +20,8 @@
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 static void post_recv(struct fq_queue *q);
+static void rx_continue(struct fq_queue *q);
+static void rx_resume_all(struct fq_reactor *r);
 static void rx_init(struct fq_queue *q, const struct fq_target_conf *conf);
 static void queue_destroy(struct fq_queue *q);
 static void send_r2t(struct fq_req *req);
@@ -297,6 +299,8 @@ static void on_send(struct fq_uop *op, int res, uint32_t flags)
 
 void fq_reactor_flush(struct fq_reactor *r)
 {
+	if (r->rx_resume)
+		rx_resume_all(r);
 	if (r->wake_pending) {
 		r->wake_pending = false;
 		wake_waiters(r);
@@ -704,15 +708,62 @@ static void on_recv(struct fq_uop *op, int res, uint32_t flags)
 		q->rx_zc = 0;
 		rc = fq_tcp_rx_direct_done(&q->rx, direct);
 	}
-	/* Every PDU the buffer holds is parsed before going back to the ring. */
-	if (!rc && res > 0 && q->state != FQ_CONN_CLOSING)
-		fq_tcp_rx_feed(&q->rx, q->rxbuf, (size_t)res);
+	if (rc || res <= 0) {
+		q->ops--;
+		if (q->state == FQ_CONN_CLOSING) {
+			fq_queue_maybe_destroy(q);
+			return;
+		}
+		post_recv(q);
+		return;
+	}
+	q->rx_off = 0;
+	q->rx_len = (uint32_t)res;
+	rx_continue(q);
+}
+
+/*
+ * Parse what is left of the last receive, up to the receive budget; the
+ * op reference of that receive is held until the buffer is consumed, then
+ * the next receive is posted.
+ */
+static void rx_continue(struct fq_queue *q)
+{
+	if (q->state != FQ_CONN_CLOSING) {
+		size_t used = 0;
+		int rc;
+
+		q->rx_cmds = 0;
+		rc = fq_tcp_rx_feed_some(&q->rx, q->rxbuf + q->rx_off, q->rx_len - q->rx_off,
+					 &used);
+		q->rx_off += (uint32_t)used;
+		if (!rc && q->rx_off < q->rx_len && q->state != FQ_CONN_CLOSING) {
+			q->next_resume = q->r->rx_resume;
+			q->r->rx_resume = q;
+			return;
+		}
+	}
 	q->ops--;
 	if (q->state == FQ_CONN_CLOSING) {
 		fq_queue_maybe_destroy(q);
 		return;
 	}
 	post_recv(q);
+}
+
+/* Connections whose receive budget ran out in the last turn go on. */
+static void rx_resume_all(struct fq_reactor *r)
+{
+	struct fq_queue *list = r->rx_resume;
+
+	r->rx_resume = NULL; /* what pauses again waits for the next turn */
+	while (list) {
+		struct fq_queue *q = list;
+
+		list = q->next_resume;
+		q->next_resume = NULL;
+		rx_continue(q);
+	}
 }
 
 /* Both sides agree on digests and limits: reply with ICResp (§3.6.2.3). */
@@ -862,6 +913,8 @@ static void handle_capsule(struct fq_queue *q, const uint8_t *rest, size_t rest_
 		fq_queue_fatal(q, &err);
 		return;
 	}
+	if (++q->rx_cmds >= FQ_TGT_RX_BUDGET)
+		fq_tcp_rx_pause(&q->rx); /* the rest of the buffer waits for the next turn */
 	fq_req_set_state(req, FQ_REQ_EXEC);
 	req->cmd = *fq_tcp_rx_sqe(&q->rx);
 	if (!q->sqflow_disabled && q->sqsize)

@@ -639,8 +639,9 @@ static void *reactor_main(void *arg)
 		int n;
 
 		fq_reactor_flush(r);
-		if (busy_ns && r->now_ns - last_work < busy_ns)
-			n = fq_engine_run(&r->eng, 0, 0); /* busy-poll window */
+		if (r->rx_resume || (busy_ns && r->now_ns - last_work < busy_ns))
+			n = fq_engine_run(&r->eng, 0,
+					  0); /* budgeted input waits, or busy-poll window */
 		else
 			n = fq_engine_run(&r->eng, 1, 0); /* sleep until something happens */
 		r->now_ns = fq_now_ns();

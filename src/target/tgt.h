@@ -33,6 +33,12 @@
 #define FQ_TGT_RXBUF (128 * 1024)
 #define FQ_TGT_TX_IOV 512 /* one sendmsg carries ~170 read responses */
 #define FQ_TGT_SMALL_BUF 8192
+/*
+ * Commands one connection may start per reactor turn: a burst from one
+ * host (up to 128 KiB of capsules, ~1,800 reads) is cut into turns, so the
+ * other connections on the reactor are served in between.
+ */
+#define FQ_TGT_RX_BUDGET 64
 #define FQ_TGT_CHANGED_NS_MAX 1024
 #define FQ_TGT_MAX_QID 1024
 
@@ -219,6 +225,14 @@ struct fq_queue {
 	uint32_t rx_zc;
 	struct msghdr rx_msg;
 	struct iovec rx_iov[2];
+	/*
+	 * Receive budget: a receive starts at most FQ_TGT_RX_BUDGET commands
+	 * per reactor turn; the rest of rxbuf[rx_off, rx_len) waits on the
+	 * reactor's rx_resume list (holding an op reference) for the next turn.
+	 */
+	uint32_t rx_cmds;
+	uint32_t rx_off, rx_len;
+	struct fq_queue *next_resume;
 	/* Transmit side. */
 	struct fq_tx *tx_head, *tx_tail;
 	size_t tx_off; /* bytes of tx_head already sent */
@@ -276,8 +290,9 @@ struct fq_reactor {
 	atomic_int nqueues;
 	struct fq_queue *flush_list;
 	struct fq_req *wait_head, *wait_tail; /* NEED_BUF requests */
-	bool wake_pending;	  /* buffers came back: hand them to waiters at the next flush */
-	struct fq_queue *stalled; /* queues whose rx waits for a buffer */
+	bool wake_pending; /* buffers came back: hand them to waiters at the next flush */
+	/* Queues whose received bytes wait for the next turn (receive budget). */
+	struct fq_queue *rx_resume;
 	/* Cross-thread inbox: accepted sockets handed over by the acceptor. */
 	pthread_mutex_t inbox_lock;
 	int inbox[256];

@@ -44,9 +44,10 @@ struct role {
 	uint32_t out_used;
 	struct iovec out_iov[3]; /* out split in three to exercise iovec walks */
 	bool negotiate_hdgst, negotiate_ddgst;
-	bool discard;  /* leave data without destination */
-	bool in_place; /* use the data where it is fed when it is all there */
-	int stop_on;   /* header type whose callback stops the feed, -1 none */
+	bool discard;	 /* leave data without destination */
+	bool in_place;	 /* use the data where it is fed when it is all there */
+	int stop_on;	 /* header type whose callback stops the feed, -1 none */
+	bool pause_each; /* ask for a pause in every header callback */
 	int in_place_hits;
 };
 
@@ -73,6 +74,8 @@ static int on_header(void *arg, struct fq_tcp_rx *rx, const uint8_t *rest, size_
 	}
 	if (fr->type == r->stop_on)
 		return -ECONNRESET;
+	if (r->pause_each)
+		fq_tcp_rx_pause(rx);
 	if (fr->data_len && !r->discard) {
 		assert_true(r->out_used + fr->data_len <= OUT_MAX);
 		if (r->in_place && rest_len >= fr->pad_len + fr->data_len) {
@@ -590,6 +593,65 @@ static void role_stops(void **state)
 	assert_int_equal(fq_tcp_rx_feed(&r.rx, s.b, 1), -EPROTO);
 }
 
+/*
+ * A role that pauses in every header gets one PDU per fq_tcp_rx_feed_some()
+ * call, cut exactly at PDU ends (after the data digest), and in the end the
+ * same events and data as one plain feed; fq_tcp_rx_feed() ignores pauses.
+ */
+static void pause_at_boundaries(void **state)
+{
+	static struct stream s;
+	static struct role r;
+
+	(void)state;
+	for (int dg = 0; dg < 4; dg++) {
+		bool hd = dg & 1, dd = dg & 2;
+		uint32_t off = 0;
+
+		host_stream(&s, hd, dd);
+		role_init(&r, true, hd, dd);
+		r.pause_each = true;
+		for (int p = 0; p < 6; p++) {
+			size_t used = 0;
+
+			assert_int_equal(fq_tcp_rx_feed_some(&r.rx, s.b + off, s.len - off, &used),
+					 0);
+			assert_int_equal(off + used, find_pdu(&s, p + 1));
+			assert_false(r.rx.pause); /* cleared on return */
+			off += (uint32_t)used;
+		}
+		assert_int_equal(off, s.len);
+		check_run(&s, &r, host_types, host_dlen, 6);
+
+		/* Split in two inside a PDU: the pause still waits for its end. */
+		role_init(&r, true, hd, dd);
+		r.pause_each = true;
+		{
+			uint32_t mid = find_pdu(&s, 2) + 10, at;
+			size_t used;
+
+			assert_int_equal(fq_tcp_rx_feed(&r.rx, s.b, mid), 0);
+			r.rx.pause = true; /* as if the header callback just asked */
+			assert_int_equal(fq_tcp_rx_feed_some(&r.rx, s.b + mid, s.len - mid, &used),
+					 0);
+			at = mid + (uint32_t)used;
+			assert_int_equal(at, find_pdu(&s, 3));
+			while (at < s.len) {
+				assert_int_equal(
+					fq_tcp_rx_feed_some(&r.rx, s.b + at, s.len - at, &used), 0);
+				assert_true(used > 0);
+				at += (uint32_t)used;
+			}
+			check_run(&s, &r, host_types, host_dlen, 6);
+		}
+
+		role_init(&r, true, hd, dd);
+		r.pause_each = true;
+		assert_int_equal(fq_tcp_rx_feed(&r.rx, s.b, s.len), 0);
+		check_run(&s, &r, host_types, host_dlen, 6);
+	}
+}
+
 /* Every builder's header passes the decoder in the receiving role. */
 static void builders_decode(void **state)
 {
@@ -829,7 +891,7 @@ int main(void)
 		cmocka_unit_test(bad_lengths),	   cmocka_unit_test(padding),
 		cmocka_unit_test(direct),	   cmocka_unit_test(role_stops),
 		cmocka_unit_test(builders_decode), cmocka_unit_test(tx_iov),
-		cmocka_unit_test(views),
+		cmocka_unit_test(views),	   cmocka_unit_test(pause_at_boundaries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
