@@ -51,18 +51,29 @@ uint32_t cluster_alloc(struct fq_pool *p)
 	return 0;
 }
 
-void cluster_unreserve(struct fq_pool *p, uint32_t c)
+/*
+ * A cluster became free: allocation resumes at the lowest free one, so space
+ * is reused early (and a cluster is handed out again as soon as rule 4 of
+ * docs/volumes.md allows, which the crash test relies on to check that rule).
+ */
+static void cluster_release(struct fq_pool *p, uint32_t c)
 {
 	bit_clear(p, c);
 	p->owned_total--;
+	if (c < p->cursor)
+		p->cursor = c;
+}
+
+void cluster_unreserve(struct fq_pool *p, uint32_t c)
+{
+	cluster_release(p, c);
 }
 
 /* A cluster left its owner: free now (replay) or after the next Flush (live). */
 static void cluster_free(struct fq_pool *p, uint32_t c, bool live)
 {
 	if (!live) {
-		bit_clear(p, c);
-		p->owned_total--;
+		cluster_release(p, c);
 		return;
 	}
 	if (p->nquar - p->quar_base == p->quar_cap) {
@@ -87,10 +98,8 @@ void quar_release(struct fq_pool *p, uint64_t mark)
 	if (mark <= p->quar_base)
 		return;
 	k = mark - p->quar_base;
-	for (uint64_t i = 0; i < k; i++) {
-		bit_clear(p, p->quar[i]);
-		p->owned_total--;
-	}
+	for (uint64_t i = 0; i < k; i++)
+		cluster_release(p, p->quar[i]);
 	left = p->nquar - mark;
 	memmove(p->quar, p->quar + k, left * sizeof(*p->quar));
 	p->quar_base = mark;
