@@ -121,6 +121,7 @@ enum fq_bdev_kind {
 	FQ_BDEV_FILE,
 	FQ_BDEV_DELAY,
 	FQ_BDEV_ERROR,
+	FQ_BDEV_VOL, /* a volume of an open pool (src/volume/), when linked in */
 	FQ_BDEV_NUM_KINDS,
 };
 

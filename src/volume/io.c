@@ -227,6 +227,7 @@ static void seg_bio_done(struct fq_bdev_io *io, int rc)
 {
 	struct seg *s = io->cb_arg;
 
+	s->p->io_eng = s->eng;
 	switch (s->stage) {
 	case ST_DIRECT:
 		seg_done(s, rc);
@@ -451,6 +452,7 @@ int fq_vol_submit(struct fq_vol *v, struct fq_engine *eng, struct fq_bdev_io *io
 	rc = check_req(v, io);
 	if (rc)
 		return rc;
+	p->io_eng = eng;
 	io->eng = eng;
 	io->error = 0;
 	io->done_bytes = 0;

@@ -190,6 +190,7 @@ static void jio_done(struct fq_bdev_io *io, int result)
 {
 	struct fq_pool *p = io->cb_arg;
 
+	p->io_eng = io->eng;
 	if (result) {
 		jfail(p, result);
 		return;
@@ -214,7 +215,7 @@ static void jsubmit(struct fq_pool *p, int state, enum fq_bdev_io_type type, uin
 	io->iovcnt = 1;
 	io->cb = jio_done;
 	io->cb_arg = p;
-	rc = fq_bdev_submit(p->bdev, p->eng, io);
+	rc = fq_bdev_submit(p->bdev, p->io_eng, io);
 	if (rc)
 		jfail(p, rc);
 }

@@ -45,6 +45,7 @@ static int commit(struct fq_pool *p, uint16_t type, const void *payload, uint16_
 
 	if (p->failed)
 		return p->failed;
+	p->io_eng = p->eng;
 	rc = jrec_add(p, type, payload, len, &s.w);
 	if (rc)
 		return rc;

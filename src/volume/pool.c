@@ -74,6 +74,7 @@ static int pool_alloc(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_poo
 		return -ENOMEM;
 	p->bdev = bdev;
 	p->eng = eng;
+	p->io_eng = eng;
 	p->pend_wtail = &p->pend_w;
 	*out = p;
 	return 0;
@@ -423,6 +424,7 @@ int pool_checkpoint_sync(struct fq_pool *p)
 
 	if (p->failed)
 		return p->failed;
+	p->io_eng = p->eng;
 	jcheckpoint(p, &s.w);
 	rc = wait_done(p, &s.done);
 	return rc ? rc : s.rc;

@@ -152,6 +152,12 @@ struct inflight {
 struct fq_pool {
 	struct fq_bdev *bdev;
 	struct fq_engine *eng;
+	/*
+	 * The engine of the thread the engine was last entered on (an I/O
+	 * submitted, a completion, a management call): journal writes go there,
+	 * so they complete on a ring that thread runs.
+	 */
+	struct fq_engine *io_eng;
 	struct fq_sb sb; /* as last written */
 	uint32_t cs;
 	uint32_t cshift;

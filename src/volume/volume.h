@@ -110,4 +110,16 @@ int fq_vol_submit(struct fq_vol *vol, struct fq_engine *eng, struct fq_bdev_io *
 uint64_t fq_vol_size(const struct fq_vol *vol);
 uint32_t fq_vol_block_size(const struct fq_vol *vol);
 
+/*
+ * Open pools by name, for the vol bdev module: a namespace "vol:POOL/NAME"
+ * (struct fq_bdev_opts kind FQ_BDEV_VOL, path "POOL/NAME") opens volume NAME
+ * of the pool registered as POOL. The registry does not own the pool.
+ * fq_pool_register: -EEXIST for a name taken, -ENOSPC when full.
+ * fq_pool_unregister: -EBUSY while a vol bdev is open on it, -ENOENT.
+ */
+#define FQ_POOL_REGISTRY_MAX 64
+int fq_pool_register(const char *name, struct fq_pool *pool);
+int fq_pool_unregister(const char *name);
+struct fq_pool *fq_pool_lookup(const char *name);
+
 #endif
