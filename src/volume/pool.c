@@ -76,6 +76,11 @@ static int pool_alloc(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_poo
 	p->eng = eng;
 	p->io_eng = eng;
 	p->pend_wtail = &p->pend_w;
+	p->sbbuf = aligned_alloc(FQ_META_BLOCK, FQ_META_BLOCK);
+	if (!p->sbbuf) {
+		free(p);
+		return -ENOMEM;
+	}
 	*out = p;
 	return 0;
 }
@@ -111,6 +116,7 @@ static void pool_free(struct fq_pool *p)
 	free(p->pend);
 	free(p->ibuf);
 	free(p->ckbuf);
+	free(p->sbbuf);
 	free(p);
 }
 

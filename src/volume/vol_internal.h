@@ -197,7 +197,7 @@ struct fq_pool {
 	uint64_t flush_mark;
 	uint8_t *ckbuf;
 	uint64_t ckbytes;
-	uint8_t sbbuf[FQ_META_BLOCK] __attribute__((aligned(4096)));
+	uint8_t *sbbuf; /* one 4 KiB aligned block for superblock I/O */
 	struct fq_bdev_io jio;
 	struct iovec jiov;
 
