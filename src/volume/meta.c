@@ -251,16 +251,20 @@ uint32_t resolve_parent(const struct fq_vol *v, uint64_t idx)
 	return resolve(v->parent, idx);
 }
 
-static void apply_set(struct fq_pool *p, const struct rec_set *r, bool live)
+static int apply_set(struct fq_pool *p, const struct rec_set *r, bool live)
 {
 	struct fq_vol *v = vol_by_id(p, r->vol);
 	uint32_t old;
 
+	/* A record never names a cluster outside the data area (a decoder must not trust it). */
+	if (map_owned(r->val) &&
+	    (map_pcl(r->val) < p->first_data || map_pcl(r->val) >= p->nclusters))
+		return -EINVAL;
 	if (!v || r->idx >= v->map_n) {
 		/* The volume went (or shrank) while the write was in flight. */
 		if (map_owned(r->val) && live)
 			cluster_free(p, map_pcl(r->val), live);
-		return;
+		return 0;
 	}
 	old = v->map[r->idx];
 	if (map_owned(old) && (!map_owned(r->val) || map_pcl(old) != map_pcl(r->val))) {
@@ -275,6 +279,7 @@ static void apply_set(struct fq_pool *p, const struct rec_set *r, bool live)
 		v->owned++;
 	}
 	v->map[r->idx] = r->val;
+	return 0;
 }
 
 static void apply_snapshot(struct fq_pool *p, const struct rec_vol *r)
@@ -282,7 +287,7 @@ static void apply_snapshot(struct fq_pool *p, const struct rec_vol *r)
 	struct fq_vol *v = vol_by_id(p, r->id), *s;
 	uint32_t *empty;
 
-	if (!v)
+	if (!v || (v->flags & VOLF_SNAPSHOT))
 		return;
 	empty = calloc(v->map_n ? v->map_n : 1, sizeof(*empty));
 	s = empty ? vol_new(p, r->new_id, VOLF_SNAPSHOT, 0, r->uuid, r->name) : NULL;
@@ -375,12 +380,15 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 	if (type == REC_SET) {
 		if (len != sizeof(struct rec_set))
 			return -EINVAL;
-		apply_set(p, (const void *)pl, live);
-		return 0;
+		return apply_set(p, (const void *)pl, live);
 	}
 	if (len != sizeof(struct rec_vol))
 		return -EINVAL;
 	v = vol_by_id(p, rv->id);
+	/* Ids are never reused: a record that would make a second one is corrupt. */
+	if ((type == REC_CREATE && v) ||
+	    ((type == REC_SNAPSHOT || type == REC_CLONE) && vol_by_id(p, rv->new_id)))
+		return -EINVAL;
 	switch (type) {
 	case REC_CREATE:
 		if (!vol_new(p, rv->id, rv->flags & VOLF_THICK, rv->size, rv->uuid, rv->name))
@@ -422,7 +430,7 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 	case REC_CLONE: {
 		struct fq_vol *c;
 
-		if (!v)
+		if (!v || !(v->flags & VOLF_SNAPSHOT))
 			break;
 		c = vol_new(p, rv->new_id, 0, v->size, rv->uuid, rv->name);
 		if (!c)

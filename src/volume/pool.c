@@ -277,7 +277,8 @@ static int load_ckpt(struct fq_pool *p)
 					goto out;
 				v->map[pair[0]] = pair[1];
 				if (map_owned(pair[1])) {
-					if (map_pcl(pair[1]) >= p->nclusters)
+					if (map_pcl(pair[1]) >= p->nclusters ||
+					    map_pcl(pair[1]) < p->first_data)
 						goto out;
 					v->owned++;
 				}
@@ -287,9 +288,26 @@ static int load_ckpt(struct fq_pool *p)
 	for (struct fq_vol *v = p->vols; v; v = v->next) {
 		uint32_t pid = (uint32_t)(uintptr_t)v->parent;
 
-		v->parent = pid ? vol_by_id(p, pid) : NULL;
-		if (pid && !v->parent)
-			goto out;
+		for (struct fq_vol *w = v->next; w; w = w->next)
+			if (w->id == v->id)
+				goto out;
+		v->parent = NULL;
+		if (pid) {
+			/* Parents resolve in place, so look them up by id here. */
+			for (struct fq_vol *w = p->vols; w; w = w->next)
+				if (w->id == pid)
+					v->parent = w;
+			if (!v->parent)
+				goto out;
+		}
+	}
+	/* A parent chain longer than the volumes there are is a loop. */
+	for (struct fq_vol *v = p->vols; v; v = v->next) {
+		uint32_t hops = 0;
+
+		for (struct fq_vol *a = v->parent; a; a = a->parent)
+			if (++hops > p->nvols)
+				goto out;
 	}
 	memcpy(p->bitmap, b + h.bitmap_off, words * 8);
 	p->owned_total = 0;
