@@ -146,7 +146,17 @@ static uint32_t clusters_of(const struct fq_pool *p, uint64_t size)
 
 int vol_set_size(struct fq_vol *v, uint64_t size)
 {
-	uint32_t n = clusters_of(v->pool, size);
+	uint32_t n;
+
+	/*
+	 * Whole clusters, indexes that fit the map's 31 bits, and at most
+	 * FQ_VOL_OVERCOMMIT times the pool: a record cannot make a map that
+	 * costs more memory and time than the pool could ever fill.
+	 */
+	if (size & (v->pool->cs - 1) || (size >> v->pool->cshift) > 0x7fffffffu ||
+	    (size >> v->pool->cshift) > FQ_VOL_OVERCOMMIT * v->pool->nclusters)
+		return -EINVAL;
+	n = clusters_of(v->pool, size);
 
 	if (n > v->map_n) {
 		/* calloc: a large map costs memory only where entries are set. */
@@ -391,8 +401,9 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 		return -EINVAL;
 	switch (type) {
 	case REC_CREATE:
-		if (!vol_new(p, rv->id, rv->flags & VOLF_THICK, rv->size, rv->uuid, rv->name))
-			return -ENOMEM;
+		if (!rv->size ||
+		    !vol_new(p, rv->id, rv->flags & VOLF_THICK, rv->size, rv->uuid, rv->name))
+			return -EINVAL;
 		break;
 	case REC_DELETE:
 		if (!v)
@@ -410,6 +421,9 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 	case REC_RESIZE:
 		if (!v)
 			break;
+		if (!rv->size || rv->size & (p->cs - 1) || (rv->size >> p->cshift) > 0x7fffffffu ||
+		    (rv->size >> p->cshift) > FQ_VOL_OVERCOMMIT * p->nclusters)
+			return -EINVAL;
 		if (clusters_of(p, rv->size) < v->map_n) {
 			uint32_t n = clusters_of(p, rv->size);
 
@@ -417,8 +431,8 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 			if (v->parent_limit > n)
 				v->parent_limit = n;
 		}
-		if (vol_set_size(v, rv->size))
-			return -ENOMEM;
+		if (!rv->size || vol_set_size(v, rv->size))
+			return -EINVAL;
 		break;
 	case REC_RENAME:
 		if (v)

@@ -98,7 +98,8 @@ static int new_uuid(uint8_t uuid[16])
 static int size_ok(const struct fq_pool *p, uint64_t size)
 {
 	/* Whole clusters: a shrink then never leaves old data past the end to show on a grow. */
-	if (!size || size & (p->cs - 1) || (size >> p->cshift) > 0x7fffffffu)
+	if (!size || size & (p->cs - 1) || (size >> p->cshift) > 0x7fffffffu ||
+	    (size >> p->cshift) > FQ_VOL_OVERCOMMIT * p->nclusters)
 		return -EINVAL;
 	return 0;
 }

@@ -20,6 +20,8 @@
 
 #define FQ_VOL_NAME_MAX 80 /* with the terminating NUL: "NAME" or "NAME@SNAP" */
 #define FQ_POOL_NAME_MAX 64
+/* A thin volume may be at most this many times the pool's size. */
+#define FQ_VOL_OVERCOMMIT 64
 
 struct fq_pool;
 struct fq_vol;
