@@ -17,6 +17,7 @@
 
 #include "proto/nvmf.h"
 #include "target/config.h"
+#include "volume/volume.h"
 
 /* Longest INI line accepted: a PATH_MAX file path plus its options fits. */
 #define MAX_LINE 8192
@@ -439,10 +440,16 @@ static int ns_head(struct fq_ns_conf *ns, char *head, const char *spec, char *er
 		}
 		strcpy(ns->path, path);
 		ns->bdev.path = ns->path;
+	} else if (!strncmp(head, "vol:", 4) && strlen(head + 4) < sizeof(ns->path)) {
+		/* A volume of a pool from a [pool] section (src/volume/pool_conf.c). */
+		ns->bdev.kind = FQ_BDEV_VOL;
+		strcpy(ns->path, head + 4);
+		ns->bdev.path = ns->path;
 	} else {
 		ns_err(err, errlen, spec,
-		       "'%s': expected ram:SIZE, null:SIZE or file:PATH[:SIZE], optionally with "
-		       "stacked modules in front (delay:...+ or error:...+)",
+		       "'%s': expected ram:SIZE, null:SIZE or file:PATH[:SIZE] (or vol:POOL/NAME "
+		       "over a [pool] section), optionally with stacked modules in front "
+		       "(delay:...+ or error:...+)",
 		       head);
 		return -EINVAL;
 	}
@@ -677,7 +684,10 @@ void fq_conf_free(struct fq_target_conf *c)
 static void fix_paths(struct fq_subsys_conf *s)
 {
 	for (int i = 0; i < s->nns && i < FQ_CONF_MAX_NS; i++)
-		s->ns[i].bdev.path = s->ns[i].bdev.kind == FQ_BDEV_FILE ? s->ns[i].path : NULL;
+		s->ns[i].bdev.path =
+			s->ns[i].bdev.kind == FQ_BDEV_FILE || s->ns[i].bdev.kind == FQ_BDEV_VOL
+				? s->ns[i].path
+				: NULL;
 }
 
 struct fq_subsys_conf *fq_conf_add_subsys(struct fq_target_conf *c, const char *nqn)
@@ -857,7 +867,7 @@ static const char *closest(const char *word, const char *const *names, int n)
  * (an NQN is up to 223) and does not report line numbers to the handler.
  */
 
-enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS };
+enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS, SECT_POOL };
 
 struct pending_ports {
 	int subsys;
@@ -1103,6 +1113,13 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	case SECT_SUBSYS:
 		subsys_key(ld, name, value);
 		break;
+	case SECT_POOL: {
+		char msg[512];
+
+		if (fq_pool_conf_key(name, value, msg, sizeof(msg)))
+			ld_fail(ld, name, "%s", msg);
+		break;
+	}
 	}
 	return !ld->rc;
 }
@@ -1208,7 +1225,7 @@ static char *split_header(char *hdr)
 /* @s is the text after '[' of a header line. */
 static void section_begin(struct loader *ld, const char *s)
 {
-	static const char *const kinds[] = {"target", "port", "subsystem"};
+	static const char *const kinds[] = {"target", "port", "subsystem", "pool"};
 	const char *close = strchr(s, ']'), *rest, *hint;
 	char hdr[512], work[512], *name;
 	size_t len;
@@ -1252,7 +1269,15 @@ static void section_begin(struct loader *ld, const char *s)
 				       work, work[0] == 'p' ? "NAME" : "NQN");
 		return work[0] == 'p' ? begin_port(ld, hdr, name) : begin_subsys(ld, hdr, name);
 	}
-	hint = closest(work, kinds, 3);
+	if (!strcmp(work, "pool")) {
+		char msg[256];
+
+		if (fq_pool_conf_begin(name, msg, sizeof(msg)))
+			return ld_fail(ld, NULL, "section '[%s]': %s", hdr, msg);
+		ld->sect = SECT_POOL;
+		return;
+	}
+	hint = closest(work, kinds, 4);
 	if (hint)
 		return ld_fail(ld, NULL, "unknown section '[%s]'; did you mean '%s'?", hdr, hint);
 	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port or subsystem)", hdr);
@@ -1359,6 +1384,7 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
 	struct loader ld = {.c = c, .path = path, .err = err, .errlen = errlen};
 	int r;
 
+	fq_pool_conf_reset();
 	ld.f = fopen(path, "r");
 	if (!ld.f) {
 		r = -errno;
@@ -1542,11 +1568,14 @@ static int check_ns(const struct fq_subsys_conf *s, const struct fq_ns_conf *ns,
 	const struct fq_bdev_opts *b = &ns->bdev;
 	const char *why = NULL;
 
-	if (b->kind != FQ_BDEV_RAM && b->kind != FQ_BDEV_NULL && b->kind != FQ_BDEV_FILE)
+	if (b->kind != FQ_BDEV_RAM && b->kind != FQ_BDEV_NULL && b->kind != FQ_BDEV_FILE &&
+	    b->kind != FQ_BDEV_VOL)
 		why = "unknown backend kind";
 	else if (b->block_size != 512 && b->block_size != 4096)
 		why = "block size must be 512 or 4096";
-	else if (b->kind != FQ_BDEV_FILE && !b->size)
+	else if (b->kind == FQ_BDEV_VOL && !ns->path[0])
+		why = "vol namespace without POOL/NAME";
+	else if (b->kind != FQ_BDEV_FILE && b->kind != FQ_BDEV_VOL && !b->size)
 		why = "ram and null namespaces need a size";
 	else if (b->size % b->block_size)
 		why = "size is not a multiple of the block size";

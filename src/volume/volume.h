@@ -124,4 +124,18 @@ int fq_pool_register(const char *name, struct fq_pool *pool);
 int fq_pool_unregister(const char *name);
 struct fq_pool *fq_pool_lookup(const char *name);
 
+/*
+ * [pool "NAME"] sections of the configuration file (pool_conf.c): the
+ * reader calls fq_pool_conf_reset before a file, fq_pool_conf_begin at each
+ * section and fq_pool_conf_key for each of its keys (-ENOENT: unknown key;
+ * message in @err). fq_pool_conf_open_all opens, creates if asked, and
+ * registers every pool not open yet, with its volumes; fq_pool_conf_close_all
+ * closes what it opened.
+ */
+void fq_pool_conf_reset(void);
+int fq_pool_conf_begin(const char *name, char *err, size_t errlen);
+int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen);
+int fq_pool_conf_open_all(char *err, size_t errlen);
+void fq_pool_conf_close_all(void);
+
 #endif
