@@ -1440,6 +1440,17 @@ static int validate_target(const struct fq_target_conf *c, char *err, size_t err
 		       c->max_transfer);
 		return -EINVAL;
 	}
+	/* The volume engine serves a pool from one thread (docs/volumes.md). */
+	for (int i = 0; i < c->nsubsys && c->reactors != 1; i++)
+		for (int n = 0; n < c->subsys[i].nns; n++)
+			if (c->subsys[i].ns[n].bdev.kind == FQ_BDEV_VOL) {
+				seterr(err, errlen,
+				       "subsystem '%s': namespace vol:%s needs [target] reactors = "
+				       "1 "
+				       "(--reactors 1) for now",
+				       c->subsys[i].nqn, c->subsys[i].ns[n].path);
+				return -EINVAL;
+			}
 	return 0;
 }
 
