@@ -234,6 +234,17 @@ struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev)
 	return bdev;
 }
 
+uint64_t fq_bdev_used_blocks(struct fq_bdev *bdev)
+{
+	struct fq_bdev *b = fq_bdev_bottom(bdev);
+	uint64_t n;
+
+	if (!b || !b->ops || !b->ops->used_blocks)
+		return bdev ? bdev->num_blocks : 0;
+	n = b->ops->used_blocks(b);
+	return n < bdev->num_blocks ? n : bdev->num_blocks;
+}
+
 int fq_bdev_sync_base(struct fq_bdev *bdev)
 {
 	return fq_bdev_sync(bdev->base);

@@ -96,6 +96,8 @@ struct fq_bdev_ops {
 	/* Flush everything written so far, synchronously (shutdown path). */
 	int (*sync)(struct fq_bdev *bdev);
 	void (*destroy)(struct fq_bdev *bdev);
+	/* Optional, thin-provisioned modules: blocks that hold storage (NUSE). */
+	uint64_t (*used_blocks)(struct fq_bdev *bdev);
 };
 
 struct fq_bdev {
@@ -223,6 +225,12 @@ int fq_bdev_sync(struct fq_bdev *bdev);
 
 /* The bottom bdev of @bdev's stack (@bdev itself when it sits on nothing). */
 struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev);
+
+/*
+ * Blocks of @bdev that hold storage: what the bottom of its stack reports
+ * (ops->used_blocks), or all of them when it keeps no count.
+ */
+uint64_t fq_bdev_used_blocks(struct fq_bdev *bdev);
 
 /*
  * The delay module: every read, and every write, write-zeroes and deallocate,

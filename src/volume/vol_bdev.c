@@ -132,12 +132,21 @@ static void vol_destroy(struct fq_bdev *bdev)
 	pthread_mutex_unlock(&reg_lock);
 }
 
+static uint64_t vol_used_blocks(struct fq_bdev *bdev)
+{
+	struct vol_bdev *vb = bdev->priv;
+
+	/* Read without the pool's thread: a count a moment old is what NUSE may be. */
+	return (vb->vol->owned << vb->vol->pool->cshift) / bdev->block_size;
+}
+
 static const struct fq_bdev_ops vol_ops = {
 	.name = "vol",
 	.submit = vol_submit,
 	.map_read = NULL, /* reads resolve through the cluster map */
 	.sync = vol_sync,
 	.destroy = vol_destroy,
+	.used_blocks = vol_used_blocks,
 };
 
 static int vol_parse(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,

@@ -56,6 +56,9 @@ class VolumeTest(TargetTestCase):
             self.assertEqual(struct.unpack_from("<Q", c.data, 0)[0], 64 * 1024 * 1024 // 512)
             c = a.identify(0, nsid=2)
             self.assertEqual(struct.unpack_from("<Q", c.data, 0)[0], 32 * 1024 * 1024 // 512)
+            # Thin provisioning (NSFEAT bit 0) and nothing in use yet (NUSE).
+            self.assertEqual(c.data[24] & 1, 1)
+            self.assertEqual(struct.unpack_from("<Q", c.data, 16)[0], 0)
             # Never written: zeroes.
             c = q.read(1, 1000, 16)
             self.assertEqual(c.status, 0, c)
@@ -67,6 +70,9 @@ class VolumeTest(TargetTestCase):
             self.assertEqual(q.write(2, slba, d2).status, 0)
             self.assertEqual(q.read(1, slba, 8).data, d1)
             self.assertEqual(q.read(2, slba, 8).data, d2)
+            # Two clusters allocated on nsid 2 now: NUSE counts them.
+            c = a.identify(0, nsid=2)
+            self.assertEqual(struct.unpack_from("<Q", c.data, 16)[0], 2 * CLUSTER // 512)
             # The rest of a freshly allocated cluster reads zeroes.
             self.assertEqual(q.read(1, slba - 8, 8).data, bytes(8 * 512))
             self.assertEqual(q.read(1, slba + 8, 8).data, bytes(8 * 512))

@@ -74,6 +74,9 @@ static void test_registry(void **state)
 	assert_int_equal(b->num_blocks * b->block_size, 4 * MiB);
 	assert_true(b->supports_dealloc);
 	assert_true(b->read_zeroes_after_dealloc);
+	/* NUSE: a fresh thin volume uses nothing; a RAM bdev keeps no count. */
+	assert_int_equal(fq_bdev_used_blocks(b), 0);
+	assert_int_equal(fq_bdev_used_blocks(base), base->num_blocks);
 	assert_int_equal(fq_pool_unregister("reg"), -EBUSY);
 	fq_bdev_close(b);
 	assert_int_equal(fq_pool_unregister("reg"), 0);
@@ -108,6 +111,8 @@ static void test_ram_pool(void **state)
 	bt_data_path(&eng, b);
 	/* A snapshot exported read-only. */
 	bt_write_pattern(&eng, b, 0, 65536, 3);
+	assert_true(fq_bdev_used_blocks(b) >= 65536 / b->block_size);
+	assert_true(fq_bdev_used_blocks(b) < b->num_blocks);
 	assert_int_equal(fq_vol_snapshot(p, "v@s"), 0);
 	s = open_vol("rp/v@s");
 	bt_expect(&eng, s, 0, 65536, 3);
