@@ -24,6 +24,12 @@ extern const struct fq_bdev_module fq_bdev_file_module;
 extern const struct fq_bdev_module fq_bdev_delay_module;
 extern const struct fq_bdev_module fq_bdev_error_module;
 extern const struct fq_bdev_module fq_bdev_qos_module;
+/*
+ * The vol module lives in src/volume/ (volume -> bdev, never the reverse):
+ * a weak reference, so programs that do not link the volume engine have no
+ * vol module rather than an unresolved symbol.
+ */
+extern const struct fq_bdev_module fq_bdev_vol_module __attribute__((weak));
 
 /* Each returns 0 or -errno with a message in @err; on failure nothing is left allocated. */
 int fq_bdev_file_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,

@@ -40,6 +40,7 @@ static const struct fq_bdev_module *const modules[FQ_BDEV_NUM_KINDS] = {
 	[FQ_BDEV_RAM] = &fq_bdev_ram_module,	 [FQ_BDEV_NULL] = &fq_bdev_null_module,
 	[FQ_BDEV_FILE] = &fq_bdev_file_module,	 [FQ_BDEV_DELAY] = &fq_bdev_delay_module,
 	[FQ_BDEV_ERROR] = &fq_bdev_error_module, [FQ_BDEV_QOS] = &fq_bdev_qos_module,
+	[FQ_BDEV_VOL] = &fq_bdev_vol_module,
 };
 
 const struct fq_bdev_module *fq_bdev_module_get(enum fq_bdev_kind kind)
@@ -76,8 +77,8 @@ static void err_prefix(const struct fq_bdev_opts *opts, char *buf, size_t len)
 {
 	const struct fq_bdev_module *m = fq_bdev_module_get(opts->kind);
 
-	if (m && opts->kind == FQ_BDEV_FILE)
-		snprintf(buf, len, "file %s", opts->path ? opts->path : "(no path)");
+	if (m && (opts->kind == FQ_BDEV_FILE || opts->kind == FQ_BDEV_VOL))
+		snprintf(buf, len, "%s %s", m->name, opts->path ? opts->path : "(no path)");
 	else
 		snprintf(buf, len, "%s", m ? m->name : "bdev");
 }
@@ -95,7 +96,8 @@ static int check_opts(const struct fq_bdev_opts *opts, uint32_t bs, char *err, s
 		fq_bdev_errf(err, errlen, "file: no path given");
 		return -EINVAL;
 	}
-	if (opts->kind != FQ_BDEV_FILE && opts->size == 0) {
+	/* A file may take its size from the file, a volume from the volume. */
+	if (opts->kind != FQ_BDEV_FILE && opts->kind != FQ_BDEV_VOL && opts->size == 0) {
 		fq_bdev_errf(err, errlen, "%s: a size is required", who);
 		return -EINVAL;
 	}
@@ -219,6 +221,17 @@ struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev)
 	while (bdev && bdev->base)
 		bdev = bdev->base;
 	return bdev;
+}
+
+uint64_t fq_bdev_used_blocks(struct fq_bdev *bdev)
+{
+	struct fq_bdev *b = fq_bdev_bottom(bdev);
+	uint64_t n;
+
+	if (!b || !b->ops || !b->ops->used_blocks)
+		return bdev ? bdev->num_blocks : 0;
+	n = b->ops->used_blocks(b);
+	return n < bdev->num_blocks ? n : bdev->num_blocks;
 }
 
 int fq_bdev_sync_base(struct fq_bdev *bdev)

@@ -103,6 +103,8 @@ struct fq_bdev_ops {
 	 * Returns how many it completed.
 	 */
 	int (*abort_held)(struct fq_bdev *bdev, struct fq_engine *eng);
+	/* Optional, thin-provisioned modules: blocks that hold storage (NUSE). */
+	uint64_t (*used_blocks)(struct fq_bdev *bdev);
 };
 
 struct fq_bdev {
@@ -129,6 +131,7 @@ enum fq_bdev_kind {
 	FQ_BDEV_DELAY,
 	FQ_BDEV_ERROR,
 	FQ_BDEV_QOS,
+	FQ_BDEV_VOL, /* a volume of an open pool (src/volume/), when linked in */
 	FQ_BDEV_NUM_KINDS,
 };
 
@@ -237,6 +240,12 @@ int fq_bdev_sync(struct fq_bdev *bdev);
 
 /* The bottom bdev of @bdev's stack (@bdev itself when it sits on nothing). */
 struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev);
+
+/*
+ * Blocks of @bdev that hold storage: what the bottom of its stack reports
+ * (ops->used_blocks), or all of them when it keeps no count.
+ */
+uint64_t fq_bdev_used_blocks(struct fq_bdev *bdev);
 
 /*
  * The delay module: every read, and every write, write-zeroes and deallocate,

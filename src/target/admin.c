@@ -90,7 +90,9 @@ static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_tgt_n
 {
 	const struct fq_bdev *b = ns->bdev;
 
-	id->nsze = id->ncap = id->nuse = b->num_blocks;
+	id->nsze = id->ncap = b->num_blocks;
+	/* A thin volume counts only its allocated blocks (NVMe base 2.0, 5.17.2.1). */
+	id->nuse = fq_bdev_used_blocks(ns->bdev);
 	id->nsfeat = b->supports_dealloc ? FQ_NSFEAT_THIN : 0;
 	id->nlbaf = 0;
 	id->flbas = 0;

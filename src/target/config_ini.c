@@ -14,6 +14,7 @@
 #include "target/config_int.h"
 #include "util/ini_file.h"
 #include "util/parse.h"
+#include "volume/volume.h"
 
 /* Longest INI line accepted: a PATH_MAX file path plus its options fits. */
 #define MAX_LINE 8192
@@ -68,7 +69,7 @@ static const char *closest(const char *word, const char *const *names, int n)
  * section names at 50 bytes (an NQN is up to 223).
  */
 
-enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS };
+enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS, SECT_POOL };
 
 struct pending_ports {
 	int subsys;
@@ -289,6 +290,13 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	case SECT_SUBSYS:
 		subsys_key(ld, name, value);
 		break;
+	case SECT_POOL: {
+		char msg[512];
+
+		if (fq_pool_conf_key(name, value, msg, sizeof(msg)))
+			ld_fail(ld, name, "%s", msg);
+		break;
+	}
 	}
 	return !ld->rc;
 }
@@ -382,7 +390,7 @@ static char *split_header(char *hdr)
 /* @s is the text after '[' of a header line. */
 static void section_begin(struct loader *ld, const char *s)
 {
-	static const char *const kinds[] = {"target", "port", "subsystem"};
+	static const char *const kinds[] = {"target", "port", "subsystem", "pool"};
 	const char *close = strchr(s, ']'), *rest, *hint;
 	char hdr[512], work[512], *name;
 	size_t len;
@@ -426,7 +434,15 @@ static void section_begin(struct loader *ld, const char *s)
 				       work, work[0] == 'p' ? "NAME" : "NQN");
 		return work[0] == 'p' ? begin_port(ld, hdr, name) : begin_subsys(ld, hdr, name);
 	}
-	hint = closest(work, kinds, 3);
+	if (!strcmp(work, "pool")) {
+		char msg[256];
+
+		if (fq_pool_conf_begin(name, msg, sizeof(msg)))
+			return ld_fail(ld, NULL, "section '[%s]': %s", hdr, msg);
+		ld->sect = SECT_POOL;
+		return;
+	}
+	hint = closest(work, kinds, 4);
 	if (hint)
 		return ld_fail(ld, NULL, "unknown section '[%s]'; did you mean '%s'?", hdr, hint);
 	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port or subsystem)", hdr);
@@ -486,6 +502,7 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
 	FILE *f;
 	int r;
 
+	fq_pool_conf_reset();
 	f = fopen(path, "r");
 	if (!f) {
 		r = -errno;

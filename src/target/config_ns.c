@@ -146,10 +146,20 @@ static int ns_head(struct fq_ns_conf *ns, char *head, const char *spec, char *er
 			return -ENOMEM;
 		}
 		ns->bdev.path = ns->path;
+	} else if (!strncmp(head, "vol:", 4) && strlen(head + 4) < PATH_MAX) {
+		/* A volume of a pool from a [pool] section (src/volume/pool_conf.c). */
+		ns->bdev.kind = FQ_BDEV_VOL;
+		ns->path = strdup(head + 4);
+		if (!ns->path) {
+			ns_err(err, errlen, spec, "out of memory");
+			return -ENOMEM;
+		}
+		ns->bdev.path = ns->path;
 	} else {
 		ns_err(err, errlen, spec,
-		       "'%s': expected ram:SIZE, null:SIZE or file:PATH[:SIZE], optionally with "
-		       "stacked modules in front (delay:...+ or error:...+)",
+		       "'%s': expected ram:SIZE, null:SIZE or file:PATH[:SIZE] (or vol:POOL/NAME "
+		       "over a [pool] section), optionally with stacked modules in front "
+		       "(delay:...+ or error:...+)",
 		       head);
 		return -EINVAL;
 	}

@@ -41,6 +41,17 @@ static int validate_target(const struct fq_target_conf *c, char *err, size_t err
 			c->max_transfer);
 		return -EINVAL;
 	}
+	/* The volume engine serves a pool from one thread (docs/volumes.md). */
+	for (int i = 0; i < c->nsubsys && c->reactors != 1; i++)
+		for (int n = 0; n < c->subsys[i].nns; n++)
+			if (c->subsys[i].ns[n].bdev.kind == FQ_BDEV_VOL) {
+				fq_errf(err, errlen,
+					"subsystem '%s': namespace vol:%s needs [target] reactors "
+					"= 1 "
+					"(--reactors 1) for now",
+					c->subsys[i].nqn, c->subsys[i].ns[n].path);
+				return -EINVAL;
+			}
 	return 0;
 }
 
@@ -171,11 +182,14 @@ static int check_ns(const struct fq_subsys_conf *s, const struct fq_ns_conf *ns,
 	const struct fq_bdev_opts *b = &ns->bdev;
 	const char *why = NULL;
 
-	if (b->kind != FQ_BDEV_RAM && b->kind != FQ_BDEV_NULL && b->kind != FQ_BDEV_FILE)
+	if (b->kind != FQ_BDEV_RAM && b->kind != FQ_BDEV_NULL && b->kind != FQ_BDEV_FILE &&
+	    b->kind != FQ_BDEV_VOL)
 		why = "unknown backend kind";
 	else if (b->block_size != 512 && b->block_size != 4096)
 		why = "block size must be 512 or 4096";
-	else if (b->kind != FQ_BDEV_FILE && !b->size)
+	else if (b->kind == FQ_BDEV_VOL && (!ns->path || !ns->path[0]))
+		why = "vol namespace without POOL/NAME";
+	else if (b->kind != FQ_BDEV_FILE && b->kind != FQ_BDEV_VOL && !b->size)
 		why = "ram and null namespaces need a size";
 	else if (b->size % b->block_size)
 		why = "size is not a multiple of the block size";

@@ -18,6 +18,7 @@
 
 #include "target/tgt.h"
 #include "util/log.h"
+#include "volume/volume.h"
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 #define TICK_NS 250000000ll
@@ -742,6 +743,10 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 	rc = ram_fits(conf, err, errlen);
 	if (rc)
 		return rc;
+	/* Pools before the namespaces on their volumes (docs/volumes.md). */
+	rc = fq_pool_conf_open_all(err, errlen);
+	if (rc)
+		return rc;
 	for (int i = 0; i < conf->nsubsys; i++) {
 		rc = subsys_create(t, &conf->subsys[i], err, errlen);
 		if (rc)
@@ -822,6 +827,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 	for (int i = 0; i < t->nsubsys; i++)
 		subsys_free(t->subsys[i], t->start_failed);
 	free(t->subsys);
+	fq_pool_conf_close_all(); /* after the last namespace on a volume */
 	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {
 		struct fq_ctrl *c = t->ctrls;

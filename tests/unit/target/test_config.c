@@ -396,6 +396,14 @@ static void error_syntax(void **state)
 	(void)state;
 	expect_load_error(PORT_A "[subsytem \"" NQN1 "\"]\n", 4, NULL, "did you mean 'subsystem'?");
 	expect_load_error("[global]\n", 1, NULL, "unknown section '[global]'");
+	/* [pool] sections: their keys are checked by the volume engine's reader. */
+	expect_load_error("[pool \"p\"]\nbdev = disk:/x\n", 2, "bdev", "expected ram:SIZE");
+	expect_load_error("[pool \"p\"]\nsize = 1M\n", 2, "size", "unknown key 'size'");
+	expect_load_error("[pool \"p\"]\nvolume = v\n", 2, "volume", "NAME:SIZE[:thick]");
+	expect_load_error("[pool \"p\"]\ncluster_size = 3K\n", 2, "cluster_size", "a power of two");
+	expect_load_error("[pool \"p\"]\n[pool \"p\"]\n", 2, NULL, "defined twice");
+	expect_load_error("[pool \"a/b\"]\n", 1, NULL, "without '/'");
+	expect_load_error("[pol \"p\"]\n", 1, NULL, "did you mean 'pool'?");
 	expect_load_error("[target]\n[target]\n", 2, NULL, "given twice (first on line 1)");
 	expect_load_error("[target \"x\"]\n", 1, NULL, "takes no name");
 	expect_load_error("\n[port \"a\"\n", 2, NULL, "without a closing ']'");
@@ -544,6 +552,14 @@ static void parse_ns_good(void **state)
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_NULL);
 	assert_int_equal(ns.bdev.block_size, 4096);
 	assert_int_equal(ns.nsid, 0xFFFFFFFEu);
+
+	/* A volume of a [pool]: no size of its own, POOL/NAME as the path. */
+	assert_int_equal(fq_conf_parse_ns("vol:p0/db,nsid=7", &ns, err, sizeof(err)), 0);
+	assert_int_equal(ns.bdev.kind, FQ_BDEV_VOL);
+	assert_string_equal(ns.path, "p0/db");
+	assert_ptr_equal(ns.bdev.path, ns.path);
+	assert_int_equal(ns.bdev.size, 0);
+	assert_int_equal(ns.nsid, 7);
 
 	assert_int_equal(fq_conf_parse_ns("file:/var/lib/fabriq/ns2.img:1G,direct=1,nsid=5", &ns,
 					  err, sizeof(err)),
@@ -790,6 +806,24 @@ static void validate_rejects_duplicate_nsid(void **state)
 	build(&c, NQN1, specs, 3);
 	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "nsid 3 is used twice"));
+	fq_conf_free(&c);
+}
+
+/* A vol: namespace needs one reactor (the volume engine's thread rule). */
+static void validate_vol_needs_one_reactor(void **state)
+{
+	static const char *const specs[] = {"ram:1M", "vol:p0/db"};
+	struct fq_target_conf c;
+
+	(void)state;
+	build(&c, NQN1, specs, 2);
+	c.reactors = 2;
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "vol:p0/db needs [target] reactors = 1"));
+	fq_conf_free(&c);
+	build(&c, NQN1, specs, 2);
+	c.reactors = 1;
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
 	fq_conf_free(&c);
 }
 
@@ -1058,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(check_nqn),
 		cmocka_unit_test(validate_assigns_nsids),
 		cmocka_unit_test(validate_rejects_duplicate_nsid),
+		cmocka_unit_test(validate_vol_needs_one_reactor),
 		cmocka_unit_test(validate_derives_ids),
 		cmocka_unit_test(derived_ids_are_stable),
 		cmocka_unit_test(validate_keeps_given_ids_and_is_idempotent),

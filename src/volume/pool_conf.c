@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pools named in the configuration file (docs/volumes.md "Configuration"):
+ *
+ *   [pool "NAME"]
+ *   bdev = ram:SIZE | file:PATH[:SIZE]
+ *   create = yes              ; format the bdev if it holds no pool
+ *   cluster_size = 1M         ; for create
+ *   volume = VOL:SIZE[:thick] ; created at start if missing (repeatable)
+ *
+ * The target's configuration reader hands each section and key here; the
+ * pools are opened and registered (for "vol:NAME/VOL" namespaces) before the
+ * first namespace is, and closed after the last one. State is process-wide
+ * and used from the thread that loads the configuration and starts and stops
+ * the target.
+ */
+#include "volume/vol_internal.h"
+
+#include "bdev/backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONF_MAX_VOLS 64
+
+struct pool_conf {
+	char name[FQ_POOL_NAME_MAX];
+	char path[4096];
+	struct fq_bdev_opts bdev;
+	bool has_bdev;
+	bool create;
+	uint32_t cluster_size;
+	int nvols;
+	struct {
+		char name[FQ_VOL_NAME_MAX];
+		uint64_t size;
+		bool thick;
+	} vols[CONF_MAX_VOLS];
+};
+
+struct pool_open {
+	char name[FQ_POOL_NAME_MAX];
+	struct fq_bdev *bdev;
+	struct fq_pool *pool;
+	struct fq_engine eng;
+	bool has_eng;
+};
+
+static struct pool_conf confs[FQ_POOL_REGISTRY_MAX];
+static int nconfs;
+static struct pool_open opened[FQ_POOL_REGISTRY_MAX];
+static int nopened;
+
+void fq_pool_conf_reset(void)
+{
+	nconfs = 0;
+}
+
+int fq_pool_conf_begin(const char *name, char *err, size_t errlen)
+{
+	if (!name || !name[0] || strlen(name) >= FQ_POOL_NAME_MAX || strchr(name, '/')) {
+		snprintf(err, errlen, "a pool name is 1..%d characters without '/'",
+			 FQ_POOL_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	for (int i = 0; i < nconfs; i++)
+		if (!strcmp(confs[i].name, name)) {
+			snprintf(err, errlen, "pool '%s' is defined twice", name);
+			return -EEXIST;
+		}
+	if (nconfs == FQ_POOL_REGISTRY_MAX) {
+		snprintf(err, errlen, "too many pools (the maximum is %d)", FQ_POOL_REGISTRY_MAX);
+		return -ENOSPC;
+	}
+	memset(&confs[nconfs], 0, sizeof(confs[nconfs]));
+	snprintf(confs[nconfs].name, sizeof(confs[nconfs].name), "%s", name);
+	nconfs++;
+	return 0;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	struct fq_bdev_opts o = {0};
+
+	/* The block layer's size syntax: "64M", "1G", "4096". */
+	if (fq_bdev_parse_common(&o, "size", s, NULL, 0))
+		return -EINVAL;
+	*out = o.size;
+	return 0;
+}
+
+static int conf_bdev(struct pool_conf *c, const char *val, char *err, size_t errlen)
+{
+	const char *size = NULL;
+
+	if (!strncmp(val, "ram:", 4)) {
+		fq_bdev_opts_init(&c->bdev, FQ_BDEV_RAM);
+		size = val + 4;
+	} else if (!strncmp(val, "file:", 5)) {
+		const char *colon = strchr(val + 5, ':');
+		size_t n = colon ? (size_t)(colon - val - 5) : strlen(val + 5);
+
+		if (!n || n >= sizeof(c->path)) {
+			snprintf(err, errlen, "bad file path in '%s'", val);
+			return -EINVAL;
+		}
+		fq_bdev_opts_init(&c->bdev, FQ_BDEV_FILE);
+		memcpy(c->path, val + 5, n);
+		c->path[n] = '\0';
+		c->bdev.path = c->path;
+		size = colon ? colon + 1 : NULL;
+	} else {
+		snprintf(err, errlen, "bdev '%s': expected ram:SIZE or file:PATH[:SIZE]", val);
+		return -EINVAL;
+	}
+	if (size && (parse_size(size, &c->bdev.size) || c->bdev.size % 4096)) {
+		snprintf(err, errlen, "bdev '%s': bad size (a multiple of 4 KiB)", val);
+		return -EINVAL;
+	}
+	if (c->bdev.kind == FQ_BDEV_FILE)
+		c->bdev.create = c->bdev.size > 0;
+	c->has_bdev = true;
+	return 0;
+}
+
+static int conf_volume(struct pool_conf *c, const char *val, char *err, size_t errlen)
+{
+	char buf[256], *size, *thick;
+
+	if (c->nvols == CONF_MAX_VOLS || strlen(val) >= sizeof(buf)) {
+		snprintf(err, errlen, "volume '%s': too many or too long", val);
+		return -EINVAL;
+	}
+	strcpy(buf, val);
+	size = strchr(buf, ':');
+	if (!size) {
+		snprintf(err, errlen, "volume '%s': expected NAME:SIZE[:thick]", val);
+		return -EINVAL;
+	}
+	*size++ = '\0';
+	thick = strchr(size, ':');
+	if (thick)
+		*thick++ = '\0';
+	if (!buf[0] || strlen(buf) >= FQ_VOL_NAME_MAX || strchr(buf, '@') ||
+	    parse_size(size, &c->vols[c->nvols].size) || (thick && strcmp(thick, "thick"))) {
+		snprintf(err, errlen, "volume '%s': expected NAME:SIZE[:thick]", val);
+		return -EINVAL;
+	}
+	snprintf(c->vols[c->nvols].name, sizeof(c->vols[c->nvols].name), "%s", buf);
+	c->vols[c->nvols].thick = thick != NULL;
+	c->nvols++;
+	return 0;
+}
+
+int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen)
+{
+	struct pool_conf *c = nconfs ? &confs[nconfs - 1] : NULL;
+	uint64_t v;
+
+	if (!c)
+		return -EINVAL;
+	if (!strcmp(key, "bdev"))
+		return conf_bdev(c, val, err, errlen);
+	if (!strcmp(key, "volume"))
+		return conf_volume(c, val, err, errlen);
+	if (!strcmp(key, "create")) {
+		if (strcmp(val, "yes") && strcmp(val, "no") && strcmp(val, "1") &&
+		    strcmp(val, "0")) {
+			snprintf(err, errlen, "create '%s': expected yes or no", val);
+			return -EINVAL;
+		}
+		c->create = !strcmp(val, "yes") || !strcmp(val, "1");
+		return 0;
+	}
+	if (!strcmp(key, "cluster_size")) {
+		if (parse_size(val, &v) || v < 4096 || v > (1u << 20) || (v & (v - 1))) {
+			snprintf(err, errlen, "cluster_size '%s': a power of two, 4K..1M", val);
+			return -EINVAL;
+		}
+		c->cluster_size = (uint32_t)v;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown key '%s' (expected bdev, create, cluster_size, volume)",
+		 key);
+	return -ENOENT;
+}
+
+static int open_one(const struct pool_conf *c, char *err, size_t errlen)
+{
+	struct pool_open *po = &opened[nopened];
+	char berr[256];
+	int rc;
+
+	memset(po, 0, sizeof(*po));
+	snprintf(po->name, sizeof(po->name), "%s", c->name);
+	if (!c->has_bdev) {
+		snprintf(err, errlen, "pool '%s': no bdev", c->name);
+		return -EINVAL;
+	}
+	rc = fq_engine_init(&po->eng, 64);
+	if (rc) {
+		snprintf(err, errlen, "pool '%s': engine: %s", c->name, strerror(-rc));
+		return rc;
+	}
+	po->has_eng = true;
+	rc = fq_bdev_open(&c->bdev, &po->bdev, berr, sizeof(berr));
+	if (rc) {
+		snprintf(err, errlen, "pool '%s': %s", c->name, berr);
+		goto fail;
+	}
+	rc = fq_pool_open(po->bdev, &po->eng, &po->pool);
+	if (rc == -EBADMSG && c->create) {
+		struct fq_pool_opts o = {.name = c->name, .cluster_size = c->cluster_size};
+
+		rc = fq_pool_create(po->bdev, &po->eng, &o);
+		if (!rc)
+			rc = fq_pool_open(po->bdev, &po->eng, &po->pool);
+	}
+	if (rc) {
+		snprintf(err, errlen, "pool '%s': %s%s", c->name, strerror(-rc),
+			 rc == -EBADMSG ? " (no pool there; create = yes formats it)" : "");
+		goto fail;
+	}
+	for (int i = 0; i < c->nvols; i++) {
+		if (fq_vol_find(po->pool, c->vols[i].name))
+			continue;
+		rc = fq_vol_create(po->pool, c->vols[i].name, c->vols[i].size, c->vols[i].thick);
+		if (rc) {
+			snprintf(err, errlen, "pool '%s': volume '%s': %s", c->name,
+				 c->vols[i].name, strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = fq_pool_register(c->name, po->pool);
+	if (rc) {
+		snprintf(err, errlen, "pool '%s': %s", c->name, strerror(-rc));
+		goto fail;
+	}
+	nopened++;
+	return 0;
+fail:
+	if (po->pool)
+		fq_pool_close(po->pool);
+	fq_bdev_close(po->bdev);
+	fq_engine_fini(&po->eng);
+	return rc;
+}
+
+int fq_pool_conf_open_all(char *err, size_t errlen)
+{
+	for (int i = 0; i < nconfs; i++) {
+		int rc;
+
+		if (fq_pool_lookup(confs[i].name))
+			continue; /* open already (a reload) */
+		rc = open_one(&confs[i], err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void fq_pool_conf_close_all(void)
+{
+	while (nopened) {
+		struct pool_open *po = &opened[--nopened];
+
+		fq_pool_unregister(po->name);
+		fq_pool_close(po->pool);
+		fq_bdev_close(po->bdev);
+		fq_engine_fini(&po->eng);
+	}
+}

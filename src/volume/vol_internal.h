@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the volume engine shared by its files: the in-memory pool and
+ * volume, the on-disk layouts (docs/volumes.md) and the journal records.
+ */
+#ifndef FQ_VOLUME_VOL_INTERNAL_H
+#define FQ_VOLUME_VOL_INTERNAL_H
+
+#include "volume/volume.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FQ_META_BLOCK 4096u
+#define FQ_SB_MAGIC "FQPOOL\0\1"
+#define FQ_CKPT_MAGIC "FQCKPT01"
+#define FQ_JE_MAGIC 0x454a5146u /* "FQJE" */
+#define FQ_POOL_VERSION 1u
+
+/* Map values (docs/volumes.md "Checkpoint"). */
+#define MAP_NONE 0u
+#define MAP_ZERO 1u
+#define MAP_UNWRITTEN 0x80000000u
+#define map_owned(e) ((e) >= 2u)
+#define map_pcl(e) ((e) & ~MAP_UNWRITTEN)
+
+#define VOLF_SNAPSHOT 1u
+#define VOLF_THICK 2u
+
+struct fq_sb {
+	char magic[8];
+	uint32_t version;
+	uint32_t crc;
+	uint64_t seq;
+	uint8_t uuid[16];
+	uint32_t cluster_size;
+	uint32_t block_size;
+	uint64_t nclusters;
+	uint64_t journal_off;
+	uint64_t journal_len;
+	uint64_t ckpt_off[2];
+	uint64_t ckpt_len;
+	uint32_t ckpt_slot;
+	uint32_t max_volumes;
+	uint64_t ckpt_seq;
+	uint64_t ckpt_bytes;
+	uint32_t ckpt_crc;
+	uint32_t first_data;
+	char name[FQ_POOL_NAME_MAX];
+};
+_Static_assert(sizeof(struct fq_sb) == 192, "superblock layout");
+
+struct fq_ckpt_hdr {
+	char magic[8];
+	uint32_t crc;
+	uint32_t next_id;
+	uint64_t seq;
+	uint32_t nvols;
+	uint32_t pad;
+	uint64_t npairs;
+	uint64_t bytes;
+	uint64_t bitmap_off;
+	uint64_t pad2;
+};
+_Static_assert(sizeof(struct fq_ckpt_hdr) == 64, "checkpoint header layout");
+
+struct fq_ckpt_vol {
+	uint32_t id;
+	uint32_t parent;
+	uint64_t size;
+	uint32_t flags;
+	uint32_t parent_limit;
+	uint64_t write_gen;
+	uint32_t nent;
+	uint32_t pad;
+	uint8_t uuid[16];
+	char name[FQ_VOL_NAME_MAX];
+	uint8_t pad2[24];
+};
+_Static_assert(sizeof(struct fq_ckpt_vol) == 160, "checkpoint volume layout");
+
+struct fq_je_hdr {
+	uint32_t magic;
+	uint32_t crc;
+	uint64_t seq;
+	uint64_t uuid_lo;
+	uint32_t len;
+	uint32_t nrec;
+};
+_Static_assert(sizeof(struct fq_je_hdr) == 32, "journal entry header layout");
+
+enum fq_rec_type {
+	REC_SET = 1,
+	REC_CREATE,
+	REC_DELETE,
+	REC_RESIZE,
+	REC_RENAME,
+	REC_SNAPSHOT,
+	REC_CLONE,
+	REC_ROLLBACK,
+	REC_SNAPDEL,
+	REC_UNPARENT,
+};
+
+struct fq_rec_hdr {
+	uint16_t type;
+	uint16_t len; /* payload bytes */
+	uint32_t pad;
+};
+
+struct rec_set {
+	uint32_t vol, idx, val, pad;
+};
+/* CREATE, SNAPSHOT (id = the volume, new_id = the snapshot), CLONE (id = the snapshot). */
+struct rec_vol {
+	uint32_t id, new_id, flags, pad;
+	uint64_t size;
+	uint8_t uuid[16];
+	char name[FQ_VOL_NAME_MAX];
+};
+
+struct fq_vol {
+	struct fq_pool *pool;
+	struct fq_vol *next;
+	struct fq_vol *parent;
+	uint32_t id;
+	uint32_t flags;
+	uint64_t size;
+	uint32_t parent_limit; /* clusters of the parent visible through this map */
+	uint64_t write_gen;
+	uint8_t uuid[16];
+	char name[FQ_VOL_NAME_MAX];
+	uint32_t *map;
+	uint32_t map_n; /* clusters covered by size */
+	uint64_t owned;
+};
+
+/* A waiter on a journal commit (or a checkpoint). */
+struct jwait {
+	void (*fn)(struct jwait *w, int rc);
+	struct jwait *next;
+};
+
+/* A cluster whose allocation (or deallocation) is in flight: I/O to it waits. */
+struct inflight {
+	struct fq_vol *vol;
+	uint32_t idx;
+	struct seg *waiters, *wtail;
+	struct inflight *next;
+};
+
+struct fq_pool {
+	struct fq_bdev *bdev;
+	struct fq_engine *eng;
+	/*
+	 * The engine of the thread the engine was last entered on (an I/O
+	 * submitted, a completion, a management call): journal writes go there,
+	 * so they complete on a ring that thread runs.
+	 */
+	struct fq_engine *io_eng;
+	struct fq_sb sb; /* as last written */
+	uint32_t cs;
+	uint32_t cshift;
+	uint64_t nclusters;
+	uint32_t first_data;
+	uint64_t *bitmap;
+	uint64_t cursor;
+	uint64_t owned_total;
+	bool check_mode; /* opened by fq_pool_check: nothing is written */
+	int failed;	 /* a metadata write failed: -EIO from now on */
+	uint64_t replayed;
+
+	struct fq_vol *vols, *vtail;
+	uint32_t nvols;
+	uint32_t next_id;
+
+	/* Freed clusters waiting for a Flush (docs/volumes.md rule 4). */
+	uint32_t *quar;
+	uint64_t nquar, quar_cap, quar_base;
+
+	/* Journal. */
+	uint64_t jseq; /* last entry committed */
+	uint64_t jtail;
+	uint8_t *pend; /* records not yet written, behind room for the header */
+	uint64_t pend_len, pend_cap;
+	uint32_t pend_nrec;
+	struct jwait *pend_w, **pend_wtail;
+	bool ckpt_wanted;
+	struct jwait *ckpt_w;
+	bool jbusy;
+	uint8_t *ibuf; /* the entry being written */
+	uint64_t ibuf_cap, ilen;
+	uint32_t inrec;
+	struct jwait *iw;
+	struct jwait *icw;
+	int jstate;
+	uint64_t flush_mark;
+	uint8_t *ckbuf;
+	uint64_t ckbytes;
+	uint8_t *sbbuf; /* one 4 KiB aligned block for superblock I/O */
+	struct fq_bdev_io jio;
+	struct iovec jiov;
+
+	struct inflight *inflight;
+};
+
+/* meta.c: the in-memory state and the records applied to it. */
+struct fq_vol *vol_by_id(struct fq_pool *p, uint32_t id);
+struct fq_vol *vol_by_name(struct fq_pool *p, const char *name);
+struct fq_vol *vol_new(struct fq_pool *p, uint32_t id, uint32_t flags, uint64_t size,
+		       const uint8_t uuid[16], const char *name);
+void vol_unlink_free(struct fq_pool *p, struct fq_vol *v);
+int vol_set_size(struct fq_vol *v, uint64_t size);
+void bit_set(struct fq_pool *p, uint64_t c);
+void bit_clear(struct fq_pool *p, uint64_t c);
+bool bit_test(const struct fq_pool *p, uint64_t c);
+/* A free data cluster, marked used; 0 if none. */
+uint32_t cluster_alloc(struct fq_pool *p);
+/* Give back a cluster no metadata points at (a failed allocation). */
+void cluster_unreserve(struct fq_pool *p, uint32_t c);
+void quar_release(struct fq_pool *p, uint64_t mark);
+/* Apply the records of one journal entry (live: frees wait for a Flush). */
+int apply_records(struct fq_pool *p, const uint8_t *buf, uint64_t len, uint32_t nrec, bool live);
+/* What cluster @idx of @v reads from: a data cluster, or 0 for zeroes. */
+uint32_t resolve(const struct fq_vol *v, uint64_t idx);
+/* The same through @v's parent only (what a copy-on-write copies). */
+uint32_t resolve_parent(const struct fq_vol *v, uint64_t idx);
+uint32_t dependants(const struct fq_pool *p, const struct fq_vol *v);
+
+/* journal.c: records, entries, checkpoints. */
+int jrec_add(struct fq_pool *p, uint16_t type, const void *payload, uint16_t len, struct jwait *w);
+void jkick(struct fq_pool *p);
+/* Ask for a checkpoint; @w runs when it is durable. */
+void jcheckpoint(struct fq_pool *p, struct jwait *w);
+/* Serialize the state into p->ckbuf; returns its length. */
+uint64_t ckpt_build(struct fq_pool *p, uint64_t seq);
+uint64_t ckpt_slot_len(uint32_t max_volumes, uint64_t nclusters);
+void sb_fill(struct fq_pool *p, uint8_t *block);
+
+/* sync.c: waiting for I/O from management calls. */
+int io_sync(struct fq_pool *p, enum fq_bdev_io_type type, uint64_t off, void *buf, uint64_t len);
+int wait_done(struct fq_pool *p, const bool *done);
+/* Ask for a checkpoint and wait until it is durable. */
+int pool_checkpoint_sync(struct fq_pool *p);
+
+#endif

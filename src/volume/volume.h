@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pools of thin and thick volumes with snapshots and clones, on any bdev.
+ * docs/volumes.md describes the on-disk format, the journal and the ordering
+ * guarantees.
+ *
+ * One thread owns a pool: its I/O (fq_vol_submit, asynchronous over the
+ * caller's engine) and its management calls (synchronous: they run the
+ * pool's engine, the one given to fq_pool_open, until their journal entry is
+ * durable). Functions return 0 or -errno.
+ */
+#ifndef FQ_VOLUME_VOLUME_H
+#define FQ_VOLUME_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bdev/bdev.h"
+
+#define FQ_VOL_NAME_MAX 80 /* with the terminating NUL: "NAME" or "NAME@SNAP" */
+#define FQ_POOL_NAME_MAX 64
+/* A thin volume may be at most this many times the pool's size. */
+#define FQ_VOL_OVERCOMMIT 64
+
+struct fq_pool;
+struct fq_vol;
+
+struct fq_pool_opts {
+	const char *name;      /* stored in the superblock */
+	uint32_t cluster_size; /* power of two, 4 KiB .. 1 MiB; 0 = 1 MiB */
+	uint64_t journal_size; /* bytes, multiple of 4 KiB; 0 = 8 MiB */
+	uint32_t max_volumes;  /* volumes, snapshots and clones; 0 = 4096 */
+};
+
+/* Write a new, empty pool over @bdev (destroys what is there). */
+int fq_pool_create(struct fq_bdev *bdev, struct fq_engine *eng, const struct fq_pool_opts *opts);
+
+/*
+ * Open the pool on @bdev: newest superblock, its checkpoint, then the journal
+ * replayed. @eng is the engine management calls run (NULL for bdevs that
+ * complete inside submit). The bdev stays the caller's.
+ */
+int fq_pool_open(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_pool **out);
+/* Write a checkpoint (so the next open replays nothing) and free the pool. */
+int fq_pool_close(struct fq_pool *pool);
+/* Free the pool without writing anything (what a crash leaves). */
+void fq_pool_abandon(struct fq_pool *pool);
+
+struct fq_pool_info {
+	char name[FQ_POOL_NAME_MAX];
+	uint32_t cluster_size;
+	uint64_t capacity;	   /* bytes of data clusters */
+	uint64_t allocated;	   /* bytes of data clusters owned by volumes */
+	uint32_t volumes;	   /* volumes, snapshots and clones */
+	uint64_t journal_replayed; /* entries replayed by the open */
+};
+int fq_pool_info(struct fq_pool *pool, struct fq_pool_info *info);
+
+struct fq_pool_check_report {
+	uint64_t clusters_owned;
+	uint64_t errors; /* 0 = clean */
+	char first_error[160];
+};
+/*
+ * Offline check of the pool on @bdev (nobody else may have it open): every
+ * checksum, every cluster owned at most once and within the data area, the
+ * stored bitmap equal to the maps (no leak), parent references sound.
+ * Returns 0 when it could read the pool (the verdict is in @rep), or -errno.
+ */
+int fq_pool_check(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_pool_check_report *rep);
+
+/* Volumes. @name is "NAME" for volumes, "NAME@SNAP" for snapshots. */
+int fq_vol_create(struct fq_pool *pool, const char *name, uint64_t size, bool thick);
+int fq_vol_delete(struct fq_pool *pool, const char *name);
+/* Grow; shrink only with @allow_shrink (-EINVAL otherwise). */
+int fq_vol_resize(struct fq_pool *pool, const char *name, uint64_t size, bool allow_shrink);
+int fq_vol_rename(struct fq_pool *pool, const char *name, const char *new_name);
+/* @snap is "NAME@SNAP". */
+int fq_vol_snapshot(struct fq_pool *pool, const char *snap);
+int fq_vol_clone(struct fq_pool *pool, const char *snap, const char *new_name);
+int fq_vol_rollback(struct fq_pool *pool, const char *snap);
+int fq_vol_flatten(struct fq_pool *pool, const char *name);
+
+/* NULL if there is none. */
+struct fq_vol *fq_vol_find(struct fq_pool *pool, const char *name);
+
+struct fq_vol_info {
+	char name[FQ_VOL_NAME_MAX];
+	char parent[FQ_VOL_NAME_MAX]; /* "" without a parent snapshot */
+	uint8_t uuid[16];
+	uint64_t size;
+	uint64_t allocated_bytes; /* clusters this volume owns */
+	uint64_t write_gen;
+	bool snapshot; /* read-only */
+	bool thick;
+	uint32_t snapshots;  /* snapshots of this volume */
+	uint32_t dependants; /* volumes whose parent this is */
+};
+int fq_vol_info(struct fq_vol *vol, struct fq_vol_info *info);
+
+/* Call @fn for each volume (creation order) until it returns nonzero. */
+int fq_vol_list(struct fq_pool *pool, int (*fn)(struct fq_vol *vol, void *arg), void *arg);
+
+/*
+ * I/O on a volume, in the block layer's request (offset, length, iov, cb;
+ * byte ranges in multiples of the pool's block size, inside the volume).
+ * Completes through io->cb, possibly before returning. Writes to a snapshot
+ * fail with -EROFS and io->nvme_status Namespace Is Write Protected.
+ */
+int fq_vol_submit(struct fq_vol *vol, struct fq_engine *eng, struct fq_bdev_io *io);
+uint64_t fq_vol_size(const struct fq_vol *vol);
+uint32_t fq_vol_block_size(const struct fq_vol *vol);
+
+/*
+ * Open pools by name, for the vol bdev module: a namespace "vol:POOL/NAME"
+ * (struct fq_bdev_opts kind FQ_BDEV_VOL, path "POOL/NAME") opens volume NAME
+ * of the pool registered as POOL. The registry does not own the pool.
+ * fq_pool_register: -EEXIST for a name taken, -ENOSPC when full.
+ * fq_pool_unregister: -EBUSY while a vol bdev is open on it, -ENOENT.
+ */
+#define FQ_POOL_REGISTRY_MAX 64
+int fq_pool_register(const char *name, struct fq_pool *pool);
+int fq_pool_unregister(const char *name);
+struct fq_pool *fq_pool_lookup(const char *name);
+
+/*
+ * [pool "NAME"] sections of the configuration file (pool_conf.c): the
+ * reader calls fq_pool_conf_reset before a file, fq_pool_conf_begin at each
+ * section and fq_pool_conf_key for each of its keys (-ENOENT: unknown key;
+ * message in @err). fq_pool_conf_open_all opens, creates if asked, and
+ * registers every pool not open yet, with its volumes; fq_pool_conf_close_all
+ * closes what it opened.
+ */
+void fq_pool_conf_reset(void);
+int fq_pool_conf_begin(const char *name, char *err, size_t errlen);
+int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen);
+int fq_pool_conf_open_all(char *err, size_t errlen);
+void fq_pool_conf_close_all(void);
+
+#endif

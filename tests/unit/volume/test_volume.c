@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The volume engine on a RAM bdev: pools, thin and thick volumes, the data
+ * path (zeroes where nothing was written, allocation on first write,
+ * deallocation of whole clusters), snapshots with copy-on-write, clones,
+ * rollback, flatten, snapshot delete, resize, rename, the journal's
+ * checkpoints and replay, and the offline check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bdev/bdev.h"
+#include "vol_test.h"
+
+#define MiB (1ull << 20)
+#define KiB 1024ull
+
+struct ctx {
+	struct fq_bdev *bdev;
+	struct fq_pool *pool;
+	uint32_t cs;
+};
+
+static struct fq_bdev *ram(uint64_t size)
+{
+	struct fq_bdev_opts o;
+	struct fq_bdev *b;
+	char err[128];
+
+	assert_int_equal(fq_bdev_opts_init(&o, FQ_BDEV_RAM), 0);
+	o.size = size;
+	assert_int_equal(fq_bdev_open(&o, &b, err, sizeof(err)), 0);
+	return b;
+}
+
+static int setup_cs(void **state, uint32_t cs, uint64_t journal)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct fq_pool_opts o = {.name = "p0", .cluster_size = cs, .journal_size = journal};
+
+	assert_non_null(c);
+	c->bdev = ram(64 * MiB);
+	c->cs = cs ? cs : (uint32_t)MiB;
+	assert_int_equal(fq_pool_create(c->bdev, NULL, &o), 0);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	*state = c;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_cs(state, 64 * KiB, 0);
+}
+
+static int setup_default(void **state)
+{
+	return setup_cs(state, 0, 0);
+}
+
+static int setup_small_journal(void **state)
+{
+	return setup_cs(state, 64 * KiB, 16 * KiB);
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	if (c->pool)
+		assert_int_equal(fq_pool_close(c->pool), 0);
+	fq_bdev_close(c->bdev);
+	free(c);
+	return 0;
+}
+
+/* Close (or drop, as a crash would) and open again; check the pool first. */
+static void reopen(struct ctx *c, bool clean)
+{
+	struct fq_pool_check_report rep;
+
+	if (clean)
+		assert_int_equal(fq_pool_close(c->pool), 0);
+	else
+		fq_pool_abandon(c->pool);
+	c->pool = NULL;
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	if (rep.errors)
+		fail_msg("pool check: %s", rep.first_error);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+}
+
+static void check_clean(struct ctx *c)
+{
+	struct fq_pool_check_report rep;
+
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	if (rep.errors)
+		fail_msg("pool check: %s", rep.first_error);
+}
+
+static struct fq_vol *vol(struct ctx *c, const char *name)
+{
+	struct fq_vol *v = fq_vol_find(c->pool, name);
+
+	if (!v)
+		fail_msg("no volume %s", name);
+	return v;
+}
+
+static void fill(uint8_t *b, uint64_t len, uint8_t seed)
+{
+	for (uint64_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(seed + i * 7 + (i >> 9));
+}
+
+static void wr(struct ctx *c, const char *name, uint64_t off, uint64_t len, uint8_t seed)
+{
+	uint8_t *b = malloc(len);
+
+	assert_non_null(b);
+	fill(b, len, seed);
+	assert_int_equal(vt_io(vol(c, name), NULL, FQ_BDEV_IO_WRITE, off, b, len), 0);
+	free(b);
+}
+
+/* [off, off+len) holds the pattern @seed started at @pat_off, or zeroes when @seed is 0. */
+static void expect(struct ctx *c, const char *name, uint64_t off, uint64_t len, uint8_t seed,
+		   uint64_t pat_off)
+{
+	uint8_t *b = malloc(len), *e = calloc(1, len + pat_off);
+
+	assert_non_null(b);
+	assert_non_null(e);
+	memset(b, 0xee, len);
+	if (seed)
+		fill(e, len + pat_off, seed);
+	assert_int_equal(vt_io(vol(c, name), NULL, FQ_BDEV_IO_READ, off, b, len), 0);
+	if (memcmp(b, e + pat_off, len)) {
+		for (uint64_t i = 0; i < len; i++)
+			if (b[i] != e[pat_off + i])
+				fail_msg("%s: byte %llu is %02x, expected %02x", name,
+					 (unsigned long long)(off + i), b[i], e[pat_off + i]);
+	}
+	free(b);
+	free(e);
+}
+
+static uint64_t allocated(struct ctx *c, const char *name)
+{
+	struct fq_vol_info i;
+
+	assert_int_equal(fq_vol_info(vol(c, name), &i), 0);
+	return i.allocated_bytes;
+}
+
+static void cmd(struct ctx *c, const char *name, enum fq_bdev_io_type t, uint64_t off, uint64_t len)
+{
+	assert_int_equal(vt_io(vol(c, name), NULL, t, off, NULL, len), 0);
+}
+
+static void test_create_open(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_pool_info pi;
+	struct fq_vol_info vi;
+	struct fq_pool *p2;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 8 * MiB, false), 0);
+	assert_int_equal(fq_vol_create(c->pool, "v", 8 * MiB, false), -EEXIST);
+	assert_int_equal(fq_vol_create(c->pool, "bad@name", 8 * MiB, false), -EINVAL);
+	assert_int_equal(fq_vol_create(c->pool, "odd", 8 * MiB + 4096, false), -EINVAL);
+	assert_int_equal(fq_vol_info(vol(c, "v"), &vi), 0);
+	assert_int_equal(vi.size, 8 * MiB);
+	assert_int_equal(vi.allocated_bytes, 0);
+	assert_false(vi.snapshot);
+	assert_string_equal(vi.parent, "");
+	assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+	assert_string_equal(pi.name, "p0");
+	assert_int_equal(pi.cluster_size, c->cs);
+	assert_int_equal(pi.volumes, 1);
+	assert_int_equal(pi.allocated, 0);
+	assert_true(pi.capacity > 48 * MiB && pi.capacity < 64 * MiB);
+	/* Unwritten space reads as zeroes. */
+	expect(c, "v", 0, 256 * KiB, 0, 0);
+	reopen(c, true);
+	assert_int_equal(fq_vol_info(vol(c, "v"), &vi), 0);
+	assert_int_equal(vi.size, 8 * MiB);
+	/* Not a pool: refused. */
+	{
+		struct fq_bdev *b = ram(16 * MiB);
+
+		assert_int_equal(fq_pool_open(b, NULL, &p2), -EBADMSG);
+		fq_bdev_close(b);
+	}
+}
+
+static void test_thin_write(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_pool_info pi;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 4 * MiB, false), 0);
+	/* A partial first write allocates one cluster; the rest of it reads zeroes. */
+	wr(c, "v", 100 * KiB, 4 * KiB, 1);
+	assert_int_equal(allocated(c, "v"), c->cs);
+	expect(c, "v", 100 * KiB, 4 * KiB, 1, 0);
+	expect(c, "v", 64 * KiB, 36 * KiB, 0, 0);
+	expect(c, "v", 104 * KiB, 24 * KiB, 0, 0);
+	/* Across clusters, with an overwrite of the allocated one. */
+	wr(c, "v", 60 * KiB, 80 * KiB, 2);
+	assert_int_equal(allocated(c, "v"), 3 * c->cs);
+	expect(c, "v", 60 * KiB, 80 * KiB, 2, 0);
+	expect(c, "v", 0, 60 * KiB, 0, 0);
+	assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+	assert_int_equal(pi.allocated, 3 * c->cs);
+	/* Out of range and misaligned requests are refused. */
+	assert_int_equal(vt_io(vol(c, "v"), NULL, FQ_BDEV_IO_READ, 4 * MiB, pi.name, 512), -EINVAL);
+	assert_int_equal(vt_io(vol(c, "v"), NULL, FQ_BDEV_IO_READ, 100, pi.name, 512), -EINVAL);
+	reopen(c, false);
+	expect(c, "v", 60 * KiB, 80 * KiB, 2, 0);
+	assert_int_equal(allocated(c, "v"), 3 * c->cs);
+}
+
+static void test_default_cluster(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(c->cs, MiB);
+	assert_int_equal(fq_vol_create(c->pool, "v", 16 * MiB, false), 0);
+	wr(c, "v", 3 * MiB + 512, 1024, 9);
+	assert_int_equal(allocated(c, "v"), MiB);
+	expect(c, "v", 3 * MiB, 512, 0, 0);
+	expect(c, "v", 3 * MiB + 512, 1024, 9, 0);
+	reopen(c, false);
+	expect(c, "v", 3 * MiB + 512, 1024, 9, 0);
+}
+
+static void test_thick(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_vol_info vi;
+	struct fq_pool_info pi;
+
+	assert_int_equal(fq_vol_create(c->pool, "t", 2 * MiB, true), 0);
+	assert_int_equal(fq_vol_info(vol(c, "t"), &vi), 0);
+	assert_true(vi.thick);
+	assert_int_equal(vi.allocated_bytes, 2 * MiB);
+	expect(c, "t", 0, 2 * MiB, 0, 0);
+	wr(c, "t", 8 * KiB, 8 * KiB, 3);
+	expect(c, "t", 0, 8 * KiB, 0, 0);
+	expect(c, "t", 8 * KiB, 8 * KiB, 3, 0);
+	expect(c, "t", 16 * KiB, 48 * KiB, 0, 0);
+	assert_int_equal(allocated(c, "t"), 2 * MiB);
+	/* Deallocating keeps the reservation and reads zeroes. */
+	cmd(c, "t", FQ_BDEV_IO_DEALLOCATE, 0, 64 * KiB);
+	assert_int_equal(allocated(c, "t"), 2 * MiB);
+	expect(c, "t", 0, 64 * KiB, 0, 0);
+	/* Thick growth reserves; too big a thick volume is refused. */
+	assert_int_equal(fq_vol_resize(c->pool, "t", 3 * MiB, false), 0);
+	assert_int_equal(allocated(c, "t"), 3 * MiB);
+	assert_int_equal(fq_vol_create(c->pool, "huge", 128 * MiB, true), -ENOSPC);
+	assert_null(fq_vol_find(c->pool, "huge"));
+	assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+	assert_int_equal(pi.allocated, 3 * MiB);
+	reopen(c, false);
+	assert_int_equal(allocated(c, "t"), 3 * MiB);
+	expect(c, "t", 0, 3 * MiB, 0, 0);
+}
+
+static void test_dealloc(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 2 * MiB, false), 0);
+	wr(c, "v", 0, 256 * KiB, 4);
+	assert_int_equal(allocated(c, "v"), 4 * c->cs);
+	/* Whole clusters are freed; the partial edges are zeroed in place. */
+	cmd(c, "v", FQ_BDEV_IO_DEALLOCATE, 32 * KiB, 160 * KiB);
+	assert_int_equal(allocated(c, "v"), 2 * c->cs);
+	expect(c, "v", 0, 32 * KiB, 4, 0);
+	expect(c, "v", 32 * KiB, 160 * KiB, 0, 0);
+	expect(c, "v", 192 * KiB, 64 * KiB, 4, 192 * KiB);
+	cmd(c, "v", FQ_BDEV_IO_WRITE_ZEROES, 192 * KiB, 64 * KiB);
+	assert_int_equal(allocated(c, "v"), c->cs);
+	expect(c, "v", 192 * KiB, 64 * KiB, 0, 0);
+	/* Zeroing what reads as zeroes allocates nothing. */
+	cmd(c, "v", FQ_BDEV_IO_WRITE_ZEROES, 1 * MiB + 4096, 8192);
+	assert_int_equal(allocated(c, "v"), c->cs);
+	assert_int_equal(vt_io(vol(c, "v"), NULL, FQ_BDEV_IO_FLUSH, 0, NULL, 0), 0);
+	reopen(c, false);
+	expect(c, "v", 0, 32 * KiB, 4, 0);
+	expect(c, "v", 32 * KiB, 224 * KiB, 0, 0);
+	assert_int_equal(allocated(c, "v"), c->cs);
+}
+
+static void test_snapshot_cow(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_vol_info vi;
+	uint8_t buf[4096];
+	uint16_t st = 0;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 1 * MiB, false), 0);
+	wr(c, "v", 0, 256 * KiB, 5);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@s1"), 0);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@s1"), -EEXIST);
+	assert_int_equal(fq_vol_snapshot(c->pool, "nosuch@s1"), -ENOENT);
+	/* Instant: the snapshot owns the clusters, the volume shares them. */
+	assert_int_equal(allocated(c, "v@s1"), 4 * c->cs);
+	assert_int_equal(allocated(c, "v"), 0);
+	assert_int_equal(fq_vol_info(vol(c, "v"), &vi), 0);
+	assert_string_equal(vi.parent, "v@s1");
+	assert_int_equal(vi.snapshots, 1);
+	/* The first write to a shared cluster copies that cluster only. */
+	wr(c, "v", 68 * KiB, 4 * KiB, 6);
+	assert_int_equal(allocated(c, "v"), c->cs);
+	expect(c, "v", 64 * KiB, 4 * KiB, 5, 64 * KiB);
+	expect(c, "v", 68 * KiB, 4 * KiB, 6, 0);
+	expect(c, "v", 72 * KiB, 56 * KiB, 5, 72 * KiB);
+	expect(c, "v@s1", 0, 256 * KiB, 5, 0);
+	/* A second write to the copied cluster copies nothing more. */
+	wr(c, "v", 100 * KiB, 4 * KiB, 7);
+	assert_int_equal(allocated(c, "v"), c->cs);
+	/* Deallocating a shared cluster hides the snapshot's data from the volume only. */
+	cmd(c, "v", FQ_BDEV_IO_DEALLOCATE, 128 * KiB, 64 * KiB);
+	expect(c, "v", 128 * KiB, 64 * KiB, 0, 0);
+	expect(c, "v@s1", 128 * KiB, 64 * KiB, 5, 128 * KiB);
+	/* Snapshots are read-only: Namespace Is Write Protected. */
+	assert_int_equal(vt_io_status(vol(c, "v@s1"), NULL, FQ_BDEV_IO_WRITE, 0, buf, 4096, &st),
+			 -EROFS);
+	assert_int_equal(st, (0x20 << 1));
+	assert_int_equal(fq_vol_resize(c->pool, "v@s1", 2 * MiB, false), -EROFS);
+	/* A second snapshot stacks on the first. */
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@s2"), 0);
+	wr(c, "v", 0, 4 * KiB, 8);
+	expect(c, "v@s2", 68 * KiB, 4 * KiB, 6, 0);
+	expect(c, "v@s2", 0, 4 * KiB, 5, 0);
+	expect(c, "v", 0, 4 * KiB, 8, 0);
+	reopen(c, false);
+	expect(c, "v@s1", 0, 256 * KiB, 5, 0);
+	expect(c, "v@s2", 68 * KiB, 4 * KiB, 6, 0);
+	expect(c, "v", 0, 4 * KiB, 8, 0);
+	expect(c, "v", 4 * KiB, 60 * KiB, 5, 4 * KiB);
+	expect(c, "v", 128 * KiB, 64 * KiB, 0, 0);
+}
+
+static void test_clone_flatten_snapdel(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_vol_info vi;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 1 * MiB, false), 0);
+	wr(c, "v", 0, 192 * KiB, 10);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@s"), 0);
+	assert_int_equal(fq_vol_clone(c->pool, "v@s", "c"), 0);
+	assert_int_equal(fq_vol_clone(c->pool, "v", "c2"), -ENOENT);
+	assert_int_equal(fq_vol_clone(c->pool, "v@s", "c"), -EEXIST);
+	assert_int_equal(allocated(c, "c"), 0);
+	expect(c, "c", 0, 192 * KiB, 10, 0);
+	wr(c, "c", 64 * KiB, 4 * KiB, 11);
+	wr(c, "v", 0, 4 * KiB, 12);
+	expect(c, "c", 0, 4 * KiB, 10, 0);
+	expect(c, "c", 64 * KiB, 4 * KiB, 11, 0);
+	expect(c, "v", 64 * KiB, 4 * KiB, 10, 64 * KiB);
+	expect(c, "v@s", 0, 192 * KiB, 10, 0);
+	assert_int_equal(fq_vol_info(vol(c, "v@s"), &vi), 0);
+	assert_int_equal(vi.dependants, 2);
+	assert_true(vi.snapshot);
+	/* The volume and a clone depend on the snapshot: delete refused. */
+	assert_int_equal(fq_vol_delete(c->pool, "v@s"), -EBUSY);
+	/* A volume with snapshots is not deleted either. */
+	assert_int_equal(fq_vol_delete(c->pool, "v"), -EBUSY);
+	/* Flatten: the clone gets its own copy of every shared cluster. */
+	assert_int_equal(fq_vol_flatten(c->pool, "c"), 0);
+	assert_int_equal(fq_vol_info(vol(c, "c"), &vi), 0);
+	assert_string_equal(vi.parent, "");
+	assert_int_equal(vi.allocated_bytes, 3 * c->cs);
+	expect(c, "c", 0, 64 * KiB, 10, 0);
+	expect(c, "c", 64 * KiB, 4 * KiB, 11, 0);
+	expect(c, "c", 128 * KiB, 64 * KiB, 10, 128 * KiB);
+	/* Now one dependant: the snapshot merges into the volume, nothing copied. */
+	assert_int_equal(fq_vol_delete(c->pool, "v@s"), 0);
+	assert_null(fq_vol_find(c->pool, "v@s"));
+	assert_int_equal(fq_vol_info(vol(c, "v"), &vi), 0);
+	assert_string_equal(vi.parent, "");
+	assert_int_equal(vi.allocated_bytes, 3 * c->cs);
+	expect(c, "v", 0, 4 * KiB, 12, 0);
+	expect(c, "v", 4 * KiB, 188 * KiB, 10, 4 * KiB);
+	check_clean(c);
+	reopen(c, false);
+	expect(c, "v", 0, 4 * KiB, 12, 0);
+	expect(c, "c", 64 * KiB, 4 * KiB, 11, 0);
+	/* Deleting frees the clusters. */
+	assert_int_equal(fq_vol_delete(c->pool, "c"), 0);
+	assert_int_equal(fq_vol_delete(c->pool, "c"), -ENOENT);
+	assert_int_equal(fq_vol_delete(c->pool, "v"), 0);
+	{
+		struct fq_pool_info pi;
+
+		assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+		assert_int_equal(pi.volumes, 0);
+		assert_int_equal(pi.allocated, 0);
+	}
+	reopen(c, true);
+}
+
+static void test_rollback(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 1 * MiB, false), 0);
+	wr(c, "v", 0, 64 * KiB, 20);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@a"), 0);
+	wr(c, "v", 0, 128 * KiB, 21);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@b"), 0);
+	wr(c, "v", 0, 4 * KiB, 22);
+	/* Only the latest snapshot. */
+	assert_int_equal(fq_vol_rollback(c->pool, "v@a"), -EINVAL);
+	assert_int_equal(fq_vol_rollback(c->pool, "v@b"), 0);
+	assert_int_equal(allocated(c, "v"), 0);
+	expect(c, "v", 0, 128 * KiB, 21, 0);
+	assert_int_equal(fq_vol_delete(c->pool, "v@b"), 0);
+	assert_int_equal(fq_vol_rollback(c->pool, "v@a"), 0);
+	expect(c, "v", 0, 64 * KiB, 20, 0);
+	expect(c, "v", 64 * KiB, 64 * KiB, 0, 0);
+	reopen(c, false);
+	expect(c, "v", 0, 64 * KiB, 20, 0);
+	expect(c, "v", 64 * KiB, 64 * KiB, 0, 0);
+}
+
+static void test_resize(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 1 * MiB, false), 0);
+	wr(c, "v", 0, 1 * MiB, 30);
+	assert_int_equal(fq_vol_resize(c->pool, "v", 2 * MiB, false), 0);
+	assert_int_equal(fq_vol_size(vol(c, "v")), 2 * MiB);
+	expect(c, "v", 1 * MiB, 1 * MiB, 0, 0);
+	wr(c, "v", 1 * MiB + 4096, 4096, 31);
+	assert_int_equal(fq_vol_resize(c->pool, "v", 512 * KiB, false), -EINVAL);
+	assert_int_equal(fq_vol_resize(c->pool, "v", 1000, true), -EINVAL);
+	assert_int_equal(fq_vol_resize(c->pool, "nosuch", 2 * MiB, false), -ENOENT);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@s"), 0);
+	/* Shrink frees what lies beyond; growing back shows zeroes, not the snapshot's data. */
+	assert_int_equal(fq_vol_resize(c->pool, "v", 512 * KiB, true), 0);
+	assert_int_equal(fq_vol_size(vol(c, "v")), 512 * KiB);
+	assert_int_equal(fq_vol_resize(c->pool, "v", 2 * MiB, false), 0);
+	expect(c, "v", 0, 512 * KiB, 30, 0);
+	expect(c, "v", 512 * KiB, 1536 * KiB, 0, 0);
+	expect(c, "v@s", 1 * MiB + 4096, 4096, 31, 0);
+	reopen(c, false);
+	expect(c, "v", 0, 512 * KiB, 30, 0);
+	expect(c, "v", 512 * KiB, 1536 * KiB, 0, 0);
+	assert_int_equal(fq_vol_size(vol(c, "v@s")), 2 * MiB);
+}
+
+static int count_cb(struct fq_vol *v, void *arg)
+{
+	(void)v;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_rename_list(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_vol_info vi;
+	int n = 0;
+
+	assert_int_equal(fq_vol_create(c->pool, "a", 1 * MiB, false), 0);
+	assert_int_equal(fq_vol_create(c->pool, "b", 1 * MiB, false), 0);
+	wr(c, "a", 0, 4096, 40);
+	assert_int_equal(fq_vol_snapshot(c->pool, "a@s"), 0);
+	assert_int_equal(fq_vol_rename(c->pool, "a", "b"), -EEXIST);
+	assert_int_equal(fq_vol_rename(c->pool, "a", "x@y"), -EINVAL);
+	assert_int_equal(fq_vol_rename(c->pool, "a", "z"), 0);
+	assert_null(fq_vol_find(c->pool, "a"));
+	assert_null(fq_vol_find(c->pool, "a@s"));
+	expect(c, "z", 0, 4096, 40, 0);
+	expect(c, "z@s", 0, 4096, 40, 0);
+	assert_int_equal(fq_vol_rename(c->pool, "z@s", "z@t"), 0);
+	assert_int_equal(fq_vol_rename(c->pool, "z@t", "b@t"), -EINVAL);
+	assert_int_equal(fq_vol_info(vol(c, "z"), &vi), 0);
+	assert_string_equal(vi.parent, "z@t");
+	assert_int_equal(fq_vol_list(c->pool, count_cb, &n), 0);
+	assert_int_equal(n, 3);
+	reopen(c, false);
+	assert_non_null(fq_vol_find(c->pool, "z@t"));
+	assert_non_null(fq_vol_find(c->pool, "b"));
+	expect(c, "z", 0, 4096, 40, 0);
+	n = 0;
+	assert_int_equal(fq_vol_list(c->pool, count_cb, &n), 0);
+	assert_int_equal(n, 3);
+}
+
+/* Many entries through a 16 KiB journal: checkpoints, then replay after a drop. */
+static void test_journal_wrap(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_pool_info pi;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 32 * MiB, false), 0);
+	for (int i = 0; i < 200; i++)
+		wr(c, "v", (uint64_t)i * 64 * KiB + 512, 512, (uint8_t)(i + 1));
+	assert_int_equal(allocated(c, "v"), 200 * c->cs);
+	fq_pool_abandon(c->pool);
+	c->pool = NULL;
+	check_clean(c);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+	/* The journal holds at most a few entries past the last checkpoint. */
+	assert_true(pi.journal_replayed < 4);
+	for (int i = 0; i < 200; i++)
+		expect(c, "v", (uint64_t)i * 64 * KiB + 512, 512, (uint8_t)(i + 1), 0);
+	assert_int_equal(allocated(c, "v"), 200 * c->cs);
+	/* A dropped pool replays what its journal holds. */
+	wr(c, "v", 300 * 64 * KiB, 4096, 99);
+	fq_pool_abandon(c->pool);
+	c->pool = NULL;
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+	assert_true(pi.journal_replayed >= 1);
+	expect(c, "v", 300 * 64 * KiB, 4096, 99, 0);
+}
+
+/* Torn or stale metadata: the other superblock copy; a bad checkpoint is reported. */
+static void test_corruption(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_pool_check_report rep;
+	uint8_t *blk = aligned_alloc(4096, 4096);
+	struct iovec iov = {blk, 4096};
+	struct fq_bdev_io io;
+	struct vt_done d = {0};
+
+	assert_non_null(blk);
+	assert_int_equal(fq_vol_create(c->pool, "v", 1 * MiB, false), 0);
+	wr(c, "v", 0, 4096, 50);
+	assert_int_equal(fq_pool_close(c->pool), 0);
+	c->pool = NULL;
+	/* Scribble over superblock copy A: the pool opens from B. */
+	memset(blk, 0x5a, 4096);
+	memset(&io, 0, sizeof(io));
+	io.type = FQ_BDEV_IO_WRITE;
+	io.length = 4096;
+	io.iov = &iov;
+	io.iovcnt = 1;
+	io.cb = vt_cb;
+	io.cb_arg = &d;
+	assert_int_equal(fq_bdev_submit(c->bdev, NULL, &io), 0);
+	assert_true(d.done);
+	check_clean(c);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	expect(c, "v", 0, 4096, 50, 0);
+	assert_int_equal(fq_pool_close(c->pool), 0);
+	c->pool = NULL;
+	/* Both copies gone: the check says so, open refuses. */
+	io.offset = 4096;
+	d.done = false;
+	assert_int_equal(fq_bdev_submit(c->bdev, NULL, &io), 0);
+	io.offset = 0;
+	d.done = false;
+	assert_int_equal(fq_bdev_submit(c->bdev, NULL, &io), 0);
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	assert_true(rep.errors > 0);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), -EBADMSG);
+	c->pool = NULL;
+	free(blk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thin_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_cluster, setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_thick, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dealloc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_cow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_flatten_snapdel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_wrap, setup_small_journal, teardown),
+		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
