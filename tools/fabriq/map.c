@@ -662,8 +662,7 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 			snprintf(v, sizeof(v), "%s/%s", m.pool, m.volume);
 			json_object_object_add(o, "volume", json_object_new_string(v));
 		}
-		cli_print_json(o);
-		json_object_put(o);
+		cli_print_json(o); /* takes the reference */
 	} else {
 		printf("%s\n", m.device);
 	}
@@ -995,7 +994,7 @@ int cmd_showmapped(int argc, char **argv)
 	if (d)
 		closedir(d);
 	if (json) {
-		cli_print_json(arr);
+		cli_print_json(json_object_get(arr)); /* it drops one reference */
 	} else {
 		printf("%-24s %-12s %-6s %-12s %s\n", "VOLUME", "DEVICE", "MODE", "STATE", "PATH");
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
