@@ -58,6 +58,12 @@ struct fq_port_conf {
 	char addr[64]; /* numeric IPv4 or IPv6 address */
 	uint16_t port;
 	bool discovery_only; /* a discovery-only port (e.g. 8009) */
+	/*
+	 * advertise = ADDR:PORT: what discovery log entries give hosts for this
+	 * port instead of its own address (NAT, VMs); adv_port 0 = not set.
+	 */
+	char adv_addr[64];
+	uint16_t adv_port;
 };
 
 struct fq_target_conf {

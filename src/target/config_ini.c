@@ -179,16 +179,56 @@ static void target_key(struct loader *ld, const char *key, const char *val)
 	fq_conf_num_set(ld->c, k, (int64_t)v);
 }
 
+/* "192.0.2.1:4420" or "[2001:db8::1]:4420". */
+static int parse_advertise(const char *val, struct fq_port_conf *p)
+{
+	char addr[64];
+	const char *colon;
+	size_t n;
+
+	if (val[0] == '[') {
+		const char *rb = strchr(val, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		n = (size_t)(rb - val - 1);
+		val++;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(val, ':');
+		if (!colon)
+			return -EINVAL;
+		n = (size_t)(colon - val);
+	}
+	if (!n || n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, val, n);
+	addr[n] = 0;
+	if (fq_conf_check_addr(addr, false, p->adv_addr, sizeof(p->adv_addr)) < 0 ||
+	    fq_conf_parse_port(colon + 1, &p->adv_port) < 0) {
+		p->adv_port = 0;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void port_key(struct loader *ld, const char *key, const char *val)
 {
-	static const char *const names[] = {"address", "port", "discovery_only"};
+	static const char *const names[] = {"address", "port", "discovery_only", "advertise"};
 	struct fq_port_conf *p = &ld->c->ports[ld->cur];
-	int i = key_index(key, names, 3);
+	int i = key_index(key, names, 4);
 
 	if (i < 0)
-		return ld_unknown_key(ld, key, names, 3);
+		return ld_unknown_key(ld, key, names, 4);
 	if (!ld_once(ld, i, key))
 		return;
+	if (i == 3) {
+		if (parse_advertise(val, p) < 0)
+			ld_fail(ld, key,
+				"'%s' is not ADDR:PORT (a numeric IPv4 address, or [IPv6]:PORT)",
+				val);
+		return;
+	}
 	if (i == 0 && val[0] == '[')
 		ld_fail(ld, key, "'%s': write IPv6 addresses without brackets", val);
 	else if (i == 0 && fq_conf_check_addr(val, false, p->addr, sizeof(p->addr)) < 0)

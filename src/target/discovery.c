@@ -53,6 +53,12 @@ static void fill_entry(struct fq_disc_log_entry *e, const struct fq_subsys *s,
 	/* A wildcard listener is reported with the address the host used. */
 	snprintf(e->traddr, sizeof(e->traddr), "%s",
 		 is_wildcard(p->conf.addr) && c->admin->local[0] ? c->admin->local : p->conf.addr);
+	if (p->conf.adv_port) {
+		/* The address hosts must use to reach this port (NAT, a VM's forwarded port). */
+		e->adrfam = strchr(p->conf.adv_addr, ':') ? FQ_ADRFAM_IPV6 : FQ_ADRFAM_IPV4;
+		snprintf(e->traddr, sizeof(e->traddr), "%s", p->conf.adv_addr);
+		snprintf(e->trsvcid, sizeof(e->trsvcid), "%u", p->conf.adv_port);
+	}
 	e->tsas[0] = FQ_TCP_SECTYPE_NONE;
 }
 

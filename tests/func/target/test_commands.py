@@ -497,5 +497,50 @@ class CommandTest(TargetTestCase):
         self.assertEqual(c.dw0, 256 | (1 << 16))
 
 
+ADVERTISE_INI = """
+[target]
+reactors = 1
+
+[port "io"]
+address = {addr}
+port = {port}
+advertise = 192.0.2.10:14420
+
+[port "io6"]
+address = {addr}
+port = {dport}
+advertise = [2001:db8::7]:4420
+
+[subsystem "nqn.2026-01.io.fabriq.test:adv"]
+namespace = ram:1M
+"""
+
+
+class AdvertiseTest(TargetTestCase):
+    """advertise = ADDR:PORT: discovery gives hosts that address and port,
+    while the port itself keeps listening where it was bound."""
+    INI = ADVERTISE_INI
+    NQN = "nqn.2026-01.io.fabriq.test:adv"
+
+    def test_discovery_gives_the_advertised_address(self):
+        a = raw.admin_queue(self.addr, self.port, raw.DISCOVERY_NQN)
+        try:
+            c = a.get_log(0x70, 1024 * 3)
+            self.assertEqual(c.status, 0, c)
+            numrec = struct.unpack_from("<Q", c.data, 8)[0]
+            self.assertEqual(numrec, 2)
+            got = set()
+            for i in range(numrec):
+                e = c.data[1024 * (i + 1):1024 * (i + 2)]
+                self.assertEqual(e[256:512].rstrip(b"\0").decode(), self.NQN)
+                got.add((e[1], e[32:64].rstrip(b"\0 ").decode(),
+                         e[512:768].rstrip(b"\0 ").decode()))
+            self.assertEqual(got, {(1, "14420", "192.0.2.10"), (2, "4420", "2001:db8::7")})
+        finally:
+            a.close()
+        # The port still serves where it listens.
+        self.assert_serving()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

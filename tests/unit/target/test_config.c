@@ -350,6 +350,16 @@ static void error_ports(void **state)
 			  "'example.com' is not a numeric IPv4 or IPv6 address");
 	expect_load_error("[port \"a\"]\naddress = [::1]\n", 2, "address", "without brackets");
 	expect_load_error("[port \"a\"]\nport = 0\n", 2, "port", "'0' is not a TCP port");
+	expect_load_error("[port \"a\"]\nadvertise = 10.0.0.1\n", 2, "advertise",
+			  "'10.0.0.1' is not ADDR:PORT");
+	expect_load_error("[port \"a\"]\nadvertise = host.example:4420\n", 2, "advertise",
+			  "is not ADDR:PORT");
+	expect_load_error("[port \"a\"]\nadvertise = 10.0.0.1:0\n", 2, "advertise",
+			  "is not ADDR:PORT");
+	expect_load_error("[port \"a\"]\nadvertise = [2001:db8::1:4420\n", 2, "advertise",
+			  "is not ADDR:PORT");
+	expect_load_error("[port \"a\"]\nadvertise = 10.0.0.1:1\nadvertise = 10.0.0.1:2\n", 3,
+			  "advertise", "given twice");
 	expect_load_error("[port \"a\"]\nport = 70000\n", 2, "port", "not a TCP port");
 	expect_load_error("[port \"a\"]\ndiscovery_only = maybe\n", 2, "discovery_only",
 			  "'maybe' is not a boolean");
