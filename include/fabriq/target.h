@@ -187,6 +187,106 @@ int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target
 int fq_target_get_ns(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 		     struct fq_target_ns_info *info);
 
+/* ------------------------------------------------------------------ */
+/* Live changes to a running target                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What fabriqd's management socket does (docs/rpc.md). These calls are for
+ * a started target and may be made from a thread other than the one that
+ * started it, and concurrently with the getters above and with
+ * fq_target_reload_config(); they are never made from a reactor, and all
+ * of them must have returned before fq_target_stop(). Slow work (opening a
+ * file namespace, binding a port) runs in the calling thread, so reactors
+ * keep serving I/O meanwhile. Each returns 0, -EINVAL when the target is
+ * not running or an argument is bad, -ENOENT for an unknown subsystem,
+ * host, namespace, listener or controller, -EEXIST for a duplicate,
+ * -ENOSPC at a limit, with the reason in fq_target_last_error() (which,
+ * with several threads, the caller serializes).
+ */
+
+/**
+ * fq_target_live_create_subsystem() - Add subsystem @nqn, exported on every
+ * port that is not discovery-only, open to any host until a host is added
+ * unless @allow_any_host is false. @serial, @model: NULL for the defaults.
+ */
+int fq_target_live_create_subsystem(struct fq_target *t, const char *nqn, const char *serial,
+				    const char *model, bool allow_any_host);
+/** fq_target_live_delete_subsystem() - Remove @nqn and disconnect its controllers. */
+int fq_target_live_delete_subsystem(struct fq_target *t, const char *nqn);
+/**
+ * fq_target_live_add_host() - Allow @hostnqn on @nqn. Allowing a host does
+ * not turn allow-any-host off (fq_target_live_allow_any_host() does).
+ * Controllers already connected stay, whatever the list says.
+ */
+int fq_target_live_add_host(struct fq_target *t, const char *nqn, const char *hostnqn);
+int fq_target_live_remove_host(struct fq_target *t, const char *nqn, const char *hostnqn);
+int fq_target_live_allow_any_host(struct fq_target *t, const char *nqn, bool allow);
+/**
+ * fq_target_live_add_ns() - Add a namespace made from @spec (the syntax of
+ * fq_target_add_ns(), with stacked modules) to @nqn. @nsid: 0 for the
+ * spec's nsid= or the lowest free one. The NSID it got goes to @out_nsid.
+ * Connected hosts get the Namespace Attribute Changed event.
+ */
+int fq_target_live_add_ns(struct fq_target *t, const char *nqn, const char *spec, uint32_t nsid,
+			  uint32_t *out_nsid);
+/**
+ * fq_target_live_remove_ns() - Take namespace @nsid out of @nqn; commands
+ * already at its backend finish, and the backend is closed at exit.
+ */
+int fq_target_live_remove_ns(struct fq_target *t, const char *nqn, uint32_t nsid);
+/**
+ * fq_target_live_add_listener() - Export @nqn on @listen ("ADDR:PORT"),
+ * opening a new port there if the target does not listen there yet.
+ */
+int fq_target_live_add_listener(struct fq_target *t, const char *nqn, const char *listen);
+/** fq_target_live_remove_listener() - Stop exporting @nqn on @listen (new Connects). */
+int fq_target_live_remove_listener(struct fq_target *t, const char *nqn, const char *listen);
+/**
+ * fq_target_live_disconnect() - Close controller @cntlid (its admin and
+ * I/O queues) within about a quarter second.
+ */
+int fq_target_live_disconnect(struct fq_target *t, uint16_t cntlid);
+
+/* More of what a started target serves (same return values as above). */
+struct fq_target_subsys_detail {
+	char serial[21];
+	char model[41];
+	int num_hosts;
+	uint32_t ports; /* bit i: exported on port i of fq_target_get_port() */
+};
+
+struct fq_target_ns_stats {
+	uint64_t reads, writes;
+	uint64_t bytes_read, bytes_written;
+	uint64_t errors; /* I/O commands completed with an error status */
+};
+
+struct fq_target_ctrl_info {
+	uint16_t cntlid;
+	char subnqn[FQ_TARGET_NQN_LEN + 1];
+	char hostnqn[FQ_TARGET_NQN_LEN + 1];
+	char addr[64];	      /* the host's address and port */
+	char port_name[32];   /* the port it connected to */
+	uint32_t io_queues;   /* I/O queues connected */
+	uint32_t queue_depth; /* entries of its I/O queues (0 before one connects) */
+	uint32_t kato_ms;
+	bool hdgst, ddgst; /* header and data digests on its admin queue */
+};
+
+int fq_target_get_subsystem_detail(const struct fq_target *t, int idx,
+				   struct fq_target_subsys_detail *d);
+/* @buf: FQ_TARGET_NQN_LEN + 1 bytes. */
+int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, char *buf);
+int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+			   struct fq_target_ns_stats *st);
+int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_target_ctrl_info *c);
+/**
+ * fq_target_get_rpc_socket() - The [rpc] socket of the configuration file
+ * (docs/configuration.md), or "" if it names none.
+ */
+const char *fq_target_get_rpc_socket(const struct fq_target *t);
+
 #ifdef __cplusplus
 }
 #endif

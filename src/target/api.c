@@ -12,6 +12,7 @@
 
 #include "fabriq/target.h"
 #include "target/config.h"
+#include "target/live.h"
 #include "target/tgt.h"
 #include "util/log.h"
 
@@ -300,8 +301,13 @@ int fq_target_get_port(const struct fq_target *t, int idx, struct fq_target_port
 
 	if (!t->tgt)
 		return -EINVAL;
-	if (idx < 0 || idx >= t->tgt->nports)
+	pthread_mutex_lock(&t->tgt->lock);
+	if (idx < 0 || idx >= t->tgt->nports) {
+		pthread_mutex_unlock(&t->tgt->lock);
 		return -ENOENT;
+	}
+	pthread_mutex_unlock(&t->tgt->lock);
+	/* Ports are never removed and their conf never changes once listed. */
 	p = &t->tgt->ports[idx].conf;
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", p->name);
@@ -317,13 +323,17 @@ int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target
 
 	if (!t->tgt)
 		return -EINVAL;
-	if (idx < 0 || idx >= t->tgt->nsubsys)
+	pthread_mutex_lock(&t->tgt->lock);
+	if (idx < 0 || idx >= t->tgt->nsubsys) {
+		pthread_mutex_unlock(&t->tgt->lock);
 		return -ENOENT;
+	}
 	s = t->tgt->subsys[idx];
 	memset(info, 0, sizeof(*info));
 	snprintf(info->nqn, sizeof(info->nqn), "%s", s->nqn);
 	info->allow_any_host = s->allow_any_host;
 	info->num_ns = fq_subsys_ns(s)->n;
+	pthread_mutex_unlock(&t->tgt->lock);
 	return 0;
 }
 
@@ -335,10 +345,13 @@ int fq_target_get_ns(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 
 	if (!t->tgt)
 		return -EINVAL;
-	if (subsys_idx < 0 || subsys_idx >= t->tgt->nsubsys)
-		return -ENOENT;
-	tab = fq_subsys_ns(t->tgt->subsys[subsys_idx]);
-	if (ns_idx >= tab->n)
+	pthread_mutex_lock(&t->tgt->lock);
+	tab = subsys_idx >= 0 && subsys_idx < t->tgt->nsubsys
+		      ? fq_subsys_ns(t->tgt->subsys[subsys_idx])
+		      : NULL;
+	pthread_mutex_unlock(&t->tgt->lock);
+	/* Tables and namespaces stay allocated until exit once published. */
+	if (!tab || ns_idx >= tab->n)
 		return -ENOENT;
 	ns = tab->ns[ns_idx];
 	memset(info, 0, sizeof(*info));
@@ -347,4 +360,287 @@ int fq_target_get_ns(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 	info->num_blocks = ns->bdev->num_blocks;
 	info->block_size = ns->bdev->block_size;
 	return 0;
+}
+
+/* ---- live changes (live.c does the work) ---------------------------------- */
+
+static int check_running(struct fq_target *t)
+{
+	t->err[0] = '\0';
+	if (t->state != TARGET_RUNNING)
+		return fail(t, -EINVAL, "the target is not running");
+	return 0;
+}
+
+/*
+ * A configuration holding the running target's ports and one subsystem
+ * @nqn, for fq_conf_validate to check and default what the INI path does.
+ */
+static struct fq_target_conf *scratch_conf(struct fq_target *t, const char *nqn,
+					   struct fq_subsys_conf **out)
+{
+	struct fq_target_conf *c = calloc(1, sizeof(*c));
+	struct fq_target_port_info pi;
+
+	if (!c)
+		return NULL;
+	fq_conf_init(c);
+	for (int i = 0; fq_target_get_port(t, i, &pi) == 0 && i < FQ_CONF_MAX_PORTS; i++) {
+		struct fq_port_conf *p = &c->ports[c->nports++];
+
+		snprintf(p->name, sizeof(p->name), "%s", pi.name);
+		snprintf(p->addr, sizeof(p->addr), "%s", pi.addr);
+		p->port = pi.port;
+		p->discovery_only = pi.discovery_only;
+	}
+	*out = strlen(nqn) > FQ_TARGET_NQN_LEN ? NULL : fq_conf_add_subsys(c, nqn);
+	if (!*out) {
+		fq_conf_free(c);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void scratch_free(struct fq_target_conf *c)
+{
+	fq_conf_free(c);
+	free(c);
+}
+
+int fq_target_live_create_subsystem(struct fq_target *t, const char *nqn, const char *serial,
+				    const char *model, bool allow_any_host)
+{
+	struct fq_subsys_conf *sc;
+	struct fq_target_conf *c;
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (strlen(nqn) > FQ_TARGET_NQN_LEN)
+		return fail(t, -EINVAL, "the NQN is longer than %d bytes", FQ_TARGET_NQN_LEN);
+	if ((serial && strlen(serial) > 20) || (model && strlen(model) > 40))
+		return fail(t, -EINVAL, "%s is too long (at most %d characters)",
+			    serial && strlen(serial) > 20 ? "serial" : "model",
+			    serial && strlen(serial) > 20 ? 20 : 40);
+	c = scratch_conf(t, nqn, &sc);
+	if (!c)
+		return fail(t, -ENOMEM, "out of memory");
+	if (serial)
+		snprintf(sc->serial, sizeof(sc->serial), "%s", serial);
+	if (model)
+		snprintf(sc->model, sizeof(sc->model), "%s", model);
+	sc->allow_any_host = allow_any_host;
+	rc = fq_conf_validate(c, t->err, sizeof(t->err));
+	/* No hosts yet: validation turned "any host" on; the caller's word counts. */
+	sc->allow_any_host = allow_any_host;
+	if (!rc)
+		rc = fq_live_subsys_create(t->tgt, sc, t->err, sizeof(t->err));
+	scratch_free(c);
+	return rc;
+}
+
+int fq_target_live_delete_subsystem(struct fq_target *t, const char *nqn)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_subsys_delete(t->tgt, nqn, t->err, sizeof(t->err));
+}
+
+static int live_host(struct fq_target *t, const char *nqn, const char *hostnqn, bool add)
+{
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (add && fq_conf_check_nqn(hostnqn, t->err, sizeof(t->err)))
+		return -EINVAL;
+	return fq_live_host(t->tgt, nqn, hostnqn, add, t->err, sizeof(t->err));
+}
+
+int fq_target_live_add_host(struct fq_target *t, const char *nqn, const char *hostnqn)
+{
+	return live_host(t, nqn, hostnqn, true);
+}
+
+int fq_target_live_remove_host(struct fq_target *t, const char *nqn, const char *hostnqn)
+{
+	return live_host(t, nqn, hostnqn, false);
+}
+
+int fq_target_live_allow_any_host(struct fq_target *t, const char *nqn, bool allow)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_allow_any(t->tgt, nqn, allow, t->err, sizeof(t->err));
+}
+
+int fq_target_live_add_ns(struct fq_target *t, const char *nqn, const char *spec, uint32_t nsid,
+			  uint32_t *out_nsid)
+{
+	struct fq_subsys_conf *sc;
+	struct fq_target_conf *c;
+	struct fq_ns_conf *nc;
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	c = scratch_conf(t, nqn, &sc);
+	if (!c)
+		return fail(t, -ENOMEM, "out of memory");
+	/* The INI path's checks and defaults (paths, sizes, ids) on a lone namespace. */
+	rc = fq_conf_add_ns(sc, spec, t->err, sizeof(t->err));
+	nc = &sc->ns[0];
+	if (!rc && nsid && nc->nsid && nc->nsid != nsid)
+		rc = fail(t, -EINVAL, "nsid %u differs from the spec's nsid=%u", nsid, nc->nsid);
+	if (!rc && nsid)
+		nc->nsid = nsid;
+	if (!rc && !nc->nsid) {
+		/* Leave it to live.c (lowest free); validation would pick 1. */
+		nc->nsid = FQ_TGT_NN;
+		rc = fq_conf_validate(c, t->err, sizeof(t->err));
+		nc->nsid = 0;
+		nc->has_nguid = nc->has_uuid = false;
+	} else if (!rc) {
+		rc = fq_conf_validate(c, t->err, sizeof(t->err));
+	}
+	if (!rc)
+		rc = fq_live_ns_add(t->tgt, nqn, nc, out_nsid, t->err, sizeof(t->err));
+	scratch_free(c);
+	return rc;
+}
+
+int fq_target_live_remove_ns(struct fq_target *t, const char *nqn, uint32_t nsid)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_ns_remove(t->tgt, nqn, nsid, t->err, sizeof(t->err));
+}
+
+static int live_listener(struct fq_target *t, const char *nqn, const char *listen, bool add)
+{
+	char addr[64];
+	uint16_t port;
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (fq_conf_parse_listen(listen, addr, sizeof(addr), &port))
+		return fail(t, -EINVAL, "bad address '%s' (expected ADDR:PORT)", listen);
+	return fq_live_listener(t->tgt, nqn, addr, port, add, t->err, sizeof(t->err));
+}
+
+int fq_target_live_add_listener(struct fq_target *t, const char *nqn, const char *listen)
+{
+	return live_listener(t, nqn, listen, true);
+}
+
+int fq_target_live_remove_listener(struct fq_target *t, const char *nqn, const char *listen)
+{
+	return live_listener(t, nqn, listen, false);
+}
+
+int fq_target_live_disconnect(struct fq_target *t, uint16_t cntlid)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_ctrl_disconnect(t->tgt, cntlid, t->err, sizeof(t->err));
+}
+
+int fq_target_get_subsystem_detail(const struct fq_target *t, int idx,
+				   struct fq_target_subsys_detail *d)
+{
+	const struct fq_subsys *s;
+
+	if (!t->tgt)
+		return -EINVAL;
+	pthread_mutex_lock(&t->tgt->lock);
+	if (idx < 0 || idx >= t->tgt->nsubsys) {
+		pthread_mutex_unlock(&t->tgt->lock);
+		return -ENOENT;
+	}
+	s = t->tgt->subsys[idx];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->serial, sizeof(d->serial), "%s", s->serial);
+	snprintf(d->model, sizeof(d->model), "%s", s->model);
+	d->num_hosts = s->nhosts;
+	d->ports = s->port_mask;
+	pthread_mutex_unlock(&t->tgt->lock);
+	return 0;
+}
+
+int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, char *buf)
+{
+	int rc = -ENOENT;
+
+	if (!t->tgt)
+		return -EINVAL;
+	pthread_mutex_lock(&t->tgt->lock);
+	if (subsys_idx >= 0 && subsys_idx < t->tgt->nsubsys && host_idx >= 0 &&
+	    host_idx < t->tgt->subsys[subsys_idx]->nhosts) {
+		snprintf(buf, FQ_TARGET_NQN_LEN + 1, "%s",
+			 t->tgt->subsys[subsys_idx]->hosts[host_idx]);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->tgt->lock);
+	return rc;
+}
+
+int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+			   struct fq_target_ns_stats *st)
+{
+	const struct fq_tgt_ns_table *tab = NULL;
+	struct fq_tgt_ns *ns;
+
+	if (!t->tgt)
+		return -EINVAL;
+	pthread_mutex_lock(&t->tgt->lock);
+	if (subsys_idx >= 0 && subsys_idx < t->tgt->nsubsys)
+		tab = fq_subsys_ns(t->tgt->subsys[subsys_idx]);
+	pthread_mutex_unlock(&t->tgt->lock);
+	if (!tab || ns_idx >= tab->n)
+		return -ENOENT;
+	ns = tab->ns[ns_idx];
+	st->reads = atomic_load_explicit(&ns->reads, memory_order_relaxed);
+	st->writes = atomic_load_explicit(&ns->writes, memory_order_relaxed);
+	st->bytes_read = atomic_load_explicit(&ns->bytes_read, memory_order_relaxed);
+	st->bytes_written = atomic_load_explicit(&ns->bytes_written, memory_order_relaxed);
+	st->errors = atomic_load_explicit(&ns->errors, memory_order_relaxed);
+	return 0;
+}
+
+int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_target_ctrl_info *ci)
+{
+	const struct fq_ctrl *c;
+	int i = 0;
+
+	if (!t->tgt)
+		return -EINVAL;
+	pthread_mutex_lock(&t->tgt->lock);
+	for (c = t->tgt->ctrls; c && i < idx; c = c->next)
+		i++;
+	if (!c || idx < 0) {
+		pthread_mutex_unlock(&t->tgt->lock);
+		return -ENOENT;
+	}
+	/* A listed controller's admin queue is alive: teardown unlists it first. */
+	memset(ci, 0, sizeof(*ci));
+	ci->cntlid = c->cntlid;
+	snprintf(ci->subnqn, sizeof(ci->subnqn), "%s", c->subsys->nqn);
+	snprintf(ci->hostnqn, sizeof(ci->hostnqn), "%s", c->hostnqn);
+	snprintf(ci->addr, sizeof(ci->addr), "%s", c->admin->peer);
+	snprintf(ci->port_name, sizeof(ci->port_name), "%s", c->port->conf.name);
+	for (size_t w = 0; w < sizeof(c->ioq_map) / sizeof(c->ioq_map[0]); w++)
+		ci->io_queues += (uint32_t)__builtin_popcountll(c->ioq_map[w]);
+	ci->queue_depth = atomic_load(&((struct fq_ctrl *)c)->io_qdepth);
+	ci->kato_ms = c->kato_ms;
+	ci->hdgst = c->admin->hdgst;
+	ci->ddgst = c->admin->ddgst;
+	pthread_mutex_unlock(&t->tgt->lock);
+	return 0;
+}
+
+const char *fq_target_get_rpc_socket(const struct fq_target *t)
+{
+	return t->conf.rpc_socket;
 }

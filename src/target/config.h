@@ -77,7 +77,8 @@ struct fq_target_conf {
 	uint32_t max_transfer;	      /* MDTS in bytes (power of two, >= 4096) */
 	uint32_t buffers_per_reactor; /* data buffers of max_transfer bytes */
 	uint32_t kato_min_ms;
-	int log_level; /* 0 error, 1 warn, 2 info, 3 debug */
+	int log_level;	      /* 0 error, 1 warn, 2 info, 3 debug */
+	char rpc_socket[108]; /* [rpc] socket: fabriqd's management socket, "" = none */
 	int nports;
 	struct fq_port_conf ports[FQ_CONF_MAX_PORTS];
 	int nsubsys;

@@ -69,7 +69,7 @@ static const char *closest(const char *word, const char *const *names, int n)
  * section names at 50 bytes (an NQN is up to 223).
  */
 
-enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS, SECT_POOL };
+enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS, SECT_POOL, SECT_RPC };
 
 struct pending_ports {
 	int subsys;
@@ -306,6 +306,21 @@ static void subsys_key(struct loader *ld, const char *key, const char *val)
 	}
 }
 
+/* [rpc]: fabriqd's management socket (docs/rpc.md). */
+static void rpc_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"socket"};
+
+	if (key_index(key, names, 1) < 0)
+		return ld_unknown_key(ld, key, names, 1);
+	if (!ld_once(ld, 0, key))
+		return;
+	if (!val[0] || strlen(val) >= sizeof(ld->c->rpc_socket))
+		return ld_fail(ld, key, "a socket path is 1..%zu bytes",
+			       sizeof(ld->c->rpc_socket) - 1);
+	strcpy(ld->c->rpc_socket, val);
+}
+
 static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *ld = user;
@@ -337,6 +352,9 @@ static int on_pair(void *user, const char *section, const char *name, const char
 			ld_fail(ld, name, "%s", msg);
 		break;
 	}
+	case SECT_RPC:
+		rpc_key(ld, name, value);
+		break;
 	}
 	return !ld->rc;
 }
@@ -430,7 +448,7 @@ static char *split_header(char *hdr)
 /* @s is the text after '[' of a header line. */
 static void section_begin(struct loader *ld, const char *s)
 {
-	static const char *const kinds[] = {"target", "port", "subsystem", "pool"};
+	static const char *const kinds[] = {"target", "port", "subsystem", "pool", "rpc"};
 	const char *close = strchr(s, ']'), *rest, *hint;
 	char hdr[512], work[512], *name;
 	size_t len;
@@ -468,6 +486,12 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_TARGET;
 		return;
 	}
+	if (!strcmp(work, "rpc")) {
+		if (*name)
+			return ld_fail(ld, NULL, "section '[%s]': [rpc] takes no name", hdr);
+		ld->sect = SECT_RPC;
+		return;
+	}
 	if (!strcmp(work, "port") || !strcmp(work, "subsystem")) {
 		if (!*name)
 			return ld_fail(ld, NULL, "section '[%s]' needs a name: [%s \"%s\"]", hdr,
@@ -482,10 +506,11 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_POOL;
 		return;
 	}
-	hint = closest(work, kinds, 4);
+	hint = closest(work, kinds, 5);
 	if (hint)
 		return ld_fail(ld, NULL, "unknown section '[%s]'; did you mean '%s'?", hdr, hint);
-	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port or subsystem)", hdr);
+	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port, subsystem, pool or rpc)",
+		hdr);
 }
 
 /* Name lists of `ports` keys, checked once every [port] section is known. */

@@ -364,6 +364,9 @@ void fq_req_complete(struct fq_req *req, uint16_t status)
 {
 	struct fq_queue *q = req->q;
 
+	if (status && req->ns)
+		atomic_fetch_add_explicit(&req->ns->errors, 1, memory_order_relaxed);
+
 	if (q->state == FQ_CONN_CLOSING) {
 		fq_req_free(req);
 		return;

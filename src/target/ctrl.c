@@ -41,6 +41,12 @@ int fq_ctrl_create(struct fq_tgt *t, struct fq_subsys *s, struct fq_queue *admin
 	atomic_init(&c->dead, false);
 	atomic_init(&c->refs, 2); /* registry + admin queue */
 	pthread_mutex_lock(&t->lock);
+	/* A subsystem deleted since Connect looked it up takes no controller. */
+	if (s->deleted) {
+		pthread_mutex_unlock(&t->lock);
+		free(c);
+		return -ENOENT;
+	}
 	/* CNTLID 1..0xFFEF (NVMe Base 2.0 §5.17.2.1); skip IDs still in use. */
 	do {
 		if (t->next_cntlid == 0 || t->next_cntlid > 0xffef)
@@ -147,6 +153,16 @@ void fq_ctrl_check_kato(struct fq_ctrl *c, uint64_t now)
 	fq_warn("controller %u (host %s, %s): keep-alive timeout (KATO %u ms) expired", c->cntlid,
 		c->hostnqn, c->admin->peer, c->kato_ms);
 	fq_queue_close(c->admin, "keep-alive timeout expired");
+}
+
+/* Management asked this controller to go (live.c): runs on the admin reactor. */
+void fq_ctrl_check_disconnect(struct fq_ctrl *c)
+{
+	if (!atomic_load(&c->disconnect_req) || atomic_load(&c->dead))
+		return;
+	fq_info("controller %u (host %s, %s): disconnected by management", c->cntlid, c->hostnqn,
+		c->admin->peer);
+	fq_queue_close(c->admin, "disconnected by management");
 }
 
 /* Complete one held AER with the oldest pending event, if both exist. */

@@ -27,8 +27,13 @@ static uint64_t count_entries(struct fq_tgt *t, const struct fq_ctrl *c)
 
 uint64_t fq_discovery_log_size(struct fq_tgt *t, struct fq_ctrl *c)
 {
-	return sizeof(struct fq_disc_log_hdr) +
-	       count_entries(t, c) * sizeof(struct fq_disc_log_entry);
+	uint64_t n;
+
+	/* Subsystems, hosts and ports change at run time under tgt->lock. */
+	pthread_mutex_lock(&t->lock);
+	n = count_entries(t, c);
+	pthread_mutex_unlock(&t->lock);
+	return sizeof(struct fq_disc_log_hdr) + n * sizeof(struct fq_disc_log_entry);
 }
 
 static bool is_wildcard(const char *addr)
@@ -70,6 +75,7 @@ void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_
 
 	memset(buf, 0, len);
 	memset(&hdr, 0, sizeof(hdr));
+	pthread_mutex_lock(&t->lock);
 	hdr.genctr = t->genctr;
 	hdr.numrec = count_entries(t, c);
 	hdr.recfmt = 0;
@@ -94,4 +100,5 @@ void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_
 			pos += sizeof(e);
 		}
 	}
+	pthread_mutex_unlock(&t->lock);
 }

@@ -94,6 +94,7 @@ static void connect_admin(struct fq_req *req, struct fq_subsys *s, const struct 
 	q->ctrl = ctrl;
 	q->qid = 0;
 	q->sqsize = (uint16_t)(c->sqsize + 1);
+	atomic_store(&ctrl->io_qdepth, q->sqsize);
 	q->sqflow_disabled = c->cattr & FQ_CONNECT_CATTR_DISABLE_SQFLOW;
 	ctrl->ka_deadline_ns = q->r->now_ns + (uint64_t)kato * 1000000ull;
 	fq_info("controller %u created for host %s (%s) on %s, subsystem %s, KATO %u ms",
@@ -141,6 +142,7 @@ static void connect_io(struct fq_req *req, const struct fq_connect_cmd *c,
 	q->ctrl = ctrl; /* the lookup reference now belongs to the queue */
 	q->qid = c->qid;
 	q->sqsize = (uint16_t)(c->sqsize + 1);
+	atomic_store(&ctrl->io_qdepth, q->sqsize);
 	q->sqflow_disabled = c->cattr & FQ_CONNECT_CATTR_DISABLE_SQFLOW;
 	fq_dbg("controller %u: I/O queue %u connected from %s (size %u)", ctrl->cntlid, q->qid,
 	       q->peer, q->sqsize);
@@ -153,6 +155,7 @@ static void exec_connect(struct fq_req *req)
 	const struct fq_connect_cmd *c = (const void *)&req->cmd;
 	const struct fq_connect_data *d = (const void *)req->buf;
 	struct fq_subsys *s;
+	bool known, allowed;
 	const char *why;
 
 	if (q->ctrl) {
@@ -176,14 +179,19 @@ static void exec_connect(struct fq_req *req)
 	if (why)
 		return connect_fail_nqn(req, offsetof(struct fq_connect_data, hostnqn), "host NQN",
 					why);
+	/* Subsystems, hosts and ports change at run time under tgt->lock. */
+	pthread_mutex_lock(&q->r->tgt->lock);
 	s = fq_tgt_find_subsys(q->r->tgt, d->subnqn);
-	if (!s || (!s->discovery && !fq_subsys_on_port(s, q->port)))
+	known = s && (s->discovery || fq_subsys_on_port(s, q->port));
+	allowed = known && (s->discovery || fq_subsys_host_allowed(s, d->hostnqn));
+	pthread_mutex_unlock(&q->r->tgt->lock);
+	if (!known)
 		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, subnqn),
 					  "unknown subsystem NQN");
 	if (q->port->conf.discovery_only && !s->discovery)
 		return connect_fail_param(req, 1, offsetof(struct fq_connect_data, subnqn),
 					  "this port serves only discovery");
-	if (!s->discovery && !fq_subsys_host_allowed(s, d->hostnqn))
+	if (!allowed)
 		return connect_fail_host(req, s, d->hostnqn);
 	if (c->qid == 0)
 		connect_admin(req, s, c, d);

@@ -40,8 +40,8 @@ static const struct fq_ns_conf *find_conf(const struct fq_subsys_conf *sc, uint3
 	return NULL;
 }
 
-/* Tell every live controller of @s about @nsid and wake its reactor. */
-static void post_change(struct fq_tgt *t, struct fq_subsys *s, uint32_t nsid)
+/* Tell every live controller of @s about @nsid; the caller wakes the reactors. */
+void fq_tgt_post_ns_change(struct fq_tgt *t, struct fq_subsys *s, uint32_t nsid)
 {
 	pthread_mutex_lock(&t->lock);
 	for (struct fq_ctrl *c = t->ctrls; c; c = c->next)
@@ -96,11 +96,11 @@ static int reload_subsys(struct fq_tgt *t, struct fq_subsys *s, const struct fq_
 	if (fq_tgt_ns_table_set(s, list, n))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < nchanged; i++)
-		post_change(t, s, changed[i]);
+		fq_tgt_post_ns_change(t, s, changed[i]);
 	return (int)nchanged;
 }
 
-int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen)
+static int tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen)
 {
 	int total = 0;
 
@@ -131,4 +131,15 @@ int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size
 		fq_reactor_kick(&t->reactors[i]);
 	fq_info("reload: %d namespace change(s) applied", total);
 	return 0;
+}
+
+int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen)
+{
+	int rc;
+
+	/* Live changes (live.c) edit the same tables. */
+	pthread_mutex_lock(&t->cfg_lock);
+	rc = tgt_reload(t, conf, err, errlen);
+	pthread_mutex_unlock(&t->cfg_lock);
+	return rc;
 }

@@ -165,8 +165,8 @@ int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n)
 	return 0;
 }
 
-static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
-			 size_t errlen)
+struct fq_subsys *fq_subsys_new(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
+				size_t errlen)
 {
 	struct fq_subsys *s = calloc(1, sizeof(*s));
 	struct fq_tgt_ns **ns;
@@ -174,16 +174,18 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 	int rc;
 
 	if (!s)
-		return -ENOMEM;
-	t->subsys[t->nsubsys++] = s;
+		return NULL;
 	snprintf(s->nqn, sizeof(s->nqn), "%s", sc->nqn);
 	snprintf(s->serial, sizeof(s->serial), "%s", sc->serial);
 	snprintf(s->model, sizeof(s->model), "%s", sc->model[0] ? sc->model : "Fabriq");
 	s->allow_any_host = sc->allow_any_host || sc->nhosts == 0;
 	s->nhosts = sc->nhosts;
-	s->hosts = calloc((size_t)sc->nhosts + 1, sizeof(*s->hosts));
-	if (!s->hosts)
-		return -ENOMEM;
+	/* Room for the limit: hosts added at run time never move the array. */
+	s->hosts = calloc(FQ_CONF_MAX_HOSTS, sizeof(*s->hosts));
+	if (!s->hosts) {
+		free(s);
+		return NULL;
+	}
 	memcpy(s->hosts, sc->hosts, (size_t)sc->nhosts * sizeof(*s->hosts));
 	if (sc->nports == 0) {
 		for (int p = 0; p < t->nports; p++)
@@ -194,15 +196,17 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 			s->port_mask |= 1u << sc->ports[p];
 	}
 	ns = calloc((size_t)sc->nns + 1, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
+	if (!ns) {
+		free(s->hosts);
+		free(s);
+		return NULL;
+	}
 	for (int i = 0; i < sc->nns; i++) {
 		char nerr[384];
 
 		ns[n] = fq_tgt_ns_create(&sc->ns[i], nerr, sizeof(nerr));
 		if (!ns[n]) {
 			snprintf(err, errlen, "subsystem %s %s", sc->nqn, nerr);
-			rc = -EINVAL;
 			goto fail;
 		}
 		n++;
@@ -210,16 +214,30 @@ static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char
 	rc = fq_tgt_ns_table_set(s, ns, n);
 	if (!rc) {
 		free(ns);
-		return 0;
+		return s;
 	}
+	snprintf(err, errlen, "subsystem %s: out of memory", sc->nqn);
 fail:
 	while (n)
 		ns_discard(ns[--n]);
 	free(ns);
-	return rc;
+	free(s->hosts);
+	free(s);
+	return NULL;
 }
 
-static void subsys_free(struct fq_subsys *s, bool discard)
+static int subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
+			 size_t errlen)
+{
+	struct fq_subsys *s = fq_subsys_new(t, sc, err, errlen);
+
+	if (!s)
+		return err[0] ? -EINVAL : -ENOMEM;
+	t->subsys[t->nsubsys++] = s;
+	return 0;
+}
+
+void fq_subsys_free(struct fq_subsys *s, bool discard)
 {
 	struct fq_tgt_ns_table *tab = atomic_load(&s->nstab);
 
@@ -332,7 +350,7 @@ static int ram_fits(const struct fq_target_conf *conf, char *err, size_t errlen)
 
 /* ---- ports ---------------------------------------------------------------- */
 
-static int port_listen(struct fq_port *p, char *err, size_t errlen)
+int fq_port_listen(struct fq_port *p, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -493,6 +511,16 @@ static void on_event(struct fq_uop *op, int res, uint32_t flags)
 	for (struct fq_queue *q = r->queues; q; q = q->next)
 		if (q->ctrl && q->qid == 0 && q->state != FQ_CONN_CLOSING)
 			fq_ctrl_take_posted(q->ctrl, r->tgt);
+	if (r->acceptor && !atomic_load(&r->tgt->stopping)) {
+		/* Ports added at run time (live.c) start accepting here. */
+		int nports;
+
+		pthread_mutex_lock(&r->tgt->lock);
+		nports = r->tgt->nports;
+		pthread_mutex_unlock(&r->tgt->lock);
+		for (int i = 0; i < nports; i++)
+			arm_accept(r, &r->tgt->ports[i]);
+	}
 	if (!r->stopped)
 		arm_event(r);
 }
@@ -536,6 +564,7 @@ static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 		} else if (q->ctrl && q->qid == 0) {
 			fq_ctrl_take_posted(q->ctrl, t);
 			fq_ctrl_check_kato(q->ctrl, r->now_ns);
+			fq_ctrl_check_disconnect(q->ctrl);
 		} else if (q->ctrl && atomic_load(&q->ctrl->dead)) {
 			fq_queue_close(q, "controller was torn down");
 		}
@@ -723,6 +752,7 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 	t->genctr = 1;
 	t->mdts = (uint32_t)__builtin_ctz(conf->max_transfer / 4096);
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->cfg_lock, NULL);
 	snprintf(t->disc.nqn, sizeof(t->disc.nqn), "%s", FQ_DISCOVERY_NQN);
 	snprintf(t->disc.serial, sizeof(t->disc.serial), "discovery");
 	snprintf(t->disc.model, sizeof(t->disc.model), "Fabriq discovery");
@@ -731,8 +761,9 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 	if (fq_tgt_ns_table_set(&t->disc, NULL, 0))
 		return -ENOMEM;
 	t->nports = conf->nports;
-	t->ports = calloc((size_t)conf->nports, sizeof(*t->ports));
-	t->subsys = calloc((size_t)conf->nsubsys + 1, sizeof(*t->subsys));
+	/* Room for the limits: live changes (live.c) never move these arrays. */
+	t->ports = calloc(FQ_CONF_MAX_PORTS, sizeof(*t->ports));
+	t->subsys = calloc(FQ_CONF_MAX_SUBSYS + 1, sizeof(*t->subsys));
 	if (!t->ports || !t->subsys)
 		return -ENOMEM;
 	for (int i = 0; i < t->nports; i++) {
@@ -753,7 +784,7 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 			return rc;
 	}
 	for (int i = 0; i < t->nports; i++) {
-		rc = port_listen(&t->ports[i], err, errlen);
+		rc = fq_port_listen(&t->ports[i], err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -825,7 +856,13 @@ void fq_tgt_destroy(struct fq_tgt *t)
 			close(t->ports[i].fd);
 	free(t->ports);
 	for (int i = 0; i < t->nsubsys; i++)
-		subsys_free(t->subsys[i], t->start_failed);
+		fq_subsys_free(t->subsys[i], t->start_failed);
+	while (t->dead_subsys) {
+		struct fq_subsys *s = t->dead_subsys;
+
+		t->dead_subsys = s->next_dead;
+		fq_subsys_free(s, false);
+	}
 	free(t->subsys);
 	fq_pool_conf_close_all(); /* after the last namespace on a volume */
 	free(atomic_load(&t->disc.nstab));
@@ -836,5 +873,6 @@ void fq_tgt_destroy(struct fq_tgt *t)
 		free(c);
 	}
 	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->cfg_lock);
 	free(t);
 }

@@ -57,6 +57,7 @@ struct fq_tgt_ns {
 	struct fq_tgt_ns *next_removed;
 	/* Statistics for the SMART log; relaxed atomics, no locks. */
 	atomic_uint_fast64_t reads, writes, bytes_read, bytes_written;
+	atomic_uint_fast64_t errors; /* I/O commands completed with an error status */
 };
 
 struct fq_subsys {
@@ -76,6 +77,12 @@ struct fq_subsys {
 	struct fq_tgt_ns_table *retired;
 	struct fq_tgt_ns *removed; /* namespaces taken out by a reload, freed at exit */
 	uint32_t port_mask;	   /* bit i: exported on port i */
+	/*
+	 * Deleted at run time (live.c): out of tgt->subsys, kept allocated
+	 * until exit because controllers and queues may still point at it.
+	 */
+	bool deleted;
+	struct fq_subsys *next_dead;
 };
 
 /* An immutable, sorted snapshot of a subsystem's namespaces. */
@@ -135,6 +142,8 @@ struct fq_ctrl {
 	bool changed_overflow;
 	uint64_t err_count;
 	uint64_t ioq_map[FQ_TGT_MAX_QID / 64 + 1]; /* connected I/O qids, under tgt->lock */
+	atomic_uint io_qdepth;			   /* entries of the last I/O queue connected */
+	atomic_bool disconnect_req;		   /* asked to go by management (live.c) */
 	struct fq_ctrl *next;			   /* registry list */
 };
 
@@ -318,7 +327,15 @@ struct fq_tgt {
 	struct fq_port *ports;
 	int nreactors;
 	struct fq_reactor *reactors;
+	/*
+	 * lock guards the registry: controllers, the subsystem and port arrays,
+	 * hosts and port masks (read at Connect and for the discovery log).
+	 * cfg_lock serializes whole configuration changes (reload, live.c) so
+	 * one can open backends without holding lock.
+	 */
 	pthread_mutex_t lock;
+	pthread_mutex_t cfg_lock;
+	struct fq_subsys *dead_subsys; /* deleted at run time, freed at exit */
 	struct fq_ctrl *ctrls;
 	uint16_t next_cntlid;
 	uint64_t genctr;
@@ -352,6 +369,7 @@ void fq_ctrl_post_ns_change(struct fq_ctrl *c, uint32_t nsid);
 void fq_ctrl_take_posted(struct fq_ctrl *c, struct fq_tgt *t);
 int fq_ctrl_add_ioq(struct fq_ctrl *c, uint16_t qid);
 void fq_ctrl_del_ioq(struct fq_ctrl *c, struct fq_tgt *t, uint16_t qid);
+void fq_ctrl_check_disconnect(struct fq_ctrl *c);
 
 /* conn.c */
 void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port);
@@ -398,6 +416,13 @@ int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size
 struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen);
 void fq_tgt_ns_destroy(struct fq_tgt_ns *ns);
 int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n);
+/* A subsystem made from @sc, not yet in tgt->subsys. */
+struct fq_subsys *fq_subsys_new(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
+				size_t errlen);
+void fq_subsys_free(struct fq_subsys *s, bool discard);
+int fq_port_listen(struct fq_port *p, char *err, size_t errlen);
+/* reload.c: tell the controllers of @s that @nsid changed (caller kicks reactors). */
+void fq_tgt_post_ns_change(struct fq_tgt *t, struct fq_subsys *s, uint32_t nsid);
 void fq_reactor_kick(struct fq_reactor *r);
 void fq_tgt_stop(struct fq_tgt *t);
 void fq_tgt_destroy(struct fq_tgt *t);

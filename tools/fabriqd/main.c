@@ -18,6 +18,7 @@
 
 #include "fabriq/target.h"
 #include "fq_version.h"
+#include "mgmt/mgmt.h"
 #include "util/log.h"
 
 #define DEFAULT_NQN "nqn.2026-11.io.fabriq:default"
@@ -55,6 +56,9 @@ static void usage(FILE *f)
 		"2)\n"
 		"      --busy-poll-us N     spin N us before sleeping when idle (default 0)\n"
 		"      --log-level L        error|warn|info|debug (default info)\n"
+		"      --rpc-socket PATH    serve the management API (JSON-RPC, docs/rpc.md)\n"
+		"                           on this Unix socket, mode 0600 (overrides the\n"
+		"                           INI file's [rpc] socket)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
 		"\n"
@@ -79,6 +83,7 @@ struct cli {
 	long reactors;
 	long busy_poll_us;
 	const char *log_level;
+	const char *rpc_socket;
 	bool quick;
 };
 
@@ -117,6 +122,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{"reactors", required_argument, NULL, 'r'},
 		{"busy-poll-us", required_argument, NULL, 'B'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"rpc-socket", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -183,6 +189,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				return 2;
 			}
 			cli->log_level = optarg;
+			break;
+		case 'R':
+			cli->rpc_socket = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -321,6 +330,8 @@ int main(int argc, char **argv)
 {
 	struct fq_target_opts opts;
 	struct fq_target *t = NULL;
+	struct fq_mgmt *mgmt = NULL;
+	const char *sock = NULL;
 	struct cli cli = {0};
 	char err[512] = "";
 	sigset_t set;
@@ -356,6 +367,14 @@ int main(int argc, char **argv)
 		if (rc)
 			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
 	}
+	if (!rc) {
+		sock = cli.rpc_socket ? cli.rpc_socket : fq_target_get_rpc_socket(t);
+		if (sock[0])
+			rc = fq_mgmt_start(t, sock,
+					   FQ_GIT_REV[0] ? FQ_VERSION " (git " FQ_GIT_REV ")"
+							 : FQ_VERSION,
+					   &mgmt, err, sizeof(err));
+	}
 	if (rc) {
 		fprintf(stderr, "fabriqd: %s\n", err[0] ? err : strerror(-rc));
 		fq_target_destroy(t);
@@ -364,10 +383,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	print_banner(t);
+	if (mgmt)
+		fq_info("management socket %s", sock);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		reload(t, cli.config);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* No live change may run while the target stops (target.h). */
+	fq_mgmt_stop(mgmt);
 	fq_target_destroy(t);
 	free(cli.ns);
 	free(cli.hosts);

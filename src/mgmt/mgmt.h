@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fabriqd's management socket (docs/rpc.md): a JSON-RPC 2.0 server on a
+ * Unix socket, run on its own thread over the public target API
+ * (include/fabriq/target.h), so a slow request or client never stalls a
+ * reactor.
+ */
+#ifndef FQ_MGMT_MGMT_H
+#define FQ_MGMT_MGMT_H
+
+#include <stddef.h>
+
+#include "fabriq/target.h"
+#include "mgmt/rpc.h"
+
+struct fq_mgmt;
+
+/* What the methods work on. */
+struct fq_mgmt_ctx {
+	struct fq_target *t;
+	const char *version;
+};
+
+/* The method table (methods.c), NULL-name terminated. */
+extern const struct fq_rpc_method fq_mgmt_methods[];
+
+/*
+ * Listen on @path (mode 0600) and serve @t from a new thread. An existing
+ * socket file is replaced when no process accepts on it, and the call fails
+ * with -EADDRINUSE when one does; any other kind of file is left alone
+ * (-EEXIST). Returns 0 or -errno with a sentence in @err.
+ */
+int fq_mgmt_start(struct fq_target *t, const char *path, const char *version, struct fq_mgmt **out,
+		  char *err, size_t errlen);
+
+/* Stop serving, close every client, remove the socket file, free @m (may be NULL). */
+void fq_mgmt_stop(struct fq_mgmt *m);
+
+#endif

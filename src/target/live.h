@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live configuration changes of a running target (live.c). Each returns 0
+ * or -errno with a sentence in @err. Called from a management thread, never
+ * from a reactor.
+ */
+#ifndef FQ_TARGET_LIVE_H
+#define FQ_TARGET_LIVE_H
+
+#include "target/tgt.h"
+
+/* @sc: validated (fq_conf_validate) so serial and ports are filled in. */
+int fq_live_subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, char *err,
+			  size_t errlen);
+/* Its controllers are disconnected; its namespaces close at exit. */
+int fq_live_subsys_delete(struct fq_tgt *t, const char *nqn, char *err, size_t errlen);
+int fq_live_host(struct fq_tgt *t, const char *nqn, const char *hostnqn, bool add, char *err,
+		 size_t errlen);
+int fq_live_allow_any(struct fq_tgt *t, const char *nqn, bool allow, char *err, size_t errlen);
+/* @nc from fq_conf_parse_ns; nsid 0 picks the lowest free one, returned in @nsid. */
+int fq_live_ns_add(struct fq_tgt *t, const char *nqn, struct fq_ns_conf *nc, uint32_t *nsid,
+		   char *err, size_t errlen);
+int fq_live_ns_remove(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *err, size_t errlen);
+/* Export @nqn on ADDR:PORT (a new port if none listens there) or stop exporting it. */
+int fq_live_listener(struct fq_tgt *t, const char *nqn, const char *addr, uint16_t port, bool add,
+		     char *err, size_t errlen);
+int fq_live_ctrl_disconnect(struct fq_tgt *t, uint16_t cntlid, char *err, size_t errlen);
+
+#endif
