@@ -18,6 +18,7 @@ enum {
 	EXIT_CONNECT = 3,  /* could not connect, or the connection was lost */
 	EXIT_VERIFY = 4,   /* --verify found different data */
 	EXIT_LOCAL_IO = 5, /* reading or writing a local file failed */
+	EXIT_RPC = 6,	   /* fabriqd answered a management call with an error */
 };
 
 /*

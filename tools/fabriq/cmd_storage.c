@@ -95,7 +95,7 @@ static int parse_args(int argc, char **argv, struct wl *w)
 		{"ops", required_argument, NULL, 'n'},
 		{"depth", required_argument, NULL, 'd'},
 		{"name", required_argument, NULL, 'N'},
-		{"span", required_argument, NULL, 'S'},
+		{"span", required_argument, NULL, 'p'},
 		{"mix", required_argument, NULL, 'm'},
 		{"seed", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
@@ -113,7 +113,7 @@ static int parse_args(int argc, char **argv, struct wl *w)
 			 .mix = 50,
 			 .seed = 1};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:w:s:n:d:N:S:m:r:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:w:s:n:d:N:p:m:r:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			w->config = optarg;
@@ -133,7 +133,7 @@ static int parse_args(int argc, char **argv, struct wl *w)
 		case 's':
 		case 'n':
 		case 'd':
-		case 'S':
+		case 'p':
 		case 'm':
 		case 'r':
 			if (parse_size(optarg, &v)) {
@@ -146,7 +146,7 @@ static int parse_args(int argc, char **argv, struct wl *w)
 				w->ops = v;
 			else if (c == 'd')
 				w->depth = v > 1024 ? 1024 : (unsigned)v;
-			else if (c == 'S')
+			else if (c == 'p')
 				w->span = v;
 			else if (c == 'm')
 				w->mix = v > 100 ? 100 : (unsigned)v;

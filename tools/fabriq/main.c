@@ -10,6 +10,7 @@
 #include "map.h"
 #include "fq_version.h"
 #include "perf.h"
+#include "rpc_client.h"
 
 #ifdef FQ_HAVE_STORAGE
 int cmd_storage(int argc, char **argv);
@@ -103,6 +104,9 @@ const struct cli_cmd cli_cmds[] = {
 	{"mapall", NULL, "map every volume listed in a file", "", cmd_mapall},
 	{"unmapall", NULL, "unmap every volume listed in a file", "", cmd_unmapall},
 	{"map-serve", NULL, "(internal) serve one mapped volume", "", map_serve_main},
+	{"rpc", NULL, "call a method of fabriqd's management socket (docs/rpc.md)", "", cmd_rpc},
+	{"subsystem", NULL, "list and change a running fabriqd's subsystems (fabriq subsystem -h)",
+	 "", cmd_subsystem},
 #ifdef FQ_HAVE_STORAGE
 	{"storage", NULL, "run a workload through the storage interface", "", cmd_storage},
 #endif
@@ -125,7 +129,7 @@ static void usage(void)
 		if (strncmp(c->summary, "(internal)", 10))
 			printf("  %-14s %s\n", c->name, c->summary);
 	printf("\nexit status: 0 success, 1 NVMe error status, 2 usage, 3 connection failed,\n"
-	       "4 verify mismatch, 5 local file error\n");
+	       "4 verify mismatch, 5 local file error, 6 fabriqd refused a management call\n");
 }
 
 void cli_help(const struct cli_cmd *c)
