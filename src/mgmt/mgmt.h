@@ -25,13 +25,17 @@ struct fq_mgmt_ctx {
 extern const struct fq_rpc_method fq_mgmt_methods[];
 
 /*
- * Listen on @path (mode 0600) and serve @t from a new thread. An existing
- * socket file is replaced when no process accepts on it, and the call fails
- * with -EADDRINUSE when one does; any other kind of file is left alone
- * (-EEXIST). Returns 0 or -errno with a sentence in @err.
+ * Listen on @path (mode 0600); requests wait in the backlog until
+ * fq_mgmt_run(). An existing socket file is replaced when no process
+ * accepts on it, and the call fails with -EADDRINUSE when one does; any
+ * other kind of file is left alone (-EEXIST). Returns 0 or -errno with a
+ * sentence in @err.
  */
-int fq_mgmt_start(struct fq_target *t, const char *path, const char *version, struct fq_mgmt **out,
-		  char *err, size_t errlen);
+int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, char *err,
+		 size_t errlen);
+
+/* Serve the started target @t from a new thread. Returns 0 or -errno. */
+int fq_mgmt_run(struct fq_mgmt *m, struct fq_target *t, char *err, size_t errlen);
 
 /* Stop serving, close every client, remove the socket file, free @m (may be NULL). */
 void fq_mgmt_stop(struct fq_mgmt *m);

@@ -295,6 +295,9 @@ char *fq_rpc_handle(const struct fq_rpc_table *tab, const char *line, size_t len
 	}
 	req = len ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
 	end = json_tokener_get_parse_end(tok);
+	/* A bare number is complete only once the input ends: say it does. */
+	if (!req && end == len && json_tokener_get_error(tok) == json_tokener_continue)
+		req = json_tokener_parse_ex(tok, "", 1);
 	/* One value and nothing after it but blanks (\r of a CRLF line too). */
 	while (req && end < len && strchr(" \t\r", line[end]) && line[end])
 		end++;

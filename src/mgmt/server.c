@@ -49,6 +49,7 @@ struct fq_mgmt {
 	int lfd;
 	int wake[2];
 	pthread_t thread;
+	bool running;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
 	ino_t ino;
@@ -353,8 +354,8 @@ fail:
 	return rc;
 }
 
-int fq_mgmt_start(struct fq_target *t, const char *path, const char *version, struct fq_mgmt **out,
-		  char *err, size_t errlen)
+int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, char *err,
+		 size_t errlen)
 {
 	struct fq_mgmt *m = calloc(1, sizeof(*m));
 	int rc;
@@ -362,7 +363,6 @@ int fq_mgmt_start(struct fq_target *t, const char *path, const char *version, st
 	*out = NULL;
 	if (!m)
 		return -ENOMEM;
-	m->ctx.t = t;
 	m->ctx.version = version;
 	m->tab.methods = fq_mgmt_methods;
 	m->tab.ctx = &m->ctx;
@@ -372,24 +372,26 @@ int fq_mgmt_start(struct fq_target *t, const char *path, const char *version, st
 		rc = -errno;
 		snprintf(err, errlen, "rpc: pipe: %s", strerror(errno));
 	}
-	if (!rc) {
-		rc = -pthread_create(&m->thread, NULL, mgmt_main, m);
-		if (rc)
-			snprintf(err, errlen, "rpc: cannot start its thread: %s", strerror(-rc));
-	}
 	if (rc) {
-		if (m->path[0])
-			unlink(m->path);
-		if (m->lfd >= 0)
-			close(m->lfd);
-		if (m->wake[0] >= 0) {
-			close(m->wake[0]);
-			close(m->wake[1]);
-		}
-		free(m);
+		m->running = false;
+		fq_mgmt_stop(m);
 		return rc;
 	}
 	*out = m;
+	return 0;
+}
+
+int fq_mgmt_run(struct fq_mgmt *m, struct fq_target *t, char *err, size_t errlen)
+{
+	int rc;
+
+	m->ctx.t = t;
+	rc = pthread_create(&m->thread, NULL, mgmt_main, m);
+	if (rc) {
+		snprintf(err, errlen, "rpc: cannot start its thread: %s", strerror(rc));
+		return -rc;
+	}
+	m->running = true;
 	return 0;
 }
 
@@ -400,16 +402,21 @@ void fq_mgmt_stop(struct fq_mgmt *m)
 
 	if (!m)
 		return;
-	if (write(m->wake[1], &one, 1) != 1)
-		fq_warn("rpc: cannot wake its thread: %s", strerror(errno));
-	pthread_join(m->thread, NULL);
+	if (m->running) {
+		if (write(m->wake[1], &one, 1) != 1)
+			fq_warn("rpc: cannot wake its thread: %s", strerror(errno));
+		pthread_join(m->thread, NULL);
+	}
 	for (int i = 0; i < m->ncl; i++)
 		client_free(m->cl[i]);
-	close(m->lfd);
+	if (m->lfd >= 0)
+		close(m->lfd);
 	/* Remove the socket file only if it is still ours. */
-	if (lstat(m->path, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino)
+	if (m->path[0] && lstat(m->path, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino)
 		unlink(m->path);
-	close(m->wake[0]);
-	close(m->wake[1]);
+	if (m->wake[0] >= 0) {
+		close(m->wake[0]);
+		close(m->wake[1]);
+	}
 	free(m);
 }

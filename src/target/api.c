@@ -430,7 +430,8 @@ int fq_target_live_create_subsystem(struct fq_target *t, const char *nqn, const 
 		snprintf(sc->serial, sizeof(sc->serial), "%s", serial);
 	if (model)
 		snprintf(sc->model, sizeof(sc->model), "%s", model);
-	sc->allow_any_host = allow_any_host;
+	/* Hosts come later (add_host): no allow-list is complete yet. */
+	sc->allow_any_host = true;
 	rc = fq_conf_validate(c, t->err, sizeof(t->err));
 	/* No hosts yet: validation turned "any host" on; the caller's word counts. */
 	sc->allow_any_host = allow_any_host;

@@ -66,6 +66,8 @@ int fq_live_subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, cha
 		rc = err[0] ? -EINVAL : -ENOMEM;
 		goto out;
 	}
+	/* Not the INI rule (no hosts: any host): hosts may be added next. */
+	s->allow_any_host = sc->allow_any_host;
 	pthread_mutex_lock(&t->lock);
 	t->subsys[t->nsubsys++] = s;
 	t->genctr++;

@@ -363,20 +363,28 @@ int main(int argc, char **argv)
 		sigaddset(&set, SIGHUP);
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 		signal(SIGPIPE, SIG_IGN);
+		/*
+		 * The socket first: a second daemon on the same socket stops
+		 * before it binds any port, and a client that finds the socket
+		 * waits in its backlog until the target serves.
+		 */
+		sock = cli.rpc_socket ? cli.rpc_socket : fq_target_get_rpc_socket(t);
+		if (sock[0])
+			rc = fq_mgmt_open(sock,
+					  FQ_GIT_REV[0] ? FQ_VERSION " (git " FQ_GIT_REV ")"
+							: FQ_VERSION,
+					  &mgmt, err, sizeof(err));
+	}
+	if (!rc) {
 		rc = fq_target_start(t);
 		if (rc)
 			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
 	}
-	if (!rc) {
-		sock = cli.rpc_socket ? cli.rpc_socket : fq_target_get_rpc_socket(t);
-		if (sock[0])
-			rc = fq_mgmt_start(t, sock,
-					   FQ_GIT_REV[0] ? FQ_VERSION " (git " FQ_GIT_REV ")"
-							 : FQ_VERSION,
-					   &mgmt, err, sizeof(err));
-	}
+	if (!rc && mgmt)
+		rc = fq_mgmt_run(mgmt, t, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "fabriqd: %s\n", err[0] ? err : strerror(-rc));
+		fq_mgmt_stop(mgmt);
 		fq_target_destroy(t);
 		free(cli.ns);
 		free(cli.hosts);
