@@ -256,8 +256,9 @@ done
 
 # --- systemd unit -------------------------------------------------------------
 unit=$R$UNITDIR/fabriqd.service
-grep -qx "ExecStart=$BINDIR/fabriqd -c /etc/fabriq/fabriqd.ini" "$unit" ||
-	fail "fabriqd.service: ExecStart is not '$BINDIR/fabriqd -c /etc/fabriq/fabriqd.ini'"
+exec_start="$BINDIR/fabriqd -c /etc/fabriq/fabriqd.ini --rpc-socket /run/fabriq/fabriqd.sock"
+grep -qx "ExecStart=$exec_start" "$unit" ||
+	fail "fabriqd.service: ExecStart is not '$exec_start'"
 grep -q '@' "$unit" && fail "fabriqd.service has an unsubstituted @VARIABLE@"
 if command -v systemd-analyze >/dev/null; then
 	# systemd-analyze checks that ExecStart's binary exists: point a copy at
