@@ -37,6 +37,14 @@ int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, ch
 /* Serve the started target @t from a new thread. Returns 0 or -errno. */
 int fq_mgmt_run(struct fq_mgmt *m, struct fq_target *t, char *err, size_t errlen);
 
+/*
+ * Keep requests out while the caller makes its own target calls (fabriqd's
+ * SIGHUP reload): fq_target_last_error() is one buffer per target. No-ops
+ * on NULL.
+ */
+void fq_mgmt_lock(struct fq_mgmt *m);
+void fq_mgmt_unlock(struct fq_mgmt *m);
+
 /* Stop serving, close every client, remove the socket file, free @m (may be NULL). */
 void fq_mgmt_stop(struct fq_mgmt *m);
 

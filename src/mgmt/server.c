@@ -50,6 +50,8 @@ struct fq_mgmt {
 	int wake[2];
 	pthread_t thread;
 	bool running;
+	/* Held around each request: target calls and their last_error() pair up. */
+	pthread_mutex_t call_lock;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
 	ino_t ino;
@@ -111,7 +113,12 @@ static int handle_line(struct fq_mgmt *m, struct client *c, const char *line, si
 		i++;
 	if (i == len)
 		return 0;
-	return reply(c, fq_rpc_handle(&m->tab, line, len));
+	char *out;
+
+	pthread_mutex_lock(&m->call_lock);
+	out = fq_rpc_handle(&m->tab, line, len);
+	pthread_mutex_unlock(&m->call_lock);
+	return reply(c, out);
 }
 
 /* Take every complete line out of c->in; returns -errno to drop the client. */
@@ -367,6 +374,7 @@ int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, ch
 	m->tab.methods = fq_mgmt_methods;
 	m->tab.ctx = &m->ctx;
 	m->lfd = m->wake[0] = m->wake[1] = -1;
+	pthread_mutex_init(&m->call_lock, NULL);
 	rc = open_socket(m, path, err, errlen);
 	if (!rc && pipe2(m->wake, O_CLOEXEC)) {
 		rc = -errno;
@@ -418,5 +426,18 @@ void fq_mgmt_stop(struct fq_mgmt *m)
 		close(m->wake[0]);
 		close(m->wake[1]);
 	}
+	pthread_mutex_destroy(&m->call_lock);
 	free(m);
+}
+
+void fq_mgmt_lock(struct fq_mgmt *m)
+{
+	if (m)
+		pthread_mutex_lock(&m->call_lock);
+}
+
+void fq_mgmt_unlock(struct fq_mgmt *m)
+{
+	if (m)
+		pthread_mutex_unlock(&m->call_lock);
 }

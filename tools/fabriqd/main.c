@@ -315,15 +315,17 @@ static void print_banner(const struct fq_target *t)
 }
 
 /* SIGHUP: re-read the configuration file and apply namespace changes. */
-static void reload(struct fq_target *t, const char *path)
+static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path)
 {
 	if (!path) {
 		fq_warn("SIGHUP: nothing to reload (no -c FILE)");
 		return;
 	}
+	fq_mgmt_lock(mgmt); /* one caller of the target API at a time */
 	if (fq_target_reload_config(t))
 		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path,
 		       fq_target_last_error(t));
+	fq_mgmt_unlock(mgmt);
 }
 
 int main(int argc, char **argv)
@@ -394,7 +396,7 @@ int main(int argc, char **argv)
 	if (mgmt)
 		fq_info("management socket %s", sock);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		reload(t, cli.config);
+		reload(t, mgmt, cli.config);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
 	/* No live change may run while the target stops (target.h). */
