@@ -455,6 +455,52 @@ class TestConcurrency(RpcTestCase):
         self.assert_serving()
 
 
+class TestNamespaceChurn(RpcTestCase):
+
+    CYCLES = 1000
+
+    def test_add_remove_while_reading_every_change_announced(self):
+        """2,000 namespace changes while another namespace serves reads."""
+        a, q = self.pair()
+        self.assertEqual(a.set_features(FEAT_ASYNC_EVENT_CFG, AEC_NS_ATTR).status, 0)
+        data = os.urandom(4096)
+        self.assertEqual(q.write(1, 0, data).status, 0)
+        stop = threading.Event()
+        io = {"ops": 0, "errors": []}
+
+        def reader():
+            try:
+                while not stop.is_set():
+                    c = q.read(1, 0, 8)
+                    if c.status or c.data != data:
+                        io["errors"].append(c)
+                    io["ops"] += 1
+            except Exception as e:  # noqa: BLE001 - any failure counts
+                io["errors"].append(e)
+
+        t = threading.Thread(target=reader)
+        t.start()
+        seen = []
+        try:
+            for i in range(self.CYCLES):
+                for method, params in (("ns_add", {"nqn": NQN, "bdev": "null:1M", "nsid": 9}),
+                                       ("ns_remove", {"nqn": NQN, "nsid": 9})):
+                    aer = a.submit(lambda cid, dp: raw.sqe(raw.ADM_ASYNC_EVENT, cid, dptr=dp))
+                    self.rpc.call(method, params)
+                    c = a.wait(aer)
+                    self.assertEqual((c.status, c.dw0), (0, AEN_NS_CHANGED), (i, method))
+                    c = a.get_log(0x04, 4096)
+                    self.assertEqual(c.status, 0)
+                    seen.append(int.from_bytes(c.data[0:4], "little"))
+        finally:
+            stop.set()
+            t.join(30)
+        self.assertEqual(seen, [9] * (2 * self.CYCLES))
+        self.assertEqual(io["errors"], [])
+        self.assertGreater(io["ops"], 0)
+        self.close_all(a, q)
+
+
 class TestSocket(unittest.TestCase):
 
     ARGS = ["--nqn", NQN, "--ns", "ram:8M", "--reactors", "1"]
