@@ -570,6 +570,7 @@ static void parse_ns_good(void **state)
 	assert_ptr_equal(ns.bdev.path, ns.path);
 	assert_int_equal(ns.bdev.size, 0);
 	assert_int_equal(ns.nsid, 7);
+	fq_conf_ns_free(&ns); /* the path is the caller's to free */
 
 	assert_int_equal(fq_conf_parse_ns("file:/var/lib/fabriq/ns2.img:1G,direct=1,nsid=5", &ns,
 					  err, sizeof(err)),
