@@ -47,7 +47,7 @@ stop_target() {
 	FQD_PID=
 }
 perf_json() { # nsid workload size qd
-	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -n "$1" -w "$2" -o "$3" -q "$4" -t "$SECS" --warmup 1 --json
+	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -n "$1" -w "$2" -o "$3" -q "$4" -t "$SECS" --warmup 1 --no-poll --json
 }
 
 # limit-key limit workload io-size qd; measured in IOPS or bytes/s as the key says
