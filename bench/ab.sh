@@ -54,28 +54,15 @@ mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
 NQN=nqn.2026-11.io.fabriq:bench
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. bench/lib.sh
+PORT=$(bench_free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
-FQD_PID=
-trap '[ -n "$FQD_PID" ] && kill $FQD_PID 2>/dev/null; true' EXIT
 
 start_target() { # build-dir busy-poll-us
-	taskset -c "$TARGET_CPU" "$1/tools/fabriqd/fabriqd" --listen 127.0.0.1:$PORT --nqn $NQN \
-		--ns "ram:$NS_SIZE" --reactors 1 --busy-poll-us "$2" --log-level warn >>"$OUT/fabriqd.log" 2>&1 &
-	FQD_PID=$!
-	for _ in $(seq 50); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "fabriqd of $1 did not come up; log:" >&2
-	tail "$OUT/fabriqd.log" >&2
-	exit 1
+	bench_start_fabriqd "$1/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" \
+		--reactors 1 --busy-poll-us "$2"
 }
-stop_target() {
-	kill -TERM "$FQD_PID"
-	wait "$FQD_PID" || { echo "fabriqd exited with an error" >&2; tail "$OUT/fabriqd.log" >&2; exit 1; }
-	FQD_PID=
-}
+stop_target() { bench_stop_fabriqd; }
 
 cases=("randread 1" "randread 32" "randread 128" "randwrite 1" "randwrite 32" "randwrite 128")
 for round in $(seq 1 "$ROUNDS"); do

@@ -43,10 +43,9 @@ OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-fairness
 mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. bench/lib.sh
+PORT=$(bench_free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
-FQD_PID=
-trap '[ -n "$FQD_PID" ] && kill $FQD_PID 2>/dev/null; true' EXIT
 
 qd1() {
 	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w randread -o 4k -q 1 -t "$SECS" --warmup 1 --no-poll --json |
@@ -54,10 +53,7 @@ qd1() {
 }
 for round in $(seq 1 "$ROUNDS"); do
 	for rev in "${revs[@]}"; do
-		taskset -c "$TARGET_CPU" "${FQD[$rev]}" --listen 127.0.0.1:$PORT --nqn $NQN --ns ram:1G \
-			--reactors 1 --log-level warn >>"$OUT/fabriqd.log" 2>&1 &
-		FQD_PID=$!
-		sleep 0.5
+		bench_start_fabriqd "${FQD[$rev]}" "$PORT" --nqn $NQN --ns ram:1G --reactors 1
 		taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
 		alone=$(qd1)
 		taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w randread -o 4k -q 128 -t $((SECS + 3)) --no-poll \
@@ -69,9 +65,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		fiops=$(python3 -c "import json; print(json.load(open('$OUT/flood.json'))['total']['iops'])")
 		echo "{\"rev\":\"$rev\",\"round\":$round,\"alone_p50_us\":$alone,\"flooded_p50_us\":$loaded,\"flood_iops\":$fiops}" |
 			tee -a "$RAW"
-		kill -TERM $FQD_PID
-		wait $FQD_PID || { echo "fabriqd exited with an error" >&2; exit 1; }
-		FQD_PID=
+		bench_stop_fabriqd
 	done
 done
 

@@ -41,15 +41,13 @@ OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-fio
 mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. bench/lib.sh
+PORT=$(bench_free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
 FILE="trtype=TCP adrfam=IPv4 traddr=127.0.0.1 trsvcid=$PORT subnqn=${NQN/:/\\:} ns=1"
 
-taskset -c "$TARGET_CPU" $FQD --listen 127.0.0.1:$PORT --nqn $NQN --ns "ram:$NS_SIZE" --reactors 1 \
-	--busy-poll-us $([ "$POLL" = 1 ] && echo 1000000 || echo 0) --log-level warn >"$OUT/fabriqd.log" 2>&1 &
-FQD_PID=$!
-trap 'kill $FQD_PID 2>/dev/null' EXIT
-sleep 0.5
+bench_start_fabriqd $FQD "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" --reactors 1 \
+	--busy-poll-us $([ "$POLL" = 1 ] && echo 1000000 || echo 0)
 # Reads of never-written RAM hit one shared zero page: write it all first.
 taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
 
@@ -71,9 +69,7 @@ print(json.dumps({'kind':'$kind','round':$round,'iops':r['iops'],'p50_us':r['cla
   'p99_us':r['clat_ns']['percentile']['99.000000']/1000}))" | tee -a "$RAW"
 	done
 done
-kill -TERM $FQD_PID
-wait $FQD_PID || { echo "fabriqd exited with an error"; exit 1; }
-trap - EXIT
+bench_stop_fabriqd
 
 python3 - "$RAW" "$OUT/results.json" "$POLL" <<'PY'
 import json, statistics, sys

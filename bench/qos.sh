@@ -30,22 +30,14 @@ OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-qos
 mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. bench/lib.sh
+PORT=$(bench_free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
-FQD_PID=
-trap '[ -n "$FQD_PID" ] && kill $FQD_PID 2>/dev/null; true' EXIT
 
 start_target() { # --ns arguments...
-	taskset -c "$TARGET_CPU" $FQD --listen 127.0.0.1:$PORT --nqn $NQN --reactors 1 "$@" \
-		--log-level warn >>"$OUT/fabriqd.log" 2>&1 &
-	FQD_PID=$!
-	sleep 0.5
+	bench_start_fabriqd $FQD "$PORT" --nqn $NQN --reactors 1 "$@"
 }
-stop_target() {
-	kill -TERM "$FQD_PID"
-	wait "$FQD_PID" || { echo "fabriqd exited with an error" >&2; exit 1; }
-	FQD_PID=
-}
+stop_target() { bench_stop_fabriqd; }
 perf_json() { # nsid workload size qd
 	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -n "$1" -w "$2" -o "$3" -q "$4" -t "$SECS" --warmup 1 --no-poll --json
 }

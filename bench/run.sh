@@ -56,7 +56,7 @@ PERF="build-release/tools/fabriq/fabriq perf"
 FQD=build-release/tools/fabriqd/fabriqd
 IDLE=build-release/bench/idle_host
 NQN=nqn.2026-11.io.fabriq:bench
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
@@ -71,7 +71,7 @@ tail -1 "$RAW"
 
 run_bound() { # name req rsp qd poll [memory size]
 	local port pid mem=${6:-}
-	port=$(free_port)
+	port=$(bench_free_port)
 	$BOUND server --port "$port" --cpu "$TARGET_CPU" $([ "$5" = 1 ] && echo --poll) \
 		${mem:+--mem "$mem"} &
 	pid=$!
@@ -100,18 +100,13 @@ run_bounds() {
 	done
 }
 
-PORT=$(free_port)
+PORT=$(bench_free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
 start_target() { # busy_poll_us [namespace size]
-	taskset -c "$TARGET_CPU" $FQD --listen 127.0.0.1:$PORT --nqn $NQN --ns "ram:${2:-$NS_SIZE}" \
-		--reactors 1 --busy-poll-us "$1" --log-level warn >"$OUT/fabriqd.log" 2>&1 &
-	FQD_PID=$!
-	sleep 0.5
+	bench_start_fabriqd $FQD "$PORT" --nqn $NQN --ns "ram:${2:-$NS_SIZE}" --reactors 1 \
+		--busy-poll-us "$1"
 }
-stop_target() {
-	kill -TERM "$FQD_PID"
-	wait "$FQD_PID" || { echo "fabriqd exited with an error"; tail "$OUT/fabriqd.log"; exit 1; }
-}
+stop_target() { bench_stop_fabriqd; }
 
 cases=("randread 4096 1" "randread 4096 32" "randread 4096 128" "randwrite 4096 1"
 	"randwrite 4096 32" "randwrite 4096 128" "read 131072 32" "write 131072 32")

@@ -244,7 +244,6 @@ void hq_rx_reset(struct hq *q);
 
 /* Transmit side (hq_tx.c). */
 /* Describe the bytes [off, off + len) of @src in @dst; returns the count. */
-int hq_iov_slice(const struct iovec *src, int cnt, uint32_t off, uint32_t len, struct iovec *dst);
 void hq_tx_push(struct hq *q, struct hq_pdu *pdu);
 void hq_tx_cmd(struct hq *q, struct hreq *r);
 void hq_tx_next_h2c(struct hreq *r);

@@ -22,29 +22,6 @@ void hq_tx_push(struct hq *q, struct hq_pdu *pdu)
 		pdu->req->tx_queued = true;
 }
 
-int hq_iov_slice(const struct iovec *src, int cnt, uint32_t off, uint32_t len, struct iovec *dst)
-{
-	int n = 0;
-
-	for (int i = 0; i < cnt && len; i++) {
-		size_t l = src[i].iov_len;
-
-		if (off >= l) {
-			off -= (uint32_t)l;
-			continue;
-		}
-		l -= off;
-		if (l > len)
-			l = len;
-		dst[n].iov_base = (uint8_t *)src[i].iov_base + off;
-		dst[n].iov_len = l;
-		n++;
-		len -= (uint32_t)l;
-		off = 0;
-	}
-	return n;
-}
-
 /* Header (+HDGST), data iovecs (+DDGST): fills pdu->iov and pdu->len. */
 static void pdu_layout(struct hq *q, struct hreq *r, uint32_t hdr_bytes, uint32_t off,
 		       uint32_t dlen)

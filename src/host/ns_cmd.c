@@ -135,7 +135,8 @@ static int submit_split(struct fq_qpair *qp, struct fq_ns *ns, const struct io_a
 		int cnt = 0;
 
 		if (a->dir != HREQ_NONE)
-			cnt = hq_iov_slice(a->iov, a->iovcnt, i * maxb * ss, nlb * ss, sl);
+			cnt = fq_tcp_iov_slice(a->iov, a->iovcnt, i * maxb * ss, nlb * ss, sl,
+					       FQ_MAX_IOVS);
 		hq_req_set_data(c, sl, cnt, a->dir);
 		fill_rw(c, ns, a, a->lba + (uint64_t)i * maxb, nlb);
 		c->parent = p;

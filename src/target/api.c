@@ -317,10 +317,12 @@ int fq_target_get_port(const struct fq_target *t, int idx, struct fq_target_port
 	return 0;
 }
 
-int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target_subsys_info *info)
+/*
+ * Subsystem @idx with the registry lock held (the caller unlocks), so what
+ * is copied out of it is one consistent snapshot.
+ */
+static int lock_subsys(const struct fq_target *t, int idx, const struct fq_subsys **out)
 {
-	const struct fq_subsys *s;
-
 	if (!t->tgt)
 		return -EINVAL;
 	pthread_mutex_lock(&t->tgt->lock);
@@ -328,7 +330,30 @@ int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target
 		pthread_mutex_unlock(&t->tgt->lock);
 		return -ENOENT;
 	}
-	s = t->tgt->subsys[idx];
+	*out = t->tgt->subsys[idx];
+	return 0;
+}
+
+/* Namespace @ns_idx of subsystem @subsys_idx's published table, or NULL. */
+static struct fq_tgt_ns *ns_at(const struct fq_target *t, int subsys_idx, uint32_t ns_idx)
+{
+	const struct fq_tgt_ns_table *tab = NULL;
+
+	pthread_mutex_lock(&t->tgt->lock);
+	if (subsys_idx >= 0 && subsys_idx < t->tgt->nsubsys)
+		tab = fq_subsys_ns(t->tgt->subsys[subsys_idx]);
+	pthread_mutex_unlock(&t->tgt->lock);
+	/* Tables and namespaces stay allocated until exit once published. */
+	return tab && ns_idx < tab->n ? tab->ns[ns_idx] : NULL;
+}
+
+int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target_subsys_info *info)
+{
+	const struct fq_subsys *s;
+	int rc = lock_subsys(t, idx, &s);
+
+	if (rc)
+		return rc;
 	memset(info, 0, sizeof(*info));
 	snprintf(info->nqn, sizeof(info->nqn), "%s", s->nqn);
 	info->allow_any_host = s->allow_any_host;
@@ -340,20 +365,13 @@ int fq_target_get_subsystem(const struct fq_target *t, int idx, struct fq_target
 int fq_target_get_ns(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 		     struct fq_target_ns_info *info)
 {
-	const struct fq_tgt_ns_table *tab;
 	const struct fq_tgt_ns *ns;
 
 	if (!t->tgt)
 		return -EINVAL;
-	pthread_mutex_lock(&t->tgt->lock);
-	tab = subsys_idx >= 0 && subsys_idx < t->tgt->nsubsys
-		      ? fq_subsys_ns(t->tgt->subsys[subsys_idx])
-		      : NULL;
-	pthread_mutex_unlock(&t->tgt->lock);
-	/* Tables and namespaces stay allocated until exit once published. */
-	if (!tab || ns_idx >= tab->n)
+	ns = ns_at(t, subsys_idx, ns_idx);
+	if (!ns)
 		return -ENOENT;
-	ns = tab->ns[ns_idx];
 	memset(info, 0, sizeof(*info));
 	info->nsid = ns->nsid;
 	snprintf(info->name, sizeof(info->name), "%s", ns->bdev->name);
@@ -552,15 +570,10 @@ int fq_target_get_subsystem_detail(const struct fq_target *t, int idx,
 				   struct fq_target_subsys_detail *d)
 {
 	const struct fq_subsys *s;
+	int rc = lock_subsys(t, idx, &s);
 
-	if (!t->tgt)
-		return -EINVAL;
-	pthread_mutex_lock(&t->tgt->lock);
-	if (idx < 0 || idx >= t->tgt->nsubsys) {
-		pthread_mutex_unlock(&t->tgt->lock);
-		return -ENOENT;
-	}
-	s = t->tgt->subsys[idx];
+	if (rc)
+		return rc;
 	memset(d, 0, sizeof(*d));
 	snprintf(d->serial, sizeof(d->serial), "%s", s->serial);
 	snprintf(d->model, sizeof(d->model), "%s", s->model);
@@ -590,18 +603,13 @@ int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, 
 int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 			   struct fq_target_ns_stats *st)
 {
-	const struct fq_tgt_ns_table *tab = NULL;
 	struct fq_tgt_ns *ns;
 
 	if (!t->tgt)
 		return -EINVAL;
-	pthread_mutex_lock(&t->tgt->lock);
-	if (subsys_idx >= 0 && subsys_idx < t->tgt->nsubsys)
-		tab = fq_subsys_ns(t->tgt->subsys[subsys_idx]);
-	pthread_mutex_unlock(&t->tgt->lock);
-	if (!tab || ns_idx >= tab->n)
+	ns = ns_at(t, subsys_idx, ns_idx);
+	if (!ns)
 		return -ENOENT;
-	ns = tab->ns[ns_idx];
 	st->reads = atomic_load_explicit(&ns->reads, memory_order_relaxed);
 	st->writes = atomic_load_explicit(&ns->writes, memory_order_relaxed);
 	st->bytes_read = atomic_load_explicit(&ns->bytes_read, memory_order_relaxed);
