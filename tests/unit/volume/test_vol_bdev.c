@@ -179,6 +179,26 @@ static void test_file_pool(void **state)
 	bt_write_pattern(&eng, b, 512, 512, 99);
 	assert_int_equal(fq_vol_clone(p, "f@s", "g"), 0);
 	fq_bdev_close(b);
+	/*
+	 * A file pool zeroes a new cluster by punching it: clusters freed by
+	 * one volume and taken by another read zeroes around the new data.
+	 */
+	assert_int_equal(fq_vol_create(p, "old", 4 * MiB, false), 0);
+	b = open_vol("fp/old");
+	bt_write_pattern(&eng, b, 0, 4 * MiB, 21);
+	fq_bdev_close(b);
+	assert_int_equal(fq_vol_delete(p, "old"), 0);
+	assert_int_equal(fq_vol_create(p, "new", 4 * MiB, false), 0);
+	b = open_vol("fp/new");
+	for (uint64_t off = 0; off < 4 * MiB; off += 65536)
+		bt_write_pattern(&eng, b, off + 4096, 4096, 22);
+	for (uint64_t off = 0; off < 4 * MiB; off += 65536) {
+		bt_expect(&eng, b, off, 4096, -1);
+		bt_expect(&eng, b, off + 4096, 4096, 22);
+		bt_expect(&eng, b, off + 8192, 65536 - 8192, -1);
+	}
+	fq_bdev_close(b);
+	assert_int_equal(fq_vol_delete(p, "new"), 0);
 	assert_int_equal(fq_pool_unregister("fp"), 0);
 	assert_int_equal(fq_pool_close(p), 0);
 	assert_int_equal(fq_pool_check(base, &eng, &rep), 0);

@@ -300,6 +300,32 @@ static void test_dealloc(void **state)
 	assert_int_equal(allocated(c, "v"), c->cs);
 }
 
+/*
+ * A cluster freed by one volume and allocated again by another must not show
+ * the old data around a partial first write (the engine zeroes the cluster on
+ * the device instead of writing zeroes from memory).
+ */
+static void test_reuse_zeroes(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(fq_vol_create(c->pool, "old", 4 * MiB, false), 0);
+	wr(c, "old", 0, 4 * MiB, 7);
+	assert_int_equal(fq_vol_delete(c->pool, "old"), 0);
+	assert_int_equal(fq_vol_create(c->pool, "new", 4 * MiB, false), 0);
+	for (uint64_t off = 0; off < 4 * MiB; off += c->cs)
+		wr(c, "new", off + 8 * KiB, 4 * KiB, 8);
+	for (uint64_t off = 0; off < 4 * MiB; off += c->cs) {
+		expect(c, "new", off, 8 * KiB, 0, 0);
+		expect(c, "new", off + 8 * KiB, 4 * KiB, 8, 0);
+		expect(c, "new", off + 12 * KiB, c->cs - 12 * KiB, 0, 0);
+	}
+	assert_int_equal(allocated(c, "new"), 4 * MiB);
+	reopen(c, false);
+	expect(c, "new", 0, 8 * KiB, 0, 0);
+	expect(c, "new", 12 * KiB, c->cs - 12 * KiB, 0, 0);
+}
+
 static void test_snapshot_cow(void **state)
 {
 	struct ctx *c = *state;
@@ -584,6 +610,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_cluster, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_thick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dealloc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reuse_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_cow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_flatten_snapdel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
