@@ -92,6 +92,23 @@ static void send_done(struct fq_uop *op, int res, uint32_t flags)
 	unlock(q);
 }
 
+/*
+ * A connect to a local port with no listener can pick that same port as its
+ * source and connect to itself (TCP simultaneous open, RFC 793 3.4): the
+ * "connection" then holds the port the target needs to listen on again, so
+ * a host retrying while its target restarts would keep the target from
+ * coming back. Such a socket is a refused connect.
+ */
+static bool self_connected(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t al = sizeof(a), bl = sizeof(b);
+
+	if (getsockname(fd, (struct sockaddr *)&a, &al) || getpeername(fd, (struct sockaddr *)&b, &bl))
+		return false;
+	return al == bl && !memcmp(&a, &b, al);
+}
+
 static void conn_done(struct fq_uop *op, int res, uint32_t flags)
 {
 	struct hq *q = container_of(op, struct hq, conn_op);
@@ -103,6 +120,9 @@ static void conn_done(struct fq_uop *op, int res, uint32_t flags)
 		hq_maybe_closed(q);
 	} else if (res < 0) {
 		hq_fail(q, res, "TCP connect to %s failed: %s", q->p.peer, strerror(-res));
+	} else if (self_connected(q->fd)) {
+		hq_fail(q, -ECONNREFUSED, "TCP connect to %s failed: %s", q->p.peer,
+			strerror(ECONNREFUSED));
 	} else {
 		hq_set_state(q, HQ_IC);
 		hq_tx_icreq(q);

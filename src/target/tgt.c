@@ -740,6 +740,30 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * After a kill -9 the connections of the previous instance stay in FIN-WAIT-2
+ * until their hosts notice (an idle host: at its next keep-alive), and Linux
+ * refuses listen() on the port while they exist, SO_REUSEADDR or not. A
+ * restart waits for them, up to LISTEN_RETRY_MS, instead of failing; another
+ * live daemon on the port still fails the start, after that wait.
+ */
+#define LISTEN_RETRY_MS 15000
+
+static int listen_at_start(struct fq_port *p, char *err, size_t errlen)
+{
+	int rc = fq_port_listen(p, err, errlen);
+
+	if (rc != -EADDRINUSE || !p->conf.port)
+		return rc;
+	fq_warn("%s; waiting up to %d s for the connections of a previous instance to close", err,
+		LISTEN_RETRY_MS / 1000);
+	for (int waited = 0; rc == -EADDRINUSE && waited < LISTEN_RETRY_MS; waited += 100) {
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+		rc = fq_port_listen(p, err, errlen);
+	}
+	return rc;
+}
+
 static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
 {
 	struct fq_tgt *t = calloc(1, sizeof(*t));
@@ -784,7 +808,7 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 			return rc;
 	}
 	for (int i = 0; i < t->nports; i++) {
-		rc = fq_port_listen(&t->ports[i], err, errlen);
+		rc = listen_at_start(&t->ports[i], err, errlen);
 		if (rc)
 			return rc;
 	}

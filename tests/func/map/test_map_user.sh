@@ -34,10 +34,13 @@ DP=$(port)
 start_target() {
 	"$FQD" -l 127.0.0.1:$P -d $DP -n $NQN --ns "file:$T/v.img:256M" --log-level warn >>"$T/fqd.log" 2>&1 &
 	FQD_PID=$!
-	for _ in $(seq 50); do
+	# After the kill -9 below, fabriqd waits (up to 15 s) for the old
+	# connections to close before it can listen again.
+	for _ in $(seq 200); do
 		python3 -c "import socket; socket.create_connection(('127.0.0.1', $P), 0.2)" 2>/dev/null && return
 		sleep 0.1
 	done
+	{ ss -tanp 2>/dev/null | grep ":$P" >&2; } || true
 	fail "fabriqd did not start: $(cat "$T/fqd.log")"
 }
 mkdir -p "$T/mnt"
