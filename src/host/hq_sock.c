@@ -104,7 +104,8 @@ static bool self_connected(int fd)
 	struct sockaddr_storage a, b;
 	socklen_t al = sizeof(a), bl = sizeof(b);
 
-	if (getsockname(fd, (struct sockaddr *)&a, &al) || getpeername(fd, (struct sockaddr *)&b, &bl))
+	if (getsockname(fd, (struct sockaddr *)&a, &al) ||
+	    getpeername(fd, (struct sockaddr *)&b, &bl))
 		return false;
 	return al == bl && !memcmp(&a, &b, al);
 }
