@@ -287,6 +287,16 @@ int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_targe
  */
 const char *fq_target_get_rpc_socket(const struct fq_target *t);
 
+/**
+ * fq_target_run_on_reactor() - Run @fn(@arg) on reactor @idx's thread,
+ * between two of its turns, and wait for it: for work on state only that
+ * thread may touch (a volume pool whose namespaces it serves). @fn must not
+ * block for long: the reactor's connections wait meanwhile. Not from a
+ * reactor. Return: what @fn returned; -EINVAL for a bad @idx; -ESHUTDOWN
+ * when the target is not running.
+ */
+int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -653,3 +653,10 @@ const char *fq_target_get_rpc_socket(const struct fq_target *t)
 {
 	return t->conf.rpc_socket;
 }
+
+int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg)
+{
+	if (t->state != TARGET_RUNNING || !t->tgt)
+		return -ESHUTDOWN;
+	return fq_tgt_run_on_reactor(t->tgt, idx, fn, arg);
+}
