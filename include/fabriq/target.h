@@ -236,6 +236,12 @@ int fq_target_live_add_ns(struct fq_target *t, const char *nqn, const char *spec
  */
 int fq_target_live_remove_ns(struct fq_target *t, const char *nqn, uint32_t nsid);
 /**
+ * fq_target_live_ns_changed() - Tell the hosts connected to @nqn that
+ * namespace @nsid changed (its bdev was resized): a Namespace Attribute
+ * Changed event, after which Identify reports the bdev's new size.
+ */
+int fq_target_live_ns_changed(struct fq_target *t, const char *nqn, uint32_t nsid);
+/**
  * fq_target_live_add_listener() - Export @nqn on @listen ("ADDR:PORT"),
  * opening a new port there if the target does not listen there yet.
  */

@@ -403,6 +403,9 @@ static struct fq_target_conf *scratch_conf(struct fq_target *t, const char *nqn,
 	if (!c)
 		return NULL;
 	fq_conf_init(c);
+	/* The running target's reactors: a vol namespace needs exactly one. */
+	if (t->tgt)
+		c->reactors = t->tgt->nreactors;
 	for (int i = 0; fq_target_get_port(t, i, &pi) == 0 && i < FQ_CONF_MAX_PORTS; i++) {
 		struct fq_port_conf *p = &c->ports[c->nports++];
 
@@ -534,6 +537,13 @@ int fq_target_live_remove_ns(struct fq_target *t, const char *nqn, uint32_t nsid
 	int rc = check_running(t);
 
 	return rc ? rc : fq_live_ns_remove(t->tgt, nqn, nsid, t->err, sizeof(t->err));
+}
+
+int fq_target_live_ns_changed(struct fq_target *t, const char *nqn, uint32_t nsid)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_ns_changed(t->tgt, nqn, nsid, t->err, sizeof(t->err));
 }
 
 static int live_listener(struct fq_target *t, const char *nqn, const char *listen, bool add)

@@ -310,6 +310,27 @@ out:
 	return rc;
 }
 
+int fq_live_ns_changed(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *err, size_t errlen)
+{
+	struct fq_subsys *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->cfg_lock);
+	s = find(t, nqn, err, errlen);
+	if (!s) {
+		rc = -ENOENT;
+	} else if (!fq_subsys_find_ns(s, nsid)) {
+		snprintf(err, errlen, "subsystem %s has no namespace %u", nqn, nsid);
+		rc = -ENOENT;
+	} else {
+		/* Identify reads the bdev's size afresh: the event is all hosts need. */
+		fq_tgt_post_ns_change(t, s, nsid);
+		kick_all(t);
+	}
+	pthread_mutex_unlock(&t->cfg_lock);
+	return rc;
+}
+
 static int find_port(struct fq_tgt *t, const char *addr, uint16_t port)
 {
 	for (int i = 0; i < t->nports; i++)

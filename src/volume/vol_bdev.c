@@ -119,6 +119,7 @@ struct vol_bdev {
 	bool bound;
 	atomic_bool bound_flag;
 	struct vol_bdev *next; /* reg->bdevs */
+	struct fq_bdev *bdev;
 };
 
 static void vol_io_done(struct fq_bdev_io *io, int result)
@@ -249,6 +250,18 @@ void fq_pool_io_release(struct fq_pool *pool)
 	free(h);
 }
 
+void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol)
+{
+	struct reg *r;
+
+	pthread_mutex_lock(&reg_lock);
+	r = reg_of(pool);
+	for (struct vol_bdev *vb = r ? r->bdevs : NULL; vb; vb = vb->next)
+		if (vb->vol == vol)
+			vb->bdev->num_blocks = vol->size / vb->bdev->block_size;
+	pthread_mutex_unlock(&reg_lock);
+}
+
 void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol)
 {
 	struct reg *r;
@@ -348,6 +361,7 @@ static int vol_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char 
 	r = reg_find(pool);
 	p = r ? r->pool : NULL;
 	v = p ? fq_vol_find(p, slash + 1) : NULL;
+	vb->bdev = bdev;
 	if (v) {
 		r->users++;
 		vb->next = r->bdevs;

@@ -139,6 +139,8 @@ int fq_pool_io_hold(struct fq_pool *pool, bool hold);
 bool fq_pool_io_idle(struct fq_pool *pool);
 void fq_pool_io_release(struct fq_pool *pool);
 void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol);
+/* After a resize of @vol (same thread): its vol bdevs take the new size. */
+void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol);
 
 /*
  * [pool "NAME"] sections of the configuration file (pool_conf.c): the
