@@ -19,13 +19,15 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import nvmeof_raw as raw  # noqa: E402
 from fabriqd_proc import ADDR, Fabriqd, TargetTestCase  # noqa: E402
-from test_rpc import AEC_NS_ATTR, AEN_NS_CHANGED, FEAT_ASYNC_EVENT_CFG, Rpc, fabriq_cli  # noqa: E402
+from test_rpc import (AEC_NS_ATTR, AEN_NS_CHANGED, FEAT_ASYNC_EVENT_CFG,  # noqa: E402
+                      Rpc, fabriq_cli)
 
 BASE = "nqn.2026-01.io.fabriq:vol"
 MiB = 1 << 20
@@ -258,6 +260,52 @@ class VolumeMgmtTest(TargetTestCase):
         p = self.mgmt("volume", "create", "p0/y", "12Q", check=False)
         self.assertEqual(p.returncode, 2)
         self.mgmt("volume", "delete", "p0/dup")
+
+    def test_changes_while_io_runs(self):
+        """Snapshots, resizes and other volumes' creation while writes and
+        reads run on a queue: every command completes, no data is torn."""
+        self.mgmt("volume", "create", "p0/busy", "4M")
+        nqn = vol_nqn("p0", "busy")
+        a = raw.admin_queue(ADDR, self.port, nqn)
+        self.assertEqual(a.set_features(0x07, 0).status, 0)
+        q = raw.io_queue(ADDR, self.port, nqn, a.cntlid)
+        stop = threading.Event()
+        failures, done = [], [0]
+
+        def io_loop():
+            i = 0
+            while not stop.is_set():
+                blk = (i * 8) % (4 * MiB // 512)
+                data = bytes([i % 251]) * 4096
+                c = q.write(1, blk, data)
+                r = q.read(1, blk, 8)
+                if c.status or r.status or r.data != data:
+                    failures.append((i, c.status, r.status))
+                    return
+                i += 1
+            done[0] = i
+
+        t = threading.Thread(target=io_loop)
+        t.start()
+        try:
+            for k in range(10):
+                self.rpc.call("volume_snapshot", {"pool": "p0", "name": "busy@k%d" % k})
+                self.rpc.call("volume_resize", {"pool": "p0", "name": "busy",
+                                                "size": 4 * MiB + (k + 1) * CLUSTER})
+                self.rpc.call("volume_create", {"pool": "p0", "name": "side%d" % k,
+                                                "size": MiB})
+        finally:
+            stop.set()
+            t.join(60)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(failures, [])
+        self.assertGreater(done[0], 0)
+        q.close()
+        a.close()
+        for k in reversed(range(10)):
+            self.rpc.call("volume_delete", {"pool": "p0", "name": "busy@k%d" % k})
+            self.rpc.call("volume_delete", {"pool": "p0", "name": "side%d" % k})
+        self.rpc.call("volume_delete", {"pool": "p0", "name": "busy"})
 
     def test_second_pool_deleted_with_force(self):
         path = os.path.join(self.dir.name, "p1.img")
