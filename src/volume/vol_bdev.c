@@ -320,6 +320,38 @@ static uint64_t vol_used_blocks(struct fq_bdev *bdev)
 	return (vb->vol->owned << vb->vol->pool->cshift) / bdev->block_size;
 }
 
+/*
+ * Shutdown while a management call held the pool (it could not finish):
+ * what is queued for @eng fails, so its connections can close.
+ */
+static int vol_abort_held(struct fq_bdev *bdev, struct fq_engine *eng)
+{
+	struct vol_bdev *vb = bdev->priv;
+	struct reg *r = vb->reg;
+	struct fq_bdev_io *done[64];
+	int n = 0, total = 0;
+
+	if (!r)
+		return 0;
+	do {
+		n = 0;
+		pthread_mutex_lock(&reg_lock);
+		for (size_t i = 0; i < r->nheld && n < 64;) {
+			if (r->held[i].bdev == bdev && r->held[i].eng == eng) {
+				done[n++] = r->held[i].io;
+				r->held[i] = r->held[--r->nheld];
+			} else {
+				i++;
+			}
+		}
+		pthread_mutex_unlock(&reg_lock);
+		for (int i = 0; i < n; i++)
+			done[i]->cb(done[i], -ECANCELED);
+		total += n;
+	} while (n == 64);
+	return total;
+}
+
 static const struct fq_bdev_ops vol_ops = {
 	.name = "vol",
 	.submit = vol_submit,
@@ -327,6 +359,7 @@ static const struct fq_bdev_ops vol_ops = {
 	.sync = vol_sync,
 	.destroy = vol_destroy,
 	.used_blocks = vol_used_blocks,
+	.abort_held = vol_abort_held,
 };
 
 static int vol_parse(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
