@@ -187,10 +187,11 @@ static int call(const char *what, const char *verb, const struct opts *o, const 
 		fprintf(stderr, "fabriq %s %s: %s\n", what, verb, err);
 		return rc;
 	}
-	if (o->json)
-		cli_print_json(res);
-	else
-		print_result(what, verb, res);
+	if (o->json) {
+		cli_print_json(res); /* takes @res */
+		return EXIT_OK;
+	}
+	print_result(what, verb, res);
 	json_object_put(res);
 	return EXIT_OK;
 }
