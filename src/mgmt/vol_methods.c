@@ -20,6 +20,7 @@
 
 #include "mgmt/mgmt.h"
 #include "mgmt/vol_methods.h"
+#include "util/log.h"
 #include "volume/volume.h"
 
 #define OWNER_REACTOR 0
@@ -857,6 +858,41 @@ static int m_volume_flatten(struct fq_rpc_call *call, json_object *params, json_
 	if (rc)
 		return vol_fail(call, rc, pool, op.name, "volume");
 	return vol_result(call, pool, &op, false, result);
+}
+
+/* ---- at start --------------------------------------------------------------- */
+
+int fq_mgmt_export_volumes(struct fq_target *t)
+{
+	char names[FQ_POOL_REGISTRY_MAX][FQ_POOL_NAME_MAX], err[512];
+	int n = pool_names(names, FQ_POOL_REGISTRY_MAX), exported = 0;
+
+	if (n && fq_target_get_num_reactors(t) != 1) {
+		fq_warn("volumes are not exported: they need a daemon with one reactor");
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct names ns = {0};
+		struct vop op = {.fn = op_names, .out = &ns, .pool = fq_pool_lookup(names[i])};
+
+		if (!op.pool || run(t, &op, false))
+			continue;
+		for (size_t k = 0; k < ns.n; k++) {
+			int rc;
+
+			op.fn = op_info;
+			op.name = ns.v[k];
+			if (run(t, &op, false))
+				continue;
+			rc = export(t, names[i], &op.vi, err, sizeof(err));
+			if (!rc)
+				exported++;
+			else if (rc != -EEXIST)
+				fq_warn("volume export: %s", err);
+		}
+		free(ns.v);
+	}
+	return exported;
 }
 
 /* ---- the table entries ------------------------------------------------------ */

@@ -15,4 +15,11 @@ extern const struct fq_rpc_method fq_mgmt_vol_methods[];
 
 void fq_vol_nqn(char *buf, size_t len, const char *pool, const char *name);
 
+/*
+ * Export every volume of the open pools (those of the configuration file)
+ * that has no subsystem yet, as volume_create would: at start, so volumes
+ * are served again after a restart. Returns how many were exported.
+ */
+int fq_mgmt_export_volumes(struct fq_target *t);
+
 #endif
