@@ -516,14 +516,26 @@ static int op_resize(struct vop *op)
 	return rc ? rc : op_info(op);
 }
 
+static int detach_renamed(struct fq_vol *vol, void *arg)
+{
+	struct vop *op = arg;
+	struct fq_vol_info vi;
+	size_t n = strlen(op->name2);
+
+	/* The volume and its snapshots, which follow its name. */
+	if (!fq_vol_info(vol, &vi) && !strncmp(vi.name, op->name2, n) &&
+	    (!vi.name[n] || vi.name[n] == '@'))
+		fq_vol_bdev_detach(op->pool, vol);
+	return 0;
+}
+
 static int op_rename(struct vop *op)
 {
-	struct fq_vol *v = fq_vol_find(op->pool, op->name);
 	int rc = fq_vol_rename(op->pool, op->name, op->name2);
 
-	/* The namespace on the old name goes with its subsystem. */
-	if (!rc && v)
-		fq_vol_bdev_detach(op->pool, v);
+	/* The namespaces on the old names go with their subsystems. */
+	if (!rc)
+		fq_vol_list(op->pool, detach_renamed, op);
 	if (!rc) {
 		op->name = op->name2;
 		rc = op_info(op);
@@ -723,22 +735,55 @@ static int m_volume_resize(struct fq_rpc_call *call, json_object *params, json_o
 
 static int m_volume_rename(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	struct vop op = {.fn = op_rename};
+	struct vop op = {.fn = op_names};
 	const char *pool = fq_rpc_str(params, "pool", "");
-	char old[FQ_VOL_NAME_MAX];
+	char old[FQ_VOL_NAME_MAX], nn[2 * FQ_VOL_NAME_MAX], err[512];
+	struct names ns = {0};
+	size_t ol;
+	bool snap;
 	int rc = 0;
 
 	if (!(op.pool = pool_of(call, params, &rc)))
 		return rc;
 	op.name = fq_rpc_str(params, "name", "");
 	op.name2 = fq_rpc_str(params, "new_name", "");
-	if (!vol_name_ok(op.name2, false))
-		return bad_name(call, "new_name", false);
+	snap = strchr(op.name, '@') != NULL;
+	if (!vol_name_ok(op.name2, snap))
+		return bad_name(call, "new_name", snap);
+	if (snap && (strcspn(op.name, "@") != strcspn(op.name2, "@") ||
+		     strncmp(op.name, op.name2, strcspn(op.name, "@"))))
+		return fq_rpc_error(call, FQ_RPC_INVALID_PARAMS, "new_name",
+				    "a snapshot keeps its volume's name: expected %.*s@NEWSNAP",
+				    (int)strcspn(op.name, "@"), op.name);
 	snprintf(old, sizeof(old), "%s", op.name);
+	ol = strlen(old);
+	/* The names that change: the volume's and its snapshots'. */
+	op.out = &ns;
+	rc = run(tgt(call), &op, false);
+	if (rc) {
+		free(ns.v);
+		return vol_fail(call, rc, pool, old, "volume");
+	}
+	op.fn = op_rename;
 	rc = run(tgt(call), &op, true);
-	if (rc)
+	if (rc) {
+		free(ns.v);
 		return vol_fail(call, rc, pool, rc == -EEXIST ? op.name2 : old, "volume");
-	unexport(tgt(call), pool, old);
+	}
+	for (size_t i = 0; i < ns.n; i++) {
+		struct vop sop = {.fn = op_info, .pool = op.pool, .name = nn};
+
+		if (strncmp(ns.v[i], old, ol) || (ns.v[i][ol] && (snap || ns.v[i][ol] != '@')))
+			continue;
+		unexport(tgt(call), pool, ns.v[i]);
+		snprintf(nn, sizeof(nn), "%s%s", op.name2, ns.v[i] + ol);
+		if (!strcmp(nn, op.name2))
+			continue; /* the renamed one itself: below */
+		if (run(tgt(call), &sop, false) == 0 &&
+		    export(tgt(call), pool, &sop.vi, err, sizeof(err)))
+			fq_warn("volume export: %s", err);
+	}
+	free(ns.v);
 	return vol_result(call, pool, &op, true, result);
 }
 

@@ -219,7 +219,20 @@ class VolumeMgmtTest(TargetTestCase):
         self.assertIn("p0/thick2  thick", text)
         self.assertIn("thick2", [v["name"] for v in
                                  json.loads(self.mgmt("volume", "list", "--json").stdout)])
-        self.mgmt("volume", "delete", "p0/thick2")
+        # Its snapshots follow it, subsystems included; a snapshot renames within it.
+        self.mgmt("volume", "snapshot", "p0/thick2@a")
+        self.mgmt("volume", "rename", "p0/thick2", "thick3")
+        self.mgmt("volume", "rename", "p0/thick3@a", "thick3@b")
+        err = self.error_of("volume_rename", {"pool": "p0", "name": "thick3@b",
+                                              "new_name": "other@b"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "new_name"))
+        subs = [s["nqn"] for s in self.rpc.call("subsystem_list")]
+        self.assertIn(vol_nqn("p0", "thick3@b"), subs)
+        self.assertNotIn(vol_nqn("p0", "thick2@a"), subs)
+        self.assertNotIn(vol_nqn("p0", "thick3@a"), subs)
+        self.assertEqual(self.read(vol_nqn("p0", "thick3@b"), 4096), data)
+        self.mgmt("volume", "delete", "p0/thick3@b")
+        self.mgmt("volume", "delete", "p0/thick3")
 
     def test_errors_name_the_parameter(self):
         cases = [
