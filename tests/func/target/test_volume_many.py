@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
 """A thousand volumes in one daemon: more than the 64 subsystems a
 configuration file may hold, each volume exported as a subsystem of its
-own. Every one is created through the management socket, listed, and
-reachable; the last one created serves I/O while the others exist; a
+own. Every one is created through the management socket, listed, in the
+discovery log, and reachable; the last one created serves I/O while the others exist; a
 hundred are deleted again and their subsystems go with them.
 """
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,13 +18,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import nvmeof_raw as raw  # noqa: E402
 from fabriqd_proc import ADDR, TargetTestCase  # noqa: E402
-from test_rpc import Rpc  # noqa: E402
+from test_rpc import Rpc, fabriq_cli  # noqa: E402
 
 COUNT = 1000
 BASE = "nqn.2026-01.io.fabriq:vol:many:"
 
 
 class ManyVolumesTest(TargetTestCase):
+    DISCOVERY = True
 
     @classmethod
     def setUpClass(cls):
@@ -52,6 +55,12 @@ class ManyVolumesTest(TargetTestCase):
         self.assertEqual(rpc.call("pool_info", {"name": "many"})["volumes"], COUNT)
         subs = {s["nqn"] for s in rpc.call("subsystem_list")}
         self.assertTrue(all(BASE + "v%04d" % i in subs for i in range(COUNT)))
+        # Hosts find them all through discovery.
+        p = subprocess.run([fabriq_cli(), "discover", "-a", ADDR, "-s", str(self.tgt.dport),
+                            "--json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        found = {r["subnqn"] for r in json.loads(p.stdout)["records"]}
+        self.assertEqual(len([n for n in found if n.startswith(BASE)]), COUNT)
         # The first and the last serve I/O on their own namespace 1.
         for i in (0, COUNT - 1):
             nqn = BASE + "v%04d" % i
