@@ -236,6 +236,12 @@ int fq_target_live_add_ns(struct fq_target *t, const char *nqn, const char *spec
  */
 int fq_target_live_remove_ns(struct fq_target *t, const char *nqn, uint32_t nsid);
 /**
+ * fq_target_live_ns_changed() - Tell the hosts connected to @nqn that
+ * namespace @nsid changed (its bdev was resized): a Namespace Attribute
+ * Changed event, after which Identify reports the bdev's new size.
+ */
+int fq_target_live_ns_changed(struct fq_target *t, const char *nqn, uint32_t nsid);
+/**
  * fq_target_live_add_listener() - Export @nqn on @listen ("ADDR:PORT"),
  * opening a new port there if the target does not listen there yet.
  */
@@ -286,6 +292,16 @@ int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_targe
  * (docs/configuration.md), or "" if it names none.
  */
 const char *fq_target_get_rpc_socket(const struct fq_target *t);
+
+/**
+ * fq_target_run_on_reactor() - Run @fn(@arg) on reactor @idx's thread,
+ * between two of its turns, and wait for it: for work on state only that
+ * thread may touch (a volume pool whose namespaces it serves). @fn must not
+ * block for long: the reactor's connections wait meanwhile. Not from a
+ * reactor. Return: what @fn returned; -EINVAL for a bad @idx; -ESHUTDOWN
+ * when the target is not running.
+ */
+int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mgmt/mgmt.h"
+#include "mgmt/vol_methods.h"
 #include "util/log.h"
 
 #define MAX_CLIENTS 256
@@ -361,6 +362,29 @@ fail:
 	return rc;
 }
 
+/* The target's methods, then the pool and volume ones: one table, built once. */
+static const struct fq_rpc_method *all_methods(void)
+{
+	static struct fq_rpc_method *tab;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	size_t a = 0, b = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!tab) {
+		while (fq_mgmt_methods[a].name)
+			a++;
+		while (fq_mgmt_vol_methods[b].name)
+			b++;
+		tab = calloc(a + b + 1, sizeof(*tab));
+		if (tab) {
+			memcpy(tab, fq_mgmt_methods, a * sizeof(*tab));
+			memcpy(tab + a, fq_mgmt_vol_methods, b * sizeof(*tab));
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return tab;
+}
+
 int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, char *err,
 		 size_t errlen)
 {
@@ -371,7 +395,11 @@ int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, ch
 	if (!m)
 		return -ENOMEM;
 	m->ctx.version = version;
-	m->tab.methods = fq_mgmt_methods;
+	m->tab.methods = all_methods();
+	if (!m->tab.methods) {
+		free(m);
+		return -ENOMEM;
+	}
 	m->tab.ctx = &m->ctx;
 	m->lfd = m->wake[0] = m->wake[1] = -1;
 	pthread_mutex_init(&m->call_lock, NULL);

@@ -403,6 +403,9 @@ static struct fq_target_conf *scratch_conf(struct fq_target *t, const char *nqn,
 	if (!c)
 		return NULL;
 	fq_conf_init(c);
+	/* The running target's reactors: a vol namespace needs exactly one. */
+	if (t->tgt)
+		c->reactors = t->tgt->nreactors;
 	for (int i = 0; fq_target_get_port(t, i, &pi) == 0 && i < FQ_CONF_MAX_PORTS; i++) {
 		struct fq_port_conf *p = &c->ports[c->nports++];
 
@@ -536,6 +539,13 @@ int fq_target_live_remove_ns(struct fq_target *t, const char *nqn, uint32_t nsid
 	return rc ? rc : fq_live_ns_remove(t->tgt, nqn, nsid, t->err, sizeof(t->err));
 }
 
+int fq_target_live_ns_changed(struct fq_target *t, const char *nqn, uint32_t nsid)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_ns_changed(t->tgt, nqn, nsid, t->err, sizeof(t->err));
+}
+
 static int live_listener(struct fq_target *t, const char *nqn, const char *listen, bool add)
 {
 	char addr[64];
@@ -652,4 +662,11 @@ int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_targe
 const char *fq_target_get_rpc_socket(const struct fq_target *t)
 {
 	return t->conf.rpc_socket;
+}
+
+int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg)
+{
+	if (t->state != TARGET_RUNNING || !t->tgt)
+		return -ESHUTDOWN;
+	return fq_tgt_run_on_reactor(t->tgt, idx, fn, arg);
 }

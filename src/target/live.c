@@ -52,9 +52,9 @@ int fq_live_subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, cha
 	if (fq_tgt_find_subsys(t, sc->nqn)) {
 		snprintf(err, errlen, "subsystem %s exists already", sc->nqn);
 		rc = -EEXIST;
-	} else if (t->nsubsys >= FQ_CONF_MAX_SUBSYS) {
+	} else if (t->nsubsys >= FQ_TGT_MAX_LIVE_SUBSYS) {
 		snprintf(err, errlen, "too many subsystems (the maximum is %d)",
-			 FQ_CONF_MAX_SUBSYS);
+			 FQ_TGT_MAX_LIVE_SUBSYS);
 		rc = -ENOSPC;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -69,6 +69,25 @@ int fq_live_subsys_create(struct fq_tgt *t, const struct fq_subsys_conf *sc, cha
 	/* Not the INI rule (no hosts: any host): hosts may be added next. */
 	s->allow_any_host = sc->allow_any_host;
 	pthread_mutex_lock(&t->lock);
+	if (t->nsubsys + 1 >= t->subsys_cap) {
+		/*
+		 * One subsystem per volume: the array grows (every reader of it
+		 * holds tgt->lock, so moving it here is safe).
+		 */
+		int cap = t->subsys_cap * 2;
+		struct fq_subsys **n = realloc(t->subsys, (size_t)cap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&t->lock);
+			fq_subsys_free(s, false);
+			snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto out;
+		}
+		memset(n + t->subsys_cap, 0, (size_t)(cap - t->subsys_cap) * sizeof(*n));
+		t->subsys = n;
+		t->subsys_cap = cap;
+	}
 	t->subsys[t->nsubsys++] = s;
 	t->genctr++;
 	pthread_mutex_unlock(&t->lock);
@@ -287,6 +306,27 @@ int fq_live_ns_remove(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *er
 	kick_all(t);
 	fq_info("subsystem %s: namespace %u removed", nqn, nsid);
 out:
+	pthread_mutex_unlock(&t->cfg_lock);
+	return rc;
+}
+
+int fq_live_ns_changed(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *err, size_t errlen)
+{
+	struct fq_subsys *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->cfg_lock);
+	s = find(t, nqn, err, errlen);
+	if (!s) {
+		rc = -ENOENT;
+	} else if (!fq_subsys_find_ns(s, nsid)) {
+		snprintf(err, errlen, "subsystem %s has no namespace %u", nqn, nsid);
+		rc = -ENOENT;
+	} else {
+		/* Identify reads the bdev's size afresh: the event is all hosts need. */
+		fq_tgt_post_ns_change(t, s, nsid);
+		kick_all(t);
+	}
 	pthread_mutex_unlock(&t->cfg_lock);
 	return rc;
 }

@@ -20,6 +20,8 @@ int fq_live_allow_any(struct fq_tgt *t, const char *nqn, bool allow, char *err, 
 /* @nc from fq_conf_parse_ns; nsid 0 picks the lowest free one, returned in @nsid. */
 int fq_live_ns_add(struct fq_tgt *t, const char *nqn, struct fq_ns_conf *nc, uint32_t *nsid,
 		   char *err, size_t errlen);
+/* Namespace @nsid changed (its size): raise Namespace Attribute Changed. */
+int fq_live_ns_changed(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *err, size_t errlen);
 int fq_live_ns_remove(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *err, size_t errlen);
 /* Export @nqn on ADDR:PORT (a new port if none listens there) or stop exporting it. */
 int fq_live_listener(struct fq_tgt *t, const char *nqn, const char *addr, uint16_t port, bool add,

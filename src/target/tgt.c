@@ -489,6 +489,66 @@ static void arm_accept(struct fq_reactor *r, struct fq_port *p)
 	p->accept_armed = true;
 }
 
+/*
+ * A management call posted by fq_tgt_run_on_reactor: it runs here, on the
+ * reactor's thread, so it may touch what only this thread touches (a
+ * volume pool's state) while no command of this reactor is in progress.
+ */
+static void run_posted_call(struct fq_reactor *r)
+{
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;
+
+	pthread_mutex_lock(&r->inbox_lock);
+	fn = r->call_pending ? r->call_fn : NULL;
+	arg = r->call_arg;
+	r->call_pending = false;
+	pthread_mutex_unlock(&r->inbox_lock);
+	if (!fn)
+		return;
+	rc = fn(arg);
+	pthread_mutex_lock(&r->inbox_lock);
+	r->call_rc = rc;
+	r->call_done = true;
+	pthread_cond_broadcast(&r->call_cond);
+	pthread_mutex_unlock(&r->inbox_lock);
+}
+
+int fq_tgt_run_on_reactor(struct fq_tgt *t, int idx, int (*fn)(void *arg), void *arg)
+{
+	struct fq_reactor *r;
+	uint64_t one = 1;
+	int rc;
+
+	if (idx < 0 || idx >= t->nreactors || !fn)
+		return -EINVAL;
+	r = &t->reactors[idx];
+	if (!r->started || atomic_load(&t->stopping))
+		return -ESHUTDOWN;
+	pthread_mutex_lock(&r->call_mu);
+	pthread_mutex_lock(&r->inbox_lock);
+	r->call_fn = fn;
+	r->call_arg = arg;
+	r->call_done = false;
+	r->call_pending = true;
+	pthread_mutex_unlock(&r->inbox_lock);
+	if (write(r->evfd, &one, sizeof(one)) < 0) {
+		pthread_mutex_lock(&r->inbox_lock);
+		r->call_pending = false;
+		pthread_mutex_unlock(&r->inbox_lock);
+		pthread_mutex_unlock(&r->call_mu);
+		return -errno;
+	}
+	pthread_mutex_lock(&r->inbox_lock);
+	while (!r->call_done)
+		pthread_cond_wait(&r->call_cond, &r->inbox_lock);
+	rc = r->call_rc;
+	pthread_mutex_unlock(&r->inbox_lock);
+	pthread_mutex_unlock(&r->call_mu);
+	return rc;
+}
+
 static void on_event(struct fq_uop *op, int res, uint32_t flags)
 {
 	struct fq_reactor *r = container_of(op, struct fq_reactor, ev_uop);
@@ -504,6 +564,7 @@ static void on_event(struct fq_uop *op, int res, uint32_t flags)
 	memcpy(ports, r->inbox_port, sizeof(ports[0]) * (size_t)n);
 	r->ninbox = 0;
 	pthread_mutex_unlock(&r->inbox_lock);
+	run_posted_call(r);
 	for (int i = 0; i < n; i++) {
 		atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
 		fq_queue_start(r, fds[i], ports[i]);
@@ -726,6 +787,8 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 		r->tgt = t;
 		r->acceptor = i == 0;
 		pthread_mutex_init(&r->inbox_lock, NULL);
+		pthread_mutex_init(&r->call_mu, NULL);
+		pthread_cond_init(&r->call_cond, NULL);
 		r->evfd = eventfd(0, EFD_CLOEXEC);
 		rc = fq_engine_init_poll(&r->eng, 1024, c->busy_poll_us > 0);
 		if (rc == 0)
@@ -787,7 +850,8 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 	t->nports = conf->nports;
 	/* Room for the limits: live changes (live.c) never move these arrays. */
 	t->ports = calloc(FQ_CONF_MAX_PORTS, sizeof(*t->ports));
-	t->subsys = calloc(FQ_CONF_MAX_SUBSYS + 1, sizeof(*t->subsys));
+	t->subsys_cap = FQ_CONF_MAX_SUBSYS + 1;
+	t->subsys = calloc((size_t)t->subsys_cap, sizeof(*t->subsys));
 	if (!t->ports || !t->subsys)
 		return -ENOMEM;
 	for (int i = 0; i < t->nports; i++) {
@@ -873,6 +937,8 @@ void fq_tgt_destroy(struct fq_tgt *t)
 		if (r->evfd >= 0)
 			close(r->evfd);
 		pthread_mutex_destroy(&r->inbox_lock);
+		pthread_mutex_destroy(&r->call_mu);
+		pthread_cond_destroy(&r->call_cond);
 	}
 	free(t->reactors);
 	for (int i = 0; i < t->nports; i++)

@@ -41,6 +41,8 @@
 #define FQ_TGT_RX_BUDGET 64
 #define FQ_TGT_CHANGED_NS_MAX 1024
 #define FQ_TGT_MAX_QID 1024
+/* Subsystems created at run time (one per exported volume) may go this far. */
+#define FQ_TGT_MAX_LIVE_SUBSYS 65536
 
 struct fq_tgt;
 struct fq_reactor;
@@ -307,6 +309,16 @@ struct fq_reactor {
 	int inbox[256];
 	struct fq_port *inbox_port[256];
 	int ninbox;
+	/*
+	 * A function a management thread runs here (fq_target_run_on_reactor):
+	 * under inbox_lock; call_mu keeps one caller at a time.
+	 */
+	pthread_mutex_t call_mu;
+	pthread_cond_t call_cond;
+	int (*call_fn)(void *arg);
+	void *call_arg;
+	int call_rc;
+	bool call_pending, call_done;
 	int evfd;
 	uint64_t evbuf;
 	struct fq_uop ev_uop;
@@ -321,6 +333,7 @@ struct fq_reactor {
 struct fq_tgt {
 	struct fq_target_conf *conf;
 	int nsubsys;
+	int subsys_cap; /* slots of subsys; live.c grows it under lock */
 	struct fq_subsys **subsys;
 	struct fq_subsys disc;
 	int nports;
@@ -349,6 +362,8 @@ struct fq_tgt {
 
 /* tgt.c */
 uint64_t fq_now_ns(void);
+/* Run @fn(@arg) on reactor @idx between two of its turns and return its value. */
+int fq_tgt_run_on_reactor(struct fq_tgt *t, int idx, int (*fn)(void *arg), void *arg);
 struct fq_subsys *fq_tgt_find_subsys(struct fq_tgt *t, const char *nqn);
 bool fq_subsys_host_allowed(const struct fq_subsys *s, const char *hostnqn);
 struct fq_tgt_ns *fq_subsys_find_ns(const struct fq_subsys *s, uint32_t nsid);

@@ -42,6 +42,7 @@ struct pool_conf {
 
 struct pool_open {
 	char name[FQ_POOL_NAME_MAX];
+	char bdev_spec[4200]; /* the bdev key that opens it again (fq_pool_conf_emit) */
 	struct fq_bdev *bdev;
 	struct fq_pool *pool;
 	struct fq_engine eng;
@@ -195,6 +196,11 @@ static int open_one(const struct pool_conf *c, char *err, size_t errlen)
 
 	memset(po, 0, sizeof(*po));
 	snprintf(po->name, sizeof(po->name), "%s", c->name);
+	if (c->bdev.kind == FQ_BDEV_FILE)
+		snprintf(po->bdev_spec, sizeof(po->bdev_spec), "file:%s", c->path);
+	else
+		snprintf(po->bdev_spec, sizeof(po->bdev_spec), "ram:%llu",
+			 (unsigned long long)c->bdev.size);
 	if (!c->has_bdev) {
 		snprintf(err, errlen, "pool '%s': no bdev", c->name);
 		return -EINVAL;
@@ -272,4 +278,187 @@ void fq_pool_conf_close_all(void)
 		fq_bdev_close(po->bdev);
 		fq_engine_fini(&po->eng);
 	}
+}
+
+/* Names that are safe in an INI section header and an NQN. */
+static bool live_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n || n >= FQ_POOL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint32_t cluster_size,
+			char *err, size_t errlen)
+{
+	struct pool_open *po;
+	struct fq_bdev_opts bo;
+	char berr[256];
+	int rc;
+
+	if (!live_name_ok(name)) {
+		snprintf(err, errlen, "a pool name is 1..%d letters, digits, '-', '_' or '.'",
+			 FQ_POOL_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	if (!path || !path[0] || path[0] != '/' || strlen(path) >= 4096) {
+		snprintf(err, errlen, "path must be an absolute file or device path");
+		return -EINVAL;
+	}
+	if (size % 4096) {
+		snprintf(err, errlen, "size must be a multiple of 4 KiB");
+		return -EINVAL;
+	}
+	if (cluster_size && (cluster_size < 4096 || cluster_size > (1u << 20) ||
+			     (cluster_size & (cluster_size - 1)))) {
+		snprintf(err, errlen, "cluster_size must be a power of two, 4K..1M");
+		return -EINVAL;
+	}
+	if (fq_pool_lookup(name)) {
+		snprintf(err, errlen, "pool '%s' exists already", name);
+		return -EEXIST;
+	}
+	for (int i = 0; i < nopened; i++)
+		if (!strcmp(opened[i].bdev_spec + 5, path) &&
+		    !strncmp(opened[i].bdev_spec, "file:", 5)) {
+			snprintf(err, errlen, "%s holds pool '%s', which is open", path,
+				 opened[i].name);
+			return -EBUSY;
+		}
+	if (nopened == FQ_POOL_REGISTRY_MAX) {
+		snprintf(err, errlen, "too many pools (the maximum is %d)", FQ_POOL_REGISTRY_MAX);
+		return -ENOSPC;
+	}
+	po = &opened[nopened];
+	memset(po, 0, sizeof(*po));
+	snprintf(po->name, sizeof(po->name), "%s", name);
+	snprintf(po->bdev_spec, sizeof(po->bdev_spec), "file:%s", path);
+	fq_bdev_opts_init(&bo, FQ_BDEV_FILE);
+	bo.path = path;
+	bo.size = size;
+	bo.create = size > 0;
+	rc = fq_engine_init(&po->eng, 64);
+	if (rc) {
+		snprintf(err, errlen, "engine: %s", strerror(-rc));
+		return rc;
+	}
+	po->has_eng = true;
+	rc = fq_bdev_open(&bo, &po->bdev, berr, sizeof(berr));
+	if (rc) {
+		snprintf(err, errlen, "%s", berr);
+		po->bdev = NULL;
+		goto fail;
+	}
+	/* Never format over a pool: deleting one is a decision of its own. */
+	rc = fq_pool_open(po->bdev, &po->eng, &po->pool);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s holds a pool already (open it from the configuration)",
+			 path);
+		fq_pool_close(po->pool);
+		po->pool = NULL;
+		rc = -EEXIST;
+		goto fail;
+	}
+	{
+		struct fq_pool_opts o = {.name = name, .cluster_size = cluster_size};
+
+		rc = fq_pool_create(po->bdev, &po->eng, &o);
+		if (!rc)
+			rc = fq_pool_open(po->bdev, &po->eng, &po->pool);
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s: %s%s", path, strerror(-rc),
+			 rc == -ENOSPC || rc == -EINVAL ? " (too small for a pool?)" : "");
+		goto fail;
+	}
+	rc = fq_pool_register(name, po->pool);
+	if (rc) {
+		snprintf(err, errlen, "pool '%s': %s", name, strerror(-rc));
+		goto fail;
+	}
+	nopened++;
+	return 0;
+fail:
+	if (po->pool)
+		fq_pool_close(po->pool);
+	fq_bdev_close(po->bdev);
+	fq_engine_fini(&po->eng);
+	return rc;
+}
+
+int fq_pool_conf_delete(const char *name, char *err, size_t errlen)
+{
+	for (int i = 0; i < nopened; i++) {
+		struct pool_open *po = &opened[i];
+		int rc;
+
+		if (strcmp(po->name, name))
+			continue;
+		rc = fq_pool_unregister(name);
+		if (rc) {
+			snprintf(err, errlen, "pool '%s' %s", name,
+				 rc == -EBUSY ? "has volumes in use" : "is not registered");
+			return rc;
+		}
+		rc = fq_pool_close(po->pool);
+		fq_bdev_close(po->bdev);
+		fq_engine_fini(&po->eng);
+		memmove(po, po + 1, (size_t)(nopened - i - 1) * sizeof(*po));
+		nopened--;
+		/* A configuration that still names it would open it again: drop that too. */
+		for (int k = 0; k < nconfs; k++)
+			if (!strcmp(confs[k].name, name)) {
+				memmove(&confs[k], &confs[k + 1],
+					(size_t)(nconfs - k - 1) * sizeof(confs[0]));
+				nconfs--;
+				break;
+			}
+		if (rc)
+			snprintf(err, errlen, "pool '%s' closed with an error: %s", name,
+				 strerror(-rc));
+		return rc;
+	}
+	snprintf(err, errlen, "no pool '%s'", name);
+	return -ENOENT;
+}
+
+const char *fq_pool_conf_bdev(const char *name)
+{
+	for (int i = 0; i < nopened; i++)
+		if (!strcmp(opened[i].name, name))
+			return opened[i].bdev_spec;
+	return NULL;
+}
+
+int fq_pool_conf_emit(FILE *f)
+{
+	for (int i = 0; i < nopened; i++) {
+		const struct pool_open *po = &opened[i];
+		struct fq_pool_info info;
+
+		if (fq_pool_info(po->pool, &info))
+			continue;
+		/*
+		 * The volumes live in the pool itself: the section only has to
+		 * find it. A RAM pool has nothing to find after a restart, so it
+		 * is formatted again, with the same cluster size.
+		 */
+		if (fprintf(f, "[pool \"%s\"]\nbdev = %s\n", po->name, po->bdev_spec) < 0)
+			return -EIO;
+		if (!strncmp(po->bdev_spec, "ram:", 4) &&
+		    fprintf(f, "create = yes\ncluster_size = %u\n", info.cluster_size) < 0)
+			return -EIO;
+		if (fprintf(f, "\n") < 0)
+			return -EIO;
+	}
+	return fflush(f) ? -errno : 0;
 }

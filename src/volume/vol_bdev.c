@@ -18,13 +18,33 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+struct held_io {
+	struct fq_bdev *bdev;
+	struct fq_engine *eng;
+	struct fq_bdev_io *io;
+};
+
+struct vol_bdev;
 
 struct reg {
 	char name[FQ_POOL_NAME_MAX];
 	struct fq_pool *pool;
 	unsigned users; /* vol bdevs open on it */
+	/*
+	 * A management call is waiting for the pool's I/O to drain
+	 * (fq_pool_io_hold): new I/O is queued in @held until it has run.
+	 * @inflight and @held belong to the thread that serves the I/O.
+	 */
+	atomic_bool hold;
+	uint64_t inflight;
+	struct held_io *held;
+	size_t nheld, held_cap;
+	struct vol_bdev *bdevs; /* open vol bdevs on this pool, under reg_lock */
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,9 +71,10 @@ int fq_pool_register(const char *name, struct fq_pool *pool)
 		for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++) {
 			if (regs[i].pool)
 				continue;
+			free(regs[i].held);
+			memset(&regs[i], 0, sizeof(regs[i]));
 			snprintf(regs[i].name, sizeof(regs[i].name), "%s", name);
 			regs[i].pool = pool;
-			regs[i].users = 0;
 			rc = 0;
 			break;
 		}
@@ -92,17 +113,54 @@ struct fq_pool *fq_pool_lookup(const char *name)
 }
 
 struct vol_bdev {
-	struct fq_vol *vol;
+	struct fq_vol *vol; /* NULL once the volume was deleted (fq_vol_bdev_detach) */
 	struct reg *reg;
 	_Atomic(struct fq_engine *) owner;
 	bool bound;
 	atomic_bool bound_flag;
+	struct vol_bdev *next; /* reg->bdevs */
+	struct fq_bdev *bdev;
 };
+
+static void vol_io_done(struct fq_bdev_io *io, int result)
+{
+	struct reg *r = (struct reg *)(uintptr_t)fq_bdev_frame_top(io)->scratch[0];
+
+	r->inflight--;
+	fq_bdev_complete_up(io, result);
+}
+
+/* Start @io on the volume, counted in the pool's in-flight I/O. */
+static int vol_start(struct vol_bdev *vb, struct fq_bdev *bdev, struct fq_engine *eng,
+		     struct fq_bdev_io *io)
+{
+	struct fq_bdev_frame *f = fq_bdev_push(bdev, io, vol_io_done);
+	struct reg *r = vb->reg;
+	int rc;
+
+	if (!f)
+		return -EBUSY;
+	f->scratch[0] = (uint64_t)(uintptr_t)r;
+	r->inflight++;
+	rc = fq_vol_submit(vb->vol, eng, io);
+	if (rc) {
+		/* Not started: the caller's callback must not run. */
+		r->inflight--;
+		io->depth--;
+		io->cb = f->cb;
+		io->cb_arg = f->cb_arg;
+	}
+	return rc;
+}
 
 static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io)
 {
 	struct vol_bdev *vb = bdev->priv;
 	struct fq_engine *want = NULL;
+	struct reg *r = vb->reg;
+
+	if (!vb->vol)
+		return -ENXIO; /* the volume is gone */
 
 	/* Bind to the first engine; another thread would race the pool's state. */
 	if (!atomic_load_explicit(&vb->bound_flag, memory_order_acquire)) {
@@ -111,13 +169,127 @@ static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bde
 	}
 	if (atomic_load_explicit(&vb->owner, memory_order_relaxed) != eng)
 		return -EXDEV;
-	return fq_vol_submit(vb->vol, eng, io);
+	if (atomic_load_explicit(&r->hold, memory_order_acquire)) {
+		/* A metadata change waits for the pool to be quiet: start this after it. */
+		if (r->nheld == r->held_cap) {
+			size_t cap = r->held_cap ? r->held_cap * 2 : 64;
+			struct held_io *n = realloc(r->held, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			r->held = n;
+			r->held_cap = cap;
+		}
+		r->held[r->nheld++] = (struct held_io){bdev, eng, io};
+		return 0;
+	}
+	return vol_start(vb, bdev, eng, io);
+}
+
+int fq_pool_io_hold(struct fq_pool *pool, bool hold)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		if (regs[i].pool == pool) {
+			atomic_store_explicit(&regs[i].hold, hold, memory_order_release);
+			rc = 0;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+static struct reg *reg_of(struct fq_pool *pool)
+{
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		if (regs[i].pool == pool)
+			return &regs[i];
+	return NULL;
+}
+
+bool fq_pool_io_idle(struct fq_pool *pool)
+{
+	struct reg *r;
+	bool idle;
+
+	pthread_mutex_lock(&reg_lock);
+	r = reg_of(pool);
+	idle = !r || r->inflight == 0;
+	pthread_mutex_unlock(&reg_lock);
+	/* Nothing of the I/O path left in the journal or waiting on an allocation. */
+	return idle && !pool->jbusy && !pool->pend_nrec && !pool->inflight && !pool->ckpt_w &&
+	       !pool->ckpt_wanted;
+}
+
+void fq_pool_io_release(struct fq_pool *pool)
+{
+	struct held_io *h = NULL;
+	struct reg *r;
+	size_t n = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	r = reg_of(pool);
+	if (r) {
+		atomic_store_explicit(&r->hold, false, memory_order_release);
+		h = r->held;
+		n = r->nheld;
+		r->held = NULL;
+		r->nheld = r->held_cap = 0;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	for (size_t i = 0; i < n; i++) {
+		struct vol_bdev *vb = h[i].bdev->priv;
+		struct fq_bdev_io *io = h[i].io;
+		int rc = vb->vol ? vol_start(vb, h[i].bdev, h[i].eng, io) : -ENXIO;
+
+		/* Its submit returned 0 long ago: a refusal now is a completion. */
+		if (rc)
+			io->cb(io, rc);
+	}
+	free(h);
+}
+
+void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol)
+{
+	struct reg *r;
+
+	pthread_mutex_lock(&reg_lock);
+	r = reg_of(pool);
+	for (struct vol_bdev *vb = r ? r->bdevs : NULL; vb; vb = vb->next)
+		if (vb->vol == vol)
+			vb->bdev->num_blocks = vol->size / vb->bdev->block_size;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol)
+{
+	struct reg *r;
+
+	pthread_mutex_lock(&reg_lock);
+	r = reg_of(pool);
+	for (struct vol_bdev **pp = r ? &r->bdevs : NULL; pp && *pp;) {
+		struct vol_bdev *vb = *pp;
+
+		if (vol && vb->vol != vol) {
+			pp = &vb->next;
+			continue;
+		}
+		/* Its namespace may outlive the volume (kept until exit): it fails I/O from now on. */
+		vb->vol = NULL;
+		vb->reg = NULL;
+		r->users--;
+		*pp = vb->next;
+	}
+	pthread_mutex_unlock(&reg_lock);
 }
 
 static int vol_sync(struct fq_bdev *bdev)
 {
 	struct vol_bdev *vb = bdev->priv;
 
+	if (!vb->vol)
+		return 0;
 	/* Acknowledged writes have their journal entries written: syncing the pool's bdev suffices. */
 	return fq_bdev_sync(vb->vol->pool->bdev);
 }
@@ -129,6 +301,12 @@ static void vol_destroy(struct fq_bdev *bdev)
 	pthread_mutex_lock(&reg_lock);
 	if (vb->reg && vb->reg->users)
 		vb->reg->users--;
+	for (struct vol_bdev **pp = vb->reg ? &vb->reg->bdevs : NULL; pp && *pp; pp = &(*pp)->next)
+		if (*pp == vb) {
+			*pp = vb->next;
+			break;
+		}
+	vb->reg = NULL;
 	pthread_mutex_unlock(&reg_lock);
 }
 
@@ -136,8 +314,42 @@ static uint64_t vol_used_blocks(struct fq_bdev *bdev)
 {
 	struct vol_bdev *vb = bdev->priv;
 
+	if (!vb->vol)
+		return 0;
 	/* Read without the pool's thread: a count a moment old is what NUSE may be. */
 	return (vb->vol->owned << vb->vol->pool->cshift) / bdev->block_size;
+}
+
+/*
+ * Shutdown while a management call held the pool (it could not finish):
+ * what is queued for @eng fails, so its connections can close.
+ */
+static int vol_abort_held(struct fq_bdev *bdev, struct fq_engine *eng)
+{
+	struct vol_bdev *vb = bdev->priv;
+	struct reg *r = vb->reg;
+	struct fq_bdev_io *done[64];
+	int n = 0, total = 0;
+
+	if (!r)
+		return 0;
+	do {
+		n = 0;
+		pthread_mutex_lock(&reg_lock);
+		for (size_t i = 0; i < r->nheld && n < 64;) {
+			if (r->held[i].bdev == bdev && r->held[i].eng == eng) {
+				done[n++] = r->held[i].io;
+				r->held[i] = r->held[--r->nheld];
+			} else {
+				i++;
+			}
+		}
+		pthread_mutex_unlock(&reg_lock);
+		for (int i = 0; i < n; i++)
+			done[i]->cb(done[i], -ECANCELED);
+		total += n;
+	} while (n == 64);
+	return total;
 }
 
 static const struct fq_bdev_ops vol_ops = {
@@ -147,6 +359,7 @@ static const struct fq_bdev_ops vol_ops = {
 	.sync = vol_sync,
 	.destroy = vol_destroy,
 	.used_blocks = vol_used_blocks,
+	.abort_held = vol_abort_held,
 };
 
 static int vol_parse(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,
@@ -181,8 +394,14 @@ static int vol_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char 
 	r = reg_find(pool);
 	p = r ? r->pool : NULL;
 	v = p ? fq_vol_find(p, slash + 1) : NULL;
-	if (v)
+	vb->bdev = bdev;
+	if (v) {
 		r->users++;
+		vb->next = r->bdevs;
+		r->bdevs = vb;
+	}
+	vb->vol = v;
+	vb->reg = r;
 	pthread_mutex_unlock(&reg_lock);
 	if (!p) {
 		fq_bdev_errf(err, errlen, "vol: no open pool '%s'", pool);
@@ -192,8 +411,6 @@ static int vol_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char 
 		fq_bdev_errf(err, errlen, "vol: pool '%s' has no volume '%s'", pool, slash + 1);
 		return -ENOENT;
 	}
-	vb->vol = v;
-	vb->reg = r;
 	atomic_init(&vb->owner, NULL);
 	atomic_init(&vb->bound_flag, false);
 	bdev->ops = &vol_ops;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bdev/bdev.h"
 
@@ -125,6 +126,23 @@ int fq_pool_unregister(const char *name);
 struct fq_pool *fq_pool_lookup(const char *name);
 
 /*
+ * Management calls on a pool whose volumes a target serves (the server's
+ * pool and volume methods): fq_pool_io_hold(pool, true) from any thread
+ * makes the vol bdevs queue new I/O; on the thread that serves the I/O,
+ * fq_pool_io_idle tells when nothing of it is in flight any more (the
+ * metadata change may then run there), and fq_pool_io_release starts what
+ * was queued. fq_vol_bdev_detach (same thread) makes the vol bdevs of
+ * @vol (NULL: of every volume of @pool) fail their I/O with -ENXIO and stop
+ * counting as users of the pool, before the volume or the pool goes.
+ */
+int fq_pool_io_hold(struct fq_pool *pool, bool hold);
+bool fq_pool_io_idle(struct fq_pool *pool);
+void fq_pool_io_release(struct fq_pool *pool);
+void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol);
+/* After a resize of @vol (same thread): its vol bdevs take the new size. */
+void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol);
+
+/*
  * [pool "NAME"] sections of the configuration file (pool_conf.c): the
  * reader calls fq_pool_conf_reset before a file, fq_pool_conf_begin at each
  * section and fq_pool_conf_key for each of its keys (-ENOENT: unknown key;
@@ -137,5 +155,26 @@ int fq_pool_conf_begin(const char *name, char *err, size_t errlen);
 int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen);
 int fq_pool_conf_open_all(char *err, size_t errlen);
 void fq_pool_conf_close_all(void);
+
+/*
+ * Pools created and deleted at run time (the management socket), kept with
+ * those of the configuration so fq_pool_conf_close_all closes them too.
+ * fq_pool_conf_create formats the file or device @path (created with @size
+ * bytes when @size > 0; 0 for an existing one) as pool @name and registers
+ * it; it refuses a path that holds a pool already (-EEXIST).
+ * fq_pool_conf_delete closes and unregisters it (-EBUSY while a vol bdev is
+ * open on it); the file stays. fq_pool_conf_bdev: the "file:PATH" or
+ * "ram:SIZE" a pool is on, or NULL.
+ */
+int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint32_t cluster_size,
+			char *err, size_t errlen);
+int fq_pool_conf_delete(const char *name, char *err, size_t errlen);
+const char *fq_pool_conf_bdev(const char *name);
+
+/*
+ * Print the open pools as [pool "NAME"] sections that the configuration
+ * reader accepts (and fq_pool_conf_open_all opens again). 0 or -errno.
+ */
+int fq_pool_conf_emit(FILE *f);
 
 #endif

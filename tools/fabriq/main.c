@@ -107,6 +107,11 @@ const struct cli_cmd cli_cmds[] = {
 	{"rpc", NULL, "call a method of fabriqd's management socket (docs/rpc.md)", "", cmd_rpc},
 	{"subsystem", NULL, "list and change a running fabriqd's subsystems (fabriq subsystem -h)",
 	 "", cmd_subsystem},
+	{"pool", NULL, "create, list, delete and check volume pools (fabriq pool -h)", "",
+	 cmd_pool},
+	{"volume", NULL,
+	 "create, resize, snapshot, clone, roll back and delete volumes (fabriq volume -h)", "",
+	 cmd_volume},
 #ifdef FQ_HAVE_STORAGE
 	{"storage", NULL, "run a workload through the storage interface", "", cmd_storage},
 #endif

@@ -4,6 +4,7 @@
 #define FQ_CLI_RPC_CLIENT_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Where the installed fabriqd service listens (fabriqd.service). */
@@ -21,5 +22,9 @@ int cli_rpc_call(const char *sock, const char *method, json_object *params, json
 /* The command-line verbs (rpc.c, subsystem.c). */
 int cmd_rpc(int argc, char **argv);
 int cmd_subsystem(int argc, char **argv);
+/* pool.c; pool_check.c for the offline check. */
+int cmd_pool(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
+int cli_pool_check(const char *path, bool json);
 
 #endif

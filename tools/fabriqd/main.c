@@ -19,6 +19,7 @@
 #include "fabriq/target.h"
 #include "fq_version.h"
 #include "mgmt/mgmt.h"
+#include "mgmt/vol_methods.h"
 #include "util/log.h"
 
 #define DEFAULT_NQN "nqn.2026-11.io.fabriq:default"
@@ -381,6 +382,13 @@ int main(int argc, char **argv)
 		rc = fq_target_start(t);
 		if (rc)
 			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
+	}
+	if (!rc) {
+		/* Each volume on a subsystem of its own, as the management API makes them. */
+		int n = fq_mgmt_export_volumes(t);
+
+		if (n)
+			fq_info("%d volume(s) exported", n);
 	}
 	if (!rc && mgmt)
 		rc = fq_mgmt_run(mgmt, t, err, sizeof(err));

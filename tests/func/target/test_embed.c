@@ -178,6 +178,13 @@ static void wait_aens(unsigned n)
 	assert_int_equal(atomic_load(&aen_cdw0), 0x02 | (0x04 << 16));
 }
 
+static int on_reactor(void *arg)
+{
+	/* Only a reactor runs this: the caller waits. */
+	(*(int *)arg)++;
+	return 42;
+}
+
 static void test_live_changes(void **state)
 {
 	struct fq_target_ctrl_info ci;
@@ -190,6 +197,7 @@ static void test_live_changes(void **state)
 	struct fq_target *t;
 	struct fq_ns *ns;
 	uint32_t nsid = 0;
+	int ran = 0;
 	uint16_t port;
 	char s[512];
 	uint8_t *buf;
@@ -266,6 +274,18 @@ static void test_live_changes(void **state)
 			 -ENOENT);
 	assert_int_equal(fq_target_live_delete_subsystem(t, "nqn.2026-11.io.fabriq:two"), 0);
 	assert_int_equal(fq_target_live_delete_subsystem(t, "nqn.2026-11.io.fabriq:two"), -ENOENT);
+
+	/* A function run on a reactor's thread, its value returned; a bad index refused. */
+	assert_int_equal(fq_target_run_on_reactor(t, 0, on_reactor, &ran), 42);
+	assert_int_equal(ran, 1);
+	assert_int_equal(
+		fq_target_run_on_reactor(t, fq_target_get_num_reactors(t), on_reactor, &ran),
+		-EINVAL);
+	/* A changed namespace is announced (the size is what Identify reads). */
+	assert_int_equal(fq_target_live_ns_changed(t, NQN, 1), 0);
+	wait_aens(3);
+	assert_int_equal(fq_target_live_ns_changed(t, NQN, 9), -ENOENT);
+	assert_int_equal(fq_target_live_ns_changed(t, "nqn.2026-11.io.fabriq:none", 1), -ENOENT);
 
 	assert_int_equal(fq_qpair_free(qp), 0);
 	assert_int_equal(fq_ctrlr_disconnect(ctrlr), 0);

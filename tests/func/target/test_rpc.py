@@ -133,7 +133,10 @@ class TestMethods(RpcTestCase):
                 "subsystem_delete", "subsystem_add_host", "subsystem_remove_host",
                 "subsystem_allow_any_host", "ns_add", "ns_remove", "listener_add",
                 "listener_remove", "bdev_list", "controller_list", "controller_disconnect",
-                "iostat"}
+                "iostat", "pool_create", "pool_list", "pool_info", "pool_delete",
+                "volume_create", "volume_list", "volume_info", "volume_resize",
+                "volume_rename", "volume_delete", "volume_snapshot", "volume_clone",
+                "volume_rollback", "volume_flatten"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")

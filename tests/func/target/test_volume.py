@@ -16,6 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import nvmeof_raw as raw  # noqa: E402
 from fabriqd_proc import Fabriqd, TargetTestCase  # noqa: E402
 
 NQN = "nqn.2026-01.io.fabriq.test:vols"
@@ -78,6 +79,25 @@ class VolumeTest(TargetTestCase):
             self.assertEqual(q.read(1, slba + 8, 8).data, bytes(8 * 512))
         finally:
             self.close_all(a, q)
+
+    def test_volumes_exported_on_their_own(self):
+        """At start each volume is also a subsystem of its own, namespace 1 with its
+        UUID, sharing its data with the namespace of the file's subsystem."""
+        a, q = self.pair()
+        own_a = raw.admin_queue(self.addr, self.port, "nqn.2026-01.io.fabriq:vol:p0:v2")
+        try:
+            self.assertEqual(own_a.set_features(0x07, 0).status, 0)
+            own_q = raw.io_queue(self.addr, self.port, "nqn.2026-01.io.fabriq:vol:p0:v2",
+                                 own_a.cntlid)
+            c = own_a.identify(0, nsid=1)
+            self.assertEqual(struct.unpack_from("<Q", c.data, 0)[0], 32 * 1024 * 1024 // 512)
+            self.assertNotEqual(c.data[104:120], bytes(16))
+            data = os.urandom(4096)
+            self.assertEqual(own_q.write(1, 4000, data).status, 0)
+            self.assertEqual(q.read(2, 4000, 8).data, data)
+            own_q.close()
+        finally:
+            self.close_all(a, q, own_a)
 
     def test_zy_kill_loses_nothing_acknowledged(self):
         """kill -9 right after the writes were acknowledged, no Flush: all of them are there."""

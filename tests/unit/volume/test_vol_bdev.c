@@ -4,7 +4,8 @@
  * ("vol:POOL/NAME") pass the data-path checks every storing module passes,
  * on a RAM pool and on a file pool driven asynchronously through io_uring
  * (whose pool is closed, reopened and read again); snapshots refuse writes
- * with Namespace Is Write Protected; the registry refuses what it must.
+ * with Namespace Is Write Protected; the registry refuses what it must; a
+ * held pool queues I/O until released, and a detached vol bdev fails it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -222,12 +223,92 @@ static void test_file_pool(void **state)
 	rmdir(dir);
 }
 
+struct held_done {
+	int n, rc;
+};
+
+static void held_cb(struct fq_bdev_io *io, int rc)
+{
+	struct held_done *d = io->cb_arg;
+
+	d->n++;
+	d->rc = rc;
+}
+
+/*
+ * The management socket's hold: I/O submitted while a pool is held waits
+ * (its callback does not run) until the release starts it; a resize is
+ * seen through the bdev; a detached vol bdev fails its I/O.
+ */
+static void test_hold_release_detach(void **state)
+{
+	struct fq_bdev_opts ram;
+	struct fq_bdev *base, *b;
+	struct fq_engine eng;
+	struct fq_pool *p;
+	struct fq_bdev_io io;
+	struct held_done d = {0};
+	struct iovec iov;
+	uint8_t *buf = bt_alloc(4096);
+	char err[160];
+
+	(void)state;
+	assert_int_equal(fq_engine_init(&eng, 64), 0);
+	assert_int_equal(fq_bdev_opts_init(&ram, FQ_BDEV_RAM), 0);
+	ram.size = 32 * MiB;
+	assert_int_equal(fq_bdev_open(&ram, &base, err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_create(base, NULL, &(struct fq_pool_opts){.cluster_size = 65536}),
+			 0);
+	assert_int_equal(fq_pool_open(base, NULL, &p), 0);
+	assert_int_equal(fq_vol_create(p, "v", 4 * MiB, false), 0);
+	assert_int_equal(fq_pool_register("hp", p), 0);
+	b = open_vol("hp/v");
+	bt_write_pattern(&eng, b, 0, 4096, 7);
+	assert_true(fq_pool_io_idle(p));
+
+	assert_int_equal(fq_pool_io_hold(p, true), 0);
+	memset(&io, 0, sizeof(io));
+	iov.iov_base = buf;
+	iov.iov_len = 4096;
+	io.type = FQ_BDEV_IO_READ;
+	io.length = 4096;
+	io.iov = &iov;
+	io.iovcnt = 1;
+	io.cb = held_cb;
+	io.cb_arg = &d;
+	assert_int_equal(fq_bdev_submit(b, &eng, &io), 0);
+	assert_int_equal(d.n, 0);
+	assert_true(fq_pool_io_idle(p)); /* queued, not in flight */
+	/* A metadata change while it waits. */
+	assert_int_equal(fq_vol_resize(p, "v", 8 * MiB, false), 0);
+	fq_vol_bdev_resized(p, fq_vol_find(p, "v"));
+	assert_int_equal(b->num_blocks * b->block_size, 8 * MiB);
+	fq_pool_io_release(p);
+	while (d.n == 0)
+		fq_engine_run(&eng, 1, 1000000);
+	assert_int_equal(d.rc, 0);
+	bt_expect(&eng, b, 0, 4096, 7);
+
+	/* Detached (its volume is going): I/O fails, the pool is no longer in use. */
+	fq_vol_bdev_detach(p, fq_vol_find(p, "v"));
+	assert_int_equal(fq_bdev_submit(b, &eng, &io), -ENXIO);
+	assert_int_equal(fq_bdev_used_blocks(b), 0);
+	assert_int_equal(fq_vol_delete(p, "v"), 0);
+	assert_int_equal(fq_pool_unregister("hp"), 0);
+	fq_bdev_close(b);
+	assert_int_equal(fq_pool_close(p), 0);
+	fq_bdev_close(base);
+	fq_engine_fini(&eng);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_ram_pool),
 		cmocka_unit_test(test_file_pool),
+		cmocka_unit_test(test_hold_release_detach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

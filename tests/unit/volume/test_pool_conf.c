@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pools created at run time and printed back as configuration: a pool made
+ * by fq_pool_conf_create on a file, with a volume, is emitted by
+ * fq_pool_conf_emit as [pool] sections; once closed, those sections read
+ * back through fq_pool_conf_begin/key open the same pool with its volume
+ * and data. A RAM pool's section formats it again with its cluster size.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "volume/volume.h"
+
+#define MiB (1ull << 20)
+
+/* Feed INI text of [pool "NAME"] sections to the reader's callbacks. */
+static void read_back(const char *text)
+{
+	char *copy = strdup(text), *save = NULL, err[256];
+
+	assert_non_null(copy);
+	fq_pool_conf_reset();
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[FQ_POOL_NAME_MAX], *eq;
+
+		if (sscanf(line, "[pool \"%63[^\"]\"]", name) == 1) {
+			assert_int_equal(fq_pool_conf_begin(name, err, sizeof(err)), 0);
+			continue;
+		}
+		eq = strstr(line, " = ");
+		assert_non_null(eq);
+		*eq = '\0';
+		if (fq_pool_conf_key(line, eq + 3, err, sizeof(err)))
+			fail_msg("key %s: %s", line, err);
+	}
+	free(copy);
+}
+
+static char *emit(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(fq_pool_conf_emit(f), 0);
+	fclose(f);
+	return buf;
+}
+
+static void test_round_trip(void **state)
+{
+	char dir[] = "/tmp/fq-pool-conf-XXXXXX", path[256], err[256], *text;
+	struct fq_pool_info info;
+	struct fq_vol_info vi;
+	struct fq_pool *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pool.img", dir);
+	assert_int_equal(fq_pool_conf_create("a", path, 64 * MiB, 64 * 1024, err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_create("a", path, 64 * MiB, 0, err, sizeof(err)), -EEXIST);
+	assert_int_equal(fq_pool_conf_create("b", path, 0, 0, err, sizeof(err)), -EBUSY);
+	assert_int_equal(fq_pool_conf_create("b/c", path, 0, 0, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fq_pool_conf_create("b", "rel", 0, 0, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fq_pool_conf_create("b", path, 0, 3000, err, sizeof(err)), -EINVAL);
+	p = fq_pool_lookup("a");
+	assert_non_null(p);
+	assert_int_equal(fq_vol_create(p, "v1", 8 * MiB, false), 0);
+	assert_string_equal(fq_pool_conf_bdev("a") + 5, path);
+
+	/* The RAM pool of a configuration file, next to it. */
+	fq_pool_conf_reset();
+	assert_int_equal(fq_pool_conf_begin("r", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("bdev", "ram:32M", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("create", "yes", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("cluster_size", "128K", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_open_all(err, sizeof(err)), 0);
+
+	text = emit();
+	assert_non_null(strstr(text, "[pool \"a\"]\nbdev = file:"));
+	assert_non_null(strstr(text, "[pool \"r\"]\nbdev = ram:33554432\ncreate = yes\n"
+				     "cluster_size = 131072\n"));
+	fq_pool_conf_close_all();
+	assert_null(fq_pool_lookup("a"));
+
+	read_back(text);
+	assert_int_equal(fq_pool_conf_open_all(err, sizeof(err)), 0);
+	p = fq_pool_lookup("a");
+	assert_non_null(p);
+	assert_int_equal(fq_pool_info(p, &info), 0);
+	assert_int_equal(info.cluster_size, 64 * 1024);
+	assert_int_equal(info.volumes, 1);
+	assert_non_null(fq_vol_find(p, "v1"));
+	assert_int_equal(fq_vol_info(fq_vol_find(p, "v1"), &vi), 0);
+	assert_int_equal(vi.size, 8 * MiB);
+	p = fq_pool_lookup("r");
+	assert_non_null(p);
+	assert_int_equal(fq_pool_info(p, &info), 0);
+	assert_int_equal(info.cluster_size, 128 * 1024);
+
+	/* Deleting forgets the pool, in the registry and in what is emitted. */
+	assert_int_equal(fq_pool_conf_delete("a", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_delete("a", err, sizeof(err)), -ENOENT);
+	assert_null(fq_pool_lookup("a"));
+	free(text);
+	text = emit();
+	assert_null(strstr(text, "[pool \"a\"]"));
+	free(text);
+	fq_pool_conf_close_all();
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
