@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mgmt/mgmt.h"
@@ -38,10 +39,36 @@ static int target_fail(struct fq_rpc_call *call, int rc, const char *param)
 	return fq_rpc_fail(call, rc, msg);
 }
 
+/*
+ * After a change succeeded: save the state, if fabriqd keeps one. A change
+ * that could not be saved is live but would not survive a restart; the
+ * caller hears of it as a failure naming the file.
+ */
+static int persist(struct fq_rpc_call *call)
+{
+	struct fq_mgmt_ctx *ctx = fq_rpc_ctx(call);
+	int rc;
+
+	if (!ctx->state[0])
+		return 0;
+	rc = fq_target_save_state(ctx->t, ctx->state);
+	if (rc) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "the change was made but not saved: %s",
+			 fq_target_last_error(ctx->t));
+		return fq_rpc_fail(call, rc, msg);
+	}
+	return 0;
+}
+
 static int done(struct fq_rpc_call *call, int rc, const char *param, json_object **result)
 {
 	if (rc)
 		return target_fail(call, rc, param);
+	rc = persist(call);
+	if (rc)
+		return rc;
 	*result = json_object_new_boolean(1);
 	return 0;
 }
@@ -306,6 +333,9 @@ static int m_ns_add(struct fq_rpc_call *call, json_object *params, json_object *
 		return target_fail(call, rc,
 				   strstr(fq_target_last_error(tgt(call)), "nsid") ? "nsid"
 										   : "bdev");
+	rc = persist(call);
+	if (rc)
+		return rc;
 	*result = json_object_new_int64(nsid);
 	return 0;
 }
@@ -337,9 +367,36 @@ static int m_listener_remove(struct fq_rpc_call *call, json_object *params, json
 static int m_controller_disconnect(struct fq_rpc_call *call, json_object *params,
 				   json_object **result)
 {
-	return done(call,
-		    fq_target_live_disconnect(tgt(call), (uint16_t)fq_rpc_int(params, "cntlid", 0)),
-		    "cntlid", result);
+	int rc = fq_target_live_disconnect(tgt(call), (uint16_t)fq_rpc_int(params, "cntlid", 0));
+
+	/* Not a configuration change: nothing to save. */
+	if (rc)
+		return target_fail(call, rc, "cntlid");
+	*result = json_object_new_boolean(1);
+	return 0;
+}
+
+static int m_config_dump(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	(void)params;
+	if (!f)
+		return fq_rpc_fail(call, -ENOMEM, "out of memory");
+	rc = fq_target_dump_config(tgt(call), f);
+	if (fclose(f) && !rc)
+		rc = -EIO;
+	if (rc) {
+		free(text);
+		return target_fail(call, rc, NULL);
+	}
+	*result = json_object_new_object();
+	json_object_object_add(*result, "config", json_object_new_string_len(text, (int)len));
+	free(text);
+	return 0;
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -412,5 +469,7 @@ const struct fq_rpc_method fq_mgmt_methods[] = {
 	{"controller_disconnect", "Disconnect a controller and its queues", m_controller_disconnect,
 	 cntlid_params},
 	{"iostat", "I/O counters per subsystem and namespace", m_iostat, nqn_opt},
+	{"config_dump", "The running configuration as an INI file fabriqd -c accepts",
+	 m_config_dump, no_params},
 	{NULL, NULL, NULL, NULL},
 };

@@ -107,6 +107,8 @@ const struct cli_cmd cli_cmds[] = {
 	{"rpc", NULL, "call a method of fabriqd's management socket (docs/rpc.md)", "", cmd_rpc},
 	{"subsystem", NULL, "list and change a running fabriqd's subsystems (fabriq subsystem -h)",
 	 "", cmd_subsystem},
+	{"config", NULL, "print a running fabriqd's configuration as an INI file (config save)", "",
+	 cmd_config},
 #ifdef FQ_HAVE_STORAGE
 	{"storage", NULL, "run a workload through the storage interface", "", cmd_storage},
 #endif

@@ -21,5 +21,6 @@ int cli_rpc_call(const char *sock, const char *method, json_object *params, json
 /* The command-line verbs (rpc.c, subsystem.c). */
 int cmd_rpc(int argc, char **argv);
 int cmd_subsystem(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
  *   fabriqd --listen A:P --nqn N --ns SPEC ...   quick start, one subsystem
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #define DEFAULT_NQN "nqn.2026-11.io.fabriq:default"
 #define DEFAULT_FILE_DIR "/var/tmp/fabriq"
 #define DEFAULT_FILE DEFAULT_FILE_DIR "/default-ns2.img"
+/* The state file in --state-dir (docs/management.md). */
+#define FQ_STATE_FILE "fabriqd.state.ini"
 
 static void usage(FILE *f)
 {
@@ -59,6 +62,9 @@ static void usage(FILE *f)
 		"      --rpc-socket PATH    serve the management API (JSON-RPC, docs/rpc.md)\n"
 		"                           on this Unix socket, mode 0600 (overrides the\n"
 		"                           INI file's [rpc] socket)\n"
+		"      --state-dir DIR      keep what the management API changes in\n"
+		"                           DIR/" FQ_STATE_FILE " and restore it at start\n"
+		"                           (overrides [rpc] state_dir; docs/management.md)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
 		"\n"
@@ -84,6 +90,7 @@ struct cli {
 	long busy_poll_us;
 	const char *log_level;
 	const char *rpc_socket;
+	const char *state_dir;
 	bool quick;
 };
 
@@ -123,6 +130,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{"busy-poll-us", required_argument, NULL, 'B'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"rpc-socket", required_argument, NULL, 'R'},
+		{"state-dir", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -192,6 +200,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case 'R':
 			cli->rpc_socket = optarg;
+			break;
+		case 'S':
+			if (!optarg[0]) {
+				fprintf(stderr, "fabriqd: --state-dir: empty path\n");
+				return 2;
+			}
+			cli->state_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -314,8 +329,32 @@ static void print_banner(const struct fq_target *t)
 	fflush(stdout);
 }
 
+/*
+ * The state directory: created if missing (mode 0700: the state names
+ * hosts and files), and its state merged into the configuration.
+ */
+static int open_state(struct fq_target *t, const char *dir, char *path, size_t len, char *err,
+		      size_t errlen)
+{
+	int rc;
+
+	if ((size_t)snprintf(path, len, "%s/%s", dir, FQ_STATE_FILE) >= len) {
+		snprintf(err, errlen, "state directory %s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	rc = fq_target_load_state(t, path);
+	if (rc)
+		snprintf(err, errlen, "%s", fq_target_last_error(t));
+	return rc;
+}
+
 /* SIGHUP: re-read the configuration file and apply namespace changes. */
-static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path)
+static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path, const char *state)
 {
 	if (!path) {
 		fq_warn("SIGHUP: nothing to reload (no -c FILE)");
@@ -325,6 +364,8 @@ static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path)
 	if (fq_target_reload_config(t))
 		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path,
 		       fq_target_last_error(t));
+	else if (state[0] && fq_target_save_state(t, state))
+		fq_err("SIGHUP: the state was not saved: %s", fq_target_last_error(t));
 	fq_mgmt_unlock(mgmt);
 }
 
@@ -333,7 +374,8 @@ int main(int argc, char **argv)
 	struct fq_target_opts opts;
 	struct fq_target *t = NULL;
 	struct fq_mgmt *mgmt = NULL;
-	const char *sock = NULL;
+	const char *sock = NULL, *dir;
+	char state[PATH_MAX] = "";
 	struct cli cli = {0};
 	char err[512] = "";
 	sigset_t set;
@@ -356,6 +398,12 @@ int main(int argc, char **argv)
 			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
 	} else if (!rc) {
 		rc = build_quick(t, &cli, !cli.quick, err, sizeof(err));
+	}
+	if (!rc) {
+		/* After the file or the options: the state adds what the API changed. */
+		dir = cli.state_dir ? cli.state_dir : fq_target_get_state_dir(t);
+		if (dir[0])
+			rc = open_state(t, dir, state, sizeof(state), err, sizeof(err));
 	}
 	if (!rc) {
 		/* Signals go to this thread only; reactors never see them. */
@@ -382,6 +430,8 @@ int main(int argc, char **argv)
 		if (rc)
 			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
 	}
+	if (!rc && mgmt && state[0])
+		fq_mgmt_set_state(mgmt, state);
 	if (!rc && mgmt)
 		rc = fq_mgmt_run(mgmt, t, err, sizeof(err));
 	if (rc) {
@@ -395,8 +445,10 @@ int main(int argc, char **argv)
 	print_banner(t);
 	if (mgmt)
 		fq_info("management socket %s", sock);
+	if (state[0])
+		fq_info("state file %s", state);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		reload(t, mgmt, cli.config);
+		reload(t, mgmt, cli.config, state);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
 	/* No live change may run while the target stops (target.h). */
