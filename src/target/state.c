@@ -55,7 +55,8 @@ static void put_port(FILE *f, const struct fq_port_conf *p)
 	if (p->discovery_only)
 		fputs("discovery_only = yes\n", f);
 	if (p->adv_port)
-		fprintf(f, strchr(p->adv_addr, ':') ? "advertise = [%s]:%u\n" : "advertise = %s:%u\n",
+		fprintf(f,
+			strchr(p->adv_addr, ':') ? "advertise = [%s]:%u\n" : "advertise = %s:%u\n",
 			p->adv_addr, p->adv_port);
 }
 
@@ -174,8 +175,8 @@ int fq_conf_merge_state(struct fq_target_conf *c, struct fq_target_conf *st, cha
 		}
 		to = fq_conf_add_subsys(c, from->nqn);
 		if (!to) {
-			fq_errf(err, errlen, "state: subsystem %s: too many subsystems or no memory",
-				from->nqn);
+			fq_errf(err, errlen,
+				"state: subsystem %s: too many subsystems or no memory", from->nqn);
 			return -EINVAL;
 		}
 		*to = *from;
@@ -205,8 +206,7 @@ static int sync_dir(const char *path)
 	return rc;
 }
 
-int fq_state_write_atomic(const char *path, const char *text, size_t len, char *err,
-			  size_t errlen)
+int fq_state_write_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
 	size_t off = 0;

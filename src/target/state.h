@@ -37,8 +37,7 @@ int fq_conf_merge_state(struct fq_target_conf *c, struct fq_target_conf *st, cha
  * leaves either the old or the new file: a temporary file in the same
  * directory, fsync, rename, fsync of the directory. Returns 0 or -errno.
  */
-int fq_state_write_atomic(const char *path, const char *text, size_t len, char *err,
-			  size_t errlen);
+int fq_state_write_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen);
 
 /* 0 if @path ends with FQ_STATE_END, -EINVAL (truncated) or -errno. */
 int fq_state_check_complete(const char *path, char *err, size_t errlen);

@@ -133,7 +133,7 @@ class TestMethods(RpcTestCase):
                 "subsystem_delete", "subsystem_add_host", "subsystem_remove_host",
                 "subsystem_allow_any_host", "ns_add", "ns_remove", "listener_add",
                 "listener_remove", "bdev_list", "controller_list", "controller_disconnect",
-                "iostat"}
+                "iostat", "config_dump"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")
