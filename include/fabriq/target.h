@@ -282,6 +282,33 @@ int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, 
 int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 			   struct fq_target_ns_stats *st);
 int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_target_ctrl_info *c);
+
+/*
+ * Latency histograms of a namespace's reads and writes, from the command's
+ * arrival to its response, measured at the reactor's loop clock (commands
+ * served in one loop turn count as under a microsecond). Bucket i counts
+ * commands that took under 2^i microseconds (and at least 2^(i-1)); the
+ * last bucket counts everything slower.
+ */
+#define FQ_TARGET_LAT_BUCKETS 24
+struct fq_target_ns_latency {
+	uint64_t read[FQ_TARGET_LAT_BUCKETS];
+	uint64_t write[FQ_TARGET_LAT_BUCKETS];
+	uint64_t read_sum_ns, write_sum_ns;
+	/* I/O errors by Status Code Type: generic, command specific, media, other. */
+	uint64_t errors_by_type[4];
+};
+int fq_target_get_ns_latency(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+			     struct fq_target_ns_latency *lat);
+
+/* Time a reactor thread spent asleep waiting for work, and the rest, since it started. */
+struct fq_target_reactor_stats {
+	uint64_t busy_ns, idle_ns;
+};
+int fq_target_get_reactor_stats(const struct fq_target *t, int idx,
+				struct fq_target_reactor_stats *st);
+/* TCP connections (admin and I/O queues) open now; 0 before start. */
+int fq_target_get_num_connections(const struct fq_target *t);
 /**
  * fq_target_get_rpc_socket() - The [rpc] socket of the configuration file
  * (docs/configuration.md), or "" if it names none.

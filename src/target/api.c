@@ -634,6 +634,52 @@ int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t n
 	return 0;
 }
 
+int fq_target_get_ns_latency(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+			     struct fq_target_ns_latency *lat)
+{
+	struct fq_tgt_ns *ns;
+
+	if (!t->tgt)
+		return -EINVAL;
+	ns = ns_at(t, subsys_idx, ns_idx);
+	if (!ns)
+		return -ENOENT;
+	_Static_assert(FQ_TARGET_LAT_BUCKETS == FQ_TGT_LAT_BUCKETS, "bucket counts differ");
+	for (int b = 0; b < FQ_TARGET_LAT_BUCKETS; b++) {
+		lat->read[b] = atomic_load_explicit(&ns->lat[0][b], memory_order_relaxed);
+		lat->write[b] = atomic_load_explicit(&ns->lat[1][b], memory_order_relaxed);
+	}
+	lat->read_sum_ns = atomic_load_explicit(&ns->lat_sum_ns[0], memory_order_relaxed);
+	lat->write_sum_ns = atomic_load_explicit(&ns->lat_sum_ns[1], memory_order_relaxed);
+	for (int i = 0; i < 4; i++)
+		lat->errors_by_type[i] =
+			atomic_load_explicit(&ns->errors_sct[i], memory_order_relaxed);
+	return 0;
+}
+
+int fq_target_get_reactor_stats(const struct fq_target *t, int idx,
+				struct fq_target_reactor_stats *st)
+{
+	const struct fq_reactor *r;
+	uint64_t now = fq_now_ns(), start;
+
+	if (!t->tgt)
+		return -EINVAL;
+	if (idx < 0 || idx >= t->tgt->nreactors)
+		return -ENOENT;
+	r = &t->tgt->reactors[idx];
+	/* start_ns is set once, before the reactor serves anything. */
+	start = __atomic_load_n(&r->start_ns, __ATOMIC_RELAXED);
+	st->idle_ns = fq_engine_idle_ns((struct fq_engine *)&r->eng, now);
+	st->busy_ns = start && now - start > st->idle_ns ? now - start - st->idle_ns : 0;
+	return 0;
+}
+
+int fq_target_get_num_connections(const struct fq_target *t)
+{
+	return t->tgt ? atomic_load(&t->tgt->nconns) : 0;
+}
+
 int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_target_ctrl_info *ci)
 {
 	const struct fq_ctrl *c;

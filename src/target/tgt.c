@@ -662,6 +662,7 @@ static void *reactor_main(void *arg)
 	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
 	pthread_setname_np(pthread_self(), name);
 	r->now_ns = fq_now_ns();
+	r->start_ns = r->now_ns;
 	arm_event(r);
 	arm_tick(r);
 	if (r->acceptor)

@@ -19,6 +19,7 @@
 
 #include "fabriq/target.h"
 #include "fq_version.h"
+#include "mgmt/metrics.h"
 #include "mgmt/mgmt.h"
 #include "util/log.h"
 
@@ -62,6 +63,7 @@ static void usage(FILE *f)
 		"      --rpc-socket PATH    serve the management API (JSON-RPC, docs/rpc.md)\n"
 		"                           on this Unix socket, mode 0600 (overrides the\n"
 		"                           INI file's [rpc] socket)\n"
+		"      --metrics-listen ADDR:PORT  serve GET /metrics (Prometheus text format)\n"
 		"      --state-dir DIR      keep what the management API changes in\n"
 		"                           DIR/" FQ_STATE_FILE " and restore it at start\n"
 		"                           (overrides [rpc] state_dir; docs/management.md)\n"
@@ -91,6 +93,7 @@ struct cli {
 	const char *log_level;
 	const char *rpc_socket;
 	const char *state_dir;
+	const char *metrics;
 	bool quick;
 };
 
@@ -131,6 +134,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{"log-level", required_argument, NULL, 'L'},
 		{"rpc-socket", required_argument, NULL, 'R'},
 		{"state-dir", required_argument, NULL, 'S'},
+		{"metrics-listen", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -200,6 +204,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case 'R':
 			cli->rpc_socket = optarg;
+			break;
+		case 'M':
+			cli->metrics = optarg;
 			break;
 		case 'S':
 			if (!optarg[0]) {
@@ -374,6 +381,7 @@ int main(int argc, char **argv)
 	struct fq_target_opts opts;
 	struct fq_target *t = NULL;
 	struct fq_mgmt *mgmt = NULL;
+	struct fq_metrics *metrics = NULL;
 	const char *sock = NULL, *dir;
 	char state[PATH_MAX] = "";
 	struct cli cli = {0};
@@ -425,6 +433,9 @@ int main(int argc, char **argv)
 							: FQ_VERSION,
 					  &mgmt, err, sizeof(err));
 	}
+	/* Bound before start too: a port in use fails the start, not a scrape. */
+	if (!rc && cli.metrics)
+		rc = fq_metrics_open(cli.metrics, &metrics, err, sizeof(err));
 	if (!rc) {
 		rc = fq_target_start(t);
 		if (rc)
@@ -434,8 +445,11 @@ int main(int argc, char **argv)
 		fq_mgmt_set_state(mgmt, state);
 	if (!rc && mgmt)
 		rc = fq_mgmt_run(mgmt, t, err, sizeof(err));
+	if (!rc && metrics)
+		rc = fq_metrics_run(metrics, t, FQ_VERSION, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "fabriqd: %s\n", err[0] ? err : strerror(-rc));
+		fq_metrics_stop(metrics);
 		fq_mgmt_stop(mgmt);
 		fq_target_destroy(t);
 		free(cli.ns);
@@ -447,11 +461,14 @@ int main(int argc, char **argv)
 		fq_info("management socket %s", sock);
 	if (state[0])
 		fq_info("state file %s", state);
+	if (metrics)
+		fq_info("metrics on http://%s/metrics", cli.metrics);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		reload(t, mgmt, cli.config, state);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
-	/* No live change may run while the target stops (target.h). */
+	/* No live change or getter may run while the target stops (target.h). */
+	fq_metrics_stop(metrics);
 	fq_mgmt_stop(mgmt);
 	fq_target_destroy(t);
 	free(cli.ns);
