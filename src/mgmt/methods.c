@@ -99,8 +99,54 @@ static int m_get_version(struct fq_rpc_call *call, json_object *params, json_obj
 	return 0;
 }
 
+/*
+ * The latency below which @q of the commands in histogram @b fell, in
+ * microseconds: linear within the bucket it lands in (bucket i spans
+ * 2^(i-1)..2^i us; the last is open, reported at its lower bound).
+ */
+static double quantile_us(const uint64_t *b, double q)
+{
+	uint64_t total = 0, cum = 0;
+
+	for (int i = 0; i < FQ_TARGET_LAT_BUCKETS; i++)
+		total += b[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < FQ_TARGET_LAT_BUCKETS; i++) {
+		double lo = i ? (double)(1ull << (i - 1)) : 0, hi = (double)(1ull << i);
+
+		if (b[i] && (double)(cum + b[i]) >= q * (double)total) {
+			if (i == FQ_TARGET_LAT_BUCKETS - 1)
+				return lo;
+			return lo + (hi - lo) * (q * (double)total - (double)cum) / (double)b[i];
+		}
+		cum += b[i];
+	}
+	return (double)(1ull << (FQ_TARGET_LAT_BUCKETS - 2));
+}
+
+/* mean and p99 in microseconds, and the raw buckets for interval maths (fabriq stats). */
+static json_object *latency_json(const uint64_t *b, uint64_t sum_ns)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	uint64_t n = 0;
+
+	for (int i = 0; i < FQ_TARGET_LAT_BUCKETS; i++) {
+		n += b[i];
+		json_object_array_add(a, json_object_new_int64((int64_t)b[i]));
+	}
+	json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "sum_ns", json_object_new_int64((int64_t)sum_ns));
+	json_object_object_add(o, "mean_us",
+			       json_object_new_double(n ? (double)sum_ns / 1000.0 / (double)n : 0));
+	json_object_object_add(o, "p99_us", json_object_new_double(quantile_us(b, 0.99)));
+	json_object_object_add(o, "buckets", a);
+	return o;
+}
+
 static json_object *ns_json(const struct fq_target *t, int si, uint32_t ni, bool stats)
 {
+	struct fq_target_ns_latency lat;
 	struct fq_target_ns_info info;
 	struct fq_target_ns_stats st;
 	json_object *o;
@@ -124,6 +170,19 @@ static json_object *ns_json(const struct fq_target *t, int si, uint32_t ni, bool
 		json_object_object_add(o, "bytes_written",
 				       json_object_new_int64((int64_t)st.bytes_written));
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)st.errors));
+	}
+	if (fq_target_get_ns_latency(t, si, ni, &lat) == 0) {
+		static const char *const types[] = {"generic", "command_specific", "media",
+						    "other"};
+		json_object *e = json_object_new_object();
+
+		for (int i = 0; i < 4; i++)
+			json_object_object_add(
+				e, types[i], json_object_new_int64((int64_t)lat.errors_by_type[i]));
+		json_object_object_add(o, "errors_by_status_type", e);
+		json_object_object_add(o, "read_latency", latency_json(lat.read, lat.read_sum_ns));
+		json_object_object_add(o, "write_latency",
+				       latency_json(lat.write, lat.write_sum_ns));
 	}
 	return o;
 }
@@ -468,7 +527,8 @@ const struct fq_rpc_method fq_mgmt_methods[] = {
 	 m_controller_list, nqn_opt},
 	{"controller_disconnect", "Disconnect a controller and its queues", m_controller_disconnect,
 	 cntlid_params},
-	{"iostat", "I/O counters per subsystem and namespace", m_iostat, nqn_opt},
+	{"iostat", "I/O counters, errors by status type and latency per subsystem and namespace",
+	 m_iostat, nqn_opt},
 	{"config_dump", "The running configuration as an INI file fabriqd -c accepts",
 	 m_config_dump, no_params},
 	{NULL, NULL, NULL, NULL},

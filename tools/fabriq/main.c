@@ -107,6 +107,11 @@ const struct cli_cmd cli_cmds[] = {
 	{"rpc", NULL, "call a method of fabriqd's management socket (docs/rpc.md)", "", cmd_rpc},
 	{"subsystem", NULL, "list and change a running fabriqd's subsystems (fabriq subsystem -h)",
 	 "", cmd_subsystem},
+	{"connections", NULL,
+	 "list the hosts connected to a running fabriqd (NQN, address, queues)", "",
+	 cmd_connections},
+	{"stats", NULL, "per namespace IOPS, MiB/s and latency of a running fabriqd (--watch S)",
+	 "", cmd_stats},
 	{"config", NULL, "print a running fabriqd's configuration as an INI file (config save)", "",
 	 cmd_config},
 #ifdef FQ_HAVE_STORAGE

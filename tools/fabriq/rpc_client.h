@@ -22,5 +22,7 @@ int cli_rpc_call(const char *sock, const char *method, json_object *params, json
 int cmd_rpc(int argc, char **argv);
 int cmd_subsystem(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_connections(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

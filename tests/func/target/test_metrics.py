@@ -10,6 +10,7 @@ oversized request and a client that sends nothing are answered or dropped
 without disturbing I/O.
 """
 
+import json
 import os
 import re
 import shutil
@@ -18,9 +19,11 @@ import subprocess
 import threading
 import time
 import unittest
+import tempfile
 import urllib.request
 
 from fabriqd_proc import ADDR, TargetTestCase, free_port
+from test_rpc import Rpc, fabriq_cli
 
 
 def parse(text):
@@ -48,8 +51,18 @@ class MetricsTest(TargetTestCase):
     @classmethod
     def setUpClass(cls):
         cls.mport = free_port()
-        cls.ARGS = TargetTestCase.ARGS + ["--metrics-listen", "%s:%d" % (ADDR, cls.mport)]
+        cls.sockdir = tempfile.TemporaryDirectory(prefix="fq-metrics-")
+        cls.sock = os.path.join(cls.sockdir.name, "fabriqd.sock")
+        cls.ARGS = TargetTestCase.ARGS + ["--metrics-listen", "%s:%d" % (ADDR, cls.mport),
+                                          "--rpc-socket", cls.sock]
         super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.sockdir.cleanup()
 
     def url(self, path="/metrics"):
         return "http://%s:%d%s" % (ADDR, self.mport, path)
@@ -127,6 +140,49 @@ class MetricsTest(TargetTestCase):
         self.assertNotEqual(c.status, 0)
         after = value(parse(self.scrape()), "fabriq_namespace_errors_total", **lab)
         self.assertEqual(after, before + 1)
+        self.close_all(a, q)
+
+    def cli(self, *args):
+        p = subprocess.run([fabriq_cli()] + list(args) + ["-S", self.sock],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        return p.stdout.decode()
+
+    def test_connections_stats_and_iostat(self):
+        a, q = self.pair()
+        stop = threading.Event()
+
+        def io():
+            while not stop.is_set():
+                q.read(1, 0, 8)
+
+        th = threading.Thread(target=io)
+        th.start()
+        try:
+            conns = json.loads(self.cli("connections", self.NQN, "--json"))
+            text = self.cli("connections")
+            lines = self.cli("stats", "--watch", "0.3", "--count", "2", "--json").splitlines()
+            table = self.cli("stats")
+        finally:
+            stop.set()
+            th.join(30)
+        self.assertEqual([c["cntlid"] for c in conns], [a.cntlid])
+        self.assertEqual(conns[0]["io_queues"], 1)
+        self.assertIn(conns[0]["hostnqn"], text)
+        self.assertEqual(len(lines), 2)
+        for line in lines:
+            ns = [n for n in json.loads(line)["namespaces"] if n["nsid"] == 1][0]
+            self.assertGreater(ns["read_iops"], 0)
+            self.assertGreaterEqual(ns["read_p99_us"], 0)
+        self.assertIn("r/s", table)
+        r = Rpc(self.sock)
+        st = [n for n in r.call("iostat", {"nqn": self.NQN})[0]["namespaces"]
+              if n["nsid"] == 1][0]
+        r.close()
+        self.assertGreater(st["read_latency"]["count"], 0)
+        self.assertEqual(sum(st["read_latency"]["buckets"]), st["read_latency"]["count"])
+        self.assertIn("p99_us", st["read_latency"])
+        self.assertIn("generic", st["errors_by_status_type"])
         self.close_all(a, q)
 
     def http(self, request, timeout=10):
