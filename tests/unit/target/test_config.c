@@ -557,12 +557,14 @@ static void parse_ns_good(void **state)
 	assert_int_equal(ns.nsid, 0);
 	assert_null(ns.bdev.path);
 	assert_false(ns.has_uuid || ns.has_nguid);
+	fq_conf_ns_free(&ns); /* the spec text is kept for dumps */
 
 	assert_int_equal(
 		fq_conf_parse_ns("null:512M,bs=4096,nsid=0xFFFFFFFE", &ns, err, sizeof(err)), 0);
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_NULL);
 	assert_int_equal(ns.bdev.block_size, 4096);
 	assert_int_equal(ns.nsid, 0xFFFFFFFEu);
+	fq_conf_ns_free(&ns);
 
 	/* A volume of a [pool]: no size of its own, POOL/NAME as the path. */
 	assert_int_equal(fq_conf_parse_ns("vol:p0/db,nsid=7", &ns, err, sizeof(err)), 0);
@@ -606,6 +608,7 @@ static void parse_ns_good(void **state)
 	assert_true(ns.has_nguid);
 	assert_memory_equal(ns.uuid, uuid, 16);
 	assert_memory_equal(ns.nguid, uuid, 16);
+	fq_conf_ns_free(&ns);
 }
 
 /* Stacked modules in front of the bottom spec, each ended by '+'. */
@@ -626,6 +629,7 @@ static void parse_ns_stack(void **state)
 	assert_null(ns.layers[0].base);
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_RAM);
 	assert_int_equal(ns.bdev.size, 64 << 20);
+	fq_conf_ns_free(&ns);
 
 	/* Top first; namespace options stay with the bottom spec; a path may hold '+'. */
 	assert_int_equal(fq_conf_parse_ns("delay,write_us=7+error:op=read,lba=8-15,sct=2,sc=0x81+"
@@ -646,6 +650,7 @@ static void parse_ns_stack(void **state)
 	assert_int_equal(fq_conf_parse_ns("error+null:1M", &ns, err, sizeof(err)), 0);
 	assert_int_equal(ns.nlayers, 1);
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_NULL);
+	fq_conf_ns_free(&ns);
 
 	/* The same text in the INI file. */
 	{
