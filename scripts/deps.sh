@@ -45,6 +45,8 @@ if [ $want_test -eq 1 ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 procps iproute2 bc util-linux groff-base e2fsprogs)
 	# the kernel peer in qemu (tests/interop/kpeer/kpeer.sh, docs/testing.md)
 	pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static nvme-cli cpio socat kmod xz-utils coreutils)
+	# fabriqd --metrics-listen: promtool checks the exposition, curl scrapes it
+	pkgs+=(prometheus curl)
 fi
 if [ $want_fio -eq 1 ]; then
 	# dpkg-dev unpacks the source package. Of fio's Build-Depends, only the

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -287,11 +288,85 @@ int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, 
 int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
 			   struct fq_target_ns_stats *st);
 int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_target_ctrl_info *c);
+
+/*
+ * Latency histograms of a namespace's reads and writes, from the command's
+ * arrival to its response, measured at the reactor's loop clock (commands
+ * served in one loop turn count as under a microsecond). Bucket i counts
+ * commands that took under 2^i microseconds (and at least 2^(i-1)); the
+ * last bucket counts everything slower.
+ */
+#define FQ_TARGET_LAT_BUCKETS 24
+struct fq_target_ns_latency {
+	uint64_t read[FQ_TARGET_LAT_BUCKETS];
+	uint64_t write[FQ_TARGET_LAT_BUCKETS];
+	uint64_t read_sum_ns, write_sum_ns;
+	/* I/O errors by Status Code Type: generic, command specific, media, other. */
+	uint64_t errors_by_type[4];
+};
+int fq_target_get_ns_latency(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+			     struct fq_target_ns_latency *lat);
+
+/* Time a reactor thread spent asleep waiting for work, and the rest, since it started. */
+struct fq_target_reactor_stats {
+	uint64_t busy_ns, idle_ns;
+};
+int fq_target_get_reactor_stats(const struct fq_target *t, int idx,
+				struct fq_target_reactor_stats *st);
+/* TCP connections (admin and I/O queues) open now; 0 before start. */
+int fq_target_get_num_connections(const struct fq_target *t);
 /**
  * fq_target_get_rpc_socket() - The [rpc] socket of the configuration file
  * (docs/configuration.md), or "" if it names none.
  */
 const char *fq_target_get_rpc_socket(const struct fq_target *t);
+/**
+ * fq_target_get_state_dir() - The [rpc] state_dir of the configuration
+ * file, or "" if it names none.
+ */
+const char *fq_target_get_state_dir(const struct fq_target *t);
+
+/* ------------------------------------------------------------------ */
+/* The running configuration as INI text, and its persistence          */
+/* ------------------------------------------------------------------ */
+
+#define FQ_TARGET_MAX_EMITTERS 16
+
+/**
+ * fq_target_add_conf_emitter() - Have @emit write a module's own INI
+ * sections (e.g. [pool "NAME"]) into every dump and state file, after the
+ * target's: the sections fq_target_load_config() hands to that module.
+ * @emit returns 0 or -errno; it runs on the thread that dumps or saves.
+ * Return: 0, -EINVAL, or -ENOSPC past FQ_TARGET_MAX_EMITTERS.
+ */
+int fq_target_add_conf_emitter(struct fq_target *t, int (*emit)(FILE *f, void *arg), void *arg);
+
+/**
+ * fq_target_dump_config() - Write the whole running configuration ([target]
+ * settings, ports, subsystems with hosts, listeners and namespaces, then the
+ * emitters' sections) to @f as an INI file fq_target_load_config() accepts.
+ * Return: 0, -EINVAL if not running, -EIO.
+ */
+int fq_target_dump_config(struct fq_target *t, FILE *f);
+
+/**
+ * fq_target_load_state() - Before start, after the configuration file or
+ * the calls that built the configuration: merge the state file @path
+ * written by fq_target_save_state() (docs/management.md has the rules).
+ * A missing file is no error (nothing was saved yet).
+ * Return: 0; -EINVAL for an incomplete or invalid file; -errno; -EBUSY
+ * once started.
+ */
+int fq_target_load_state(struct fq_target *t, const char *path);
+
+/**
+ * fq_target_save_state() - Write what the running target serves to @path,
+ * atomically (a crash leaves the old file or the new one, never part of
+ * one). Ports and subsystems; configuration subsystems deleted at run time
+ * are recorded so that fq_target_load_state() leaves them out.
+ * Return: 0 or -errno.
+ */
+int fq_target_save_state(struct fq_target *t, const char *path);
 
 /**
  * fq_target_run_on_reactor() - Run @fn(@arg) on reactor @idx's thread,

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mgmt/mgmt.h"
@@ -38,10 +39,36 @@ static int target_fail(struct fq_rpc_call *call, int rc, const char *param)
 	return fq_rpc_fail(call, rc, msg);
 }
 
+/*
+ * After a change succeeded: save the state, if fabriqd keeps one. A change
+ * that could not be saved is live but would not survive a restart; the
+ * caller hears of it as a failure naming the file.
+ */
+int fq_mgmt_persist(struct fq_rpc_call *call)
+{
+	struct fq_mgmt_ctx *ctx = fq_rpc_ctx(call);
+	int rc;
+
+	if (!ctx->state[0])
+		return 0;
+	rc = fq_target_save_state(ctx->t, ctx->state);
+	if (rc) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "the change was made but not saved: %s",
+			 fq_target_last_error(ctx->t));
+		return fq_rpc_fail(call, rc, msg);
+	}
+	return 0;
+}
+
 static int done(struct fq_rpc_call *call, int rc, const char *param, json_object **result)
 {
 	if (rc)
 		return target_fail(call, rc, param);
+	rc = fq_mgmt_persist(call);
+	if (rc)
+		return rc;
 	*result = json_object_new_boolean(1);
 	return 0;
 }
@@ -72,8 +99,54 @@ static int m_get_version(struct fq_rpc_call *call, json_object *params, json_obj
 	return 0;
 }
 
+/*
+ * The latency below which @q of the commands in histogram @b fell, in
+ * microseconds: linear within the bucket it lands in (bucket i spans
+ * 2^(i-1)..2^i us; the last is open, reported at its lower bound).
+ */
+static double quantile_us(const uint64_t *b, double q)
+{
+	uint64_t total = 0, cum = 0;
+
+	for (int i = 0; i < FQ_TARGET_LAT_BUCKETS; i++)
+		total += b[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < FQ_TARGET_LAT_BUCKETS; i++) {
+		double lo = i ? (double)(1ull << (i - 1)) : 0, hi = (double)(1ull << i);
+
+		if (b[i] && (double)(cum + b[i]) >= q * (double)total) {
+			if (i == FQ_TARGET_LAT_BUCKETS - 1)
+				return lo;
+			return lo + (hi - lo) * (q * (double)total - (double)cum) / (double)b[i];
+		}
+		cum += b[i];
+	}
+	return (double)(1ull << (FQ_TARGET_LAT_BUCKETS - 2));
+}
+
+/* mean and p99 in microseconds, and the raw buckets for interval maths (fabriq stats). */
+static json_object *latency_json(const uint64_t *b, uint64_t sum_ns)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	uint64_t n = 0;
+
+	for (int i = 0; i < FQ_TARGET_LAT_BUCKETS; i++) {
+		n += b[i];
+		json_object_array_add(a, json_object_new_int64((int64_t)b[i]));
+	}
+	json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "sum_ns", json_object_new_int64((int64_t)sum_ns));
+	json_object_object_add(o, "mean_us",
+			       json_object_new_double(n ? (double)sum_ns / 1000.0 / (double)n : 0));
+	json_object_object_add(o, "p99_us", json_object_new_double(quantile_us(b, 0.99)));
+	json_object_object_add(o, "buckets", a);
+	return o;
+}
+
 static json_object *ns_json(const struct fq_target *t, int si, uint32_t ni, bool stats)
 {
+	struct fq_target_ns_latency lat;
 	struct fq_target_ns_info info;
 	struct fq_target_ns_stats st;
 	json_object *o;
@@ -97,6 +170,19 @@ static json_object *ns_json(const struct fq_target *t, int si, uint32_t ni, bool
 		json_object_object_add(o, "bytes_written",
 				       json_object_new_int64((int64_t)st.bytes_written));
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)st.errors));
+	}
+	if (fq_target_get_ns_latency(t, si, ni, &lat) == 0) {
+		static const char *const types[] = {"generic", "command_specific", "media",
+						    "other"};
+		json_object *e = json_object_new_object();
+
+		for (int i = 0; i < 4; i++)
+			json_object_object_add(
+				e, types[i], json_object_new_int64((int64_t)lat.errors_by_type[i]));
+		json_object_object_add(o, "errors_by_status_type", e);
+		json_object_object_add(o, "read_latency", latency_json(lat.read, lat.read_sum_ns));
+		json_object_object_add(o, "write_latency",
+				       latency_json(lat.write, lat.write_sum_ns));
 	}
 	return o;
 }
@@ -306,6 +392,9 @@ static int m_ns_add(struct fq_rpc_call *call, json_object *params, json_object *
 		return target_fail(call, rc,
 				   strstr(fq_target_last_error(tgt(call)), "nsid") ? "nsid"
 										   : "bdev");
+	rc = fq_mgmt_persist(call);
+	if (rc)
+		return rc;
 	*result = json_object_new_int64(nsid);
 	return 0;
 }
@@ -337,9 +426,36 @@ static int m_listener_remove(struct fq_rpc_call *call, json_object *params, json
 static int m_controller_disconnect(struct fq_rpc_call *call, json_object *params,
 				   json_object **result)
 {
-	return done(call,
-		    fq_target_live_disconnect(tgt(call), (uint16_t)fq_rpc_int(params, "cntlid", 0)),
-		    "cntlid", result);
+	int rc = fq_target_live_disconnect(tgt(call), (uint16_t)fq_rpc_int(params, "cntlid", 0));
+
+	/* Not a configuration change: nothing to save. */
+	if (rc)
+		return target_fail(call, rc, "cntlid");
+	*result = json_object_new_boolean(1);
+	return 0;
+}
+
+static int m_config_dump(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	(void)params;
+	if (!f)
+		return fq_rpc_fail(call, -ENOMEM, "out of memory");
+	rc = fq_target_dump_config(tgt(call), f);
+	if (fclose(f) && !rc)
+		rc = -EIO;
+	if (rc) {
+		free(text);
+		return target_fail(call, rc, NULL);
+	}
+	*result = json_object_new_object();
+	json_object_object_add(*result, "config", json_object_new_string_len(text, (int)len));
+	free(text);
+	return 0;
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -411,6 +527,9 @@ const struct fq_rpc_method fq_mgmt_methods[] = {
 	 m_controller_list, nqn_opt},
 	{"controller_disconnect", "Disconnect a controller and its queues", m_controller_disconnect,
 	 cntlid_params},
-	{"iostat", "I/O counters per subsystem and namespace", m_iostat, nqn_opt},
+	{"iostat", "I/O counters, errors by status type and latency per subsystem and namespace",
+	 m_iostat, nqn_opt},
+	{"config_dump", "The running configuration as an INI file fabriqd -c accepts",
+	 m_config_dump, no_params},
 	{NULL, NULL, NULL, NULL},
 };

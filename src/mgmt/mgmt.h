@@ -19,7 +19,15 @@ struct fq_mgmt;
 struct fq_mgmt_ctx {
 	struct fq_target *t;
 	const char *version;
+	/* fabriqd's state file, saved after every change ("" = none). */
+	char state[4096];
 };
+
+/*
+ * After a method changed something: save the state file if fabriqd keeps
+ * one (methods.c). 0, or the call's error naming the file.
+ */
+int fq_mgmt_persist(struct fq_rpc_call *call);
 
 /* The method table (methods.c), NULL-name terminated. */
 extern const struct fq_rpc_method fq_mgmt_methods[];
@@ -33,6 +41,9 @@ extern const struct fq_rpc_method fq_mgmt_methods[];
  */
 int fq_mgmt_open(const char *path, const char *version, struct fq_mgmt **out, char *err,
 		 size_t errlen);
+
+/* The file where each successful change is saved (fq_target_save_state()). */
+void fq_mgmt_set_state(struct fq_mgmt *m, const char *path);
 
 /* Serve the started target @t from a new thread. Returns 0 or -errno. */
 int fq_mgmt_run(struct fq_mgmt *m, struct fq_target *t, char *err, size_t errlen);

@@ -458,6 +458,11 @@ void fq_mgmt_stop(struct fq_mgmt *m)
 	free(m);
 }
 
+void fq_mgmt_set_state(struct fq_mgmt *m, const char *path)
+{
+	snprintf(m->ctx.state, sizeof(m->ctx.state), "%s", path);
+}
+
 void fq_mgmt_lock(struct fq_mgmt *m)
 {
 	if (m)

@@ -940,6 +940,37 @@ int fq_mgmt_export_volumes(struct fq_target *t)
 	return exported;
 }
 
+/*
+ * A change that succeeded is saved like any other (fq_mgmt_persist): the
+ * pool sections (fq_pool_conf_emit) and the volumes' subsystems go into
+ * fabriqd's state file, so a pool created here is opened again at the next
+ * start and its volumes keep the hosts they were restricted to.
+ */
+#define SAVED(fn)                                                                                  \
+	static int fn##_saved(struct fq_rpc_call *call, json_object *params, json_object **result) \
+	{                                                                                          \
+		int rc = fn(call, params, result);                                                 \
+		if (rc)                                                                            \
+			return rc;                                                                 \
+		rc = fq_mgmt_persist(call);                                                        \
+		if (rc) {                                                                          \
+			json_object_put(*result);                                                  \
+			*result = NULL;                                                            \
+		}                                                                                  \
+		return rc;                                                                         \
+	}
+
+SAVED(m_pool_create)
+SAVED(m_pool_delete)
+SAVED(m_volume_create)
+SAVED(m_volume_resize)
+SAVED(m_volume_rename)
+SAVED(m_volume_delete)
+SAVED(m_volume_snapshot)
+SAVED(m_volume_clone)
+SAVED(m_volume_rollback)
+SAVED(m_volume_flatten)
+
 /* ---- the table entries ------------------------------------------------------ */
 
 #define END_P                                                                                      \
@@ -1016,31 +1047,31 @@ static const struct fq_rpc_param vol_rollback_params[] = {
 };
 
 const struct fq_rpc_method fq_mgmt_vol_methods[] = {
-	{"pool_create", "Format a file or device as a pool and open it", m_pool_create,
+	{"pool_create", "Format a file or device as a pool and open it", m_pool_create_saved,
 	 pool_create_params},
 	{"pool_list", "List the open pools with capacity and allocation", m_pool_list, no_params},
 	{"pool_info", "Capacity, allocation, free space, volumes and cluster size of a pool",
 	 m_pool_info, pool_name_params},
 	{"pool_delete", "Close a pool and unexport its volumes (refused while it has volumes)",
-	 m_pool_delete, pool_delete_params},
-	{"volume_create", "Create a thin (or thick) volume and export it", m_volume_create,
+	 m_pool_delete_saved, pool_delete_params},
+	{"volume_create", "Create a thin (or thick) volume and export it", m_volume_create_saved,
 	 vol_create_params},
 	{"volume_list", "List volumes and snapshots", m_volume_list, vol_list_params},
 	{"volume_info", "Size, allocation, parent, snapshots and state of a volume", m_volume_info,
 	 vol_params},
 	{"volume_resize", "Grow a volume (shrink with allow_shrink); hosts get an event",
-	 m_volume_resize, vol_resize_params},
-	{"volume_rename", "Rename a volume (its subsystem NQN follows)", m_volume_rename,
+	 m_volume_resize_saved, vol_resize_params},
+	{"volume_rename", "Rename a volume (its subsystem NQN follows)", m_volume_rename_saved,
 	 vol_rename_params},
-	{"volume_delete", "Delete a volume or snapshot and its export", m_volume_delete,
+	{"volume_delete", "Delete a volume or snapshot and its export", m_volume_delete_saved,
 	 vol_params},
 	{"volume_snapshot", "Take a read-only snapshot VOLUME@SNAPSHOT and export it",
-	 m_volume_snapshot, vol_snapshot_params},
-	{"volume_clone", "Create a writable thin clone of a snapshot and export it", m_volume_clone,
-	 vol_clone_params},
-	{"volume_rollback", "Return a volume to its latest snapshot", m_volume_rollback,
+	 m_volume_snapshot_saved, vol_snapshot_params},
+	{"volume_clone", "Create a writable thin clone of a snapshot and export it",
+	 m_volume_clone_saved, vol_clone_params},
+	{"volume_rollback", "Return a volume to its latest snapshot", m_volume_rollback_saved,
 	 vol_rollback_params},
-	{"volume_flatten", "Copy a clone's shared clusters so it stands alone", m_volume_flatten,
-	 vol_params},
+	{"volume_flatten", "Copy a clone's shared clusters so it stands alone",
+	 m_volume_flatten_saved, vol_params},
 	{NULL, NULL, NULL, NULL},
 };

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fabriq/target.h"
 #include "target/config.h"
 #include "target/live.h"
+#include "target/state.h"
 #include "target/tgt.h"
 #include "util/log.h"
 
@@ -31,6 +33,19 @@ struct fq_target {
 	struct fq_tgt *tgt;
 	enum target_state state;
 	char err[512];
+	/* Modules that add their own sections to dumps and the state file. */
+	struct {
+		int (*emit)(FILE *f, void *arg);
+		void *arg;
+	} emitters[FQ_TARGET_MAX_EMITTERS];
+	int nemitters;
+	/*
+	 * The subsystems the configuration file (or the command line) defined,
+	 * before a state file was merged: those deleted at run time are
+	 * recorded in the state ([state] removed) so they stay deleted.
+	 */
+	char (*base)[FQ_CONF_NQN_LEN];
+	int nbase;
 };
 
 static int fail(struct fq_target *t, int rc, const char *fmt, ...)
@@ -287,6 +302,7 @@ void fq_target_destroy(struct fq_target *t)
 	fq_target_stop(t);
 	fq_conf_free(&t->conf);
 	free(t->config_path);
+	free(t->base);
 	free(t);
 }
 
@@ -628,6 +644,52 @@ int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t n
 	return 0;
 }
 
+int fq_target_get_ns_latency(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,
+			     struct fq_target_ns_latency *lat)
+{
+	struct fq_tgt_ns *ns;
+
+	if (!t->tgt)
+		return -EINVAL;
+	ns = ns_at(t, subsys_idx, ns_idx);
+	if (!ns)
+		return -ENOENT;
+	_Static_assert(FQ_TARGET_LAT_BUCKETS == FQ_TGT_LAT_BUCKETS, "bucket counts differ");
+	for (int b = 0; b < FQ_TARGET_LAT_BUCKETS; b++) {
+		lat->read[b] = atomic_load_explicit(&ns->lat[0][b], memory_order_relaxed);
+		lat->write[b] = atomic_load_explicit(&ns->lat[1][b], memory_order_relaxed);
+	}
+	lat->read_sum_ns = atomic_load_explicit(&ns->lat_sum_ns[0], memory_order_relaxed);
+	lat->write_sum_ns = atomic_load_explicit(&ns->lat_sum_ns[1], memory_order_relaxed);
+	for (int i = 0; i < 4; i++)
+		lat->errors_by_type[i] =
+			atomic_load_explicit(&ns->errors_sct[i], memory_order_relaxed);
+	return 0;
+}
+
+int fq_target_get_reactor_stats(const struct fq_target *t, int idx,
+				struct fq_target_reactor_stats *st)
+{
+	const struct fq_reactor *r;
+	uint64_t now = fq_now_ns(), start;
+
+	if (!t->tgt)
+		return -EINVAL;
+	if (idx < 0 || idx >= t->tgt->nreactors)
+		return -ENOENT;
+	r = &t->tgt->reactors[idx];
+	/* start_ns is set once, before the reactor serves anything. */
+	start = __atomic_load_n(&r->start_ns, __ATOMIC_RELAXED);
+	st->idle_ns = fq_engine_idle_ns((struct fq_engine *)&r->eng, now);
+	st->busy_ns = start && now - start > st->idle_ns ? now - start - st->idle_ns : 0;
+	return 0;
+}
+
+int fq_target_get_num_connections(const struct fq_target *t)
+{
+	return t->tgt ? atomic_load(&t->tgt->nconns) : 0;
+}
+
 int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_target_ctrl_info *ci)
 {
 	const struct fq_ctrl *c;
@@ -669,4 +731,123 @@ int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg),
 	if (t->state != TARGET_RUNNING || !t->tgt)
 		return -ESHUTDOWN;
 	return fq_tgt_run_on_reactor(t->tgt, idx, fn, arg);
+}
+
+const char *fq_target_get_state_dir(const struct fq_target *t)
+{
+	return t->conf.state_dir;
+}
+
+int fq_target_add_conf_emitter(struct fq_target *t, int (*emit)(FILE *f, void *arg), void *arg)
+{
+	if (!emit)
+		return fail(t, -EINVAL, "no emitter function");
+	if (t->nemitters >= FQ_TARGET_MAX_EMITTERS)
+		return fail(t, -ENOSPC, "too many configuration emitters (the maximum is %d)",
+			    FQ_TARGET_MAX_EMITTERS);
+	t->emitters[t->nemitters].emit = emit;
+	t->emitters[t->nemitters].arg = arg;
+	t->nemitters++;
+	return 0;
+}
+
+static int run_emitters(struct fq_target *t, FILE *f)
+{
+	for (int i = 0; i < t->nemitters; i++) {
+		int rc;
+
+		fputc('\n', f);
+		rc = t->emitters[i].emit(f, t->emitters[i].arg);
+		if (rc)
+			return fail(t, rc < 0 ? rc : -EIO, "a configuration emitter failed: %s",
+				    strerror(rc < 0 ? -rc : EIO));
+	}
+	return 0;
+}
+
+int fq_target_dump_config(struct fq_target *t, FILE *f)
+{
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	fputs("; the running configuration of fabriqd, as fabriqd -c takes it\n", f);
+	rc = fq_tgt_dump(t->tgt, f, true);
+	if (!rc)
+		rc = run_emitters(t, f);
+	if (!rc && ferror(f))
+		rc = fail(t, -EIO, "writing the configuration failed");
+	return rc;
+}
+
+int fq_target_load_state(struct fq_target *t, const char *path)
+{
+	struct fq_target_conf *st;
+	int rc = check_new(t);
+
+	if (rc)
+		return rc;
+	free(t->base);
+	t->nbase = 0;
+	t->base = calloc(FQ_CONF_MAX_SUBSYS, sizeof(*t->base));
+	if (!t->base)
+		return fail(t, -ENOMEM, "out of memory");
+	for (int i = 0; i < t->conf.nsubsys && i < FQ_CONF_MAX_SUBSYS; i++)
+		strcpy(t->base[t->nbase++], t->conf.subsys[i].nqn);
+	if (access(path, F_OK) && errno == ENOENT)
+		return 0; /* nothing saved yet */
+	rc = fq_state_check_complete(path, t->err, sizeof(t->err));
+	if (rc)
+		return rc;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return fail(t, -ENOMEM, "out of memory");
+	fq_conf_init(st);
+	rc = fq_conf_load_state_file(st, path, t->err, sizeof(t->err));
+	if (!rc)
+		rc = fq_conf_merge_state(&t->conf, st, t->err, sizeof(t->err));
+	fq_conf_free(st);
+	free(st);
+	return rc;
+}
+
+int fq_target_save_state(struct fq_target *t, const char *path)
+{
+	struct fq_target_subsys_info info;
+	char *text = NULL;
+	size_t len = 0;
+	bool header = false;
+	FILE *f;
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return fail(t, -ENOMEM, "out of memory");
+	fputs("; fabriqd state: what the management API changed (docs/management.md).\n"
+	      "; Written by fabriqd after each change; edit only while it is stopped.\n",
+	      f);
+	for (int b = 0; b < t->nbase; b++) {
+		bool found = false;
+
+		for (int i = 0; !found && fq_target_get_subsystem(t, i, &info) == 0; i++)
+			found = !strcmp(info.nqn, t->base[b]);
+		if (found)
+			continue;
+		if (!header)
+			fputs("\n[state]\n", f);
+		header = true;
+		fprintf(f, "removed = %s\n", t->base[b]);
+	}
+	rc = fq_tgt_dump(t->tgt, f, false);
+	if (!rc)
+		rc = run_emitters(t, f);
+	fputs("\n" FQ_STATE_END, f);
+	if (fclose(f) && !rc)
+		rc = fail(t, -EIO, "writing the state failed");
+	if (!rc)
+		rc = fq_state_write_atomic(path, text, len, t->err, sizeof(t->err));
+	free(text);
+	return rc;
 }

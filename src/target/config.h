@@ -29,6 +29,7 @@ struct fq_ns_conf {
 	int nlayers;
 	struct fq_bdev_opts layers[FQ_CONF_MAX_LAYERS];
 	char *path;	   /* file namespaces: the file (heap), NULL for the others */
+	char *spec;	   /* the text it was parsed from (heap), for config dumps */
 	uint8_t nguid[16]; /* bytes as written in the spec (nguid=...) */
 	uint8_t uuid[16];  /* RFC 9562 byte order, as in the text form */
 	bool has_nguid;	   /* nguid[] is set (by the spec, or by fq_conf_validate) */
@@ -40,6 +41,13 @@ struct fq_subsys_conf {
 	char serial[21];
 	char model[41];
 	bool allow_any_host;
+	/*
+	 * allow_host = - : no host on purpose (hosts come later through the
+	 * management API), so allow_any_host = no with no hosts is valid.
+	 */
+	bool closed;
+	/* ports = - : exported on no port (listeners come later). */
+	bool no_ports;
 	int nhosts;
 	char hosts[FQ_CONF_MAX_HOSTS][FQ_CONF_NQN_LEN];
 	int nns;
@@ -77,10 +85,17 @@ struct fq_target_conf {
 	uint32_t max_transfer;	      /* MDTS in bytes (power of two, >= 4096) */
 	uint32_t buffers_per_reactor; /* data buffers of max_transfer bytes */
 	uint32_t kato_min_ms;
-	int log_level;	      /* 0 error, 1 warn, 2 info, 3 debug */
-	char rpc_socket[108]; /* [rpc] socket: fabriqd's management socket, "" = none */
+	int log_level;		  /* 0 error, 1 warn, 2 info, 3 debug */
+	char rpc_socket[108];	  /* [rpc] socket: fabriqd's management socket, "" = none */
+	char state_dir[PATH_MAX]; /* [rpc] state_dir: where live changes persist, "" = none */
 	int nports;
 	struct fq_port_conf ports[FQ_CONF_MAX_PORTS];
+	/*
+	 * fabriqd's state file only ([state] removed = NQN): subsystems of the
+	 * configuration file deleted at run time, left out when the state loads.
+	 */
+	int nremoved;
+	char removed[FQ_CONF_MAX_SUBSYS][FQ_CONF_NQN_LEN];
 	int nsubsys;
 	struct fq_subsys_conf *subsys; /* nsubsys entries, heap */
 	int subsys_cap;		       /* entries allocated in subsys */
@@ -100,6 +115,13 @@ void fq_conf_free(struct fq_target_conf *c);
  * line-length settings for the duration of the call (not thread-safe).
  */
 int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen);
+
+/*
+ * Load fabriqd's state file (docs/management.md) into @c, like
+ * fq_conf_load_file but accepting the [state] section and keeping the pool
+ * sections already read from the configuration file.
+ */
+int fq_conf_load_state_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen);
 
 /*
  * Parse a namespace spec "ram:SIZE", "null:SIZE", "file:PATH[:SIZE]" with

@@ -69,7 +69,16 @@ static const char *closest(const char *word, const char *const *names, int n)
  * section names at 50 bytes (an NQN is up to 223).
  */
 
-enum sect { SECT_NONE, SECT_TARGET, SECT_PORT, SECT_SUBSYS, SECT_POOL, SECT_RPC };
+enum sect {
+	SECT_NONE,
+	SECT_TARGET,
+	SECT_PORT,
+	SECT_SUBSYS,
+	SECT_POOL,
+	SECT_RPC,
+	SECT_STATE,
+	SECT_SKIP
+};
 
 struct pending_ports {
 	int subsys;
@@ -88,6 +97,7 @@ struct loader {
 	int cur;      /* index of the current port or subsystem */
 	int seen[16]; /* line each single-valued key of this section was set on */
 	bool any_explicit;
+	bool state; /* fabriqd's state file: [state] is allowed */
 	int target_line;
 	int port_line[FQ_CONF_MAX_PORTS];
 	int subsys_line[FQ_CONF_MAX_SUBSYS];
@@ -243,6 +253,11 @@ static void subsys_ports_key(struct loader *ld, const char *val)
 {
 	struct pending_ports *pend;
 
+	/* "-": no port at all, what the management API can leave a subsystem with. */
+	if (!strcmp(val, "-")) {
+		ld->c->subsys[ld->cur].no_ports = true;
+		return;
+	}
 	pend = realloc(ld->pend, (size_t)(ld->npend + 1) * sizeof(*pend));
 	if (!pend) {
 		ld_fail(ld, "ports", "out of memory");
@@ -290,6 +305,13 @@ static void subsys_key(struct loader *ld, const char *key, const char *val)
 		ld->any_explicit = true;
 		return;
 	case 3:
+		/* "-": no host yet on purpose (a closed subsystem, hosts added live). */
+		if (!strcmp(val, "-")) {
+			s->closed = true;
+			if (!ld->any_explicit)
+				s->allow_any_host = false;
+			return;
+		}
 		/* allow_host turns "any host" off unless the section says otherwise. */
 		any = s->allow_any_host;
 		if (fq_conf_add_host(s, val, msg, sizeof(msg)) < 0)
@@ -306,19 +328,42 @@ static void subsys_key(struct loader *ld, const char *key, const char *val)
 	}
 }
 
-/* [rpc]: fabriqd's management socket (docs/rpc.md). */
+/* [rpc]: fabriqd's management socket and state directory (docs/management.md). */
 static void rpc_key(struct loader *ld, const char *key, const char *val)
 {
-	static const char *const names[] = {"socket"};
+	static const char *const names[] = {"socket", "state_dir"};
+	int i = key_index(key, names, 2);
 
-	if (key_index(key, names, 1) < 0)
-		return ld_unknown_key(ld, key, names, 1);
-	if (!ld_once(ld, 0, key))
+	if (i < 0)
+		return ld_unknown_key(ld, key, names, 2);
+	if (!ld_once(ld, i, key))
 		return;
+	if (i == 1) {
+		if (!val[0] || strlen(val) >= sizeof(ld->c->state_dir))
+			return ld_fail(ld, key, "a directory path is 1..%zu bytes",
+				       sizeof(ld->c->state_dir) - 1);
+		strcpy(ld->c->state_dir, val);
+		return;
+	}
 	if (!val[0] || strlen(val) >= sizeof(ld->c->rpc_socket))
 		return ld_fail(ld, key, "a socket path is 1..%zu bytes",
 			       sizeof(ld->c->rpc_socket) - 1);
 	strcpy(ld->c->rpc_socket, val);
+}
+
+/* [state] (state files only): configuration-file subsystems deleted at run time. */
+static void state_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"removed"};
+	struct fq_target_conf *c = ld->c;
+
+	if (key_index(key, names, 1) < 0)
+		return ld_unknown_key(ld, key, names, 1);
+	if (strlen(val) >= FQ_CONF_NQN_LEN)
+		return ld_fail(ld, key, "NQN too long");
+	if (c->nremoved >= FQ_CONF_MAX_SUBSYS)
+		return ld_fail(ld, key, "more than %d entries", FQ_CONF_MAX_SUBSYS);
+	strcpy(c->removed[c->nremoved++], val);
 }
 
 static int on_pair(void *user, const char *section, const char *name, const char *value)
@@ -354,6 +399,11 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	}
 	case SECT_RPC:
 		rpc_key(ld, name, value);
+		break;
+	case SECT_STATE:
+		state_key(ld, name, value);
+		break;
+	case SECT_SKIP:
 		break;
 	}
 	return !ld->rc;
@@ -486,6 +536,12 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_TARGET;
 		return;
 	}
+	if (ld->state && !strcmp(work, "state")) {
+		if (*name)
+			return ld_fail(ld, NULL, "section '[%s]': [state] takes no name", hdr);
+		ld->sect = SECT_STATE;
+		return;
+	}
 	if (!strcmp(work, "rpc")) {
 		if (*name)
 			return ld_fail(ld, NULL, "section '[%s]': [rpc] takes no name", hdr);
@@ -501,6 +557,14 @@ static void section_begin(struct loader *ld, const char *s)
 	if (!strcmp(work, "pool")) {
 		char msg[256];
 
+		/*
+		 * The state file names every open pool, those of the configuration
+		 * file too: there the configuration file's section wins.
+		 */
+		if (ld->state && fq_pool_conf_defined(name)) {
+			ld->sect = SECT_SKIP;
+			return;
+		}
 		if (fq_pool_conf_begin(name, msg, sizeof(msg)))
 			return ld_fail(ld, NULL, "section '[%s]': %s", hdr, msg);
 		ld->sect = SECT_POOL;
@@ -561,13 +625,15 @@ static int scan_line(void *user, const char *s, size_t len, int lineno)
 	return ld->rc;
 }
 
-int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen)
+static int load_file(struct fq_target_conf *c, const char *path, bool state, char *err,
+		     size_t errlen)
 {
-	struct loader ld = {.c = c, .path = path, .err = err, .errlen = errlen};
+	struct loader ld = {.c = c, .path = path, .err = err, .errlen = errlen, .state = state};
 	FILE *f;
 	int r;
 
-	fq_pool_conf_reset();
+	if (!state)
+		fq_pool_conf_reset();
 	f = fopen(path, "r");
 	if (!f) {
 		r = -errno;
@@ -598,4 +664,14 @@ int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, siz
 	}
 	free(ld.pend);
 	return ld.rc;
+}
+
+int fq_conf_load_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen)
+{
+	return load_file(c, path, false, err, errlen);
+}
+
+int fq_conf_load_state_file(struct fq_target_conf *c, const char *path, char *err, size_t errlen)
+{
+	return load_file(c, path, true, err, errlen);
 }

@@ -315,6 +315,13 @@ int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t 
 	}
 	rc = parse_ns(ns, buf, spec, err, errlen);
 	free(buf);
+	if (rc >= 0) {
+		ns->spec = strdup(spec);
+		if (!ns->spec) {
+			ns_err(err, errlen, spec, "out of memory");
+			rc = -ENOMEM;
+		}
+	}
 	if (rc < 0)
 		fq_conf_ns_free(ns);
 	return rc;
@@ -323,7 +330,9 @@ int fq_conf_parse_ns(const char *spec, struct fq_ns_conf *ns, char *err, size_t 
 void fq_conf_ns_free(struct fq_ns_conf *ns)
 {
 	free(ns->path);
+	free(ns->spec);
 	ns->path = NULL;
+	ns->spec = NULL;
 	ns->bdev.path = NULL;
 }
 
@@ -331,11 +340,20 @@ int fq_conf_ns_copy(struct fq_ns_conf *dst, const struct fq_ns_conf *src)
 {
 	*dst = *src;
 	dst->path = NULL;
+	dst->spec = NULL;
 	dst->bdev.path = NULL;
+	if (src->spec) {
+		dst->spec = strdup(src->spec);
+		if (!dst->spec)
+			return -ENOMEM;
+	}
 	if (src->path) {
 		dst->path = strdup(src->path);
-		if (!dst->path)
+		if (!dst->path) {
+			free(dst->spec);
+			dst->spec = NULL;
 			return -ENOMEM;
+		}
 		if (src->bdev.path == src->path)
 			dst->bdev.path = dst->path;
 	}

@@ -129,7 +129,7 @@ static int validate_access(struct fq_subsys_conf *s, char *err, size_t errlen)
 			}
 		}
 	}
-	if (!s->allow_any_host && !s->nhosts) {
+	if (!s->allow_any_host && !s->nhosts && !s->closed) {
 		fq_errf(err, errlen,
 			"subsystem '%s': allow_any_host is off and no allow_host is given: "
 			"no host could connect",
@@ -146,6 +146,10 @@ static int validate_subsys_ports(const struct fq_target_conf *c, struct fq_subsy
 	if (s->nports < 0 || s->nports > FQ_CONF_MAX_PORTS) {
 		fq_errf(err, errlen, "subsystem '%s': bad port count %d", s->nqn, s->nports);
 		return -EINVAL;
+	}
+	if (s->no_ports) {
+		s->nports = 0;
+		return 0;
 	}
 	if (!s->nports) {
 		for (int i = 0; i < c->nports; i++)

@@ -173,16 +173,42 @@ static struct fq_req *req_alloc(struct fq_queue *q)
 	req->data_iov.iov_base = NULL;
 	req->data_iov.iov_len = 0;
 	req->ns = NULL;
+	req->start_ns = q->r->now_ns;
 	req->cmp_buf = NULL;
 	req->step = 0;
 	memset(&req->cqe, 0, sizeof(req->cqe));
 	return req;
 }
 
+/*
+ * Reads and writes into their namespace's latency histogram, at the
+ * reactor's clock of this turn: no clock read per command, so commands
+ * served within one turn (RAM, null) count as under a microsecond.
+ */
+static void lat_record(const struct fq_req *req)
+{
+	uint64_t us = (req->q->r->now_ns - req->start_ns) / 1000;
+	int d, b = us ? 64 - __builtin_clzll(us) : 0;
+
+	if (req->cmd.opcode == FQ_IO_READ)
+		d = 0;
+	else if (req->cmd.opcode == FQ_IO_WRITE)
+		d = 1;
+	else
+		return;
+	if (b >= FQ_TGT_LAT_BUCKETS)
+		b = FQ_TGT_LAT_BUCKETS - 1;
+	atomic_fetch_add_explicit(&req->ns->lat[d][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&req->ns->lat_sum_ns[d], req->q->r->now_ns - req->start_ns,
+				  memory_order_relaxed);
+}
+
 void fq_req_free(struct fq_req *req)
 {
 	struct fq_queue *q = req->q;
 
+	if (req->ns)
+		lat_record(req);
 	if (req->buf_borrowed) {
 		req->buf = NULL;
 		req->buf_borrowed = false;
@@ -364,8 +390,14 @@ void fq_req_complete(struct fq_req *req, uint16_t status)
 {
 	struct fq_queue *q = req->q;
 
-	if (status && req->ns)
+	if (status && req->ns) {
+		unsigned sct =
+			(status >> 9) & 7; /* status without the phase bit: SC 1..8, SCT 9..11 */
+
 		atomic_fetch_add_explicit(&req->ns->errors, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&req->ns->errors_sct[sct < 3 ? sct : 3], 1,
+					  memory_order_relaxed);
+	}
 
 	if (q->state == FQ_CONN_CLOSING) {
 		fq_req_free(req);

@@ -393,7 +393,13 @@ int fq_live_listener(struct fq_tgt *t, const char *nqn, const char *addr, uint16
 	memset(p, 0, sizeof(*p));
 	p->idx = t->nports;
 	p->fd = -1;
-	snprintf(p->conf.name, sizeof(p->conf.name), "rpc%d", p->idx);
+	/* Unique, also next to ports a state file brought in under such names. */
+	for (int k = p->idx, dup = 1; dup; k++) {
+		snprintf(p->conf.name, sizeof(p->conf.name), "rpc%d", k);
+		dup = 0;
+		for (int i = 0; i < t->nports; i++)
+			dup |= !strcmp(t->ports[i].conf.name, p->conf.name);
+	}
 	snprintf(p->conf.addr, sizeof(p->conf.addr), "%s", addr);
 	p->conf.port = port;
 	rc = fq_port_listen(p, err, errlen);

@@ -178,7 +178,7 @@ struct fq_subsys *fq_subsys_new(struct fq_tgt *t, const struct fq_subsys_conf *s
 	snprintf(s->nqn, sizeof(s->nqn), "%s", sc->nqn);
 	snprintf(s->serial, sizeof(s->serial), "%s", sc->serial);
 	snprintf(s->model, sizeof(s->model), "%s", sc->model[0] ? sc->model : "Fabriq");
-	s->allow_any_host = sc->allow_any_host || sc->nhosts == 0;
+	s->allow_any_host = sc->allow_any_host || (sc->nhosts == 0 && !sc->closed);
 	s->nhosts = sc->nhosts;
 	/* Room for the limit: hosts added at run time never move the array. */
 	s->hosts = calloc(FQ_CONF_MAX_HOSTS, sizeof(*s->hosts));
@@ -187,7 +187,9 @@ struct fq_subsys *fq_subsys_new(struct fq_tgt *t, const struct fq_subsys_conf *s
 		return NULL;
 	}
 	memcpy(s->hosts, sc->hosts, (size_t)sc->nhosts * sizeof(*s->hosts));
-	if (sc->nports == 0) {
+	if (sc->no_ports) {
+		s->port_mask = 0;
+	} else if (sc->nports == 0) {
 		for (int p = 0; p < t->nports; p++)
 			if (!t->ports[p].conf.discovery_only)
 				s->port_mask |= 1u << p;
@@ -721,6 +723,7 @@ static void *reactor_main(void *arg)
 	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
 	pthread_setname_np(pthread_self(), name);
 	r->now_ns = fq_now_ns();
+	r->start_ns = r->now_ns;
 	arm_event(r);
 	arm_tick(r);
 	if (r->acceptor)

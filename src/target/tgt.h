@@ -43,6 +43,8 @@
 #define FQ_TGT_MAX_QID 1024
 /* Subsystems created at run time (one per exported volume) may go this far. */
 #define FQ_TGT_MAX_LIVE_SUBSYS 65536
+/* Latency buckets: i holds commands under 2^i us (from 2^(i-1)); the last, the rest. */
+#define FQ_TGT_LAT_BUCKETS 24
 
 struct fq_tgt;
 struct fq_reactor;
@@ -60,6 +62,15 @@ struct fq_tgt_ns {
 	/* Statistics for the SMART log; relaxed atomics, no locks. */
 	atomic_uint_fast64_t reads, writes, bytes_read, bytes_written;
 	atomic_uint_fast64_t errors; /* I/O commands completed with an error status */
+	/*
+	 * Latency of reads [0] and writes [1], arrival to response sent, in
+	 * log2 buckets of microseconds (fq_tgt_lat_bucket); relaxed atomics
+	 * like the counters above.
+	 */
+	atomic_uint_fast64_t lat[2][FQ_TGT_LAT_BUCKETS];
+	atomic_uint_fast64_t lat_sum_ns[2];
+	/* Errors by status: [0] generic, [1] command specific, [2] media, [3] other types. */
+	atomic_uint_fast64_t errors_sct[4];
 };
 
 struct fq_subsys {
@@ -191,8 +202,9 @@ struct fq_req {
 	struct iovec data_iov; /* data to send to the host */
 	struct fq_bdev_io bio;
 	struct fq_tgt_ns *ns;
-	uint8_t *cmp_buf; /* Compare: data read back from the backend */
-	uint32_t step;	  /* multi-step commands (DSM ranges, flush-all, FUA) */
+	uint64_t start_ns; /* the reactor's clock when the command arrived */
+	uint8_t *cmp_buf;  /* Compare: data read back from the backend */
+	uint32_t step;	   /* multi-step commands (DSM ranges, flush-all, FUA) */
 	/* Transmission: headers live here so the sender needs no allocation. */
 	struct fq_tcp_hbuf_small hdr;  /* CapsuleResp or C2HData, with HDGST */
 	uint32_t ddgst;		       /* of the C2HData */
@@ -325,6 +337,7 @@ struct fq_reactor {
 	struct fq_uop tick_uop;
 	struct __kernel_timespec tick_ts;
 	uint64_t now_ns;
+	uint64_t start_ns; /* when the reactor thread started (busy = elapsed - idle) */
 	bool acceptor;
 	bool stopped;
 	bool started;

@@ -47,6 +47,7 @@ struct pool_open {
 	struct fq_pool *pool;
 	struct fq_engine eng;
 	bool has_eng;
+	uint32_t cluster_size; /* read at open: the emitter must not touch the pool */
 };
 
 static struct pool_conf confs[FQ_POOL_REGISTRY_MAX];
@@ -57,6 +58,22 @@ static int nopened;
 void fq_pool_conf_reset(void)
 {
 	nconfs = 0;
+}
+
+bool fq_pool_conf_defined(const char *name)
+{
+	for (int i = 0; i < nconfs; i++)
+		if (!strcmp(confs[i].name, name))
+			return true;
+	return false;
+}
+
+static void note_cluster_size(struct pool_open *po)
+{
+	struct fq_pool_info info;
+
+	if (!fq_pool_info(po->pool, &info))
+		po->cluster_size = info.cluster_size;
 }
 
 int fq_pool_conf_begin(const char *name, char *err, size_t errlen)
@@ -239,6 +256,7 @@ static int open_one(const struct pool_conf *c, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	note_cluster_size(po);
 	rc = fq_pool_register(c->name, po->pool);
 	if (rc) {
 		snprintf(err, errlen, "pool '%s': %s", c->name, strerror(-rc));
@@ -380,6 +398,7 @@ int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint3
 			 rc == -ENOSPC || rc == -EINVAL ? " (too small for a pool?)" : "");
 		goto fail;
 	}
+	note_cluster_size(po);
 	rc = fq_pool_register(name, po->pool);
 	if (rc) {
 		snprintf(err, errlen, "pool '%s': %s", name, strerror(-rc));
@@ -443,10 +462,6 @@ int fq_pool_conf_emit(FILE *f)
 {
 	for (int i = 0; i < nopened; i++) {
 		const struct pool_open *po = &opened[i];
-		struct fq_pool_info info;
-
-		if (fq_pool_info(po->pool, &info))
-			continue;
 		/*
 		 * The volumes live in the pool itself: the section only has to
 		 * find it. A RAM pool has nothing to find after a restart, so it
@@ -455,7 +470,7 @@ int fq_pool_conf_emit(FILE *f)
 		if (fprintf(f, "[pool \"%s\"]\nbdev = %s\n", po->name, po->bdev_spec) < 0)
 			return -EIO;
 		if (!strncmp(po->bdev_spec, "ram:", 4) &&
-		    fprintf(f, "create = yes\ncluster_size = %u\n", info.cluster_size) < 0)
+		    fprintf(f, "create = yes\ncluster_size = %u\n", po->cluster_size) < 0)
 			return -EIO;
 		if (fprintf(f, "\n") < 0)
 			return -EIO;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 int fq_engine_init(struct fq_engine *e, unsigned entries)
@@ -267,9 +268,42 @@ static int reap(struct fq_engine *e)
 	return total;
 }
 
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
+}
+
+/*
+ * Add @slept to the idle time and set the start of the current sleep
+ * (0: awake), so that a reader never sees a sleep both counted and
+ * ongoing: reactor idle time must only grow.
+ */
+static void idle_mark(struct fq_engine *e, uint64_t slept, uint64_t since)
+{
+	atomic_fetch_add(&e->idle_seq, 1);
+	atomic_store(&e->idle_ns, atomic_load_explicit(&e->idle_ns, memory_order_relaxed) + slept);
+	atomic_store(&e->sleep_since_ns, since);
+	atomic_fetch_add(&e->idle_seq, 1);
+}
+
+uint64_t fq_engine_idle_ns(struct fq_engine *e, uint64_t now_ns)
+{
+	uint64_t idle, since;
+	uint32_t s1, s2;
+
+	do {
+		s1 = atomic_load(&e->idle_seq);
+		idle = atomic_load(&e->idle_ns);
+		since = atomic_load(&e->sleep_since_ns);
+		s2 = atomic_load(&e->idle_seq);
+	} while (s1 != s2 || (s1 & 1));
+	return idle + (since && now_ns > since ? now_ns - since : 0);
+}
+
 int fq_engine_run(struct fq_engine *e, unsigned min_complete, int64_t timeout_ns)
 {
 	struct io_uring_cqe *cqe = NULL;
+	struct timespec t0, t1;
 	int rc;
 
 	e->spinning = min_complete == 0;
@@ -285,6 +319,9 @@ int fq_engine_run(struct fq_engine *e, unsigned min_complete, int64_t timeout_ns
 			io_uring_get_events(&e->ring);
 		return reap(e);
 	}
+	/* Two clock reads per sleep (a system call anyway), none while busy. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	idle_mark(e, 0, ts_ns(&t0));
 	if (timeout_ns > 0) {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ns / 1000000000,
@@ -294,6 +331,8 @@ int fq_engine_run(struct fq_engine *e, unsigned min_complete, int64_t timeout_ns
 	} else {
 		rc = io_uring_submit_and_wait(&e->ring, min_complete);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	idle_mark(e, ts_ns(&t1) - ts_ns(&t0), 0);
 	e->pending = 0;
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 		return rc;

@@ -12,6 +12,7 @@
 #define FQ_XPORT_ENGINE_H
 
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,7 +45,18 @@ struct fq_engine {
 	/* Receives a spinning engine tries itself each turn (fq_engine_recv). */
 	struct fq_uop *poll_head;
 	uint32_t turns;
+	/*
+	 * Nanoseconds spent asleep in the kernel waiting for completions, and
+	 * when the current sleep began (0: awake); written by the engine's
+	 * thread under the sequence count idle_seq (odd while writing), read
+	 * by others through fq_engine_idle_ns().
+	 */
+	_Atomic uint64_t idle_ns, sleep_since_ns;
+	_Atomic uint32_t idle_seq;
 };
+
+/* Time @e has spent asleep so far, the current sleep included, at @now_ns. */
+uint64_t fq_engine_idle_ns(struct fq_engine *e, uint64_t now_ns);
 
 /* Create the ring with room for @entries SQEs. Returns 0 or -errno. */
 int fq_engine_init(struct fq_engine *e, unsigned entries);

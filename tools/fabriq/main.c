@@ -112,6 +112,13 @@ const struct cli_cmd cli_cmds[] = {
 	{"volume", NULL,
 	 "create, resize, snapshot, clone, roll back and delete volumes (fabriq volume -h)", "",
 	 cmd_volume},
+	{"connections", NULL,
+	 "list the hosts connected to a running fabriqd (NQN, address, queues)", "",
+	 cmd_connections},
+	{"stats", NULL, "per namespace IOPS, MiB/s and latency of a running fabriqd (--watch S)",
+	 "", cmd_stats},
+	{"config", NULL, "print a running fabriqd's configuration as an INI file (config save)", "",
+	 cmd_config},
 #ifdef FQ_HAVE_STORAGE
 	{"storage", NULL, "run a workload through the storage interface", "", cmd_storage},
 #endif

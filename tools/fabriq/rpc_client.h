@@ -26,5 +26,8 @@ int cmd_subsystem(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 int cli_pool_check(const char *path, bool json);
+int cmd_config(int argc, char **argv);
+int cmd_connections(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

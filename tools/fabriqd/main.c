@@ -8,6 +8,7 @@
  *   fabriqd --listen A:P --nqn N --ns SPEC ...   quick start, one subsystem
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,13 +19,17 @@
 
 #include "fabriq/target.h"
 #include "fq_version.h"
+#include "mgmt/metrics.h"
 #include "mgmt/mgmt.h"
 #include "mgmt/vol_methods.h"
 #include "util/log.h"
+#include "volume/volume.h"
 
 #define DEFAULT_NQN "nqn.2026-11.io.fabriq:default"
 #define DEFAULT_FILE_DIR "/var/tmp/fabriq"
 #define DEFAULT_FILE DEFAULT_FILE_DIR "/default-ns2.img"
+/* The state file in --state-dir (docs/management.md). */
+#define FQ_STATE_FILE "fabriqd.state.ini"
 
 static void usage(FILE *f)
 {
@@ -60,6 +65,10 @@ static void usage(FILE *f)
 		"      --rpc-socket PATH    serve the management API (JSON-RPC, docs/rpc.md)\n"
 		"                           on this Unix socket, mode 0600 (overrides the\n"
 		"                           INI file's [rpc] socket)\n"
+		"      --metrics-listen ADDR:PORT  serve GET /metrics (Prometheus text format)\n"
+		"      --state-dir DIR      keep what the management API changes in\n"
+		"                           DIR/" FQ_STATE_FILE " and restore it at start\n"
+		"                           (overrides [rpc] state_dir; docs/management.md)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
 		"\n"
@@ -85,6 +94,8 @@ struct cli {
 	long busy_poll_us;
 	const char *log_level;
 	const char *rpc_socket;
+	const char *state_dir;
+	const char *metrics;
 	bool quick;
 };
 
@@ -124,6 +135,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{"busy-poll-us", required_argument, NULL, 'B'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"rpc-socket", required_argument, NULL, 'R'},
+		{"state-dir", required_argument, NULL, 'S'},
+		{"metrics-listen", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -193,6 +206,16 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case 'R':
 			cli->rpc_socket = optarg;
+			break;
+		case 'M':
+			cli->metrics = optarg;
+			break;
+		case 'S':
+			if (!optarg[0]) {
+				fprintf(stderr, "fabriqd: --state-dir: empty path\n");
+				return 2;
+			}
+			cli->state_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -315,8 +338,38 @@ static void print_banner(const struct fq_target *t)
 	fflush(stdout);
 }
 
+static int emit_pools(FILE *f, void *arg)
+{
+	(void)arg;
+	return fq_pool_conf_emit(f);
+}
+
+/*
+ * The state directory: created if missing (mode 0700: the state names
+ * hosts and files), and its state merged into the configuration.
+ */
+static int open_state(struct fq_target *t, const char *dir, char *path, size_t len, char *err,
+		      size_t errlen)
+{
+	int rc;
+
+	if ((size_t)snprintf(path, len, "%s/%s", dir, FQ_STATE_FILE) >= len) {
+		snprintf(err, errlen, "state directory %s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "state directory %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	rc = fq_target_load_state(t, path);
+	if (rc)
+		snprintf(err, errlen, "%s", fq_target_last_error(t));
+	return rc;
+}
+
 /* SIGHUP: re-read the configuration file and apply namespace changes. */
-static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path)
+static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path, const char *state)
 {
 	if (!path) {
 		fq_warn("SIGHUP: nothing to reload (no -c FILE)");
@@ -326,6 +379,8 @@ static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path)
 	if (fq_target_reload_config(t))
 		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path,
 		       fq_target_last_error(t));
+	else if (state[0] && fq_target_save_state(t, state))
+		fq_err("SIGHUP: the state was not saved: %s", fq_target_last_error(t));
 	fq_mgmt_unlock(mgmt);
 }
 
@@ -334,7 +389,9 @@ int main(int argc, char **argv)
 	struct fq_target_opts opts;
 	struct fq_target *t = NULL;
 	struct fq_mgmt *mgmt = NULL;
-	const char *sock = NULL;
+	struct fq_metrics *metrics = NULL;
+	const char *sock = NULL, *dir;
+	char state[PATH_MAX] = "";
 	struct cli cli = {0};
 	char err[512] = "";
 	sigset_t set;
@@ -351,12 +408,21 @@ int main(int argc, char **argv)
 	if (cli.log_level)
 		opts.log_level = parse_level(cli.log_level);
 	rc = fq_target_create(&opts, &t);
+	/* config_dump and the state file name the open pools too. */
+	if (!rc)
+		rc = fq_target_add_conf_emitter(t, emit_pools, NULL);
 	if (!rc && cli.config) {
 		rc = fq_target_load_config(t, cli.config);
 		if (rc)
 			snprintf(err, sizeof(err), "%s", fq_target_last_error(t));
 	} else if (!rc) {
 		rc = build_quick(t, &cli, !cli.quick, err, sizeof(err));
+	}
+	if (!rc) {
+		/* After the file or the options: the state adds what the API changed. */
+		dir = cli.state_dir ? cli.state_dir : fq_target_get_state_dir(t);
+		if (dir[0])
+			rc = open_state(t, dir, state, sizeof(state), err, sizeof(err));
 	}
 	if (!rc) {
 		/* Signals go to this thread only; reactors never see them. */
@@ -378,6 +444,9 @@ int main(int argc, char **argv)
 							: FQ_VERSION,
 					  &mgmt, err, sizeof(err));
 	}
+	/* Bound before start too: a port in use fails the start, not a scrape. */
+	if (!rc && cli.metrics)
+		rc = fq_metrics_open(cli.metrics, &metrics, err, sizeof(err));
 	if (!rc) {
 		rc = fq_target_start(t);
 		if (rc)
@@ -390,10 +459,15 @@ int main(int argc, char **argv)
 		if (n)
 			fq_info("%d volume(s) exported", n);
 	}
+	if (!rc && mgmt && state[0])
+		fq_mgmt_set_state(mgmt, state);
 	if (!rc && mgmt)
 		rc = fq_mgmt_run(mgmt, t, err, sizeof(err));
+	if (!rc && metrics)
+		rc = fq_metrics_run(metrics, t, FQ_VERSION, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "fabriqd: %s\n", err[0] ? err : strerror(-rc));
+		fq_metrics_stop(metrics);
 		fq_mgmt_stop(mgmt);
 		fq_target_destroy(t);
 		free(cli.ns);
@@ -403,11 +477,16 @@ int main(int argc, char **argv)
 	print_banner(t);
 	if (mgmt)
 		fq_info("management socket %s", sock);
+	if (state[0])
+		fq_info("state file %s", state);
+	if (metrics)
+		fq_info("metrics on http://%s/metrics", cli.metrics);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		reload(t, mgmt, cli.config);
+		reload(t, mgmt, cli.config, state);
 	fq_info("%s received: stopping (finishing in-flight commands)",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
-	/* No live change may run while the target stops (target.h). */
+	/* No live change or getter may run while the target stops (target.h). */
+	fq_metrics_stop(metrics);
 	fq_mgmt_stop(mgmt);
 	fq_target_destroy(t);
 	free(cli.ns);

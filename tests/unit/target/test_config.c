@@ -18,6 +18,7 @@
 
 #include "proto/nvmf.h"
 #include "target/config.h"
+#include "target/state.h"
 
 #define NQN1 "nqn.2024-01.io.fabriq:test"
 #define NQN2 "nqn.2024-01.io.fabriq:other"
@@ -556,12 +557,14 @@ static void parse_ns_good(void **state)
 	assert_int_equal(ns.nsid, 0);
 	assert_null(ns.bdev.path);
 	assert_false(ns.has_uuid || ns.has_nguid);
+	fq_conf_ns_free(&ns); /* the spec text is kept for dumps */
 
 	assert_int_equal(
 		fq_conf_parse_ns("null:512M,bs=4096,nsid=0xFFFFFFFE", &ns, err, sizeof(err)), 0);
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_NULL);
 	assert_int_equal(ns.bdev.block_size, 4096);
 	assert_int_equal(ns.nsid, 0xFFFFFFFEu);
+	fq_conf_ns_free(&ns);
 
 	/* A volume of a [pool]: no size of its own, POOL/NAME as the path. */
 	assert_int_equal(fq_conf_parse_ns("vol:p0/db,nsid=7", &ns, err, sizeof(err)), 0);
@@ -605,6 +608,7 @@ static void parse_ns_good(void **state)
 	assert_true(ns.has_nguid);
 	assert_memory_equal(ns.uuid, uuid, 16);
 	assert_memory_equal(ns.nguid, uuid, 16);
+	fq_conf_ns_free(&ns);
 }
 
 /* Stacked modules in front of the bottom spec, each ended by '+'. */
@@ -625,6 +629,7 @@ static void parse_ns_stack(void **state)
 	assert_null(ns.layers[0].base);
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_RAM);
 	assert_int_equal(ns.bdev.size, 64 << 20);
+	fq_conf_ns_free(&ns);
 
 	/* Top first; namespace options stay with the bottom spec; a path may hold '+'. */
 	assert_int_equal(fq_conf_parse_ns("delay,write_us=7+error:op=read,lba=8-15,sct=2,sc=0x81+"
@@ -645,6 +650,7 @@ static void parse_ns_stack(void **state)
 	assert_int_equal(fq_conf_parse_ns("error+null:1M", &ns, err, sizeof(err)), 0);
 	assert_int_equal(ns.nlayers, 1);
 	assert_int_equal(ns.bdev.kind, FQ_BDEV_NULL);
+	fq_conf_ns_free(&ns);
 
 	/* The same text in the INI file. */
 	{
@@ -1080,6 +1086,75 @@ static void add_ns_and_host_limits(void **state)
 	fq_conf_free(&c);
 }
 
+/* What only the management API makes: no port, no host yet (docs/management.md). */
+static void dash_values(void **state)
+{
+	struct fq_target_conf c;
+
+	(void)state;
+	assert_int_equal(load_text(&c, PORT_A SUB1 "ports = -\nallow_any_host = no\n"
+						   "allow_host = -\n"),
+			 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
+	assert_true(c.subsys[0].no_ports);
+	assert_int_equal(c.subsys[0].nports, 0);
+	assert_true(c.subsys[0].closed);
+	assert_false(c.subsys[0].allow_any_host);
+	assert_string_equal(c.subsys[0].ns[0].spec, "ram:1M");
+	fq_conf_free(&c);
+	/* Without "-", no host and allow_any_host = no is still an error. */
+	assert_int_equal(load_text(&c, PORT_A SUB1 "allow_any_host = no\n"), 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	fq_conf_free(&c);
+}
+
+static void state_section_only_in_state_files(void **state)
+{
+	struct fq_target_conf c;
+	const char *text = "[state]\nremoved = " NQN2 "\n" PORT_A SUB1;
+
+	(void)state;
+	expect_load_error(text, 1, NULL, "unknown section");
+	fq_conf_init(&c);
+	write_tmp(text);
+	assert_int_equal(fq_conf_load_state_file(&c, tmp_path, err, sizeof(err)), 0);
+	unlink(tmp_path);
+	assert_int_equal(c.nremoved, 1);
+	assert_string_equal(c.removed[0], NQN2);
+	fq_conf_free(&c);
+}
+
+static void merge_state(void **state)
+{
+	struct fq_target_conf c, st;
+
+	(void)state;
+	assert_int_equal(load_text(&c, PORT_A SUB1 "[subsystem \"" NQN2 "\"]\nnamespace = "
+						   "ram:1M\n"),
+			 0);
+	fq_conf_init(&st);
+	write_tmp("[state]\nremoved = " NQN2 "\n" PORT_A
+		  "[port \"rpc1\"]\naddress = 127.0.0.1\nport = 4421\n"
+		  "[subsystem \"" NQN1 "\"]\nnamespace = ram:2M,nsid=3\nports = rpc1\n"
+		  "allow_any_host = no\nallow_host = " HOST2 "\n");
+	assert_int_equal(fq_conf_load_state_file(&st, tmp_path, err, sizeof(err)), 0);
+	unlink(tmp_path);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	fq_conf_free(&st);
+	/* One port "a" (the file's), rpc1 added; NQN2 removed; NQN1 the state's. */
+	assert_int_equal(c.nports, 2);
+	assert_string_equal(c.ports[1].name, "rpc1");
+	assert_int_equal(c.nsubsys, 1);
+	assert_string_equal(c.subsys[0].nqn, NQN1);
+	assert_int_equal(c.subsys[0].nns, 1);
+	assert_int_equal(c.subsys[0].ns[0].nsid, 3);
+	assert_int_equal(c.subsys[0].nports, 1);
+	assert_int_equal(c.subsys[0].ports[0], 1);
+	assert_int_equal(c.subsys[0].nhosts, 1);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
+	fq_conf_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1112,6 +1187,9 @@ int main(void)
 		cmocka_unit_test(validate_ports_rules),
 		cmocka_unit_test(add_subsys_grows_and_limits),
 		cmocka_unit_test(add_ns_and_host_limits),
+		cmocka_unit_test(dash_values),
+		cmocka_unit_test(state_section_only_in_state_files),
+		cmocka_unit_test(merge_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
