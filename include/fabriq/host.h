@@ -51,6 +51,7 @@ struct fq_ctrlr;
 struct fq_ns;
 struct fq_qpair;
 struct fq_poll_group;
+struct fq_loop; /* fabriq/loop.h */
 
 #define FQ_NQN_LEN 223	  /* NVMe Base 2.0 §4.5: NQNs are at most 223 bytes */
 #define FQ_TRADDR_LEN 256 /* NVMe-oF 1.1 Fig. 32 TRADDR field */
@@ -234,6 +235,17 @@ struct fq_ctrlr_opts {
 	 * advertise it (discovery TREQ bit 2). Default false.
 	 */
 	bool disable_sqflow;
+	/*
+	 * Run the controller on this loop (fabriq/loop.h) instead of threads
+	 * of its own: admin completions, Keep Alive, asynchronous events and
+	 * reconnects become timers and pollers of @loop, and its qpairs that
+	 * have no poll group use @loop's ring. The controller, its qpairs
+	 * and its callbacks then belong to the loop's thread, and every call
+	 * on them is made there; blocking calls turn the loop until they are
+	 * done (docs/host-api.md, "Embedding the host"). NULL (default): the
+	 * controller starts its service thread, as described above.
+	 */
+	struct fq_loop *loop;
 };
 
 /** fq_ctrlr_opts_init() - Fill @opts with defaults. @opts_size: sizeof(*opts). */
@@ -367,6 +379,13 @@ struct fq_poll_group_opts {
 	 * group that mostly sleeps is faster without it. Default false.
 	 */
 	bool busy_poll;
+	/*
+	 * Use this loop's ring (fabriq/loop.h) instead of creating one; the
+	 * group's qpairs are then serviced by the loop's turns, and
+	 * process_completions and wait turn the loop. busy_poll is the
+	 * loop's then. NULL (default): the group has its own ring.
+	 */
+	struct fq_loop *loop;
 };
 void fq_poll_group_opts_init(struct fq_poll_group_opts *opts, size_t opts_size);
 /** fq_poll_group_create_opts() - As fq_poll_group_create(), with options. */

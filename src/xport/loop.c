@@ -272,6 +272,54 @@ void fq_loop_fini(struct fq_loop *l)
 	l->pollers = NULL;
 }
 
+void fq_loop_opts_init(struct fq_loop_opts *opts, size_t opts_size)
+{
+	struct fq_loop_opts d = {.opts_size = sizeof(d)};
+
+	if (!opts)
+		return;
+	if (opts_size > sizeof(d))
+		opts_size = sizeof(d);
+	memcpy(opts, &d, opts_size);
+	if (opts_size >= sizeof(size_t))
+		opts->opts_size = opts_size;
+}
+
+int fq_loop_create(const struct fq_loop_opts *opts, struct fq_loop **out)
+{
+	struct fq_loop_opts o = {.opts_size = sizeof(o)};
+	struct fq_loop *l;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	/* Take only the fields the caller's version of the struct has. */
+	if (opts && opts->opts_size >= offsetof(struct fq_loop_opts, ring_entries) +
+					       sizeof(opts->ring_entries))
+		o.ring_entries = opts->ring_entries;
+	if (opts &&
+	    opts->opts_size >= offsetof(struct fq_loop_opts, busy_poll) + sizeof(opts->busy_poll))
+		o.busy_poll = opts->busy_poll;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	rc = fq_loop_init(l, &o);
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+void fq_loop_destroy(struct fq_loop *l)
+{
+	if (!l)
+		return;
+	fq_loop_fini(l);
+	free(l);
+}
+
 int fq_loop_turn(struct fq_loop *l, int64_t max_wait_ns)
 {
 	int work, rc;
