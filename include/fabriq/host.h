@@ -20,6 +20,10 @@
  *     the poll group's) does the socket I/O and runs the callbacks, on the
  *     calling thread.
  *   - A poll group and all qpairs in it belong to one thread.
+ *   - Embedded mode (fq_ctrlr_opts.loop, fq_poll_group_opts.loop): the
+ *     controller has no threads; everything above that runs on its service
+ *     thread runs in the turns of the caller's loop (fabriq/loop.h), and
+ *     the controller and its qpairs belong to the loop's thread.
  *
  * Lifetimes
  *   - Data buffers and iovec *contents* passed to a submission must stay
@@ -201,9 +205,9 @@ enum fq_ctrlr_state {
 	FQ_CTRLR_DELETING,	 /* fq_ctrlr_disconnect() in progress */
 };
 
-/* Async event callback (runs on the service thread); @cdw0 per NVMe Fig. 147. */
+/* Async event callback (runs on the service thread, or the loop's); @cdw0 per NVMe Fig. 147. */
 typedef void (*fq_aer_cb)(void *arg, uint32_t cdw0);
-/* State change callback (runs on an internal thread). */
+/* State change callback (runs on an internal thread, or the loop's). */
 typedef void (*fq_state_cb)(void *arg, enum fq_ctrlr_state state);
 
 struct fq_ctrlr_opts {

@@ -318,6 +318,8 @@ static int svc_start_embedded(struct fq_ctrlr *c)
 
 static void svc_stop_embedded(struct fq_ctrlr *c)
 {
+	if (!c->eng)
+		return; /* failed before the service was set up */
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
 	pthread_mutex_unlock(&c->lock);
