@@ -9,8 +9,10 @@
  * timers, and through all of it the process gains no thread: the count of
  * /proc/self/task is the same before the loop exists and after every step
  * (io_uring's own iou-wrk workers come and go with load and are not
- * counted). Also the public loop API alone: timers, a message posted from
- * another thread, fq_loop_run() and fq_loop_stop().
+ * counted). A discovery controller on the same loop. A threaded controller
+ * whose qpair is in a poll group on a loop. And the public loop API alone:
+ * timers, a message posted from another thread, fq_loop_run() and
+ * fq_loop_stop().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -182,9 +184,10 @@ static void test_embedded_host(void **state)
 	struct fq_trid trid;
 	struct fq_ns *ns;
 	uint16_t port;
+	struct fq_disc_entry *ents;
 	uint64_t end;
 	char s[512];
-	int threads;
+	int threads, n, i;
 
 	(void)state;
 	t = start_target(&port);
@@ -247,12 +250,68 @@ static void test_embedded_host(void **state)
 	write_read_verify(l, ns, qp2, 3072, 4);
 	assert_int_equal(count_threads(), threads);
 
+	/* A discovery controller on the same loop. */
+	snprintf(s, sizeof(s), "traddr:127.0.0.1 trsvcid:%u", port);
+	assert_int_equal(fq_trid_parse(&trid, s), 0);
+	n = fq_discover(&trid, &co, 0, &ents);
+	assert_true(n >= 1);
+	for (i = 0; i < n && strcmp(ents[i].subnqn, NQN); i++)
+		;
+	assert_true(i < n);
+	free(ents);
+	assert_int_equal(count_threads(), threads);
+
 	assert_int_equal(fq_qpair_free(qp), 0);
 	assert_int_equal(fq_qpair_free(qp2), 0);
 	assert_int_equal(fq_poll_group_destroy(pg), 0);
 	assert_int_equal(fq_ctrlr_disconnect(ctrlr), 0);
 	fq_loop_destroy(l);
 	assert_int_equal(count_threads(), threads);
+	fq_target_destroy(t);
+}
+
+/*
+ * A threaded controller (admin queue on its service thread) whose I/O queue
+ * sits in a poll group on the caller's loop.
+ */
+static void test_threaded_ctrlr_loop_group(void **state)
+{
+	struct fq_poll_group_opts pgo;
+	struct fq_qpair_opts qo;
+	struct fq_poll_group *pg;
+	struct fq_ctrlr *ctrlr;
+	struct fq_target *t;
+	struct fq_qpair *qp;
+	struct fq_loop *l;
+	struct fq_trid trid;
+	struct fq_ns *ns;
+	uint16_t port;
+	char s[512];
+
+	(void)state;
+	t = start_target(&port);
+	assert_int_equal(fq_loop_create(NULL, &l), 0);
+	snprintf(s, sizeof(s), "trtype:TCP traddr:127.0.0.1 trsvcid:%u subnqn:%s", port, NQN);
+	assert_int_equal(fq_trid_parse(&trid, s), 0);
+	if (fq_ctrlr_connect(&trid, NULL, &ctrlr))
+		fail_msg("connect: %s", fq_last_error());
+	ns = fq_ctrlr_get_ns(ctrlr, 1);
+	assert_non_null(ns);
+	fq_poll_group_opts_init(&pgo, sizeof(pgo));
+	pgo.loop = l;
+	assert_int_equal(fq_poll_group_create_opts(&pgo, &pg), 0);
+	fq_qpair_opts_init(&qo, sizeof(qo));
+	qo.poll_group = pg;
+	assert_int_equal(fq_ctrlr_alloc_io_qpair(ctrlr, &qo, &qp), 0);
+	write_read_verify(l, ns, qp, 4096, 5);
+	/* The group's own calls turn the loop. */
+	assert_int_equal(fq_poll_group_process_completions(pg), 0);
+	assert_int_equal(fq_poll_group_wait(pg, 10), 0);
+	assert_int_equal(fq_poll_group_destroy(pg), -EBUSY);
+	assert_int_equal(fq_qpair_free(qp), 0);
+	assert_int_equal(fq_poll_group_destroy(pg), 0);
+	assert_int_equal(fq_ctrlr_disconnect(ctrlr), 0);
+	fq_loop_destroy(l);
 	fq_target_destroy(t);
 }
 
@@ -347,6 +406,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_host),
+		cmocka_unit_test(test_threaded_ctrlr_loop_group),
 		cmocka_unit_test(test_loop_api),
 	};
 
