@@ -204,24 +204,38 @@ void fq_loop_post(struct fq_loop *l, struct fq_msg *m)
 		wake(l); /* the loop may be asleep: only the first post of a batch needs to say so */
 }
 
+/*
+ * Messages taken from the inbox wait on l->fifo, not on a local list: a
+ * message whose function turns the loop again (a blocking host call on an
+ * embedded controller does) then runs the ones taken before it first, so
+ * each poster's order holds through nested turns as well.
+ */
 static int run_inbox(struct fq_loop *l)
 {
 	struct fq_msg *m = atomic_exchange_explicit(&l->inbox, NULL, memory_order_acquire),
-		      *fifo = NULL;
+		      *head = NULL, *tail = m;
 	int n = 0;
 
 	while (m) { /* the stack holds the newest first: reverse it */
 		struct fq_msg *next = m->next;
 
-		m->next = fifo;
-		fifo = m;
+		m->next = head;
+		head = m;
 		m = next;
 	}
-	while (fifo) {
-		struct fq_msg *next = fifo->next;
-
-		fifo->fn(l, fifo); /* may free or post @fifo again */
-		fifo = next;
+	if (head) {
+		if (l->fifo_tail)
+			l->fifo_tail->next = head;
+		else
+			l->fifo = head;
+		l->fifo_tail = tail;
+	}
+	while (l->fifo) {
+		m = l->fifo;
+		l->fifo = m->next;
+		if (!l->fifo)
+			l->fifo_tail = NULL;
+		m->fn(l, m); /* may free or post @m again */
 		n++;
 	}
 	return n;
@@ -270,6 +284,7 @@ void fq_loop_fini(struct fq_loop *l)
 	l->heap = NULL;
 	l->nheap = l->heap_cap = 0;
 	l->pollers = NULL;
+	l->fifo = l->fifo_tail = NULL;
 }
 
 void fq_loop_opts_init(struct fq_loop_opts *opts, size_t opts_size)

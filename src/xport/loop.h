@@ -48,6 +48,7 @@ struct fq_loop {
 	uint32_t nheap, heap_cap;
 	struct fq_poller *pollers;
 	_Atomic(struct fq_msg *) inbox;
+	struct fq_msg *fifo, *fifo_tail; /* taken from the inbox, not run yet */
 	int evfd;
 	struct fq_uop ev_op;
 	uint64_t ev_val;

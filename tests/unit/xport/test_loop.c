@@ -236,6 +236,47 @@ static void *poster_main(void *arg)
 	return NULL;
 }
 
+/* ---- nested turns keep the inbox order ---- */
+
+struct nmsg {
+	struct fq_msg m;
+	int id;
+	int *order, *n;
+	struct nmsg *post; /* posted, then the loop turned from inside, as a blocking call does */
+};
+
+static void nmsg_fn(struct fq_loop *l, struct fq_msg *m)
+{
+	struct nmsg *x = (struct nmsg *)m;
+
+	x->order[(*x->n)++] = x->id;
+	if (x->post) {
+		fq_loop_post(l, &x->post->m);
+		assert_true(fq_loop_turn(l, 0) >= 0);
+	}
+}
+
+/*
+ * 1, 2, 3 posted; 1 posts 4 and turns the loop inside its function. The
+ * nested turn runs 2 and 3, taken with 1, before 4: 1 2 3 4.
+ */
+static void test_inbox_nested(void **state)
+{
+	struct fq_loop *l = *state;
+	int order[8] = {0}, n = 0;
+	struct nmsg m[4];
+
+	for (int i = 0; i < 4; i++)
+		m[i] = (struct nmsg){.m.fn = nmsg_fn, .id = i + 1, .order = order, .n = &n};
+	m[0].post = &m[3];
+	for (int i = 0; i < 3; i++)
+		fq_loop_post(l, &m[i].m);
+	assert_true(fq_loop_turn(l, 0) >= 0);
+	assert_int_equal(n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(order[i], i + 1);
+}
+
 /* Four threads post 80,000 messages: each runs once, on the loop, in each poster's order. */
 static void test_inbox(void **state)
 {
@@ -377,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_periodic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pollers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inbox_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_io, setup, teardown),
 		cmocka_unit_test(test_no_threads),
