@@ -9,7 +9,8 @@
  * timers, and through all of it the process gains no thread: the count of
  * /proc/self/task is the same before the loop exists and after every step
  * (io_uring's own iou-wrk workers come and go with load and are not
- * counted). A discovery controller on the same loop. A threaded controller
+ * counted). A discovery controller on the same loop. Giving up after the
+ * controller loss timeout when the target is gone for good. A threaded controller
  * whose qpair is in a poll group on a loop. And the public loop API alone:
  * timers, a message posted from another thread, fq_loop_run() and
  * fq_loop_stop().
@@ -271,6 +272,69 @@ static void test_embedded_host(void **state)
 }
 
 /*
+ * The target goes away for good: the reconnect timer retries every
+ * reconnect_delay_ms until ctrl_loss_timeout_ms, then the controller fails;
+ * I/O is refused, and freeing and disconnecting still work.
+ */
+static void test_embedded_gives_up(void **state)
+{
+	struct fq_ctrlr_opts co;
+	struct states st = {0};
+	struct fq_ctrlr *ctrlr;
+	struct fq_target *t;
+	struct fq_qpair *qp;
+	struct fq_loop *l;
+	struct fq_trid trid;
+	struct fq_ns *ns;
+	uint8_t buf[BS];
+	uint64_t t0, end;
+	uint16_t port;
+	char s[512];
+
+	(void)state;
+	t = start_target(&port);
+	assert_int_equal(fq_loop_create(NULL, &l), 0);
+	fq_ctrlr_opts_init(&co, sizeof(co));
+	co.loop = l;
+	co.reconnect_delay_ms = 100;
+	co.ctrl_loss_timeout_ms = 800;
+	co.state_cb = state_cb;
+	co.state_cb_arg = &st;
+	snprintf(s, sizeof(s), "trtype:TCP traddr:127.0.0.1 trsvcid:%u subnqn:%s", port, NQN);
+	assert_int_equal(fq_trid_parse(&trid, s), 0);
+	if (fq_ctrlr_connect(&trid, &co, &ctrlr))
+		fail_msg("connect: %s", fq_last_error());
+	ns = fq_ctrlr_get_ns(ctrlr, 1);
+	assert_non_null(ns);
+	assert_int_equal(fq_ctrlr_alloc_io_qpair(ctrlr, NULL, &qp), 0);
+	memset(buf, 0x5a, sizeof(buf));
+	assert_int_equal(fq_ns_write_sync(ns, qp, buf, 0, 1, 0, NULL), 0);
+
+	fq_target_destroy(t);
+	t0 = fq_loop_now_ns();
+	end = t0 + 10000 * MS;
+	while (fq_ctrlr_get_state(ctrlr) != FQ_CTRLR_FAILED) {
+		assert_true(fq_loop_turn(l, 50 * MS) >= 0);
+		if (fq_loop_now_ns() > end)
+			fail_msg("still %s 10 s after the target went away",
+				 fq_ctrlr_state_name(fq_ctrlr_get_state(ctrlr)));
+	}
+	/* Not before the loss timeout: the timer kept trying until then. */
+	assert_true(fq_loop_now_ns() - t0 >= 700 * MS);
+	assert_int_equal(st.resetting, 1);
+	assert_int_equal(fq_ctrlr_get_reconnects(ctrlr), 0);
+	/* The qpair follows the controller on the next turns. */
+	end = fq_loop_now_ns() + 2000 * MS;
+	while (fq_qpair_get_state(qp) != FQ_QPAIR_FAILED && fq_loop_now_ns() < end)
+		assert_true(fq_loop_turn(l, 50 * MS) >= 0);
+	assert_int_equal(fq_qpair_get_state(qp), FQ_QPAIR_FAILED);
+	assert_true(fq_ns_write_sync(ns, qp, buf, 0, 1, 0, NULL) < 0);
+	assert_int_equal(fq_qpair_free(qp), 0);
+	assert_int_equal(fq_ctrlr_disconnect(ctrlr), 0);
+	fq_loop_destroy(l);
+}
+
+/*
  * A threaded controller (admin queue on its service thread) whose I/O queue
  * sits in a poll group on the caller's loop.
  */
@@ -406,6 +470,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_host),
+		cmocka_unit_test(test_embedded_gives_up),
 		cmocka_unit_test(test_threaded_ctrlr_loop_group),
 		cmocka_unit_test(test_loop_api),
 	};
