@@ -267,7 +267,9 @@ static void svc_timer_fn(struct fq_loop *l, struct fq_timer *t)
 	int64_t wait;
 
 	pthread_mutex_lock(&c->lock);
+	c->in_svc = true;
 	wait = svc_turn(c);
+	c->in_svc = false;
 	pthread_mutex_unlock(&c->lock);
 	if (c->stop && c->admin.state == HQ_CLOSED)
 		return;
@@ -457,6 +459,13 @@ int ctrlr_admin_sync(struct fq_ctrlr *c, const struct fq_nvme_cmd *cmd, void *bu
 	int rc;
 
 	if (c->svc_started && pthread_equal(pthread_self(), c->svc))
+		return -EDEADLK;
+	/*
+	 * The embedded twin of that: a callback run by the service turn (a
+	 * command failed by its timer) would turn the loop inside the turn
+	 * and walk the admin queue's timers while they are being walked.
+	 */
+	if (c->loop && c->in_svc)
 		return -EDEADLK;
 	rc = ctrlr_admin_submit(c, cmd, buf, len, timeout_ms, sync_done, &w);
 	if (rc)

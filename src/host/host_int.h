@@ -51,6 +51,7 @@ struct fq_ctrlr {
 	bool stop;
 	struct fq_loop *loop; /* NULL: threaded */
 	struct fq_timer svc_timer;
+	bool in_svc; /* svc_timer's turn is running (embedded) */
 	struct fq_engine own_eng;
 	struct fq_engine *eng;
 	int evfd;
