@@ -132,12 +132,26 @@ void fq_loop_poller_add(struct fq_loop *l, struct fq_poller *p)
 	p->added = true;
 }
 
+/*
+ * Each run of the pollers keeps its place in a cursor on the loop, not in a
+ * local: a poller's work may turn the loop again (a blocking call) and
+ * free another poller there, maybe the very one the outer run goes to next.
+ * Removing a poller moves every cursor that points at it.
+ */
+struct poll_cursor {
+	struct fq_poller *next;
+	struct poll_cursor *up;
+};
+
 void fq_loop_poller_remove(struct fq_loop *l, struct fq_poller *p)
 {
 	for (struct fq_poller **pp = &l->pollers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
 			p->added = false;
+			for (struct poll_cursor *c = l->cursors; c; c = c->up)
+				if (c->next == p)
+					c->next = p->next;
 			return;
 		}
 	}
@@ -145,12 +159,15 @@ void fq_loop_poller_remove(struct fq_loop *l, struct fq_poller *p)
 
 static int run_pollers(struct fq_loop *l)
 {
+	struct poll_cursor cur = {.up = l->cursors};
 	int n = 0;
 
-	for (struct fq_poller *p = l->pollers, *next; p; p = next) {
-		next = p->next; /* a poller may remove itself */
+	l->cursors = &cur;
+	for (struct fq_poller *p = l->pollers; p; p = cur.next) {
+		cur.next = p->next; /* a poller may remove itself, or others */
 		n += p->fn(l, p);
 	}
+	l->cursors = cur.up;
 	return n;
 }
 

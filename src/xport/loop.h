@@ -47,6 +47,7 @@ struct fq_loop {
 	struct fq_timer **heap;
 	uint32_t nheap, heap_cap;
 	struct fq_poller *pollers;
+	struct poll_cursor *cursors; /* runs of the pollers in progress (nested turns) */
 	_Atomic(struct fq_msg *) inbox;
 	struct fq_msg *fifo, *fifo_tail; /* taken from the inbox, not run yet */
 	int evfd;

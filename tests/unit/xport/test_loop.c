@@ -192,6 +192,41 @@ static void test_pollers(void **state)
 	assert_int_equal(b.calls, 10);
 }
 
+struct remover {
+	struct fq_poller p;
+	struct counter_poller *victim;
+	int calls;
+};
+
+static int remover_fn(struct fq_loop *l, struct fq_poller *p)
+{
+	struct remover *r = (struct remover *)p;
+
+	if (++r->calls == 1) {
+		/* A blocking call would turn the loop here, then free a poller. */
+		assert_true(fq_loop_turn(l, 0) >= 0);
+		fq_loop_poller_remove(l, &r->victim->p);
+	}
+	return 0;
+}
+
+/* A poller removed by the one before it, after a nested turn, does not run again. */
+static void test_pollers_nested_remove(void **state)
+{
+	struct fq_loop *l = *state;
+	struct counter_poller victim = {.p.fn = count_fn, .stop_after = -1};
+	struct remover r = {.p.fn = remover_fn, .victim = &victim};
+
+	fq_loop_poller_add(l, &victim.p);
+	fq_loop_poller_add(l, &r.p); /* runs first: added last */
+	assert_true(fq_loop_turn(l, 0) >= 0);
+	assert_int_equal(r.calls, 2);	   /* once, and once in the nested turn */
+	assert_int_equal(victim.calls, 1); /* only in the nested turn */
+	assert_true(fq_loop_turn(l, 0) >= 0);
+	assert_int_equal(victim.calls, 1);
+	fq_loop_poller_remove(l, &r.p);
+}
+
 #define POSTERS 4
 #define PER_POSTER 20000
 
@@ -417,6 +452,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_rearm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_periodic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pollers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pollers_nested_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbox_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_stop, setup, teardown),
