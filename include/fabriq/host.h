@@ -20,6 +20,10 @@
  *     the poll group's) does the socket I/O and runs the callbacks, on the
  *     calling thread.
  *   - A poll group and all qpairs in it belong to one thread.
+ *   - Embedded mode (fq_ctrlr_opts.loop, fq_poll_group_opts.loop): the
+ *     controller has no threads; everything above that runs on its service
+ *     thread runs in the turns of the caller's loop (fabriq/loop.h), and
+ *     the controller and its qpairs belong to the loop's thread.
  *
  * Lifetimes
  *   - Data buffers and iovec *contents* passed to a submission must stay
@@ -51,6 +55,7 @@ struct fq_ctrlr;
 struct fq_ns;
 struct fq_qpair;
 struct fq_poll_group;
+struct fq_loop; /* fabriq/loop.h */
 
 #define FQ_NQN_LEN 223	  /* NVMe Base 2.0 §4.5: NQNs are at most 223 bytes */
 #define FQ_TRADDR_LEN 256 /* NVMe-oF 1.1 Fig. 32 TRADDR field */
@@ -200,9 +205,9 @@ enum fq_ctrlr_state {
 	FQ_CTRLR_DELETING,	 /* fq_ctrlr_disconnect() in progress */
 };
 
-/* Async event callback (runs on the service thread); @cdw0 per NVMe Fig. 147. */
+/* Async event callback (runs on the service thread, or the loop's); @cdw0 per NVMe Fig. 147. */
 typedef void (*fq_aer_cb)(void *arg, uint32_t cdw0);
-/* State change callback (runs on an internal thread). */
+/* State change callback (runs on an internal thread, or the loop's). */
 typedef void (*fq_state_cb)(void *arg, enum fq_ctrlr_state state);
 
 struct fq_ctrlr_opts {
@@ -234,6 +239,17 @@ struct fq_ctrlr_opts {
 	 * advertise it (discovery TREQ bit 2). Default false.
 	 */
 	bool disable_sqflow;
+	/*
+	 * Run the controller on this loop (fabriq/loop.h) instead of threads
+	 * of its own: admin completions, Keep Alive, asynchronous events and
+	 * reconnects become timers and pollers of @loop, and its qpairs that
+	 * have no poll group use @loop's ring. The controller, its qpairs
+	 * and its callbacks then belong to the loop's thread, and every call
+	 * on them is made there; blocking calls turn the loop until they are
+	 * done (docs/host-api.md, "Embedding the host"). NULL (default): the
+	 * controller starts its service thread, as described above.
+	 */
+	struct fq_loop *loop;
 };
 
 /** fq_ctrlr_opts_init() - Fill @opts with defaults. @opts_size: sizeof(*opts). */
@@ -367,6 +383,13 @@ struct fq_poll_group_opts {
 	 * group that mostly sleeps is faster without it. Default false.
 	 */
 	bool busy_poll;
+	/*
+	 * Use this loop's ring (fabriq/loop.h) instead of creating one; the
+	 * group's qpairs are then serviced by the loop's turns, and
+	 * process_completions and wait turn the loop. busy_poll is the
+	 * loop's then. NULL (default): the group has its own ring.
+	 */
+	struct fq_loop *loop;
 };
 void fq_poll_group_opts_init(struct fq_poll_group_opts *opts, size_t opts_size);
 /** fq_poll_group_create_opts() - As fq_poll_group_create(), with options. */

@@ -6,8 +6,14 @@
  * every KATO/2 (NVMe Base 2.0 §3.9.5 allows any period below KATO; half
  * leaves room for one lost round trip), keeps one Asynchronous Event Request
  * outstanding, and turns a lost admin connection into a controller reset.
+ *
+ * An embedded controller (fq_ctrlr_opts.loop) runs the same service turn
+ * as a timer on the caller's loop instead, woken by arming it at once
+ * rather than through the eventfd; its blocking calls turn that loop until
+ * their command completes, since no other thread would ever complete it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -24,7 +30,7 @@ static void ev_arm(struct fq_ctrlr *c)
 
 	if (c->ev_busy || c->evfd < 0)
 		return;
-	sqe = fq_engine_sqe(&c->eng, &c->ev_op);
+	sqe = fq_engine_sqe(c->eng, &c->ev_op);
 	io_uring_prep_read(sqe, c->evfd, &c->ev_val, sizeof(c->ev_val), 0);
 	c->ev_busy = true;
 }
@@ -46,6 +52,12 @@ void ctrlr_wake(struct fq_ctrlr *c)
 {
 	uint64_t one = 1;
 
+	if (c->loop) {
+		/* The loop's thread is the caller: the next turn runs the service. */
+		if (c->svc_timer.fn && !c->stop)
+			fq_timer_arm(c->loop, &c->svc_timer, 0);
+		return;
+	}
 	if (write(c->evfd, &one, sizeof(one)) < 0)
 		fq_dbg("eventfd write: %s", strerror(errno));
 }
@@ -213,7 +225,7 @@ static int64_t svc_turn(struct fq_ctrlr *c)
 	}
 	if (c->admin_connect_req && c->admin.state == HQ_CLOSED && !c->stop) {
 		c->admin_connect_req = false;
-		hq_start(&c->admin, &c->eng, (struct sockaddr *)&c->sa, c->salen);
+		hq_start(&c->admin, c->eng, (struct sockaddr *)&c->sa, c->salen);
 		pthread_cond_broadcast(&c->cond);
 	}
 	hq_check_timers(&c->admin, now);
@@ -236,16 +248,95 @@ static void *svc_main(void *arg)
 		if (c->stop && c->admin.state == HQ_CLOSED)
 			break;
 		pthread_mutex_unlock(&c->lock);
-		fq_engine_run(&c->eng, 1, wait);
+		fq_engine_run(c->eng, 1, wait);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
 	/* Let the eventfd read finish before the ring goes away. */
 	while (c->ev_busy) {
 		ctrlr_wake(c);
-		fq_engine_run(&c->eng, 1, (int64_t)SVC_TICK_NS);
+		fq_engine_run(c->eng, 1, (int64_t)SVC_TICK_NS);
 	}
 	return NULL;
+}
+
+/* The embedded service: one turn, then again when the turn asks for. */
+static void svc_timer_fn(struct fq_loop *l, struct fq_timer *t)
+{
+	struct fq_ctrlr *c = (struct fq_ctrlr *)((char *)t - offsetof(struct fq_ctrlr, svc_timer));
+	int64_t wait;
+
+	pthread_mutex_lock(&c->lock);
+	c->in_svc = true;
+	wait = svc_turn(c);
+	c->in_svc = false;
+	pthread_mutex_unlock(&c->lock);
+	if (c->stop && c->admin.state == HQ_CLOSED)
+		return;
+	/* Armed already: something in the turn woke us for the next one. */
+	if (!fq_timer_armed(t))
+		fq_timer_arm(l, t, (uint64_t)wait);
+}
+
+/* Turn the caller's loop for up to one service tick (embedded controllers). */
+static void embedded_turn(struct fq_ctrlr *c)
+{
+	int rc = fq_loop_turn(c->loop, (int64_t)SVC_TICK_NS);
+
+	if (rc < 0)
+		fq_dbg("%s: loop turn: %s", c->peer, strerror(-rc));
+}
+
+void ctrlr_sleep(struct fq_ctrlr *c, uint32_t ms)
+{
+	uint64_t end = hq_now_ns() + (uint64_t)ms * 1000000ull;
+
+	if (!c->loop) {
+		usleep(ms * 1000u);
+		return;
+	}
+	for (uint64_t now = hq_now_ns(); now < end; now = hq_now_ns()) {
+		int rc = fq_loop_turn(c->loop, (int64_t)(end - now));
+
+		if (rc < 0)
+			break;
+	}
+}
+
+static int svc_start_embedded(struct fq_ctrlr *c)
+{
+	uint32_t aq = c->opts.admin_queue_size;
+	int rc;
+
+	c->eng = fq_loop_engine(c->loop);
+	rc = hq_init(&c->admin, aq - 1, aq - 1, &admin_ops, c);
+	if (rc)
+		return rc;
+	c->admin.lock = &c->lock;
+	c->svc_timer.fn = svc_timer_fn;
+	c->reset_timer.fn = ctrlr_reset_timer_fn;
+	return fq_timer_arm(c->loop, &c->svc_timer, 0);
+}
+
+static void svc_stop_embedded(struct fq_ctrlr *c)
+{
+	if (!c->eng)
+		return; /* failed before the service was set up */
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_mutex_unlock(&c->lock);
+	fq_timer_cancel(c->loop, &c->reset_timer);
+	/* Close the admin connection on the loop, as the service thread would. */
+	while (c->admin.reqs && c->admin.state != HQ_CLOSED) {
+		pthread_mutex_lock(&c->lock);
+		svc_turn(c);
+		pthread_mutex_unlock(&c->lock);
+		if (c->admin.state != HQ_CLOSED)
+			embedded_turn(c);
+	}
+	fq_timer_cancel(c->loop, &c->svc_timer);
+	if (c->admin.reqs)
+		hq_fini(&c->admin);
 }
 
 int ctrlr_svc_start(struct fq_ctrlr *c)
@@ -259,11 +350,14 @@ int ctrlr_svc_start(struct fq_ctrlr *c)
 	pthread_mutex_init(&c->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	pthread_cond_init(&c->cond, NULL);
+	if (c->loop)
+		return svc_start_embedded(c);
+	c->eng = &c->own_eng;
 	c->ev_op.done = ev_done;
 	c->evfd = eventfd(0, EFD_CLOEXEC);
 	if (c->evfd < 0)
 		return -errno;
-	rc = fq_engine_init(&c->eng, 64);
+	rc = fq_engine_init(&c->own_eng, 64);
 	if (rc)
 		return rc;
 	/* Usable entries are one less than the queue size (a full queue). */
@@ -280,6 +374,10 @@ int ctrlr_svc_start(struct fq_ctrlr *c)
 
 void ctrlr_svc_stop(struct fq_ctrlr *c)
 {
+	if (c->loop) {
+		svc_stop_embedded(c);
+		return;
+	}
 	if (c->svc_started) {
 		pthread_mutex_lock(&c->lock);
 		c->stop = true;
@@ -290,7 +388,7 @@ void ctrlr_svc_stop(struct fq_ctrlr *c)
 	}
 	if (c->admin.reqs)
 		hq_fini(&c->admin);
-	fq_engine_fini(&c->eng);
+	fq_engine_fini(&c->own_eng);
 	if (c->evfd >= 0)
 		close(c->evfd);
 	c->evfd = -1;
@@ -333,7 +431,7 @@ int ctrlr_admin_submit(struct fq_ctrlr *c, const struct fq_nvme_cmd *cmd, void *
 	if (rc)
 		hq_req_put(r);
 	pthread_mutex_unlock(&c->lock);
-	if (!rc && !pthread_equal(pthread_self(), c->svc))
+	if (!rc && (c->loop || !pthread_equal(pthread_self(), c->svc)))
 		ctrlr_wake(c);
 	return rc;
 }
@@ -362,9 +460,19 @@ int ctrlr_admin_sync(struct fq_ctrlr *c, const struct fq_nvme_cmd *cmd, void *bu
 
 	if (c->svc_started && pthread_equal(pthread_self(), c->svc))
 		return -EDEADLK;
+	/*
+	 * The embedded twin of that: a callback run by the service turn (a
+	 * command failed by its timer) would turn the loop inside the turn
+	 * and walk the admin queue's timers while they are being walked.
+	 */
+	if (c->loop && c->in_svc)
+		return -EDEADLK;
 	rc = ctrlr_admin_submit(c, cmd, buf, len, timeout_ms, sync_done, &w);
 	if (rc)
 		return rc;
+	/* Embedded: only turns of the loop we are on can complete it. */
+	while (c->loop && !w.done)
+		embedded_turn(c);
 	/*
 	 * No timed wait here: the admin queue's own command timer fails the
 	 * connection, which completes every outstanding command.
@@ -386,9 +494,16 @@ int ctrlr_admin_connect(struct fq_ctrlr *c)
 	pthread_mutex_lock(&c->lock);
 	c->admin_connect_req = true;
 	ctrlr_wake(c);
-	while (!c->stop &&
-	       (c->admin_connect_req || (c->admin.state != HQ_LIVE && c->admin.state != HQ_CLOSED)))
-		pthread_cond_wait(&c->cond, &c->lock);
+	while (!c->stop && (c->admin_connect_req ||
+			    (c->admin.state != HQ_LIVE && c->admin.state != HQ_CLOSED))) {
+		if (c->loop) {
+			pthread_mutex_unlock(&c->lock);
+			embedded_turn(c);
+			pthread_mutex_lock(&c->lock);
+		} else {
+			pthread_cond_wait(&c->cond, &c->lock);
+		}
+	}
 	if (c->admin.state != HQ_LIVE) {
 		rc = c->admin.err ? c->admin.err : -ECANCELED;
 		host_set_error("connect: %s", c->admin.errmsg[0] ? c->admin.errmsg : "cancelled");

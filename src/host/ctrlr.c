@@ -121,7 +121,7 @@ static int enable(struct fq_ctrlr *c)
 				       c->peer, to * 500);
 			return -ETIMEDOUT;
 		}
-		usleep(10000);
+		ctrlr_sleep(c, 10);
 	}
 }
 
@@ -288,6 +288,15 @@ void ctrlr_on_admin_closed(struct fq_ctrlr *c)
 		return;
 	}
 	ctrlr_set_state(c, FQ_CTRLR_RESETTING);
+	if (c->loop) {
+		/* No thread: the attempts run from a timer on the loop. */
+		if (fq_timer_arm(c->loop, &c->reset_timer,
+				 c->opts.reconnect_delay_ms > 0
+					 ? (uint64_t)c->opts.reconnect_delay_ms * 1000000ull
+					 : 0))
+			ctrlr_set_state(c, FQ_CTRLR_FAILED);
+		return;
+	}
 	if (c->reset_thr_running && c->reset_thr_done) {
 		/* The previous reset finished; reap its thread before the next. */
 		pthread_join(c->reset_thr, NULL);
@@ -337,6 +346,7 @@ static int ctrlr_new(const struct fq_trid *trid, const struct fq_ctrlr_opts *opt
 		c->opts.admin_queue_size = 32;
 	/* Discovery controllers need no keep-alive for a short session (B9). */
 	c->kato_ms = c->discovery ? 0 : c->opts.keep_alive_timeout_ms;
+	c->loop = c->opts.loop;
 	atomic_store(&c->state, FQ_CTRLR_CONNECTING);
 	*out = c;
 	rc = host_resolve(&c->trid, &c->sa, &c->salen);
@@ -398,7 +408,7 @@ static void shutdown_ctrlr(struct fq_ctrlr *c)
 			return;
 		if ((csts & FQ_CSTS_SHST_MASK) == FQ_CSTS_SHST_CMPLT)
 			return;
-		usleep(10000);
+		ctrlr_sleep(c, 10);
 	}
 	fq_warn("%s: shutdown did not complete within %u ms", c->peer, SHUTDOWN_TIMEOUT_MS);
 }
@@ -415,6 +425,8 @@ int fq_ctrlr_disconnect(struct fq_ctrlr *c)
 	c->ka_on = false;
 	pthread_mutex_unlock(&c->lock);
 	ctrlr_set_state(c, FQ_CTRLR_DELETING);
+	if (c->loop)
+		fq_timer_cancel(c->loop, &c->reset_timer);
 	if (c->reset_thr_running) {
 		pthread_mutex_lock(&c->lock);
 		pthread_cond_broadcast(&c->cond);

@@ -13,6 +13,7 @@
 #include "proto/nvme.h"
 #include "proto/nvmf.h"
 #include "xport/engine.h"
+#include "xport/loop.h"
 
 #define ADMIN_INLINE_MAX (FQ_TCP_ADMIN_CCSZ - 64) /* admin capsule minus the SQE */
 #define SVC_TICK_NS 50000000ull			  /* service thread timer granularity */
@@ -38,13 +39,21 @@ struct fq_ctrlr {
 	socklen_t salen;
 	char peer[FQ_TRADDR_LEN + FQ_TRSVCID_LEN + 4];
 
-	/* The service thread owns the admin queue and the engine below. */
+	/*
+	 * The service thread owns the admin queue and own_eng. An embedded
+	 * controller (opts.loop) has no thread: svc_timer runs the service
+	 * turn on the caller's loop, whose engine eng points to.
+	 */
 	pthread_mutex_t lock; /* recursive: admin callbacks may submit */
 	pthread_cond_t cond;
 	pthread_t svc;
 	bool svc_started;
 	bool stop;
-	struct fq_engine eng;
+	struct fq_loop *loop; /* NULL: threaded */
+	struct fq_timer svc_timer;
+	bool in_svc; /* svc_timer's turn is running (embedded) */
+	struct fq_engine own_eng;
+	struct fq_engine *eng;
 	int evfd;
 	struct fq_uop ev_op;
 	uint64_t ev_val;
@@ -75,7 +84,8 @@ struct fq_ctrlr {
 	uint8_t changed_ns_log[4096];
 	bool ns_changed;
 
-	/* Reconnect policy. */
+	/* Reconnect policy: a thread, or reset_timer on an embedded controller. */
+	struct fq_timer reset_timer;
 	pthread_t reset_thr;
 	bool reset_thr_running;
 	bool reset_thr_done;
@@ -94,7 +104,9 @@ struct fq_ctrlr {
 };
 
 struct fq_poll_group {
-	struct fq_engine eng;
+	struct fq_loop *loop; /* set: eng is that loop's engine */
+	struct fq_engine own_eng;
+	struct fq_engine *eng;
 	struct fq_qpair *qps;
 	uint32_t nr;
 };
@@ -106,6 +118,8 @@ struct fq_qpair {
 	struct fq_engine *eng;
 	struct fq_poll_group *pg;
 	struct fq_qpair *pg_next;
+	struct fq_loop *loop;	 /* the loop that services it, or NULL */
+	struct fq_poller poller; /* on @loop: timers, resets, reconnects */
 	uint16_t qid;
 	uint32_t qsize;
 	uint32_t reset_gen;
@@ -117,6 +131,11 @@ struct fq_qpair {
 int ctrlr_svc_start(struct fq_ctrlr *c);
 void ctrlr_svc_stop(struct fq_ctrlr *c);
 void ctrlr_wake(struct fq_ctrlr *c);
+/*
+ * Wait @ms: sleep on a threaded controller; on an embedded one, turn its
+ * loop meanwhile, so what else runs there (a target, other queues) goes on.
+ */
+void ctrlr_sleep(struct fq_ctrlr *c, uint32_t ms);
 int ctrlr_admin_submit(struct fq_ctrlr *c, const struct fq_nvme_cmd *cmd, void *buf, uint32_t len,
 		       uint32_t timeout_ms, fq_cmd_cb cb, void *arg);
 int ctrlr_admin_sync(struct fq_ctrlr *c, const struct fq_nvme_cmd *cmd, void *buf, uint32_t len,
@@ -136,6 +155,7 @@ int ctrlr_prop_set(struct fq_ctrlr *c, uint32_t ofst, uint32_t val);
 
 /* reset.c */
 void *ctrlr_reset_main(void *arg);
+void ctrlr_reset_timer_fn(struct fq_loop *l, struct fq_timer *t);
 
 /* ns.c */
 int ctrlr_scan_ns(struct fq_ctrlr *c);

@@ -3,6 +3,8 @@
  * Poll groups: one io_uring for many qpairs of one thread, so one
  * io_uring_enter moves the sockets of all of them (DESIGN: one ring per
  * thread). The group keeps a plain list; it is touched by its thread only.
+ * A group created on a caller's loop uses that loop's ring; its qpairs are
+ * then serviced by the loop's turns, and the group's calls turn the loop.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -32,6 +34,7 @@ int fq_poll_group_create(struct fq_poll_group **out)
 int fq_poll_group_create_opts(const struct fq_poll_group_opts *opts, struct fq_poll_group **out)
 {
 	struct fq_poll_group *pg;
+	struct fq_loop *loop = NULL;
 	bool busy = false;
 	int rc;
 
@@ -40,10 +43,19 @@ int fq_poll_group_create_opts(const struct fq_poll_group_opts *opts, struct fq_p
 	if (opts &&
 	    opts->opts_size >= offsetof(struct fq_poll_group_opts, busy_poll) + sizeof(bool))
 		busy = opts->busy_poll;
+	if (opts && opts->opts_size >= offsetof(struct fq_poll_group_opts, loop) + sizeof(loop))
+		loop = opts->loop;
 	pg = calloc(1, sizeof(*pg));
 	if (!pg)
 		return -ENOMEM;
-	rc = fq_engine_init_poll(&pg->eng, 256, busy);
+	if (loop) {
+		pg->loop = loop;
+		pg->eng = fq_loop_engine(loop);
+		*out = pg;
+		return 0;
+	}
+	pg->eng = &pg->own_eng;
+	rc = fq_engine_init_poll(&pg->own_eng, 256, busy);
 	if (rc) {
 		free(pg);
 		return rc;
@@ -58,7 +70,8 @@ int fq_poll_group_destroy(struct fq_poll_group *pg)
 		return -EINVAL;
 	if (pg->nr)
 		return -EBUSY;
-	fq_engine_fini(&pg->eng);
+	if (!pg->loop)
+		fq_engine_fini(&pg->own_eng);
 	free(pg);
 	return 0;
 }
@@ -95,12 +108,18 @@ static int pg_turn(struct fq_poll_group *pg, int64_t wait_ns)
 	uint64_t before = total_completions(pg), now = hq_now_ns();
 	int rc;
 
+	if (pg->loop) {
+		/* The loop's pollers service the qpairs. */
+		rc = fq_loop_turn(pg->loop, wait_ns);
+		return rc < 0 ? rc : (int)(total_completions(pg) - before);
+	}
+
 	for (struct fq_qpair *qp = pg->qps; qp; qp = qp->pg_next)
 		qpair_service(qp, now);
-	rc = fq_engine_run(&pg->eng, wait_ns ? 1 : 0, wait_ns);
+	rc = fq_engine_run(pg->eng, wait_ns ? 1 : 0, wait_ns);
 	for (struct fq_qpair *qp = pg->qps; qp; qp = qp->pg_next)
 		hq_sock_kick(&qp->q);
-	fq_engine_flush(&pg->eng);
+	fq_engine_flush(pg->eng);
 	if (rc < 0)
 		return rc;
 	return (int)(total_completions(pg) - before);

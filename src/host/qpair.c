@@ -5,8 +5,13 @@
  * controller resets (the qpair closes when a reset starts and reconnects
  * once the controller is live again) and turn an expired command into an
  * Abort, then into a connection reset if the Abort does not help.
+ *
+ * A qpair on a loop (its controller's, or its poll group's) is serviced by
+ * a poller of that loop instead, so the loop's owner drives it by turning
+ * the loop; process_completions and wait then turn the loop themselves.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +127,31 @@ int qpair_service(struct fq_qpair *qp, uint64_t now)
 	return 0;
 }
 
+static int loop_poller(struct fq_loop *l, struct fq_poller *p)
+{
+	struct fq_qpair *qp = (struct fq_qpair *)((char *)p - offsetof(struct fq_qpair, poller));
+
+	qpair_service(qp, l->now_ns);
+	return 0;
+}
+
+/* Drive the qpair's engine, or its loop, for one step of at most @wait_ns. */
+static int qpair_turn(struct fq_qpair *qp, int64_t wait_ns)
+{
+	if (qp->loop)
+		return fq_loop_turn(qp->loop, wait_ns);
+	return fq_engine_run(qp->eng, wait_ns ? 1 : 0, wait_ns);
+}
+
 static int poll_once(struct fq_qpair *qp, int64_t wait_ns)
 {
 	uint64_t before = qp->q.completions;
 	int rc;
 
+	if (qp->loop) {
+		rc = fq_loop_turn(qp->loop, wait_ns);
+		return rc < 0 ? rc : (int)(qp->q.completions - before);
+	}
 	qpair_service(qp, hq_now_ns());
 	rc = fq_engine_run(qp->eng, wait_ns ? 1 : 0, wait_ns);
 	hq_sock_kick(&qp->q);
@@ -207,9 +232,11 @@ static uint32_t pick_qsize(const struct fq_ctrlr *c, const struct fq_qpair_opts 
 
 static void qpair_destroy(struct fq_qpair *qp)
 {
+	if (qp->loop)
+		fq_loop_poller_remove(qp->loop, &qp->poller);
 	if (qp->pg)
 		pg_remove(qp->pg, qp);
-	else
+	if (qp->eng == &qp->own_eng)
 		fq_engine_fini(&qp->own_eng);
 	hq_fini(&qp->q);
 	release_qid(qp->ctrlr, qp->qid);
@@ -222,7 +249,7 @@ static int wait_connected(struct fq_qpair *qp)
 	while (qp->q.state != HQ_LIVE && qp->q.state != HQ_CLOSED) {
 		hq_check_timers(&qp->q, hq_now_ns());
 		hq_sock_kick(&qp->q);
-		fq_engine_run(qp->eng, 1, 10000000);
+		qpair_turn(qp, 10000000);
 	}
 	if (qp->q.state == HQ_LIVE)
 		return 0;
@@ -242,8 +269,13 @@ static int qpair_setup(struct fq_ctrlr *c, const struct fq_qpair_opts *opts, str
 		return rc;
 	if (opts && opts->poll_group) {
 		qp->pg = opts->poll_group;
-		qp->eng = &qp->pg->eng;
+		qp->eng = qp->pg->eng;
+		qp->loop = qp->pg->loop;
 		pg_add(qp->pg, qp);
+	} else if (c->loop) {
+		/* An embedded controller's qpairs share its loop's ring. */
+		qp->loop = c->loop;
+		qp->eng = fq_loop_engine(c->loop);
 	} else {
 		rc = fq_engine_init(&qp->own_eng, 64);
 		if (rc) {
@@ -251,6 +283,10 @@ static int qpair_setup(struct fq_ctrlr *c, const struct fq_qpair_opts *opts, str
 			return rc;
 		}
 		qp->eng = &qp->own_eng;
+	}
+	if (qp->loop) {
+		qp->poller.fn = loop_poller;
+		fq_loop_poller_add(qp->loop, &qp->poller);
 	}
 	return 0;
 }
@@ -293,7 +329,7 @@ int fq_ctrlr_alloc_io_qpair(struct fq_ctrlr *c, const struct fq_qpair_opts *opts
 		 */
 		if (rc != -EIO || attempt == 3 || !strstr(qp->q.errmsg, "Sequence"))
 			break;
-		usleep(200000);
+		ctrlr_sleep(c, 200);
 	}
 	qp->initial = false;
 	if (rc) {
@@ -314,7 +350,7 @@ int fq_qpair_free(struct fq_qpair *qp)
 	while (qp->q.state != HQ_CLOSED) {
 		hq_check_timers(&qp->q, hq_now_ns());
 		hq_sock_kick(&qp->q);
-		fq_engine_run(qp->eng, 1, 10000000);
+		qpair_turn(qp, 10000000);
 	}
 	qpair_destroy(qp);
 	return 0;

@@ -5,8 +5,12 @@
  * DNR set, or ctrl_loss_timeout_ms passed (as the Linux host does with
  * reconnect_delay and ctrl_loss_tmo, reference B10). Runs on its own thread
  * because the bring-up waits for admin commands the service thread carries.
+ * An embedded controller runs each attempt from reset_timer on its loop
+ * instead: the bring-up then turns that loop while it waits, so the loop's
+ * other work goes on during a reconnect.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,10 +48,51 @@ static void close_admin(struct fq_ctrlr *c)
 		c->reset_req = true;
 		strcpy(c->reset_reason, "reconnect attempt failed");
 		ctrlr_wake(c);
-		while (c->admin.state != HQ_CLOSED && !c->stop)
-			pthread_cond_wait(&c->cond, &c->lock);
+		while (c->admin.state != HQ_CLOSED && !c->stop) {
+			if (c->loop) {
+				pthread_mutex_unlock(&c->lock);
+				fq_loop_turn(c->loop, (int64_t)SVC_TICK_NS);
+				pthread_mutex_lock(&c->lock);
+			} else {
+				pthread_cond_wait(&c->cond, &c->lock);
+			}
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* One reconnect attempt; returns whether to try again. */
+static bool attempt(struct fq_ctrlr *c)
+{
+	int rc = ctrlr_bringup(c, false);
+
+	if (!rc) {
+		/* Unless a disconnect started meanwhile. */
+		if (ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_LIVE))
+			c->reconnects++;
+		return false;
+	}
+	fq_warn("reconnect to %s failed: %s", c->peer, fq_last_error());
+	close_admin(c);
+	if (c->admin.err_dnr || hq_now_ns() >= c->loss_deadline_ns) {
+		fq_err("giving up on controller %s", c->peer);
+		ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_FAILED);
+		return false;
+	}
+	return true;
+}
+
+void ctrlr_reset_timer_fn(struct fq_loop *l, struct fq_timer *t)
+{
+	struct fq_ctrlr *c =
+		(struct fq_ctrlr *)((char *)t - offsetof(struct fq_ctrlr, reset_timer));
+	int32_t ms = c->opts.reconnect_delay_ms > 0 ? c->opts.reconnect_delay_ms : 0;
+
+	if (c->stop || atomic_load(&c->state) != FQ_CTRLR_RESETTING)
+		return;
+	if (attempt(c) && !c->stop && atomic_load(&c->state) == FQ_CTRLR_RESETTING &&
+	    fq_timer_arm(l, t, (uint64_t)ms * 1000000ull))
+		ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_FAILED);
 }
 
 void *ctrlr_reset_main(void *arg)
@@ -55,21 +100,8 @@ void *ctrlr_reset_main(void *arg)
 	struct fq_ctrlr *c = arg;
 
 	while (wait_delay(c)) {
-		int rc = ctrlr_bringup(c, false);
-
-		if (!rc) {
-			/* Unless a disconnect started meanwhile. */
-			if (ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_LIVE))
-				c->reconnects++;
+		if (!attempt(c))
 			break;
-		}
-		fq_warn("reconnect to %s failed: %s", c->peer, fq_last_error());
-		close_admin(c);
-		if (c->admin.err_dnr || hq_now_ns() >= c->loss_deadline_ns) {
-			fq_err("giving up on controller %s", c->peer);
-			ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_FAILED);
-			break;
-		}
 	}
 	pthread_mutex_lock(&c->lock);
 	c->reset_thr_done = true;

@@ -132,12 +132,26 @@ void fq_loop_poller_add(struct fq_loop *l, struct fq_poller *p)
 	p->added = true;
 }
 
+/*
+ * Each run of the pollers keeps its place in a cursor on the loop, not in a
+ * local: a poller's work may turn the loop again (a blocking call) and
+ * free another poller there, maybe the very one the outer run goes to next.
+ * Removing a poller moves every cursor that points at it.
+ */
+struct poll_cursor {
+	struct fq_poller *next;
+	struct poll_cursor *up;
+};
+
 void fq_loop_poller_remove(struct fq_loop *l, struct fq_poller *p)
 {
 	for (struct fq_poller **pp = &l->pollers; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
 			p->added = false;
+			for (struct poll_cursor *c = l->cursors; c; c = c->up)
+				if (c->next == p)
+					c->next = p->next;
 			return;
 		}
 	}
@@ -145,12 +159,15 @@ void fq_loop_poller_remove(struct fq_loop *l, struct fq_poller *p)
 
 static int run_pollers(struct fq_loop *l)
 {
+	struct poll_cursor cur = {.up = l->cursors};
 	int n = 0;
 
-	for (struct fq_poller *p = l->pollers, *next; p; p = next) {
-		next = p->next; /* a poller may remove itself */
+	l->cursors = &cur;
+	for (struct fq_poller *p = l->pollers; p; p = cur.next) {
+		cur.next = p->next; /* a poller may remove itself, or others */
 		n += p->fn(l, p);
 	}
+	l->cursors = cur.up;
 	return n;
 }
 
@@ -204,24 +221,38 @@ void fq_loop_post(struct fq_loop *l, struct fq_msg *m)
 		wake(l); /* the loop may be asleep: only the first post of a batch needs to say so */
 }
 
+/*
+ * Messages taken from the inbox wait on l->fifo, not on a local list: a
+ * message whose function turns the loop again (a blocking host call on an
+ * embedded controller does) then runs the ones taken before it first, so
+ * each poster's order holds through nested turns as well.
+ */
 static int run_inbox(struct fq_loop *l)
 {
 	struct fq_msg *m = atomic_exchange_explicit(&l->inbox, NULL, memory_order_acquire),
-		      *fifo = NULL;
+		      *head = NULL, *tail = m;
 	int n = 0;
 
 	while (m) { /* the stack holds the newest first: reverse it */
 		struct fq_msg *next = m->next;
 
-		m->next = fifo;
-		fifo = m;
+		m->next = head;
+		head = m;
 		m = next;
 	}
-	while (fifo) {
-		struct fq_msg *next = fifo->next;
-
-		fifo->fn(l, fifo); /* may free or post @fifo again */
-		fifo = next;
+	if (head) {
+		if (l->fifo_tail)
+			l->fifo_tail->next = head;
+		else
+			l->fifo = head;
+		l->fifo_tail = tail;
+	}
+	while (l->fifo) {
+		m = l->fifo;
+		l->fifo = m->next;
+		if (!l->fifo)
+			l->fifo_tail = NULL;
+		m->fn(l, m); /* may free or post @m again */
 		n++;
 	}
 	return n;
@@ -270,6 +301,55 @@ void fq_loop_fini(struct fq_loop *l)
 	l->heap = NULL;
 	l->nheap = l->heap_cap = 0;
 	l->pollers = NULL;
+	l->fifo = l->fifo_tail = NULL;
+}
+
+void fq_loop_opts_init(struct fq_loop_opts *opts, size_t opts_size)
+{
+	struct fq_loop_opts d = {.opts_size = sizeof(d)};
+
+	if (!opts)
+		return;
+	if (opts_size > sizeof(d))
+		opts_size = sizeof(d);
+	memcpy(opts, &d, opts_size);
+	if (opts_size >= sizeof(size_t))
+		opts->opts_size = opts_size;
+}
+
+int fq_loop_create(const struct fq_loop_opts *opts, struct fq_loop **out)
+{
+	struct fq_loop_opts o = {.opts_size = sizeof(o)};
+	struct fq_loop *l;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	/* Take only the fields the caller's version of the struct has. */
+	if (opts && opts->opts_size >= offsetof(struct fq_loop_opts, ring_entries) +
+					       sizeof(opts->ring_entries))
+		o.ring_entries = opts->ring_entries;
+	if (opts &&
+	    opts->opts_size >= offsetof(struct fq_loop_opts, busy_poll) + sizeof(opts->busy_poll))
+		o.busy_poll = opts->busy_poll;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	rc = fq_loop_init(l, &o);
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+void fq_loop_destroy(struct fq_loop *l)
+{
+	if (!l)
+		return;
+	fq_loop_fini(l);
+	free(l);
 }
 
 int fq_loop_turn(struct fq_loop *l, int64_t max_wait_ns)

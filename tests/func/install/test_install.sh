@@ -25,7 +25,7 @@ R=$D/root
 
 # --- files in place -------------------------------------------------------
 for f in "$BINDIR/fabriq" "$BINDIR/fabriqd" "$INCDIR/fabriq/host.h" "$INCDIR/fabriq/storage.h" \
-	"$INCDIR/fabriq/log.h" "$INCDIR/fabriq/nvme_spec.h" "$INCDIR/fabriq/target.h" \
+	"$INCDIR/fabriq/log.h" "$INCDIR/fabriq/loop.h" "$INCDIR/fabriq/nvme_spec.h" "$INCDIR/fabriq/target.h" \
 	"$LIBDIR/libfabriq.so" "$LIBDIR/libfabriq_storage.so" "$LIBDIR/libfabriq_storage.a" \
 	"$LIBDIR/libfabriq_target.so" "$LIBDIR/pkgconfig/libfabriq-target.pc" \
 	"$LIBDIR/pkgconfig/libfabriq.pc" "$LIBDIR/pkgconfig/libfabriq-storage.pc" \
@@ -64,7 +64,7 @@ SANFLAGS=()
 WFLAGS=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
 
 # Each public header compiles on its own, as C and (if there is one) C++.
-for h in host.h log.h nvme_spec.h storage.h target.h; do
+for h in host.h log.h loop.h nvme_spec.h storage.h target.h; do
 	echo "#include <fabriq/$h>" >"$D/h.c"
 	# shellcheck disable=SC2046
 	"${CC[@]}" "${WFLAGS[@]}" $(pkg-config --cflags libfabriq) -fsyntax-only "$D/h.c" ||
@@ -76,19 +76,39 @@ for h in host.h log.h nvme_spec.h storage.h target.h; do
 	fi
 done
 
-# A host-library program: transport IDs parse, format and round-trip.
+# A host-library program: transport IDs parse, format and round-trip; a
+# loop (fabriq/loop.h) fires a timer.
 cat >"$D/host.c" <<'C'
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <fabriq/host.h>
+#include <fabriq/loop.h>
+
+static int fired;
+
+static void on_timer(struct fq_loop *l, struct fq_timer *t)
+{
+	(void)l;
+	(void)t;
+	fired++;
+}
 
 int main(void)
 {
+	struct fq_timer t = {on_timer, 0, 0};
+	struct fq_loop *l;
 	struct fq_trid a, b;
 	char s[512];
 	int n;
+
+	if (fq_loop_create(NULL, &l) || fq_timer_arm(l, &t, 1000000))
+		return 5;
+	while (!fired)
+		if (fq_loop_turn(l, -1) < 0)
+			return 6;
+	fq_loop_destroy(l);
 
 	if (fq_trid_parse(&a, "trtype:TCP traddr:::1 trsvcid:4421 subnqn:nqn.2026-11.io.fabriq:t"))
 		return 1;

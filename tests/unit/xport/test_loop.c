@@ -192,6 +192,41 @@ static void test_pollers(void **state)
 	assert_int_equal(b.calls, 10);
 }
 
+struct remover {
+	struct fq_poller p;
+	struct counter_poller *victim;
+	int calls;
+};
+
+static int remover_fn(struct fq_loop *l, struct fq_poller *p)
+{
+	struct remover *r = (struct remover *)p;
+
+	if (++r->calls == 1) {
+		/* A blocking call would turn the loop here, then free a poller. */
+		assert_true(fq_loop_turn(l, 0) >= 0);
+		fq_loop_poller_remove(l, &r->victim->p);
+	}
+	return 0;
+}
+
+/* A poller removed by the one before it, after a nested turn, does not run again. */
+static void test_pollers_nested_remove(void **state)
+{
+	struct fq_loop *l = *state;
+	struct counter_poller victim = {.p.fn = count_fn, .stop_after = -1};
+	struct remover r = {.p.fn = remover_fn, .victim = &victim};
+
+	fq_loop_poller_add(l, &victim.p);
+	fq_loop_poller_add(l, &r.p); /* runs first: added last */
+	assert_true(fq_loop_turn(l, 0) >= 0);
+	assert_int_equal(r.calls, 2);	   /* once, and once in the nested turn */
+	assert_int_equal(victim.calls, 1); /* only in the nested turn */
+	assert_true(fq_loop_turn(l, 0) >= 0);
+	assert_int_equal(victim.calls, 1);
+	fq_loop_poller_remove(l, &r.p);
+}
+
 #define POSTERS 4
 #define PER_POSTER 20000
 
@@ -234,6 +269,47 @@ static void *poster_main(void *arg)
 			usleep(100); /* let the loop go to sleep now and then */
 	}
 	return NULL;
+}
+
+/* ---- nested turns keep the inbox order ---- */
+
+struct nmsg {
+	struct fq_msg m;
+	int id;
+	int *order, *n;
+	struct nmsg *post; /* posted, then the loop turned from inside, as a blocking call does */
+};
+
+static void nmsg_fn(struct fq_loop *l, struct fq_msg *m)
+{
+	struct nmsg *x = (struct nmsg *)m;
+
+	x->order[(*x->n)++] = x->id;
+	if (x->post) {
+		fq_loop_post(l, &x->post->m);
+		assert_true(fq_loop_turn(l, 0) >= 0);
+	}
+}
+
+/*
+ * 1, 2, 3 posted; 1 posts 4 and turns the loop inside its function. The
+ * nested turn runs 2 and 3, taken with 1, before 4: 1 2 3 4.
+ */
+static void test_inbox_nested(void **state)
+{
+	struct fq_loop *l = *state;
+	int order[8] = {0}, n = 0;
+	struct nmsg m[4];
+
+	for (int i = 0; i < 4; i++)
+		m[i] = (struct nmsg){.m.fn = nmsg_fn, .id = i + 1, .order = order, .n = &n};
+	m[0].post = &m[3];
+	for (int i = 0; i < 3; i++)
+		fq_loop_post(l, &m[i].m);
+	assert_true(fq_loop_turn(l, 0) >= 0);
+	assert_int_equal(n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(order[i], i + 1);
 }
 
 /* Four threads post 80,000 messages: each runs once, on the loop, in each poster's order. */
@@ -376,7 +452,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_rearm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_periodic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pollers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pollers_nested_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inbox_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_io, setup, teardown),
 		cmocka_unit_test(test_no_threads),
