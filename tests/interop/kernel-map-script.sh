@@ -92,6 +92,25 @@ expect 2 "keep_alive_tmo" fabriq map "$URI" --config /tmp/bad.conf
 say "remap with both paths live: same device"
 [ "$(fabriq remap p0/db)" = "$DEV" ] || die "remap changed the device"
 
+say "target restart while mapped and mounted"
+state() { fabriq showmapped --json | grep -o '"state": *"[a-z]*"' | tail -n1 | grep -o '[a-z]*"$' | tr -d '"'; }
+# The host side kills fabriqd (-9) when it sees this line, and starts it again.
+say "RESTART-TARGET"
+n=0
+while [ "$(state)" = live ]; do
+	[ $n -lt 300 ] || die "the paths stayed live for 30 s after the target was killed"
+	n=$((n + 1))
+	sleep 0.1
+done
+echo "state after the kill: $(state)"
+fabriq showmapped
+[ "$(fabriq remap p0/db --io-timeout 60)" = "$DEV" ] || die "remap after the restart changed the device"
+[ "$(state)" = live ] || die "not live after remap: $(state)"
+echo 3 >/proc/sys/vm/drop_caches
+(cd /mnt/v && md5sum -c /tmp/sums) || die "data differs after the target restart"
+echo after >/mnt/v/after
+sync
+
 say "unmap, map again, verify"
 umount /mnt/v
 fabriq unmap p0/db || die "unmap"
@@ -103,6 +122,7 @@ DEV=$(fabriq map "$URI" --via kernel) || die "map again"
 echo 3 >/proc/sys/vm/drop_caches
 mount -t ext2 /dev/fabriq/p0/db /mnt/v
 (cd /mnt/v && md5sum -c /tmp/sums) || die "data differs after map again"
+grep -q after /mnt/v/after || die "the file written after the restart is gone"
 umount /mnt/v
 
 say "unmap --force while mounted"
