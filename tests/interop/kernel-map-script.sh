@@ -30,6 +30,8 @@ ctrls() {
 	done
 	echo 0
 }
+# The mapping's state (showmapped --json lists the paths' states first).
+state() { fabriq showmapped --json | grep -o '"state": *"[a-z]*"' | tail -n1 | grep -o '[a-z]*"$' | tr -d '"'; }
 
 mkdir -p /etc/fabriq
 cat >/etc/fabriq/fabriq.conf <<INI
@@ -92,8 +94,26 @@ expect 2 "keep_alive_tmo" fabriq map "$URI" --config /tmp/bad.conf
 say "remap with both paths live: same device"
 [ "$(fabriq remap p0/db)" = "$DEV" ] || die "remap changed the device"
 
+say "a path deleted: remap connects it again"
+for c in /sys/class/nvme-subsystem/*/nvme*; do
+	case ${c##*/} in nvme*n*) continue ;; esac
+	[ "$(cat "$c/subsysnqn")" = "$SUBNQN" ] && victim=${c##*/}
+done
+echo 1 >"/sys/class/nvme/$victim/delete_controller"
+n=0
+while [ "$(ctrls)" != 1 ]; do
+	[ $n -lt 100 ] || die "$victim still there"
+	n=$((n + 1))
+	sleep 0.1
+done
+fabriq showmapped
+[ "$(state)" = degraded ] || die "one of two paths deleted, yet the state is $(state)"
+[ "$(fabriq remap p0/db)" = "$DEV" ] || die "remap after a deleted path changed the device"
+[ "$(state)" = live ] || die "not live after remap: $(state)"
+[ "$(ctrls)" = 2 ] || die "remap left $(ctrls) paths"
+fabriq showmapped
+
 say "target restart while mapped and mounted"
-state() { fabriq showmapped --json | grep -o '"state": *"[a-z]*"' | tail -n1 | grep -o '[a-z]*"$' | tr -d '"'; }
 # The host side kills fabriqd (-9) when it sees this line, and starts it again.
 say "RESTART-TARGET"
 n=0
@@ -124,6 +144,15 @@ mount -t ext2 /dev/fabriq/p0/db /mnt/v
 (cd /mnt/v && md5sum -c /tmp/sums) || die "data differs after map again"
 grep -q after /mnt/v/after || die "the file written after the restart is gone"
 umount /mnt/v
+
+say "mapall / unmapall"
+printf '# at boot\n%s  # the volume\n' "$URI" >/tmp/maps
+fabriq unmap p0/db >/dev/null || die "unmap before mapall"
+fabriq mapall -f /tmp/maps --via kernel || die "mapall"
+[ "$(ctrls)" = 2 ] || die "mapall: $(ctrls) paths"
+fabriq unmapall -f /tmp/maps || die "unmapall"
+[ "$(ctrls)" = 0 ] || die "unmapall left $(ctrls) paths"
+DEV=$(fabriq map "$URI" --via kernel) || die "map after unmapall"
 
 say "unmap --force while mounted"
 mount -t ext2 "$DEV" /mnt/v

@@ -471,6 +471,96 @@ static const char *MAP_USAGE =
 	"                  [--config FILE] [--hostnqn NQN] [--io-timeout S] [--json]\n"
 	"  PORT is the target's discovery port (default 8009, or [map] port in the config).\n";
 
+static bool read_full(int fd, void *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static void write_full(int fd, const void *buf, size_t len)
+{
+	for (size_t put = 0; put < len;) {
+		ssize_t w = write(fd, (const char *)buf + put, len - put);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		put += (size_t)w;
+	}
+}
+
+/*
+ * fq_discover() in a child process, the entries passed back through a pipe.
+ * libfabriq's io_uring finishes its last requests after the ring is closed,
+ * with task work aimed at the task that submitted them; arriving while the
+ * kernel's connect of the first path sleeps in this task, that work
+ * interrupts the connect (nvme_tcp: "failed to connect socket: -512"). The
+ * child takes the ring, and its task work, away with it.
+ */
+static int discover_apart(const struct fq_trid *t, const struct fq_ctrlr_opts *co,
+			  struct fq_disc_entry **out, char *err, size_t errlen)
+{
+	int fds[2], n = -EIO, status;
+	pid_t pid;
+
+	snprintf(err, errlen, "discovery failed");
+	if (pipe(fds))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (!pid) {
+		struct fq_disc_entry *e = NULL;
+		char msg[256];
+
+		close(fds[0]);
+		n = fq_discover(t, co, FQ_DISC_FOLLOW_REFERRALS, &e);
+		write_full(fds[1], &n, sizeof(n));
+		if (n > 0)
+			write_full(fds[1], e, (size_t)n * sizeof(*e));
+		if (n < 0) {
+			snprintf(msg, sizeof(msg), "%s", fq_last_error());
+			write_full(fds[1], msg, sizeof(msg));
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	*out = NULL;
+	if (!read_full(fds[0], &n, sizeof(n))) {
+		n = -EIO;
+	} else if (n > 0) {
+		*out = calloc((size_t)n, sizeof(**out));
+		if (!*out || !read_full(fds[0], *out, (size_t)n * sizeof(**out))) {
+			free(*out);
+			*out = NULL;
+			n = -EIO;
+		}
+	} else if (n < 0) {
+		char msg[256];
+
+		if (read_full(fds[0], msg, sizeof(msg))) {
+			msg[sizeof(msg) - 1] = 0;
+			snprintf(err, errlen, "%s", msg);
+		}
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
 /*
  * The discovery log entries of POOL/VOLUME at ADDR:PORT into @out (up to
  * @max, the first found first): every path the target lists for the
@@ -482,7 +572,7 @@ static int find_volume(const char *addr, const char *port, const char *pool, con
 	struct fq_disc_entry *e = NULL;
 	struct fq_ctrlr_opts co;
 	struct fq_trid t;
-	char suffix[2 * NAME_MAX_LEN + 3], s[FQ_TRADDR_LEN + 64];
+	char suffix[2 * NAME_MAX_LEN + 3], s[FQ_TRADDR_LEN + 64], err[256];
 	int n, found = -1;
 
 	snprintf(s, sizeof(s), "trtype:TCP traddr:%s trsvcid:%s", addr, port);
@@ -493,10 +583,9 @@ static int find_volume(const char *addr, const char *port, const char *pool, con
 	fq_ctrlr_opts_init(&co, sizeof(co));
 	if (conf->hostnqn[0])
 		snprintf(co.hostnqn, sizeof(co.hostnqn), "%s", conf->hostnqn);
-	n = fq_discover(&t, &co, FQ_DISC_FOLLOW_REFERRALS, &e);
+	n = discover_apart(&t, &co, &e, err, sizeof(err));
 	if (n < 0) {
-		fprintf(stderr, "fabriq map: target %s:%s unreachable: %s\n", addr, port,
-			fq_last_error());
+		fprintf(stderr, "fabriq map: target %s:%s unreachable: %s\n", addr, port, err);
 		return EXIT_CONNECT;
 	}
 	snprintf(suffix, sizeof(suffix), ":%s:%s", pool, volume);
@@ -1543,10 +1632,20 @@ int cmd_showmapped(int argc, char **argv)
 			o = json_object_new_object();
 			if (is_kernel(&m)) {
 				char paths[MAP_PATH_MAX];
+				struct map_kpath kp[MAP_KPATHS_MAX];
 				json_object *pa = json_object_new_array();
+				int want = parse_kpaths(m.trid, kp, MAP_KPATHS_MAX);
 
-				/* The kernel keeps the state, per path; the head is the device. */
-				kernel_paths(m.subnqn, paths, sizeof(paths), st, sizeof(st), pa);
+				/*
+				 * The kernel keeps the state, per path; the head is the
+				 * device. Fewer controllers than paths mapped: the kernel
+				 * deleted one (ctrl_loss_tmo), which remap brings back.
+				 */
+				int have = kernel_paths(m.subnqn, paths, sizeof(paths), st,
+							sizeof(st), pa);
+
+				if (have < want && !strcmp(st, "live"))
+					snprintf(st, sizeof(st), "degraded");
 				kernel_device(m.subnqn, m.device, sizeof(m.device));
 				snprintf(m.trid, sizeof(m.trid), "%s", paths);
 				json_object_object_add(o, "paths", pa);

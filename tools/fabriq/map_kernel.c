@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "map.h"
 
@@ -92,22 +93,42 @@ int map_kernel_connect(const char *subnqn, const struct map_kpath *paths, int n,
 	cfg.hdr_digest = o->hdr_digest;
 	cfg.data_digest = o->data_digest;
 	for (int i = 0; i < n; i++) {
-		nvme_ctrl_t c = nvme_create_ctrl(r, subnqn, "tcp", paths[i].traddr, NULL, NULL,
-						 paths[i].trsvcid);
+		nvme_ctrl_t c = NULL;
 		size_t l = strlen(ctrls);
+		int err = 0;
 
-		if (!c) {
-			first_err = first_err ? first_err : -ENOMEM;
-			continue;
+		/*
+		 * A connect can fail for a moment (the kernel's socket connect is
+		 * interrupted, say, or the target is still starting): try a path
+		 * three times before giving up on it. A refusal that another try
+		 * cannot change ends the tries at once.
+		 */
+		for (int attempt = 0; attempt < 3; attempt++) {
+			if (attempt)
+				nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
+			c = nvme_create_ctrl(r, subnqn, "tcp", paths[i].traddr, NULL, NULL,
+					     paths[i].trsvcid);
+			if (!c) {
+				err = ENOMEM;
+				break;
+			}
+			if (nvmf_add_ctrl(h, c, &cfg) == 0) {
+				err = 0;
+				break;
+			}
+			err = errno;
+			nvme_free_ctrl(c);
+			c = NULL;
+			if (err == ENVME_CONNECT_ALREADY || err == ENVME_CONNECT_INVAL ||
+			    err == ENVME_CONNECT_ADDRINUSE || err == ENVME_CONNECT_OPEN ||
+			    err == ENVME_CONNECT_INVAL_TR || err == ENVME_CONNECT_OPNOTSUPP)
+				break;
 		}
-		if (nvmf_add_ctrl(h, c, &cfg) < 0) {
-			int err = errno;
-
+		if (!c) {
 			fprintf(stderr, "fabriq map: path tcp %s:%s: %s\n", paths[i].traddr,
 				paths[i].trsvcid, connect_error(err));
 			if (!first_err)
 				first_err = to_errno(err);
-			nvme_free_ctrl(c);
 			continue;
 		}
 		snprintf(ctrls + l, len - l, "%s%s", l ? " " : "", nvme_ctrl_get_name(c));
