@@ -933,10 +933,22 @@ static int host_identity(const struct map_conf *conf, struct map_kopts *o)
 		snprintf(o->hostnqn, sizeof(o->hostnqn), "%s", conf->hostnqn);
 	else if (!id_from("/etc/nvme/hostnqn", "/etc/fabriq/hostnqn", o->hostnqn,
 			  sizeof(o->hostnqn))) {
-		if (!read_line("/proc/sys/kernel/random/uuid", uuid, sizeof(uuid)))
-			return -EIO;
-		snprintf(o->hostnqn, sizeof(o->hostnqn), "nqn.2014-08.org.nvmexpress:uuid:%s",
-			 uuid);
+		struct fq_ctrlr_opts co;
+
+		/*
+		 * libfabriq's default (derived from /etc/machine-id), so that
+		 * discovery, the user mode and the kernel are the same host.
+		 */
+		fq_ctrlr_opts_init(&co, sizeof(co));
+		if (strstr(co.hostnqn, ":uuid:00000000-0000-0000-0000-000000000000") ||
+		    !co.hostnqn[0]) {
+			if (!read_line("/proc/sys/kernel/random/uuid", uuid, sizeof(uuid)))
+				return -EIO;
+			snprintf(o->hostnqn, sizeof(o->hostnqn),
+				 "nqn.2014-08.org.nvmexpress:uuid:%s", uuid);
+		} else {
+			snprintf(o->hostnqn, sizeof(o->hostnqn), "%s", co.hostnqn);
+		}
 		if (write_id("/etc/fabriq/hostnqn", o->hostnqn))
 			fprintf(stderr, "fabriq map: warning: cannot keep the host NQN in "
 					"/etc/fabriq/hostnqn\n");
