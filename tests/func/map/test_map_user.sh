@@ -118,6 +118,10 @@ if [ ! -d /sys/module/nvme_tcp ] && ! modprobe -n nvme-tcp 2>/dev/null; then
 	expect 5 "no NVMe/TCP host" "$FQ" map "tcp://127.0.0.1:$DP/$POOL/other" --via kernel
 fi
 expect 2 "takes user, kernel or auto" "$FQ" map "$URI" --via nbd
+printf '[map]\nctrl_loss_tmo = -5\n' >"$T/bad.conf"
+expect 2 "ctrl_loss_tmo = '-5' is not a number in -1..31536000" "$FQ" map "$URI" --config "$T/bad.conf"
+printf '[map]\nkeepalive = 5\n' >"$T/bad.conf"
+expect 2 "unknown key 'keepalive'" "$FQ" map "$URI" --config "$T/bad.conf"
 expect 2 "is not mapped" "$FQ" unmap "$POOL/nope"
 expect 5 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$FQ" map "$URI"
 "$FQ" unmap "$POOL/$VOL" >/dev/null
