@@ -40,7 +40,7 @@ apt_get() {
 	$SUDO apt-get "${lockwait[@]}" "$@"
 }
 
-pkgs=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libinih-dev libjson-c-dev libfuse3-dev fuse3)
+pkgs=(gcc meson ninja-build pkg-config liburing-dev libisal-dev libinih-dev libjson-c-dev libfuse3-dev fuse3 libnvme-dev)
 if [ $want_test -eq 1 ]; then
 	pkgs+=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 procps iproute2 bc util-linux groff-base e2fsprogs)
 	# the kernel peer in qemu (tests/interop/kpeer/kpeer.sh, docs/testing.md)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -41,9 +42,13 @@
 struct map_conf {
 	char via[16];
 	char hostnqn[FQ_NQN_LEN + 1];
+	char hostid[40];
 	char port[8];
 	unsigned io_timeout_s;
 	unsigned ready_timeout_s;
+	/* Kernel mode: connect options (0 = the kernel's default). */
+	int keep_alive_tmo, ctrl_loss_tmo, reconnect_delay, nr_io_queues, queue_size;
+	bool hdr_digest, data_digest;
 };
 
 struct mapping {
@@ -54,6 +59,11 @@ struct mapping {
 	char uri[MAP_PATH_MAX], subnqn[FQ_NQN_LEN + 1], trid[MAP_PATH_MAX], device[64], mode[16];
 	pid_t pid;
 };
+
+static bool is_kernel(const struct mapping *m)
+{
+	return !strcmp(m->mode, "kernel");
+}
 
 static const char *run_dir(void)
 {
@@ -71,13 +81,60 @@ static const char *dev_dir(void)
 
 /* ---- configuration (/etc/fabriq/fabriq.conf, section [map]) ---- */
 
+/* An integer connect option within [min, max] into *out; false (and a message) if it is not. */
+static bool conf_int(const char *key, const char *val, int min, int max, int *out)
+{
+	char *end;
+	long v = strtol(val, &end, 10);
+
+	if (!val[0] || *end || v < min || v > max) {
+		fprintf(stderr, "fabriq: config: [map] %s = '%s' is not a number in %d..%d\n", key,
+			val, min, max);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
+static bool conf_bool(const char *key, const char *val, bool *out)
+{
+	if (!strcasecmp(val, "yes") || !strcasecmp(val, "true") || !strcasecmp(val, "on") ||
+	    !strcmp(val, "1"))
+		*out = true;
+	else if (!strcasecmp(val, "no") || !strcasecmp(val, "false") || !strcasecmp(val, "off") ||
+		 !strcmp(val, "0"))
+		*out = false;
+	else {
+		fprintf(stderr, "fabriq: config: [map] %s = '%s' is not yes or no\n", key, val);
+		return false;
+	}
+	return true;
+}
+
 static int conf_kv(void *user, const char *section, const char *key, const char *val)
 {
 	struct map_conf *c = user;
 
 	if (strcmp(section, "map"))
 		return 1;
-	if (!strcmp(key, "via"))
+	if (!strcmp(key, "keep_alive_tmo"))
+		return conf_int(key, val, 1, 3600, &c->keep_alive_tmo);
+	/* -1: the kernel reconnects for ever. */
+	if (!strcmp(key, "ctrl_loss_tmo"))
+		return conf_int(key, val, -1, 31536000, &c->ctrl_loss_tmo);
+	if (!strcmp(key, "reconnect_delay"))
+		return conf_int(key, val, 1, 3600, &c->reconnect_delay);
+	if (!strcmp(key, "nr_io_queues"))
+		return conf_int(key, val, 1, 1024, &c->nr_io_queues);
+	if (!strcmp(key, "queue_size"))
+		return conf_int(key, val, 16, 1024, &c->queue_size);
+	if (!strcmp(key, "hdr_digest"))
+		return conf_bool(key, val, &c->hdr_digest);
+	if (!strcmp(key, "data_digest"))
+		return conf_bool(key, val, &c->data_digest);
+	if (!strcmp(key, "hostid"))
+		snprintf(c->hostid, sizeof(c->hostid), "%s", val);
+	else if (!strcmp(key, "via"))
 		snprintf(c->via, sizeof(c->via), "%s", val);
 	else if (!strcmp(key, "hostnqn"))
 		snprintf(c->hostnqn, sizeof(c->hostnqn), "%s", val);
@@ -90,7 +147,8 @@ static int conf_kv(void *user, const char *section, const char *key, const char 
 	else {
 		fprintf(stderr,
 			"fabriq: config: unknown key '%s' in [map] (expected via, hostnqn, "
-			"port, io_timeout, ready_timeout)\n",
+			"hostid, port, io_timeout, ready_timeout, keep_alive_tmo, ctrl_loss_tmo, "
+			"reconnect_delay, nr_io_queues, queue_size, hdr_digest, data_digest)\n",
 			key);
 		return 0;
 	}
@@ -413,13 +471,108 @@ static const char *MAP_USAGE =
 	"                  [--config FILE] [--hostnqn NQN] [--io-timeout S] [--json]\n"
 	"  PORT is the target's discovery port (default 8009, or [map] port in the config).\n";
 
+static bool read_full(int fd, void *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static void write_full(int fd, const void *buf, size_t len)
+{
+	for (size_t put = 0; put < len;) {
+		ssize_t w = write(fd, (const char *)buf + put, len - put);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		put += (size_t)w;
+	}
+}
+
+/*
+ * fq_discover() in a child process, the entries passed back through a pipe.
+ * libfabriq's io_uring finishes its last requests after the ring is closed,
+ * with task work aimed at the task that submitted them; arriving while the
+ * kernel's connect of the first path sleeps in this task, that work
+ * interrupts the connect (nvme_tcp: "failed to connect socket: -512"). The
+ * child takes the ring, and its task work, away with it.
+ */
+static int discover_apart(const struct fq_trid *t, const struct fq_ctrlr_opts *co,
+			  struct fq_disc_entry **out, char *err, size_t errlen)
+{
+	int fds[2], n = -EIO, status;
+	pid_t pid;
+
+	snprintf(err, errlen, "discovery failed");
+	if (pipe(fds))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (!pid) {
+		struct fq_disc_entry *e = NULL;
+		char msg[256];
+
+		close(fds[0]);
+		n = fq_discover(t, co, FQ_DISC_FOLLOW_REFERRALS, &e);
+		write_full(fds[1], &n, sizeof(n));
+		if (n > 0)
+			write_full(fds[1], e, (size_t)n * sizeof(*e));
+		if (n < 0) {
+			snprintf(msg, sizeof(msg), "%s", fq_last_error());
+			write_full(fds[1], msg, sizeof(msg));
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	*out = NULL;
+	if (!read_full(fds[0], &n, sizeof(n))) {
+		n = -EIO;
+	} else if (n > 0) {
+		*out = calloc((size_t)n, sizeof(**out));
+		if (!*out || !read_full(fds[0], *out, (size_t)n * sizeof(**out))) {
+			free(*out);
+			*out = NULL;
+			n = -EIO;
+		}
+	} else if (n < 0) {
+		char msg[256];
+
+		if (read_full(fds[0], msg, sizeof(msg))) {
+			msg[sizeof(msg) - 1] = 0;
+			snprintf(err, errlen, "%s", msg);
+		}
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
+/*
+ * The discovery log entries of POOL/VOLUME at ADDR:PORT into @out (up to
+ * @max, the first found first): every path the target lists for the
+ * volume's subsystem, which the kernel mode connects all of.
+ */
 static int find_volume(const char *addr, const char *port, const char *pool, const char *volume,
-		       const struct map_conf *conf, struct fq_disc_entry *out)
+		       const struct map_conf *conf, struct fq_disc_entry *out, int max, int *nout)
 {
 	struct fq_disc_entry *e = NULL;
 	struct fq_ctrlr_opts co;
 	struct fq_trid t;
-	char suffix[2 * NAME_MAX_LEN + 3], s[FQ_TRADDR_LEN + 64];
+	char suffix[2 * NAME_MAX_LEN + 3], s[FQ_TRADDR_LEN + 64], err[256];
 	int n, found = -1;
 
 	snprintf(s, sizeof(s), "trtype:TCP traddr:%s trsvcid:%s", addr, port);
@@ -430,10 +583,9 @@ static int find_volume(const char *addr, const char *port, const char *pool, con
 	fq_ctrlr_opts_init(&co, sizeof(co));
 	if (conf->hostnqn[0])
 		snprintf(co.hostnqn, sizeof(co.hostnqn), "%s", conf->hostnqn);
-	n = fq_discover(&t, &co, FQ_DISC_FOLLOW_REFERRALS, &e);
+	n = discover_apart(&t, &co, &e, err, sizeof(err));
 	if (n < 0) {
-		fprintf(stderr, "fabriq map: target %s:%s unreachable: %s\n", addr, port,
-			fq_last_error());
+		fprintf(stderr, "fabriq map: target %s:%s unreachable: %s\n", addr, port, err);
 		return EXIT_CONNECT;
 	}
 	snprintf(suffix, sizeof(suffix), ":%s:%s", pool, volume);
@@ -451,7 +603,10 @@ static int find_volume(const char *addr, const char *port, const char *pool, con
 		free(e);
 		return EXIT_NVME;
 	}
-	*out = e[found];
+	*nout = 0;
+	for (int i = found; i < n && *nout < max; i++)
+		if (e[i].subtype == 2 && !strcmp(e[i].subnqn, e[found].subnqn))
+			out[(*nout)++] = e[i];
 	free(e);
 	return 0;
 }
@@ -552,6 +707,451 @@ static void remove_files(const struct mapping *m)
 	unlink(m->file);
 }
 
+/* ---- kernel mode: what sysfs says about the kernel NVMe host ---- */
+
+static bool read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	bool ok = false;
+
+	buf[0] = 0;
+	if (f) {
+		ok = fgets(buf, (int)len, f) != NULL;
+		buf[strcspn(buf, "\n")] = 0;
+		fclose(f);
+	}
+	return ok;
+}
+
+/* "nvme<N>" (a controller) or "nvme<N>n<M>" (a namespace head); a path device (c in it) is neither. */
+static bool name_is(const char *name, bool disk)
+{
+	unsigned a, b;
+	int used = 0;
+
+	if (disk)
+		return sscanf(name, "nvme%un%u%n", &a, &b, &used) == 2 && !name[used];
+	return sscanf(name, "nvme%u%n", &a, &used) == 1 && !name[used];
+}
+
+/* The sysfs directory of the kernel's NVM subsystem @subnqn, or false if it has none. */
+static bool kernel_subsys(const char *subnqn, char *dir, size_t len)
+{
+	DIR *d = opendir("/sys/class/nvme-subsystem");
+	struct dirent *de;
+	bool found = false;
+
+	while (d && !found && (de = readdir(d))) {
+		char p[MAP_PATH_MAX], nqn[FQ_NQN_LEN + 2];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/nvme-subsystem/%s/subsysnqn", de->d_name);
+		if (read_line(p, nqn, sizeof(nqn)) && !strcmp(nqn, subnqn)) {
+			snprintf(dir, len, "/sys/class/nvme-subsystem/%s", de->d_name);
+			found = true;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* A namespace disk in @dir that has namespace ID 1 (or, lacking the attribute, any). */
+static bool disk_in(const char *dir, char *dev, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	while (d && !found && (de = readdir(d))) {
+		char p[MAP_PATH_MAX], v[32];
+
+		if (!name_is(de->d_name, true))
+			continue;
+		snprintf(p, sizeof(p), "/sys/block/%s/nsid", de->d_name);
+		if (read_line(p, v, sizeof(v)) && strtoul(v, NULL, 10) != 1)
+			continue;
+		found = snprintf(dev, len, "/dev/%s", de->d_name) < (int)len;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * The block device of namespace 1 of @subnqn: the multipath head in the
+ * subsystem's directory, or, when the kernel runs without native multipath,
+ * the disk of its first controller.
+ */
+static bool kernel_device(const char *subnqn, char *dev, size_t len)
+{
+	char sub[MAP_PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	bool found;
+
+	if (!kernel_subsys(subnqn, sub, sizeof(sub)))
+		return false;
+	found = disk_in(sub, dev, len);
+	d = found ? NULL : opendir(sub);
+	while (d && !found && (de = readdir(d))) {
+		char p[MAP_PATH_MAX];
+
+		if (!name_is(de->d_name, false))
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/nvme/%s", de->d_name);
+		found = disk_in(p, dev, len);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * The controllers of @subnqn as "nvme0 tcp traddr=...,trsvcid=... live; ..."
+ * into @paths, and the mapping's state into @state: live (every path live),
+ * degraded (some), the first path's state when none is, gone when the
+ * kernel has no controller left. Returns the number of controllers.
+ */
+static int kernel_paths(const char *subnqn, char *paths, size_t plen, char *state, size_t slen,
+			json_object *arr)
+{
+	char sub[MAP_PATH_MAX], first[32] = "";
+	DIR *d;
+	struct dirent *de;
+	int n = 0, live = 0;
+
+	paths[0] = 0;
+	d = kernel_subsys(subnqn, sub, sizeof(sub)) ? opendir(sub) : NULL;
+	while (d && (de = readdir(d))) {
+		char p[MAP_PATH_MAX], tr[16], addr[256], st[32];
+		size_t l = strlen(paths);
+
+		if (!name_is(de->d_name, false))
+			continue;
+		snprintf(p, sizeof(p), "/sys/class/nvme/%s/transport", de->d_name);
+		read_line(p, tr, sizeof(tr));
+		snprintf(p, sizeof(p), "/sys/class/nvme/%s/address", de->d_name);
+		read_line(p, addr, sizeof(addr));
+		snprintf(p, sizeof(p), "/sys/class/nvme/%s/state", de->d_name);
+		read_line(p, st, sizeof(st));
+		if (snprintf(paths + l, plen - l, "%s%s %s %s %s", l ? "; " : "", de->d_name, tr,
+			     addr, st) >= (int)(plen - l))
+			paths[l] = 0; /* the list is for people; the state below counts all */
+		if (arr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "controller", json_object_new_string(de->d_name));
+			json_object_object_add(o, "transport", json_object_new_string(tr));
+			json_object_object_add(o, "address", json_object_new_string(addr));
+			json_object_object_add(o, "state", json_object_new_string(st));
+			json_object_array_add(arr, o);
+		}
+		if (!strcmp(st, "live"))
+			live++;
+		else if (!first[0])
+			snprintf(first, sizeof(first), "%s", st);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	snprintf(state, slen, "%s",
+		 !n	     ? "gone"
+		 : live == n ? "live"
+		 : live	     ? "degraded"
+		 : first[0]  ? first
+			     : "unknown");
+	return n;
+}
+
+/*
+ * Whether this kernel can be an NVMe/TCP host: nvme_tcp is loaded, or
+ * modprobe loads it. /dev/nvme-fabrics is where libnvme writes the connect.
+ */
+static bool kernel_tcp_ok(void)
+{
+	if (access("/sys/module/nvme_tcp", F_OK) && geteuid() == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		pid_t pid = fork();
+
+		if (!pid) {
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+			execlp("modprobe", "modprobe", "nvme-tcp", (char *)NULL);
+			_exit(127);
+		}
+		if (pid > 0)
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		if (fd >= 0)
+			close(fd);
+	}
+	return !access("/sys/module/nvme_tcp", F_OK) && !access("/dev/nvme-fabrics", F_OK);
+}
+
+/* ---- kernel mode: the host's identity ---- */
+
+/*
+ * The first line of the first readable of @a, @b into @out. A file the
+ * host's nvme tools wrote (/etc/nvme) wins over fabriq's own (/etc/fabriq),
+ * so that fabriq and nvme-cli connect as the same host.
+ */
+static bool id_from(const char *a, const char *b, char *out, size_t len)
+{
+	return (read_line(a, out, len) && out[0]) || (read_line(b, out, len) && out[0]);
+}
+
+static int write_id(const char *path, const char *val)
+{
+	FILE *f;
+
+	if (mkdirs("/etc/fabriq"))
+		return -errno;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", val);
+	return fclose(f) ? -errno : 0;
+}
+
+/*
+ * A stable host NQN and host ID: the config's, else /etc/nvme/hostnqn and
+ * hostid, else /etc/fabriq/hostnqn and hostid; a uuid NQN and ID made (and
+ * kept in /etc/fabriq) the first time none exists. The kernel refuses a
+ * second connect to a subsystem from the same NQN and ID, and a target's
+ * allow list names the NQN: both must not change between maps and boots.
+ */
+static int host_identity(const struct map_conf *conf, struct map_kopts *o)
+{
+	char uuid[40];
+	const char *u;
+
+	if (conf->hostnqn[0])
+		snprintf(o->hostnqn, sizeof(o->hostnqn), "%s", conf->hostnqn);
+	else if (!id_from("/etc/nvme/hostnqn", "/etc/fabriq/hostnqn", o->hostnqn,
+			  sizeof(o->hostnqn))) {
+		struct fq_ctrlr_opts co;
+
+		/*
+		 * libfabriq's default (derived from /etc/machine-id), so that
+		 * discovery, the user mode and the kernel are the same host.
+		 */
+		fq_ctrlr_opts_init(&co, sizeof(co));
+		if (strstr(co.hostnqn, ":uuid:00000000-0000-0000-0000-000000000000") ||
+		    !co.hostnqn[0]) {
+			if (!read_line("/proc/sys/kernel/random/uuid", uuid, sizeof(uuid)))
+				return -EIO;
+			snprintf(o->hostnqn, sizeof(o->hostnqn),
+				 "nqn.2014-08.org.nvmexpress:uuid:%s", uuid);
+		} else {
+			snprintf(o->hostnqn, sizeof(o->hostnqn), "%s", co.hostnqn);
+		}
+		if (write_id("/etc/fabriq/hostnqn", o->hostnqn))
+			fprintf(stderr, "fabriq map: warning: cannot keep the host NQN in "
+					"/etc/fabriq/hostnqn\n");
+	}
+	if (conf->hostid[0]) {
+		snprintf(o->hostid, sizeof(o->hostid), "%s", conf->hostid);
+		return 0;
+	}
+	if (id_from("/etc/nvme/hostid", "/etc/fabriq/hostid", o->hostid, sizeof(o->hostid)))
+		return 0;
+	/* As nvme-cli does: the uuid of a uuid NQN is the host ID. */
+	u = strstr(o->hostnqn, ":uuid:");
+	if (u && strlen(u + 6) == 36)
+		snprintf(o->hostid, sizeof(o->hostid), "%s", u + 6);
+	else if (!read_line("/proc/sys/kernel/random/uuid", o->hostid, sizeof(o->hostid)))
+		return -EIO;
+	if (write_id("/etc/fabriq/hostid", o->hostid))
+		fprintf(stderr,
+			"fabriq map: warning: cannot keep the host ID in /etc/fabriq/hostid\n");
+	return 0;
+}
+
+static void kopts_from(const struct map_conf *conf, struct map_kopts *o)
+{
+	o->keep_alive_tmo = conf->keep_alive_tmo;
+	o->ctrl_loss_tmo = conf->ctrl_loss_tmo;
+	o->reconnect_delay = conf->reconnect_delay;
+	o->nr_io_queues = conf->nr_io_queues;
+	o->queue_size = conf->queue_size;
+	o->hdr_digest = conf->hdr_digest;
+	o->data_digest = conf->data_digest;
+}
+
+/* "tcp:ADDR:PORT ..." (the info file's trid line of a kernel mapping) into paths. */
+static int parse_kpaths(const char *s, struct map_kpath *p, int max)
+{
+	char buf[MAP_PATH_MAX], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save)) {
+		char *port = strrchr(tok, ':');
+
+		if (strncmp(tok, "tcp:", 4) || !port || port == tok + 3)
+			continue;
+		*port++ = 0;
+		snprintf(p[n].traddr, sizeof(p[n].traddr), "%s", tok + 4);
+		snprintf(p[n].trsvcid, sizeof(p[n].trsvcid), "%s", port);
+		n++;
+	}
+	return n;
+}
+
+/* Wait up to @ms for namespace 1 of @subnqn to have a block device node. */
+static bool wait_device(const char *subnqn, unsigned ms, char *dev, size_t len)
+{
+	struct stat st;
+
+	for (unsigned waited = 0;; waited += 100) {
+		if (kernel_device(subnqn, dev, len) && !stat(dev, &st) && S_ISBLK(st.st_mode))
+			return true;
+		if (waited >= ms)
+			return false;
+		sleep_ms(100);
+	}
+}
+
+static uint64_t dev_size(const char *dev)
+{
+	char p[128], v[32];
+	const char *name = strrchr(dev, '/');
+
+	snprintf(p, sizeof(p), "/sys/block/%s/size", name ? name + 1 : dev);
+	return read_line(p, v, sizeof(v)) ? strtoull(v, NULL, 10) * 512 : 0;
+}
+
+static void link_device(const struct mapping *m)
+{
+	char dir[MAP_PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%s", dev_dir(), m->pool);
+	unlink(m->link);
+	if (mkdirs(dir) || symlink(m->device, m->link))
+		fprintf(stderr, "fabriq map: warning: cannot link %s: %s\n", m->link,
+			strerror(errno));
+}
+
+static void print_mapped(const struct mapping *m, uint64_t size, bool json)
+{
+	if (json) {
+		json_object *o = json_object_new_object();
+		char v[2 * NAME_MAX_LEN + 2];
+
+		snprintf(v, sizeof(v), "%s/%s", m->pool, m->volume);
+		json_object_object_add(o, "volume", json_object_new_string(v));
+		json_object_object_add(o, "device", json_object_new_string(m->device));
+		json_object_object_add(o, "link", json_object_new_string(m->link));
+		json_object_object_add(o, "subnqn", json_object_new_string(m->subnqn));
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+		json_object_object_add(o, "mode", json_object_new_string(m->mode));
+		json_object_object_add(o, "path", json_object_new_string(m->trid));
+		cli_print_json(o); /* takes the reference */
+	} else {
+		printf("%s\n", m->device);
+	}
+}
+
+/*
+ * Map through the kernel host: every path discovery lists for the volume's
+ * subsystem, so that the kernel's native multipath makes one device of
+ * them; the device is the namespace head, which outlives any one path.
+ */
+static int map_kernel(struct mapping *m, const char *addr, const char *port,
+		      const struct map_conf *conf, bool json)
+{
+	struct fq_disc_entry e[MAP_KPATHS_MAX];
+	struct map_kpath p[MAP_KPATHS_MAX];
+	struct map_kopts o;
+	char dir[MAP_PATH_MAX], ctrls[256], dev[64] = "";
+	int n = 0, k = 0, rc;
+
+	if (!map_kernel_built) {
+		fprintf(stderr, "fabriq map: kernel NVMe/TCP host support not built (fabriq was "
+				"built without libnvme); --via user maps without it\n");
+		return EXIT_LOCAL_IO;
+	}
+	if (!kernel_tcp_ok()) {
+		fprintf(stderr, "fabriq map: this kernel has no NVMe/TCP host (modprobe nvme-tcp "
+				"failed, or /dev/nvme-fabrics is missing); --via user maps without "
+				"it\n");
+		return EXIT_LOCAL_IO;
+	}
+	rc = find_volume(addr, port, m->pool, m->volume, conf, e, MAP_KPATHS_MAX, &n);
+	if (rc)
+		return rc;
+	snprintf(m->subnqn, sizeof(m->subnqn), "%s", e[0].subnqn);
+	if (kernel_device(m->subnqn, dev, sizeof(dev)) ||
+	    kernel_paths(m->subnqn, ctrls, sizeof(ctrls), dir, sizeof(dir), NULL) > 0) {
+		fprintf(stderr,
+			"fabriq map: %s/%s is already mapped: the kernel is connected to %s%s%s\n",
+			m->pool, m->volume, m->subnqn, dev[0] ? " as " : "", dev[0] ? dev : "");
+		return EXIT_USAGE;
+	}
+	m->trid[0] = 0;
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(m->trid);
+
+		if (e[i].trtype != 3) /* TCP; the kernel could do RDMA, this tool does not */
+			continue;
+		snprintf(p[k].traddr, sizeof(p[k].traddr), "%s", e[i].traddr);
+		snprintf(p[k].trsvcid, sizeof(p[k].trsvcid), "%s", e[i].trsvcid);
+		snprintf(m->trid + l, sizeof(m->trid) - l, "%stcp:%s:%s", l ? " " : "", e[i].traddr,
+			 e[i].trsvcid);
+		k++;
+	}
+	n = k;
+	if (!n) {
+		fprintf(stderr, "fabriq map: the discovery log lists no TCP path of %s\n",
+			m->subnqn);
+		return EXIT_CONNECT;
+	}
+	memset(&o, 0, sizeof(o));
+	kopts_from(conf, &o);
+	if (host_identity(conf, &o)) {
+		fprintf(stderr, "fabriq map: cannot make a host NQN and ID\n");
+		return EXIT_LOCAL_IO;
+	}
+	rc = map_kernel_connect(m->subnqn, p, n, &o, ctrls, sizeof(ctrls));
+	if (rc < 0) {
+		if (rc == -EALREADY)
+			fprintf(stderr,
+				"fabriq map: %s/%s is already mapped (the kernel is "
+				"connected to it)\n",
+				m->pool, m->volume);
+		else
+			fprintf(stderr,
+				"fabriq map: target unreachable: no path of %s/%s (%s) connected\n",
+				m->pool, m->volume, m->trid);
+		return rc == -EALREADY ? EXIT_USAGE : rc == -ENOTSUP ? EXIT_LOCAL_IO : EXIT_CONNECT;
+	}
+	if (rc < n)
+		fprintf(stderr, "fabriq map: warning: %d of %d paths connected (%s)\n", rc, n,
+			ctrls);
+	if (!wait_device(m->subnqn, conf->ready_timeout_s * 1000, dev, sizeof(dev))) {
+		fprintf(stderr,
+			"fabriq map: no block device for namespace 1 of %s after %u s "
+			"(controllers %s); disconnecting\n",
+			m->subnqn, conf->ready_timeout_s, ctrls);
+		map_kernel_disconnect(m->subnqn);
+		return EXIT_CONNECT;
+	}
+	snprintf(m->device, sizeof(m->device), "%s", dev);
+	snprintf(m->mode, sizeof(m->mode), "kernel");
+	m->pid = 0;
+	snprintf(dir, sizeof(dir), "%s/%s", run_dir(), m->pool);
+	if (mkdirs(dir) || (rc = write_info(m)))
+		fprintf(stderr, "fabriq map: warning: cannot write %s: %s\n", m->info,
+			strerror(errno));
+	link_device(m);
+	print_mapped(m, dev_size(dev), json);
+	return EXIT_OK;
+}
+
 static int map_one(const char *uri, const struct map_conf *conf, const char *via, bool json)
 {
 	char addr[FQ_TRADDR_LEN + 1], port[16], pool[NAME_MAX_LEN + 1], volume[NAME_MAX_LEN + 1];
@@ -559,7 +1159,7 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 	struct fq_disc_entry e;
 	struct mapping m;
 	uint64_t size = 0;
-	int rc, fd;
+	int rc, fd, n;
 
 	rc = parse_uri(uri, conf->port, addr, sizeof(addr), port, sizeof(port), pool, volume);
 	if (rc) {
@@ -567,32 +1167,39 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 			rc == -EPROTONOSUPPORT ? " (only tcp:// is supported)" : "", MAP_USAGE);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(via, "kernel")) {
-		fprintf(stderr, "fabriq map: --via kernel is not available in this version; "
-				"--via user maps through FUSE and a loop device\n");
-		return EXIT_USAGE;
-	}
-	if (strcmp(via, "user") && strcmp(via, "auto")) {
+	if (strcmp(via, "user") && strcmp(via, "auto") && strcmp(via, "kernel")) {
 		fprintf(stderr, "fabriq map: --via takes user, kernel or auto, not '%s'\n", via);
 		return EXIT_USAGE;
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr,
-			"fabriq map: needs root (it mounts FUSE and attaches loop devices)\n");
+		fprintf(stderr, "fabriq map: needs root (it connects the kernel NVMe host, or "
+				"mounts FUSE and attaches loop devices)\n");
 		return EXIT_LOCAL_IO;
+	}
+	if (mapping_paths(&m, pool, volume))
+		return EXIT_USAGE;
+	if (!read_info(&m) &&
+	    (is_kernel(&m) ? kernel_device(m.subnqn, dev, sizeof(dev)) : pid_alive(m.pid))) {
+		fprintf(stderr, "fabriq map: %s/%s is already mapped at %s\n", pool, volume,
+			m.device);
+		return EXIT_USAGE;
+	}
+	/* auto: the kernel host where this kernel has one (and fabriq was built for it). */
+	if (!strcmp(via, "auto"))
+		via = map_kernel_built && kernel_tcp_ok() ? "kernel" : "user";
+	if (!strcmp(via, "kernel")) {
+		/* A kernel mapping whose controllers are gone left only its files. */
+		if (is_kernel(&m))
+			remove_files(&m);
+		mapping_paths(&m, pool, volume);
+		snprintf(m.uri, sizeof(m.uri), "tcp://%s:%s/%s/%s", addr, port, pool, volume);
+		return map_kernel(&m, addr, port, conf, json);
 	}
 	if (access("/dev/fuse", R_OK | W_OK) || access("/dev/loop-control", R_OK | W_OK)) {
 		fprintf(stderr, "fabriq map: %s is missing (modprobe %s)\n",
 			access("/dev/fuse", F_OK) ? "/dev/fuse" : "/dev/loop-control",
 			access("/dev/fuse", F_OK) ? "fuse" : "loop");
 		return EXIT_LOCAL_IO;
-	}
-	if (mapping_paths(&m, pool, volume))
-		return EXIT_USAGE;
-	if (!read_info(&m) && pid_alive(m.pid)) {
-		fprintf(stderr, "fabriq map: %s/%s is already mapped at %s\n", pool, volume,
-			m.device);
-		return EXIT_USAGE;
 	}
 	if (!access(m.info, F_OK)) /* a mapping whose server is gone: clean it first */
 		fprintf(stderr,
@@ -601,7 +1208,7 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 			pool, volume, pool, volume);
 	if (!access(m.info, F_OK))
 		return EXIT_USAGE;
-	rc = find_volume(addr, port, pool, volume, conf, &e);
+	rc = find_volume(addr, port, pool, volume, conf, &e, 1, &n);
 	if (rc)
 		return rc;
 	mapping_paths(&m, pool, volume);
@@ -639,33 +1246,12 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 		return EXIT_LOCAL_IO;
 	}
 	snprintf(m.device, sizeof(m.device), "%s", dev);
-	snprintf(dir, sizeof(dir), "%s/%s", dev_dir(), pool);
-	unlink(m.link);
-	if (mkdirs(dir) || symlink(m.device, m.link))
-		fprintf(stderr, "fabriq map: warning: cannot link %s: %s\n", m.link,
-			strerror(errno));
+	link_device(&m);
 	rc = write_info(&m);
 	if (rc)
 		fprintf(stderr, "fabriq map: warning: cannot write %s: %s\n", m.info,
 			strerror(-rc));
-	if (json) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "device", json_object_new_string(m.device));
-		json_object_object_add(o, "link", json_object_new_string(m.link));
-		json_object_object_add(o, "subnqn", json_object_new_string(m.subnqn));
-		json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
-		json_object_object_add(o, "mode", json_object_new_string(m.mode));
-		{
-			char v[2 * NAME_MAX_LEN + 2];
-
-			snprintf(v, sizeof(v), "%s/%s", m.pool, m.volume);
-			json_object_object_add(o, "volume", json_object_new_string(v));
-		}
-		cli_print_json(o); /* takes the reference */
-	} else {
-		printf("%s\n", m.device);
-	}
+	print_mapped(&m, size, json);
 	return EXIT_OK;
 }
 
@@ -828,6 +1414,9 @@ static int unmap_one(const char *what, bool force)
 		fprintf(stderr, "fabriq unmap: %s is not mapped\n", what);
 		return EXIT_USAGE;
 	}
+	/* A kernel mapping's device is the namespace head, as sysfs names it now. */
+	if (is_kernel(&m))
+		kernel_device(m.subnqn, m.device, sizeof(m.device));
 	mounted_where(m.device, where, sizeof(where));
 	if (where[0] && !force) {
 		fprintf(stderr,
@@ -838,6 +1427,20 @@ static int unmap_one(const char *what, bool force)
 	}
 	if (where[0])
 		run_prog((char *[]){(char *)"umount", (char *)"-l", where, NULL}, NULL, 0);
+	if (is_kernel(&m)) {
+		char dev[64];
+		int rc = map_kernel_disconnect(m.subnqn);
+
+		if (rc < 0 && rc != -ENOTSUP)
+			return EXIT_LOCAL_IO;
+		/* The head goes with the last path; wait so that a map right after finds none. */
+		for (int i = 0; i < 100 && kernel_device(m.subnqn, dev, sizeof(dev)); i++)
+			sleep_ms(50);
+		remove_files(&m);
+		printf("unmapped %s/%s (%s, %d path%s)\n", m.pool, m.volume, m.device, rc,
+		       rc == 1 ? "" : "s");
+		return EXIT_OK;
+	}
 	if (m.device[0]) {
 		char backing[MAP_PATH_MAX], sys[128];
 		const char *name = strrchr(m.device, '/');
@@ -888,6 +1491,70 @@ static const char *REMAP_USAGE =
 	"  waits (up to S seconds, default 60) until the volume is served again,\n"
 	"  keeping the same device\n";
 
+/*
+ * Remap a kernel mapping: the kernel reconnects a lost path by itself until
+ * ctrl_loss_tmo, then deletes the controller; connect again every path the
+ * kernel no longer has, and wait until all are live. While one path
+ * remained, the device is the same; after all were deleted the kernel may
+ * give the namespace a new one, which the link then follows.
+ */
+static int remap_kernel(struct mapping *m, const struct map_conf *conf)
+{
+	struct map_kpath p[MAP_KPATHS_MAX], want[MAP_KPATHS_MAX];
+	struct map_kopts o;
+	char paths[1024], st[32], ctrls[256], dev[64];
+	int n = parse_kpaths(m->trid, p, MAP_KPATHS_MAX), k = 0;
+
+	if (!kernel_tcp_ok()) {
+		fprintf(stderr, "fabriq remap: this kernel has no NVMe/TCP host (modprobe "
+				"nvme-tcp failed)\n");
+		return EXIT_LOCAL_IO;
+	}
+	kernel_paths(m->subnqn, paths, sizeof(paths), st, sizeof(st), NULL);
+	for (int i = 0; i < n; i++) {
+		char a[320];
+		const char *f = paths;
+		size_t al;
+
+		/* sysfs shows "traddr=A,trsvcid=S[,src_addr=...]" per controller. */
+		if (snprintf(a, sizeof(a), "traddr=%s,trsvcid=%s", p[i].traddr, p[i].trsvcid) >=
+		    (int)sizeof(a))
+			continue;
+		al = strlen(a);
+		while ((f = strstr(f, a)) && f[al] != ',' && f[al] != ' ')
+			f += al;
+		if (!f)
+			want[k++] = p[i];
+	}
+	if (k) {
+		memset(&o, 0, sizeof(o));
+		kopts_from(conf, &o);
+		if (host_identity(conf, &o))
+			return EXIT_LOCAL_IO;
+		if (map_kernel_connect(m->subnqn, want, k, &o, ctrls, sizeof(ctrls)) < 0)
+			fprintf(stderr, "fabriq remap: %s/%s: no lost path reconnected yet\n",
+				m->pool, m->volume);
+	}
+	for (unsigned waited = 0;; waited += 100) {
+		kernel_paths(m->subnqn, paths, sizeof(paths), st, sizeof(st), NULL);
+		if (!strcmp(st, "live") && kernel_device(m->subnqn, dev, sizeof(dev)))
+			break;
+		if (waited >= conf->io_timeout_s * 1000) {
+			fprintf(stderr, "fabriq remap: %s/%s still %s after %u s (%s)\n", m->pool,
+				m->volume, st, conf->io_timeout_s, paths[0] ? paths : "no path");
+			return EXIT_CONNECT;
+		}
+		sleep_ms(100);
+	}
+	if (strcmp(dev, m->device)) {
+		snprintf(m->device, sizeof(m->device), "%s", dev);
+		link_device(m);
+		write_info(m);
+	}
+	printf("%s\n", m->device);
+	return EXIT_OK;
+}
+
 int cmd_remap(int argc, char **argv)
 {
 	const char *config = NULL, *via = NULL, *hostnqn = NULL, *tmo = NULL, *file = NULL;
@@ -911,6 +1578,8 @@ int cmd_remap(int argc, char **argv)
 		fprintf(stderr, "fabriq remap: %s is not mapped\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (is_kernel(&m))
+		return remap_kernel(&m, &conf);
 	if (!pid_alive(m.pid)) {
 		fprintf(stderr,
 			"fabriq remap: the process serving %s/%s is gone (log %s); the device "
@@ -972,11 +1641,32 @@ int cmd_showmapped(int argc, char **argv)
 			mapping_paths(&m, de->d_name, pe->d_name + 1);
 			if (read_info(&m))
 				continue;
-			read_state(&m, st, sizeof(st));
-			if (!pid_alive(m.pid))
-				snprintf(st, sizeof(st), "dead");
-			snprintf(v, sizeof(v), "%s/%s", m.pool, m.volume);
 			o = json_object_new_object();
+			if (is_kernel(&m)) {
+				char paths[MAP_PATH_MAX];
+				struct map_kpath kp[MAP_KPATHS_MAX];
+				json_object *pa = json_object_new_array();
+				int want = parse_kpaths(m.trid, kp, MAP_KPATHS_MAX);
+
+				/*
+				 * The kernel keeps the state, per path; the head is the
+				 * device. Fewer controllers than paths mapped: the kernel
+				 * deleted one (ctrl_loss_tmo), which remap brings back.
+				 */
+				int have = kernel_paths(m.subnqn, paths, sizeof(paths), st,
+							sizeof(st), pa);
+
+				if (have < want && !strcmp(st, "live"))
+					snprintf(st, sizeof(st), "degraded");
+				kernel_device(m.subnqn, m.device, sizeof(m.device));
+				snprintf(m.trid, sizeof(m.trid), "%s", paths);
+				json_object_object_add(o, "paths", pa);
+			} else {
+				read_state(&m, st, sizeof(st));
+				if (!pid_alive(m.pid))
+					snprintf(st, sizeof(st), "dead");
+			}
+			snprintf(v, sizeof(v), "%s/%s", m.pool, m.volume);
 			json_object_object_add(o, "volume", json_object_new_string(v));
 			json_object_object_add(o, "device", json_object_new_string(m.device));
 			json_object_object_add(o, "link", json_object_new_string(m.link));

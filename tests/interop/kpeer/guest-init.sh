@@ -157,6 +157,18 @@ role_host() {
 	[ "$HDR_DIGEST" = 1 ] && digests="$digests --hdr-digest"
 	[ "$DATA_DIGEST" = 1 ] && digests="$digests --data-digest"
 	where="-t tcp -a $TRADDR -s $TRSVCID -q $HOSTNQN -I $HOSTID"
+	if [ "$SCRIPT_ONLY" = 1 ]; then
+		# The script does the connecting (fabriq map --via kernel, say).
+		echo "---- script ----"
+		(
+			export NQN TRADDR TRSVCID HOSTNQN
+			sh /kpeer/script.sh
+		) || fail "script exited with status $?"
+		echo "---- script passed ----"
+		dmesg | grep -E 'nvme' | tail -n 20
+		mark "PASS host nqn=$NQN script-only"
+		return 0
+	fi
 
 	if [ "$DISCOVER" = 1 ]; then
 		# shellcheck disable=SC2086

@@ -71,6 +71,12 @@ Commands:
                              DEVS, CTRL, NQN, TRADDR, TRSVCID, HOSTNQN set;
                              it must exit 0
         --timeout S          limit for the whole guest run (default 900)
+        --fwd GPORT:PORT     also forward the guest's 10.0.2.100:GPORT to
+                             127.0.0.1:PORT (repeatable): more target ports
+                             (a discovery port, a second path)
+        --script-only        no nvme discover/connect and no built-in checks:
+                             the guest (nvme-tcp loaded, /etc/nvme/hostnqn and
+                             hostid written) only runs the --script
 
   target --port PORT [options]
       The guest is the NVMe/TCP target (nvmet-tcp), reachable at
@@ -451,7 +457,7 @@ value() { [[ $# -ge 2 ]] || die "$1 needs a value"; }
 
 cmd_host() {
 	local target="" nqn="" hdr=0 data=0 hostnqn="" nrq="" qsize="" copts="" io_mb=16
-	local discover=1 limit=900
+	local discover=1 limit=900 fwds=() script_only=0 f
 	while [[ $# -gt 0 ]]; do
 		common_opt "$@"
 		if ((NOPT)); then
@@ -463,10 +469,12 @@ cmd_host() {
 		--hdr-digest) hdr=1 ;;
 		--data-digest) data=1 ;;
 		--no-discover) discover=0 ;;
+		--script-only) script_only=1 ;;
 		--target | --nqn | --hostnqn | --nr-io-queues | --queue-size | --connect-opts | --io-mb | \
-			--script | --timeout)
+			--script | --timeout | --fwd)
 			value "$@"
 			case $1 in
+			--fwd) fwds+=("$2") ;;
 			--target) target=$2 ;;
 			--nqn) nqn=$2 ;;
 			--hostnqn) hostnqn=$2 ;;
@@ -494,15 +502,26 @@ cmd_host() {
 	need_uint --timeout "$limit"
 	[[ $copts =~ ^[A-Za-z0-9=._:,\ -]*$ ]] || die "--connect-opts: '$copts' has unexpected characters"
 	[[ -z $SCRIPT || -r $SCRIPT ]] || die "--script: cannot read '$SCRIPT'"
+	((script_only == 0)) || [[ -n $SCRIPT ]] || die "--script-only needs a --script"
+	for f in "${fwds[@]}"; do
+		[[ $f == *:* ]] || die "--fwd: '$f' is not GPORT:PORT"
+		need_port --fwd "${f%%:*}"
+		need_port --fwd "${f#*:}"
+		[[ ${f%%:*} != "$GUEST_PORT" ]] || die "--fwd: guest port $GUEST_PORT is the --target's"
+	done
 	CPUS=${CPUS:-2}
 	prepare
 	new_run host
 	make_initrd TRADDR=$FWD_IP TRSVCID=$GUEST_PORT NQN="$nqn" HOSTNQN="$hostnqn" \
 		HDR_DIGEST=$hdr DATA_DIGEST=$data NR_IO_QUEUES="$nrq" QUEUE_SIZE="$qsize" \
-		CONNECT_OPTS="$copts" IO_MB="$io_mb" DISCOVER=$discover PRINTK="$PRINTK"
+		CONNECT_OPTS="$copts" IO_MB="$io_mb" DISCOVER=$discover PRINTK="$PRINTK" \
+		SCRIPT_ONLY=$script_only
 	# Each guest connection to FWD_IP:4420 gets its own socat to the target
 	# (",," is a literal comma inside a QEMU option).
 	NETFWD=",guestfwd=tcp:$FWD_IP:$GUEST_PORT-cmd:socat -lf $RUN/socat.log STDIO TCP4:$T_ADDR:$T_PORT,,nodelay"
+	for f in "${fwds[@]}"; do
+		NETFWD+=",guestfwd=tcp:$FWD_IP:${f%%:*}-cmd:socat -lf $RUN/socat.log STDIO TCP4:$T_ADDR:${f#*:},,nodelay"
+	done
 	guard
 	start_guest host "$limit"
 	wait_guest
