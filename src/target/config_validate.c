@@ -11,6 +11,7 @@
 
 #include "proto/nvmf.h"
 #include "target/config_int.h"
+#include "volume/volume.h"
 
 /* ---------------------------------------------------------------------------
  * fq_conf_validate: rules that need the whole structure.
@@ -317,8 +318,10 @@ int fq_conf_validate(struct fq_target_conf *c, char *err, size_t errlen)
 {
 	if (validate_target(c, err, errlen) < 0 || validate_ports(c, err, errlen) < 0)
 		return -EINVAL;
-	if (c->nsubsys < 1 || !c->subsys) {
-		fq_errf(err, errlen, "no [subsystem] defined: the target needs at least one");
+	/* A daemon may serve only volumes: each gets a subsystem at start. */
+	if ((c->nsubsys < 1 || !c->subsys) && !fq_pool_conf_count()) {
+		fq_errf(err, errlen,
+			"no [subsystem] or [pool] defined: the target needs at least one");
 		return -EINVAL;
 	}
 	if (c->nsubsys > FQ_CONF_MAX_SUBSYS) {

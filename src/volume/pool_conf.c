@@ -60,6 +60,11 @@ void fq_pool_conf_reset(void)
 	nconfs = 0;
 }
 
+int fq_pool_conf_count(void)
+{
+	return nconfs;
+}
+
 bool fq_pool_conf_defined(const char *name)
 {
 	for (int i = 0; i < nconfs; i++)

@@ -151,6 +151,8 @@ void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol);
  * closes what it opened.
  */
 void fq_pool_conf_reset(void);
+/* How many [pool] sections were read since the last reset. */
+int fq_pool_conf_count(void);
 /* Whether a [pool "NAME"] section was read since the last reset. */
 bool fq_pool_conf_defined(const char *name);
 int fq_pool_conf_begin(const char *name, char *err, size_t errlen);

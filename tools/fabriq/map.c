@@ -1401,6 +1401,17 @@ static int find_mapping(const char *what, struct mapping *m)
 	return -ENOENT;
 }
 
+int map_device_volume(const char *dev, char *pool, size_t plen, char *volume, size_t vlen)
+{
+	struct mapping m;
+
+	if (!dev || dev[0] != '/' || find_mapping(dev, &m))
+		return -ENOENT;
+	snprintf(pool, plen, "%s", m.pool);
+	snprintf(volume, vlen, "%s", m.volume);
+	return 0;
+}
+
 static int unmap_one(const char *what, bool force)
 {
 	char where[1024];

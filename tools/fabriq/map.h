@@ -39,6 +39,13 @@ int map_kernel_disconnect(const char *subnqn);
 /* The serving process of a user-mode mapping (the hidden verb map-serve). */
 int map_serve_main(int argc, char **argv);
 
+/*
+ * The volume a mapped device belongs to: @dev is /dev/fabriq/POOL/VOLUME,
+ * the loop device of a user-mode mapping or the namespace device of a
+ * kernel one. 0, or -ENOENT when @dev is not a mapped device.
+ */
+int map_device_volume(const char *dev, char *pool, size_t plen, char *volume, size_t vlen);
+
 int cmd_map(int argc, char **argv);
 int cmd_unmap(int argc, char **argv);
 int cmd_remap(int argc, char **argv);

@@ -14,6 +14,11 @@
  * EIO, the way a kernel host holds I/O for ctrl-loss-tmo; nothing written
  * is reported done before the target answered it.
  *
+ * A resize of the volume reaches the host as a Namespace Attribute Changed
+ * event (NVMe Base 2.0 §5.2.2, notice 00h): a thread re-reads the
+ * namespace, gives the file its new size and tells the loop devices on it
+ * (LOOP_SET_CAPACITY), so the mapped device grows without a remap.
+ *
  * The process writes its state ("live", "reconnecting", "failed") to the
  * state file whenever the controller's state changes; SIGHUP is a no-op
  * wake-up that `fabriq remap` sends before it waits for "live".
@@ -24,13 +29,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <dirent.h>
 #include <linux/falloc.h>
+#include <linux/loop.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <semaphore.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,9 +66,13 @@ static struct serve {
 	struct fq_ns *ns;
 	uint32_t nsid;
 	uint32_t sector;
-	uint64_t size;
+	_Atomic uint64_t size; /* changes when the volume is resized */
 	uint32_t io_timeout_s;
 	const char *state_path;
+	char file[MAP_PATH_MAX]; /* the served file, as the loop devices name it */
+	struct fuse *fuse;
+	sem_t changed; /* posted by the async event callback */
+	atomic_bool stopping;
 	uint32_t nqp;
 	struct qp_slot slot[MAX_QP];
 	atomic_uint next_slot;
@@ -190,6 +203,99 @@ static int do_op(enum op op, void *buf, uint64_t lba, uint32_t nlb)
 	}
 }
 
+/* Async events arrive on the library's thread: only wake the refresher there. */
+static void on_aer(void *arg, uint32_t cdw0)
+{
+	(void)arg;
+	/* Type 2h (notice), information 00h: Namespace Attribute Changed. */
+	if ((cdw0 & 0x7) == 2 && ((cdw0 >> 8) & 0xff) == 0)
+		sem_post(&S.changed);
+}
+
+/* Every loop device whose backing file is the served file gets the new size. */
+static void refresh_loops(void)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[320], back[MAP_PATH_MAX + 2] = "";
+		FILE *f;
+		int fd;
+
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		snprintf(p, sizeof(p), "/sys/block/%s/loop/backing_file", de->d_name);
+		f = fopen(p, "r");
+		if (!f)
+			continue;
+		if (!fgets(back, sizeof(back), f))
+			back[0] = '\0';
+		fclose(f);
+		back[strcspn(back, "\n")] = '\0';
+		if (strcmp(back, S.file))
+			continue;
+		snprintf(p, sizeof(p), "/dev/%s", de->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, LOOP_SET_CAPACITY, 0))
+			fprintf(stderr, "map-serve: %s: new capacity not set: %s\n", p,
+				strerror(errno));
+		else
+			fprintf(stderr, "map-serve: %s has the new size\n", p);
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+}
+
+/*
+ * The kernel's idea of the file's size (what LOOP_SET_CAPACITY reads) is
+ * its cached attributes: drop them, then stat until the new size shows
+ * (at most the attribute timeout later).
+ */
+static void refresh_file(uint64_t size)
+{
+	for (int i = 0; i < 30; i++) {
+		struct stat st;
+
+		if (S.fuse)
+			fuse_invalidate_path(S.fuse, "/");
+		if (!stat(S.file, &st) && (uint64_t)st.st_size == size)
+			return;
+		nanosleep(&(struct timespec){0, 100000000}, NULL);
+	}
+	fprintf(stderr, "map-serve: %s does not show the new size yet\n", S.file);
+}
+
+static void *refresher(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint64_t old, size;
+		int rc;
+
+		while (sem_wait(&S.changed) && errno == EINTR)
+			;
+		if (atomic_load(&S.stopping))
+			return NULL;
+		rc = fq_ctrlr_rescan_ns(S.ctrlr);
+		if (rc) {
+			fprintf(stderr, "map-serve: namespace rescan: %s\n", strerror(-rc));
+			continue;
+		}
+		size = fq_ns_get_size(S.ns);
+		old = atomic_exchange(&S.size, size);
+		if (size == old)
+			continue;
+		fprintf(stderr, "map-serve: namespace %u resized from %llu to %llu bytes\n", S.nsid,
+			(unsigned long long)old, (unsigned long long)size);
+		refresh_file(size);
+		refresh_loops();
+	}
+}
+
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	(void)fi;
@@ -317,6 +423,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->direct_io = 1;
 	cfg->kernel_cache = 0;
 	cfg->attr_timeout = 1.0;
+	S.fuse = fuse_get_context()->fuse;
 	write_state("live");
 	return NULL;
 }
@@ -383,11 +490,17 @@ int map_serve_main(int argc, char **argv)
 		fprintf(stderr, "map-serve: needs --trid, --file and --state\n");
 		return EXIT_USAGE;
 	}
+	if (!realpath(file, S.file)) {
+		fprintf(stderr, "map-serve: %s: %s\n", file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	sem_init(&S.changed, 0, 0);
 	signal(SIGHUP, on_hup);
 	fq_ctrlr_opts_init(&co, sizeof(co));
 	if (hostnqn)
 		snprintf(co.hostnqn, sizeof(co.hostnqn), "%s", hostnqn);
 	co.state_cb = on_state;
+	co.aer_cb = on_aer;
 	co.ctrl_loss_timeout_ms = -1; /* keep reconnecting: the mapping outlives outages */
 	co.num_io_queues = MAX_QP;
 	rc = fq_ctrlr_connect(&trid, &co, &S.ctrlr);
@@ -424,7 +537,15 @@ int map_serve_main(int argc, char **argv)
 			(char *)"-o",	      (char *)"fsname=fabriq,subtype=fabriq,max_threads=16",
 			(char *)file,	      NULL};
 
+		pthread_t th;
+		bool have_th = !pthread_create(&th, NULL, refresher, NULL);
+
 		rc = fuse_main(5, fargv, &ops, NULL);
+		atomic_store(&S.stopping, true);
+		if (have_th) {
+			sem_post(&S.changed);
+			pthread_join(th, NULL);
+		}
 	}
 	for (uint32_t i = 0; i < S.nqp; i++)
 		if (S.slot[i].qp)

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "map.h"
 #include "rpc_client.h"
 
 struct opts {
@@ -95,12 +96,25 @@ static void print_result(const char *what, const char *verb, json_object *res)
 	}
 }
 
-/* "POOL/NAME" into the pool and name parameters (@key for the name). */
+/*
+ * "POOL/NAME" into the pool and name parameters (@key for the name). Where
+ * a pool is expected, a device that `fabriq map` made on this machine
+ * (/dev/fabriq/POOL/NAME, /dev/loopN, /dev/nvmeXnY) names its volume too.
+ */
 static int split(const char *arg, json_object *params, const char *key, bool set_pool)
 {
 	const char *slash = strchr(arg, '/');
-	char pool[128];
+	char pool[128], name[256];
 
+	if (arg[0] == '/' && set_pool) {
+		if (map_device_volume(arg, pool, sizeof(pool), name, sizeof(name))) {
+			fprintf(stderr, "fabriq: %s is not a device fabriq map made here\n", arg);
+			return -EINVAL;
+		}
+		json_object_object_add(params, "pool", json_object_new_string(pool));
+		json_object_object_add(params, key, json_object_new_string(name));
+		return 0;
+	}
 	if (!slash || slash == arg || !slash[1] || (size_t)(slash - arg) >= sizeof(pool)) {
 		fprintf(stderr, "fabriq: expected POOL/NAME, got '%s'\n", arg);
 		return -EINVAL;

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # fabriq map --via user end to end (needs root, /dev/fuse and loop devices;
-# fails, never skips, without them): a fabriqd volume subsystem
-# (nqn ...:POOL:VOLUME, a file namespace) is mapped through FUSE and a loop
-# device; ext4 is made, mounted, written, checked after unmap and map again;
-# unmap refuses a mounted device; kill -9 of fabriqd while mapped and idle,
-# restart, remap: same device, the file system is clean and the data is
-# there; mapall/unmapall; the clear errors.
+# fails, never skips, without them): a thin volume of a pool on a file
+# (subsystem nqn.2026-01.io.fabriq:vol:POOL:VOLUME) is mapped through FUSE
+# and a loop device; ext4 is made, mounted, written, checked after unmap and
+# map again; unmap refuses a mounted device; kill -9 of fabriqd while mapped
+# and idle, restart, remap: same device, the file system is clean and the
+# data is there; `fabriq volume info|resize` name the volume by its mapped
+# device, and the device grows without a remap; mapall/unmapall; the clear
+# errors.
 #   test_map_user.sh FABRIQD FABRIQ
 set -euo pipefail
 FQD=$1
@@ -13,7 +15,7 @@ FQ=$2
 T=$(mktemp -d /tmp/fq-map.XXXXXX)
 POOL=t$$
 VOL=vol1
-NQN=nqn.2026-01.io.fabriq.test:$POOL:$VOL
+SOCK=
 FQD_PID=
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
@@ -32,7 +34,24 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 P=$(port)
 DP=$(port)
 start_target() {
-	"$FQD" -l 127.0.0.1:$P -d $DP -n $NQN --ns "file:$T/v.img:256M" --log-level warn >>"$T/fqd.log" 2>&1 &
+	cat >"$T/fqd.ini" <<-EOF
+		[target]
+		reactors = 1
+		[port "io"]
+		address = 127.0.0.1
+		port = $P
+		[port "disc"]
+		address = 127.0.0.1
+		port = $DP
+		discovery_only = yes
+		[rpc]
+		socket = $SOCK
+		[pool "$POOL"]
+		bdev = file:$T/v.img:1G
+		create = yes
+		volume = $VOL:256M
+	EOF
+	"$FQD" -c "$T/fqd.ini" --log-level warn >>"$T/fqd.log" 2>&1 &
 	FQD_PID=$!
 	# After the kill -9 below, fabriqd waits (up to 15 s) for the old
 	# connections to close before it can listen again.
@@ -43,6 +62,7 @@ start_target() {
 	{ ss -tanp 2>/dev/null | grep ":$P" >&2; } || true
 	fail "fabriqd did not start: $(cat "$T/fqd.log")"
 }
+SOCK=$T/fqd.sock
 mkdir -p "$T/mnt"
 start_target
 URI=tcp://127.0.0.1:$DP/$POOL/$VOL
@@ -92,6 +112,25 @@ mount "$DEV" "$T/mnt"
 echo more >"$T/mnt/after"
 umount "$T/mnt"
 
+echo "== volume verbs on the mapped device; resize while mapped"
+"$FQ" volume info "$DEV" -S "$SOCK" --json | python3 -c "
+import json,sys; v=json.load(sys.stdin); assert v['name']=='$VOL' and v['size']==256<<20, v"
+"$FQ" volume resize "/dev/fabriq/$POOL/$VOL" 512M -S "$SOCK" >/dev/null
+for _ in $(seq 100); do
+	[ "$(blockdev --getsize64 "$DEV")" = $((512 << 20)) ] && break
+	sleep 0.1
+done
+[ "$(blockdev --getsize64 "$DEV")" = $((512 << 20)) ] ||
+	fail "the device did not grow: $(blockdev --getsize64 "$DEV") bytes"
+# Offline (online resizing needs CAP_SYS_RESOURCE, which containers may
+# lack); resize2fs wants a full check first, and -p records it.
+e2fsck -f -p "$DEV" >"$T/resize" 2>&1 || fail "fsck after the resize: $(cat "$T/resize")"
+resize2fs "$DEV" >"$T/resize" 2>&1 || fail "resize2fs: $(cat "$T/resize")"
+mount "$DEV" "$T/mnt"
+[ "$(df -B1M --output=size "$T/mnt" | tail -1)" -gt 400 ] || fail "the file system did not grow"
+(cd "$T/mnt" && sha256sum -c --quiet "$T/sums") || fail "data differs after the resize"
+umount "$T/mnt"
+
 echo "== errors"
 expect() { # exit-code message-fragment command...
 	local want=$1 msg=$2 rc=0
@@ -116,6 +155,7 @@ expect 2 "ctrl_loss_tmo = '-5' is not a number in -1..31536000" "$FQ" map "$URI"
 printf '[map]\nkeepalive = 5\n' >"$T/bad.conf"
 expect 2 "unknown key 'keepalive'" "$FQ" map "$URI" --config "$T/bad.conf"
 expect 2 "is not mapped" "$FQ" unmap "$POOL/nope"
+expect 2 "is not a device fabriq map made here" "$FQ" volume info /dev/null -S "$SOCK"
 expect 5 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$FQ" map "$URI"
 "$FQ" unmap "$POOL/$VOL" >/dev/null
 

@@ -19,6 +19,7 @@
 #include "proto/nvmf.h"
 #include "target/config.h"
 #include "target/state.h"
+#include "volume/volume.h"
 
 #define NQN1 "nqn.2024-01.io.fabriq:test"
 #define NQN2 "nqn.2024-01.io.fabriq:other"
@@ -942,6 +943,11 @@ static void validate_errors(void **state)
 	strcpy(c.ports[0].addr, "::1");
 	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "no [subsystem]"));
+	/* A daemon serving only volumes: a [pool] is enough. */
+	fq_pool_conf_reset();
+	assert_int_equal(fq_pool_conf_begin("p0", err, sizeof(err)), 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
+	fq_pool_conf_reset();
 	fq_conf_free(&c);
 
 	s = build(&c, NQN1, specs, 1);
