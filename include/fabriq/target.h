@@ -378,6 +378,22 @@ int fq_target_save_state(struct fq_target *t, const char *path);
  */
 int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg);
 
+/**
+ * fq_target_hold_connections() - Before fq_target_start(): bind the ports
+ * at start but leave connections in their listen backlog until
+ * fq_target_accept_connections(). What the caller makes right after the
+ * start (fabriqd: a subsystem per volume) is then there before any host
+ * asks for it, instead of a host being refused a subsystem that is about to
+ * exist. Return: 0, -EBUSY once started.
+ */
+int fq_target_hold_connections(struct fq_target *t);
+
+/**
+ * fq_target_accept_connections() - Start taking the connections held since
+ * the start. Return: 0; -ESHUTDOWN when the target is not running.
+ */
+int fq_target_accept_connections(struct fq_target *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,6 +46,7 @@ struct fq_target {
 	 */
 	char (*base)[FQ_CONF_NQN_LEN];
 	int nbase;
+	bool hold; /* fq_target_hold_connections() */
 };
 
 static int fail(struct fq_target *t, int rc, const char *fmt, ...)
@@ -244,6 +245,8 @@ int fq_target_start(struct fq_target *t)
 			t->conf.ports[i].port = 0; /* bind picks one */
 	fq_log_set_level(t->conf.log_level);
 	rc = fq_tgt_create(&t->conf, &t->tgt, t->err, sizeof(t->err));
+	if (!rc && t->hold)
+		fq_tgt_hold_accept(t->tgt);
 	if (!rc)
 		rc = fq_tgt_run(t->tgt);
 	if (rc) {
@@ -724,6 +727,24 @@ int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_targe
 const char *fq_target_get_rpc_socket(const struct fq_target *t)
 {
 	return t->conf.rpc_socket;
+}
+
+int fq_target_hold_connections(struct fq_target *t)
+{
+	int rc = check_new(t);
+
+	if (!rc)
+		t->hold = true;
+	return rc;
+}
+
+int fq_target_accept_connections(struct fq_target *t)
+{
+	if (t->state != TARGET_RUNNING || !t->tgt)
+		return -ESHUTDOWN;
+	t->hold = false;
+	fq_tgt_release_accept(t->tgt);
+	return 0;
 }
 
 int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg)

@@ -482,7 +482,7 @@ static void arm_accept(struct fq_reactor *r, struct fq_port *p)
 {
 	struct io_uring_sqe *sqe;
 
-	if (p->accept_armed || p->fd < 0)
+	if (p->accept_armed || p->fd < 0 || atomic_load(&r->tgt->hold_accept))
 		return;
 	p->reactor = r;
 	p->accept_uop.done = on_accept;
@@ -906,6 +906,20 @@ int fq_tgt_run(struct fq_tgt *t)
 		t->reactors[i].started = true;
 	}
 	return 0;
+}
+
+void fq_tgt_hold_accept(struct fq_tgt *t)
+{
+	atomic_store(&t->hold_accept, true);
+}
+
+void fq_tgt_release_accept(struct fq_tgt *t)
+{
+	atomic_store(&t->hold_accept, false);
+	/* The acceptor arms the ports when it handles its inbox. */
+	for (int i = 0; i < t->nreactors; i++)
+		if (t->reactors[i].acceptor)
+			fq_reactor_kick(&t->reactors[i]);
 }
 
 void fq_reactor_kick(struct fq_reactor *r)

@@ -366,6 +366,8 @@ struct fq_tgt {
 	uint16_t next_cntlid;
 	uint64_t genctr;
 	atomic_bool stopping;
+	/* Ports are bound but connections wait in the backlog (fq_tgt_hold_accept). */
+	atomic_bool hold_accept;
 	/* Start failed: destroy removes the namespace files this start created. */
 	bool start_failed;
 	atomic_int nconns;
@@ -437,6 +439,13 @@ uint16_t fq_errno_to_status(int err);
 /* tgt.c lifecycle */
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen);
 int fq_tgt_run(struct fq_tgt *t);
+/*
+ * Keep connections in the listen backlog (before fq_tgt_run) until
+ * fq_tgt_release_accept(): subsystems made right after the start then exist
+ * before the first host can ask for them.
+ */
+void fq_tgt_hold_accept(struct fq_tgt *t);
+void fq_tgt_release_accept(struct fq_tgt *t);
 /* Reactors when the config leaves it to fabriqd (reactors = 0). */
 int fq_tgt_default_reactors(void);
 /* Apply namespace additions/removals of @conf (SIGHUP). Returns 0 or -errno. */

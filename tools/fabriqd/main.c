@@ -447,6 +447,9 @@ int main(int argc, char **argv)
 	/* Bound before start too: a port in use fails the start, not a scrape. */
 	if (!rc && cli.metrics)
 		rc = fq_metrics_open(cli.metrics, &metrics, err, sizeof(err));
+	/* Hosts wait in the backlog until each volume has its subsystem. */
+	if (!rc)
+		rc = fq_target_hold_connections(t);
 	if (!rc) {
 		rc = fq_target_start(t);
 		if (rc)
@@ -458,6 +461,7 @@ int main(int argc, char **argv)
 
 		if (n)
 			fq_info("%d volume(s) exported", n);
+		rc = fq_target_accept_connections(t);
 	}
 	if (!rc && mgmt && state[0])
 		fq_mgmt_set_state(mgmt, state);
