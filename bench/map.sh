@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# What `fabriq map --via user` costs: fio on the mapped loop device against
+# fabriq perf on the same volume, in the same run (docs/map.md).
+#
+#   sudo bench/map.sh
+#
+# fabriqd (one reactor on TARGET_CPU) serves a 1 GiB thin volume of a pool
+# on a file in DIR; the volume is filled through the mapped device first (so
+# reads hit allocated clusters), then for each case fio (ioengine=io_uring,
+# direct=1, on LOAD_CPU) reads the loop device and fabriq perf (on LOAD_CPU)
+# reads the volume's subsystem directly:
+#   4 KiB randread at QD32 (goal: map >= 0.25x perf),
+#   128 KiB sequential read at QD8 (goal: map >= 0.5x perf).
+# The map serving process (FUSE threads and libfabriq) is left to the
+# scheduler, as a user's would be. Needs root, fio, /dev/fuse and loop devices.
+#
+# Environment: DIR (/var/tmp), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${DIR:-/var/tmp}
+TARGET_CPU=${TARGET_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+SECS=${SECONDS_PER_CASE:-10}
+[ "$(id -u)" = 0 ] || { echo "bench/map.sh: needs root (FUSE and loop devices)" >&2; exit 2; }
+command -v fio >/dev/null || { echo "bench/map.sh: needs fio (apt-get install fio)" >&2; exit 2; }
+
+scripts/deps.sh
+[ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=false >/dev/null
+ninja -C build-release >/dev/null
+FQ=build-release/tools/fabriq/fabriq
+FQD=build-release/tools/fabriqd/fabriqd
+OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-map
+mkdir -p "$OUT"
+WORK=$(mktemp -d "$DIR/fabriq-mapbench-XXXXXX")
+POOL=mb$$
+. bench/lib.sh
+cleanup() {
+	"$FQ" unmap --force "$POOL/v1" >/dev/null 2>&1 || true
+	[ -n "$FQD_PID" ] && kill "$FQD_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(bench_free_port)
+DPORT=$(bench_free_port)
+NQN=nqn.2026-01.io.fabriq:vol:$POOL:v1
+cat >"$WORK/fabriqd.ini" <<EOF
+[target]
+reactors = 1
+
+[port "io"]
+address = 127.0.0.1
+port = $PORT
+
+[port "disc"]
+address = 127.0.0.1
+port = $DPORT
+discovery_only = yes
+
+[pool "$POOL"]
+bdev = file:$WORK/pool.img:2G
+create = yes
+volume = v1:1G
+EOF
+taskset -c "$TARGET_CPU" "$FQD" -c "$WORK/fabriqd.ini" --log-level warn >>"$OUT/fabriqd.log" 2>&1 &
+FQD_PID=$!
+for _ in $(seq 100); do
+	python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null && break
+	sleep 0.1
+done
+
+DEV=$("$FQ" map "tcp://127.0.0.1:$DPORT/$POOL/v1" --via user)
+echo "mapped $DEV" | tee "$OUT/summary.txt"
+dd if=/dev/urandom of="$DEV" bs=1M count=1024 oflag=direct status=none
+
+fio_case() { # name rw bs depth
+	taskset -c "$LOAD_CPU" fio --name="$1" --filename="$DEV" --ioengine=io_uring --direct=1 \
+		--rw="$2" --bs="$3" --iodepth="$4" --time_based --runtime="$SECS" --ramp_time=1 \
+		--output-format=json >"$OUT/fio-$1.json"
+	python3 -c "import json,sys; j=json.load(open('$OUT/fio-$1.json'))['jobs'][0]['read']; print('%.0f %.1f' % (j['iops'], j['bw_bytes']/1048576))"
+}
+perf_case() { # name workload size depth
+	taskset -c "$LOAD_CPU" "$FQ" perf --traddr 127.0.0.1 --trsvcid "$PORT" --nqn "$NQN" \
+		-w "$2" -o "$3" -q "$4" -t "$SECS" --warmup 1 --json >"$OUT/perf-$1.json"
+	python3 -c "
+import json; j=json.load(open('$OUT/perf-$1.json'))
+t=j['total']
+print('%.0f %.1f' % (t['iops'], t['mib_per_s']))"
+}
+
+report() { # label map perf goal
+	python3 -c "
+m=[float(x) for x in '$2'.split()]; p=[float(x) for x in '$3'.split()]
+print('%-26s map %9.0f IOPS %8.1f MiB/s | perf %9.0f IOPS %8.1f MiB/s | ratio %.2f (goal >= %s)' % ('$1', m[0], m[1], p[0], p[1], m[0]/p[0], '$4'))" | tee -a "$OUT/summary.txt"
+}
+
+m=$(fio_case rr4k randread 4k 32)
+p=$(perf_case rr4k randread 4K 32)
+report "4 KiB randread QD32" "$m" "$p" 0.25
+m=$(fio_case sr128k read 128k 8)
+p=$(perf_case sr128k read 128K 8)
+report "128 KiB seq read QD8" "$m" "$p" 0.5
+
+"$FQ" unmap "$POOL/v1" >/dev/null
+bench_stop_fabriqd
+echo "results in $OUT"
