@@ -1,8 +1,9 @@
 #!/bin/sh
-# Runs inside the kernel peer guest (busybox sh, kpeer host --script-only):
-# the kernel NVMe/TCP host on fabriqd's volume subsystems. kernel_volume.sh
-# on the other side makes the pool, the volume, the snapshot, the clone and
-# the resize; the markers "KVOL: ..." are the hand-over points.
+# Runs inside the kernel peer guest (busybox sh, kpeer host --script) after
+# the peer connected volume p0/vol (DEV) and ran its checks: the kernel
+# NVMe/TCP host on fabriqd's volume subsystems. kernel_volume.sh on the
+# other side makes the pool, the volume, the snapshot, the clone and the
+# resize; the markers "KVOL: ..." are the hand-over points.
 #
 #   1. volume p0/vol: ext2, files with known checksums, unmount, disconnect;
 #      "KVOL: SNAPSHOT-NOW": the host snapshots p0/vol@s1 and clones it as
@@ -14,7 +15,7 @@
 #      mounted again does not have it;
 #   4. with p0/vol connected, "KVOL: RESIZE-NOW": the host grows it; the new
 #      size must reach the block device through the Namespace Attribute
-#      Changed event, with no reconnect.
+#      Changed event, with no reconnect. The peer disconnects it at the end.
 set -e
 BASE=nqn.2026-01.io.fabriq:vol:p0
 VOL=$BASE:vol
@@ -41,13 +42,17 @@ wait_for() {
 	done
 }
 
-# The namespace block device (name under /sys/block) of subsystem $1.
+# The namespace block device (name under /sys/block) of subsystem $1: the
+# multipath head nvmeXnY, or without native multipath the controller's
+# nvmeXnY. Never a path device nvmeXcYnZ, which appears before the head and
+# cannot be opened.
 DEVNAME=""
 find_dev() {
 	DEVNAME=""
 	for s in /sys/class/nvme-subsystem/* /sys/class/nvme/*; do
 		[ "$(cat "$s/subsysnqn" 2>/dev/null)" = "$1" ] || continue
 		for b in "$s"/nvme*n*; do
+			case ${b##*/} in nvme*c*n*) continue ;; esac
 			[ -e "$b/size" ] && DEVNAME=${b##*/} && return 0
 		done
 	done
@@ -68,8 +73,9 @@ bytes() { echo $(($(cat "/sys/block/$1/size") * 512)); }
 mkdir -p /mnt/v
 
 say "volume: ext2 and files"
-attach "$VOL"
+find_dev "$VOL" || die "p0/vol is not connected"
 V=$DEVNAME
+[ "/dev/$V" = "$DEV" ] || die "p0/vol is /dev/$V, the peer said $DEV"
 [ "$(bytes "$V")" = $SIZE1 ] || die "$V: $(bytes "$V") bytes, not $SIZE1"
 [ "$(cat "/sys/block/$V/ro")" = 0 ] || die "the volume $V is read-only"
 mke2fs -q -F -b 4096 "/dev/$V" >/dev/null 2>&1 || mke2fs -F -b 4096 "/dev/$V"
@@ -168,5 +174,4 @@ dd if=/tmp/tail of="/dev/$V" bs=1M seek=$((SIZE2 / MiB - 1)) count=1 oflag=direc
 mount -t ext2 "/dev/$V" /mnt/v || die "mount after the resize"
 (cd /mnt/v && md5sum -c /tmp/sums) || die "the files differ after the resize"
 umount /mnt/v
-detach "$VOL"
 say "OK"

@@ -65,8 +65,10 @@ fq pool create p0 "$POOL_FILE" --size 2G >/dev/null || fail "pool create"
 fq volume create p0/vol 256M >/dev/null || fail "volume create"
 [ "$(vol_field p0/vol size)" = $SIZE1 ] || fail "p0/vol is not $SIZE1 bytes"
 
+# The peer connects p0/vol, identifies it, round-trips 1 MiB at each end,
+# then runs the script, and disconnects p0/vol after it.
 "$KPEER" host --target 127.0.0.1:"$PORT" --nqn nqn.2026-01.io.fabriq:vol:p0:vol --quiet \
-	--script-only --script "$HERE/kernel-volume-script.sh" --timeout 240 >"$WORK/host.out" 2>&1 &
+	--io-mb 1 --script "$HERE/kernel-volume-script.sh" --timeout 240 >"$WORK/host.out" 2>&1 &
 KPPID=$!
 
 # Stop the guest and fail with what went wrong.
