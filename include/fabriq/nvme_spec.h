@@ -265,6 +265,8 @@ static_assert(offsetof(struct fq_id_ns, eui64) == 120, "EUI64 at 120");
 static_assert(offsetof(struct fq_id_ns, lbaf) == 128, "LBAF at 128");
 
 #define FQ_NSFEAT_THIN (1u << 0)
+/* NSATTR bit 0: the namespace is write protected (NVMe NVM command set 1.0, 4.1.5.1). */
+#define FQ_NSATTR_WRITE_PROTECTED (1u << 0)
 #define FQ_DLFEAT_READ_ZEROES 0x01 /* deallocated blocks read as zeroes */
 
 /* Namespace Identification Descriptor, NVMe Base 2.0 Fig. 280. */

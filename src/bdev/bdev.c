@@ -157,6 +157,7 @@ static int open_at(const struct fq_bdev_opts *opts, int depth, struct fq_bdev **
 		bdev->volatile_cache = base->volatile_cache;
 		bdev->read_zeroes_after_dealloc = base->read_zeroes_after_dealloc;
 		bdev->supports_dealloc = base->supports_dealloc;
+		bdev->write_protected = base->write_protected;
 		/* "delay+ram"; a long stack is cut short, which is fine for a name. */
 		if (snprintf(bdev->name, sizeof(bdev->name), "%s+%.40s", m->name, base->name) < 0)
 			bdev->name[0] = '\0';

@@ -115,6 +115,11 @@ struct fq_bdev {
 	bool volatile_cache; /* writes need Flush to be durable */
 	bool read_zeroes_after_dealloc;
 	bool supports_dealloc;
+	/*
+	 * Writes always fail with Namespace Is Write Protected (a snapshot):
+	 * Identify Namespace reports it in NSATTR so hosts know before writing.
+	 */
+	bool write_protected;
 	/* Every operation completes before submit returns (RAM, null). */
 	bool sync_submit;
 	const struct fq_bdev_module *module;

@@ -97,6 +97,11 @@ static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_tgt_n
 	id->nlbaf = 0;
 	id->flbas = 0;
 	id->nmic = 1; /* may be attached to several controllers */
+	/*
+	 * A write-protected namespace (a snapshot) says so: the Linux host then
+	 * makes the disk read-only instead of failing each write at the target.
+	 */
+	id->nsattr = b->write_protected ? FQ_NSATTR_WRITE_PROTECTED : 0;
 	/* Deallocated blocks read as zeroes; Write Zeroes may deallocate. */
 	id->dlfeat = b->read_zeroes_after_dealloc ? (FQ_DLFEAT_READ_ZEROES | 0x08) : 0;
 	id->lbaf[0].lbads = ns->lbads;

@@ -419,6 +419,8 @@ static int vol_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char 
 	bdev->volatile_cache = p->bdev->volatile_cache;
 	bdev->read_zeroes_after_dealloc = true;
 	bdev->supports_dealloc = true;
+	/* A snapshot stays one for as long as this bdev is attached to it. */
+	bdev->write_protected = (v->flags & VOLF_SNAPSHOT) != 0;
 	bdev->sync_submit = p->bdev->sync_submit;
 	snprintf(bdev->name, sizeof(bdev->name), "vol:%.58s", opts->path);
 	return 0;

@@ -32,6 +32,7 @@ from test_rpc import (AEC_NS_ATTR, AEN_NS_CHANGED, FEAT_ASYNC_EVENT_CFG,  # noqa
 BASE = "nqn.2026-01.io.fabriq:vol"
 MiB = 1 << 20
 CLUSTER = 64 * 1024
+NSATTR = 99  # Identify Namespace byte 99 (NVMe NVM command set 1.0, 4.1.5.1)
 
 
 def vol_nqn(pool, name):
@@ -146,6 +147,15 @@ class VolumeMgmtTest(TargetTestCase):
         # Clone: the snapshot's data, writable on its own.
         self.mgmt("volume", "clone", "p0/data@s1", "p0/copy")
         cnqn = vol_nqn("p0", "copy")
+        # Identify Namespace NSATTR bit 0 (write protected) tells hosts the
+        # snapshot is read-only (the Linux host then sets the disk
+        # read-only); the volume and the clone are writable.
+        for n, want in ((nqn, 0), (snqn, 1), (cnqn, 0)):
+            a = raw.admin_queue(ADDR, self.port, n)
+            c = a.identify(0, nsid=1)
+            self.assertEqual(c.status, 0, c)
+            self.assertEqual(c.data[NSATTR] & 1, want, n)
+            a.close()
         self.assertEqual(self.read(cnqn, len(old), CLUSTER // 2), old)
         self.write(cnqn, new, offset=0)
         self.assertEqual(self.read(snqn, len(old), CLUSTER // 2), old)
