@@ -82,8 +82,8 @@ static inline uint64_t fq_tbucket_take(struct fq_tbucket *b, uint64_t cost, uint
 	old = atomic_load_explicit(&b->tat, memory_order_relaxed);
 	do {
 		start = old > now ? old : now;
-	} while (!atomic_compare_exchange_weak_explicit(&b->tat, &old, start + inc,
-							memory_order_relaxed, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+		&b->tat, &old, start + inc, memory_order_relaxed, memory_order_relaxed));
 	return start > now + burst_ns ? start - now - burst_ns : 0;
 }
 

@@ -151,7 +151,8 @@ static uint64_t wait_of(const struct vol_gate *g, int dir, uint64_t now)
 
 static void charge(struct vol_gate *g, int dir, const struct fq_bdev_io *io, uint64_t now)
 {
-	fq_tbucket_take(&g->b[dir == GATE_READ ? GB_READ_IOPS : GB_WRITE_IOPS], 1, now, g->burst_ns);
+	fq_tbucket_take(&g->b[dir == GATE_READ ? GB_READ_IOPS : GB_WRITE_IOPS], 1, now,
+			g->burst_ns);
 	fq_tbucket_take(&g->b[dir == GATE_READ ? GB_READ_BPS : GB_WRITE_BPS], bytes_of(io), now,
 			g->burst_ns);
 }

@@ -161,10 +161,10 @@ static void suspend_holds_up_to_the_bound(void **state)
 	assert_int_equal(gate_suspend(&g), 0);
 	assert_int_equal(gate_suspend(&g), -EALREADY);
 	for (uint32_t i = 0; i < FQ_VOL_SUSPEND_MAX_HELD; i++)
-		assert_int_equal(gate_admit(&g, mk((int)i, i % 3 ? FQ_BDEV_IO_WRITE : FQ_BDEV_IO_FLUSH,
-						 512),
-					    T0),
-				 GATE_HELD);
+		assert_int_equal(
+			gate_admit(&g, mk((int)i, i % 3 ? FQ_BDEV_IO_WRITE : FQ_BDEV_IO_FLUSH, 512),
+				   T0),
+			GATE_HELD);
 	assert_int_equal(gate_admit(&g, mk(FQ_VOL_SUSPEND_MAX_HELD, FQ_BDEV_IO_READ, 512), T0),
 			 GATE_FULL);
 	assert_int_equal(g.held.n, FQ_VOL_SUSPEND_MAX_HELD);
