@@ -292,9 +292,9 @@ static int gate_enter(struct vol_bdev *vb, struct fq_bdev *bdev, struct fq_engin
 	case GATE_FULL:
 	default:
 		/*
-		 * Namespace Not Ready (SCT 0h, SC 82h) with DNR clear: "the
-		 * namespace is not ready to be accessed", and the host may retry
-		 * it later (NVMe Base 2.0, 3.3.3.2.1, Generic Command Status).
+		 * Namespace Not Ready (SCT 0h, SC 82h) with DNR clear: the
+		 * namespace cannot be accessed for now and the host may retry
+		 * later (NVMe Base 2.0 §4.6.1.2.1, Generic Command Status).
 		 */
 		io->nvme_status = FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_NS_NOT_READY);
 		fq_bdev_complete_up(io, -EAGAIN);
