@@ -234,6 +234,21 @@ class VolumeQosTest(TargetTestCase):
         self.assertEqual(q.read(1, 0, 8).data, old)
         self.rpc.call("volume_delete", {"pool": "p0", "name": "sd"})
 
+    def test_delete_while_suspended(self):
+        # The held commands do not hold the delete up; the daemon serves on.
+        self.create("gone")
+        q, cids = self.held_writes("gone", os.urandom(4096), n=3)
+        self.rpc.call("volume_delete", {"pool": "p0", "name": "gone"})
+        self.assertNotIn("gone", [v["name"] for v in self.rpc.call("volume_list",
+                                                                   {"pool": "p0"})])
+        for cid in cids:
+            try:
+                c = q.wait(cid)
+            except (raw.Closed, OSError):
+                break  # the subsystem went with its connections
+            self.assertNotEqual(c.status, 0, c)
+        self.assert_serving()
+
     def test_bad_parameters(self):
         self.create("bad")
         p = self.mgmt("volume", "throttle", "p0/bad", "read_iops=5,speed=3", check=False)
@@ -290,8 +305,9 @@ class VolumeQosRestartTest(unittest.TestCase):
         self.tmpdir = tempfile.TemporaryDirectory(prefix="fq-volqos-restart-")
         self.tmp = self.tmpdir.name
         self.ini = os.path.join(self.tmp, "fabriqd.ini")
+        self.port = free_port()
         with open(self.ini, "w") as f:
-            f.write(INI.format(addr=ADDR, port=free_port()))
+            f.write(INI.format(addr=ADDR, port=self.port))
         self.daemons = []
 
     def tearDown(self):
@@ -336,7 +352,34 @@ class VolumeQosRestartTest(unittest.TestCase):
         q, state = self.qos(d)
         self.assertEqual((q["read_iops"], q["write_iops"], q["read_bps"], q["write_bps"],
                           q["burst_ms"]), (0, 200, 8 * MiB, 1 << 30, 50))
-        d.stop()
+        # A stop while a suspended volume holds a write and a throttled one
+        # keeps reads waiting: they are aborted, and the daemon exits cleanly.
+        cli("volume", "throttle", "p1/other", "read_iops=1,burst_ms=1", "-S", d.sock)
+        cli("volume", "suspend", "p1/db", "-S", d.sock)
+        queues = []
+        for name in ("db", "other"):
+            nqn = vol_nqn("p1", name)
+            a = raw.admin_queue(ADDR, self.port, nqn)
+            self.assertEqual(a.set_features(0x07, 0).status, 0)
+            queues += [a, raw.io_queue(ADDR, self.port, nqn, a.cntlid)]
+        qd, qo = queues[1], queues[3]
+        qd.submit(qd.rw_cmd(raw.IO_WRITE, 1, 0, 8), os.urandom(4096))
+        for i in range(5):
+            qo.submit(qo.rw_cmd(raw.IO_READ, 1, 8 * i, 8), data_in=4096)
+        deadline = time.monotonic() + 10
+        r = d.rpc()
+        while time.monotonic() < deadline:
+            held = r.call("volume_info", {"pool": "p1", "name": "db"})["qos"]["held"]
+            waiting = r.call("volume_info", {"pool": "p1", "name": "other"})["qos"]["waiting"]
+            if (held, waiting) == (1, 4):
+                break
+            time.sleep(0.01)
+        self.assertEqual((held, waiting), (1, 4))
+        r.close()
+        d.stop()  # exit status 0, no sanitizer report
+        self.assertIn("5 held command(s) aborted at exit", d.log_text())
+        for x in queues:
+            x.close()
 
 
 if __name__ == "__main__":
