@@ -202,6 +202,19 @@ struct fq_bdev_io *gate_next(struct vol_gate *g, uint64_t now, uint64_t *wait_ns
 	return NULL;
 }
 
+uint64_t gate_head_wait(const struct vol_gate *g, uint64_t now)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (int dir = 0; dir < GATE_NDIR; dir++) {
+		uint64_t w = g->wait[dir].n ? wait_of(g, dir, now) : UINT64_MAX;
+
+		if (w < min)
+			min = w;
+	}
+	return min;
+}
+
 int gate_suspend(struct vol_gate *g)
 {
 	if (g->suspended)

@@ -251,13 +251,15 @@ static void gate_drain(struct reg *r, struct fq_engine *eng)
 
 		if (!gate_waiting(&v->gate))
 			continue;
-		while ((io = gate_next(&v->gate, now, &w))) {
-			r->waiting--;
+		while ((io = gate_next(&v->gate, now, &w)))
 			gate_release(io);
-		}
 		if (w < min)
 			min = w;
 	}
+	/* Counted again rather than tracked: a release may have queued new I/O. */
+	r->waiting = 0;
+	for (struct fq_vol *v = r->pool->vols; v; v = v->next)
+		r->waiting += gate_waiting(&v->gate);
 	if (r->waiting)
 		gate_timer_arm(r, eng, min);
 }
@@ -284,8 +286,7 @@ static int gate_enter(struct vol_bdev *vb, struct fq_bdev *bdev, struct fq_engin
 		return vol_go(vb, bdev, eng, io);
 	case GATE_QUEUED:
 		vb->reg->waiting++;
-		/* Looked at again within a tick (the timer is armed for at most that). */
-		gate_timer_arm(vb->reg, eng, GATE_TICK_NS);
+		gate_timer_arm(vb->reg, eng, gate_head_wait(g, now_ns()));
 		return 0;
 	case GATE_HELD:
 		return 0;

@@ -289,6 +289,8 @@ enum gate_verdict gate_admit(struct vol_gate *g, struct fq_bdev_io *io, uint64_t
  * NULL with *@wait_ns set to the time until one may (UINT64_MAX: none waits).
  */
 struct fq_bdev_io *gate_next(struct vol_gate *g, uint64_t now, uint64_t *wait_ns);
+/* The time until the first waiting I/O conforms (0: now; UINT64_MAX: none waits). */
+uint64_t gate_head_wait(const struct vol_gate *g, uint64_t now);
 /* 0, or -EALREADY. */
 int gate_suspend(struct vol_gate *g);
 /* End the suspension; returns what it held, linked in order (gate_link_next). */

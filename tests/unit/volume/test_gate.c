@@ -80,6 +80,8 @@ static void read_limit_queues_reads_only(void **state)
 	assert_int_equal(gate_waiting(&g), 2);
 	assert_int_equal(g.delayed, 2);
 	/* 100 ms per read, 1 ms of burst: the first waiter goes at 99 ms. */
+	assert_int_equal(gate_head_wait(&g, T0), 99 * MS);
+	assert_int_equal(gate_head_wait(&g, T0 + 50 * MS), 49 * MS);
 	assert_null(gate_next(&g, T0, &w));
 	assert_int_equal(w, 99 * MS);
 	assert_null(gate_next(&g, T0 + 98 * MS, &w));
@@ -90,6 +92,7 @@ static void read_limit_queues_reads_only(void **state)
 	assert_ptr_equal(io, &ios[2]);
 	assert_null(gate_next(&g, T0 + 199 * MS, &w));
 	assert_int_equal(w, UINT64_MAX);
+	assert_int_equal(gate_head_wait(&g, T0 + 199 * MS), UINT64_MAX);
 }
 
 static void order_kept_within_a_direction(void **state)
