@@ -6,8 +6,9 @@ Limits are set whole or in part and shown by volume_info, volume_list and
 `fabriq volume info`; a read limit holds reads back (checked from below
 only: a limit makes I/O take at least so long, a busy machine can only
 make it slower) while a neighbouring volume's I/O completes; lifting the
-limit releases what waits. A suspended volume holds new commands, and a
-resume lets them go on, fails them or completes them undone. Bad
+limit releases what waits. A suspended volume holds new commands (up to
+1024; more are answered Namespace Not Ready, retryable), and a resume lets
+them go on, fails them or completes them undone. Bad
 parameters are named and the daemon carries on. The limits survive a
 clean restart and a kill -9 (journal replay); the suspension does not.
 """
@@ -31,6 +32,7 @@ BASE = "nqn.2026-01.io.fabriq:vol"
 MiB = 1 << 20
 CLUSTER = 64 * 1024
 SC_INTERNAL = 0x06
+SC_NS_NOT_READY = 0x82
 
 
 def vol_nqn(pool, name):
@@ -233,6 +235,26 @@ class VolumeQosTest(TargetTestCase):
         # Nothing was written: the old data is there.
         self.assertEqual(q.read(1, 0, 8).data, old)
         self.rpc.call("volume_delete", {"pool": "p0", "name": "sd"})
+
+    def test_suspend_bound(self):
+        # 17 controllers with 61 flushes each: 1024 are held, the rest
+        # complete at once with Namespace Not Ready, DNR clear (retryable).
+        self.create("bound")
+        self.mgmt("volume", "suspend", "p0/bound")
+        sent = []
+        for _ in range(17):
+            q = self.io_queue("bound")
+            for _ in range(61):
+                sent.append((q, q.submit(lambda cid, dp: raw.sqe(raw.IO_FLUSH, cid, nsid=1))))
+        self.wait_for("bound", "held", 1024)
+        self.mgmt("volume", "resume", "p0/bound")
+        statuses = {}
+        for q, cid in sent:
+            c = q.wait(cid)
+            key = (c.sct, c.sc, c.dnr)
+            statuses[key] = statuses.get(key, 0) + 1
+        self.assertEqual(statuses, {(0, 0, False): 1024, (0, SC_NS_NOT_READY, False): 13})
+        self.rpc.call("volume_delete", {"pool": "p0", "name": "bound"})
 
     def test_delete_while_suspended(self):
         # The held commands do not hold the delete up; the daemon serves on.
