@@ -3,10 +3,10 @@
  * QoS module: a layer that holds I/O to rate limits (reads and writes, in
  * operations and in bytes per second) and can suspend all I/O and resume it.
  *
- * Limits are token buckets kept as a "theoretical arrival time" (the
- * generic cell rate algorithm): one atomic word per bucket, advanced by each
- * I/O's cost in nanoseconds of the rate with a compare-and-swap, so the
- * reactors that share the bdev never lock and no thread sleeps. An I/O may
+ * Limits are token buckets (util/tbucket.h: a "theoretical arrival time"
+ * per bucket, the generic cell rate algorithm), advanced by each I/O's cost
+ * with a compare-and-swap, so the reactors that share the bdev never lock
+ * and no thread sleeps. An I/O may
  * start once the bucket's time is no more than the burst ahead of now; one
  * that would start later reserves its place at once and waits for it with
  * an io_uring timeout on its own reactor's engine, in the I/O's uring op,
@@ -24,6 +24,7 @@
 #include "bdev/bdev.h"
 #include "bdev/backend.h"
 #include "proto/nvme.h"
+#include "util/tbucket.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -41,13 +42,8 @@
 
 enum { B_READ_IOPS, B_WRITE_IOPS, B_READ_BPS, B_WRITE_BPS, B_NUM };
 
-struct bucket {
-	_Atomic uint64_t rate; /* per second; 0 = no limit */
-	_Atomic uint64_t tat;  /* when the bucket is empty again (CLOCK_MONOTONIC ns) */
-};
-
 struct qos_bdev {
-	struct bucket b[B_NUM];
+	struct fq_tbucket b[B_NUM]; /* CLOCK_MONOTONIC ns */
 	_Atomic uint64_t burst_ns;
 	_Atomic bool suspended;
 	_Atomic uint32_t epoch; /* suspensions so far */
@@ -82,26 +78,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * Reserve @cost units of bucket @b at @now; returns the nanoseconds the
- * I/O must wait before it starts (0: at once).
- */
-static uint64_t bucket_take(struct bucket *b, uint64_t cost, uint64_t now, uint64_t burst_ns)
-{
-	uint64_t rate = atomic_load_explicit(&b->rate, memory_order_relaxed);
-	uint64_t old, start, inc;
-
-	if (!rate || !cost)
-		return 0;
-	inc = (uint64_t)(((unsigned __int128)cost * NS_PER_S + rate - 1) / rate);
-	old = atomic_load_explicit(&b->tat, memory_order_relaxed);
-	do {
-		start = old > now ? old : now;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&b->tat, &old, start + inc, memory_order_relaxed, memory_order_relaxed));
-	return start > now + burst_ns ? start - now - burst_ns : 0;
-}
-
 static uint64_t limits_wait(struct qos_bdev *q, const struct fq_bdev_io *io)
 {
 	uint64_t now = now_ns(), burst = atomic_load_explicit(&q->burst_ns, memory_order_relaxed);
@@ -123,8 +99,8 @@ static uint64_t limits_wait(struct qos_bdev *q, const struct fq_bdev_io *io)
 	default:
 		return 0; /* flushes are not limited */
 	}
-	w1 = bucket_take(&q->b[ops_b], 1, now, burst);
-	w2 = bucket_take(&q->b[bps_b], bytes, now, burst);
+	w1 = fq_tbucket_take(&q->b[ops_b], 1, now, burst);
+	w2 = fq_tbucket_take(&q->b[bps_b], bytes, now, burst);
 	return w1 > w2 ? w1 : w2;
 }
 
@@ -324,8 +300,7 @@ static int qos_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char 
 		return -EINVAL;
 	}
 	for (int i = 0; i < B_NUM; i++) {
-		atomic_init(&q->b[i].rate, p->rate[i]);
-		atomic_init(&q->b[i].tat, 0);
+		fq_tbucket_init(&q->b[i], p->rate[i]);
 	}
 	atomic_init(&q->burst_ns, (uint64_t)p->burst_ms * 1000000ull);
 	atomic_init(&q->suspended, false);
@@ -355,9 +330,7 @@ int fq_bdev_qos_set(struct fq_bdev *bdev, const struct fq_bdev_qos_limits *lim)
 	for (int i = 0; i < B_NUM; i++) {
 		if (r[i] == FQ_BDEV_QOS_KEEP)
 			continue;
-		atomic_store_explicit(&q->b[i].rate, r[i], memory_order_relaxed);
-		/* A new rate starts from now: no debt or credit from the old one. */
-		atomic_store_explicit(&q->b[i].tat, 0, memory_order_relaxed);
+		fq_tbucket_set_rate(&q->b[i], r[i]);
 	}
 	if (lim->burst_ms)
 		atomic_store_explicit(&q->burst_ns, (uint64_t)lim->burst_ms * 1000000ull,
@@ -373,10 +346,10 @@ int fq_bdev_qos_get(struct fq_bdev *bdev, struct fq_bdev_qos_limits *lim,
 	if (!q)
 		return -EINVAL;
 	if (lim) {
-		lim->read_iops = atomic_load(&q->b[B_READ_IOPS].rate);
-		lim->write_iops = atomic_load(&q->b[B_WRITE_IOPS].rate);
-		lim->read_bps = atomic_load(&q->b[B_READ_BPS].rate);
-		lim->write_bps = atomic_load(&q->b[B_WRITE_BPS].rate);
+		lim->read_iops = fq_tbucket_rate(&q->b[B_READ_IOPS]);
+		lim->write_iops = fq_tbucket_rate(&q->b[B_WRITE_IOPS]);
+		lim->read_bps = fq_tbucket_rate(&q->b[B_READ_BPS]);
+		lim->write_bps = fq_tbucket_rate(&q->b[B_WRITE_BPS]);
 		lim->burst_ms = (uint32_t)(atomic_load(&q->burst_ns) / 1000000ull);
 	}
 	if (st) {

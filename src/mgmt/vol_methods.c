@@ -44,6 +44,8 @@ struct vop {
 	uint64_t size;
 	bool flag;
 	bool held; /* the pool's I/O was held for it */
+	struct fq_vol_qos qos;
+	int mode;
 	int rc;
 	void *out;
 	struct fq_vol_info vi;
@@ -253,7 +255,7 @@ static void add_u64(json_object *o, const char *k, uint64_t v)
 
 static json_object *vol_json(const char *pool, const struct fq_vol_info *vi)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *q = json_object_new_object();
 	char id[33], uuid[37], nqn[256];
 
 	hex(id, vi->uuid, 16);
@@ -269,7 +271,16 @@ static json_object *vol_json(const char *pool, const struct fq_vol_info *vi)
 	json_object_object_add(o, "thick", json_object_new_boolean(vi->thick));
 	add_u64(o, "snapshots", vi->snapshots);
 	add_u64(o, "dependants", vi->dependants);
-	add_str(o, "state", vi->snapshot ? "read-only" : "online");
+	add_str(o, "state", vi->suspended ? "suspended" : vi->snapshot ? "read-only" : "online");
+	add_u64(q, "read_iops", vi->qos.read_iops);
+	add_u64(q, "write_iops", vi->qos.write_iops);
+	add_u64(q, "read_bps", vi->qos.read_bps);
+	add_u64(q, "write_bps", vi->qos.write_bps);
+	add_u64(q, "burst_ms", vi->qos.burst_ms);
+	add_u64(q, "waiting", vi->waiting);
+	add_u64(q, "delayed", vi->delayed);
+	add_u64(q, "held", vi->held);
+	json_object_object_add(o, "qos", q);
 	fq_vol_nqn(nqn, sizeof(nqn), pool, vi->name);
 	add_str(o, "nqn", nqn);
 	return o;
@@ -905,6 +916,118 @@ static int m_volume_flatten(struct fq_rpc_call *call, json_object *params, json_
 	return vol_result(call, pool, &op, false, result);
 }
 
+/* ---- QoS and control ----------------------------------------------------- */
+
+static int op_throttle(struct vop *op)
+{
+	/* The change is journaled like any other; the gate applies it on the next release. */
+	int rc = fq_vol_set_qos(op->pool, op->name, &op->qos);
+
+	return rc ? rc : op_info(op);
+}
+
+static int op_suspend(struct vop *op)
+{
+	int rc = fq_vol_suspend(op->pool, op->name);
+
+	return rc ? rc : op_info(op);
+}
+
+static int op_resume(struct vop *op)
+{
+	int rc = fq_vol_resume(op->pool, op->name, (enum fq_vol_resume_mode)op->mode);
+
+	return rc ? rc : op_info(op);
+}
+
+static const char *const qos_keys[] = {"read_iops", "write_iops", "read_bps", "write_bps",
+				       "burst_ms"};
+
+static int m_volume_throttle(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	struct vop op = {.fn = op_info};
+	const char *pool = fq_rpc_str(params, "pool", "");
+	uint64_t *dst[] = {&op.qos.read_iops, &op.qos.write_iops, &op.qos.read_bps,
+			   &op.qos.write_bps, NULL};
+	int rc = 0;
+
+	if (!(op.pool = pool_of(call, params, &rc)))
+		return rc;
+	op.name = fq_rpc_str(params, "name", "");
+	rc = run(tgt(call), &op, false);
+	if (rc)
+		return vol_fail(call, rc, pool, op.name, "volume");
+	/* What is not given keeps its value. */
+	op.qos = op.vi.qos;
+	for (size_t i = 0; i < sizeof(qos_keys) / sizeof(qos_keys[0]); i++) {
+		int64_t v = fq_rpc_int(params, qos_keys[i], -1);
+
+		if (v < 0)
+			continue;
+		if (dst[i])
+			*dst[i] = (uint64_t)v;
+		else
+			op.qos.burst_ms = (uint32_t)v;
+	}
+	op.fn = op_throttle;
+	/* A metadata change (a journal record): with the pool's I/O drained like the others. */
+	rc = run(tgt(call), &op, true);
+	if (rc)
+		return vol_fail(call, rc, pool, op.name, "volume");
+	*result = vol_json(pool, &op.vi);
+	return 0;
+}
+
+static int m_volume_suspend(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	struct vop op = {.fn = op_suspend};
+	const char *pool = fq_rpc_str(params, "pool", "");
+	char msg[256];
+	int rc = 0;
+
+	if (!(op.pool = pool_of(call, params, &rc)))
+		return rc;
+	op.name = fq_rpc_str(params, "name", "");
+	rc = run(tgt(call), &op, false);
+	if (rc == -EALREADY) {
+		snprintf(msg, sizeof(msg), "volume '%s' is suspended already", op.name);
+		return fq_rpc_fail(call, rc, msg);
+	}
+	if (rc)
+		return vol_fail(call, rc, pool, op.name, "volume");
+	*result = vol_json(pool, &op.vi);
+	return 0;
+}
+
+static int m_volume_resume(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	static const char *const modes[] = {"normal", "error", "discard"};
+	struct vop op = {.fn = op_resume, .mode = -1};
+	const char *pool = fq_rpc_str(params, "pool", "");
+	const char *mode = fq_rpc_str(params, "mode", "normal");
+	char msg[256];
+	int rc = 0;
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(mode, modes[i]))
+			op.mode = i;
+	if (op.mode < 0)
+		return fq_rpc_error(call, FQ_RPC_INVALID_PARAMS, "mode",
+				    "bad mode '%.64s': expected normal, error or discard", mode);
+	if (!(op.pool = pool_of(call, params, &rc)))
+		return rc;
+	op.name = fq_rpc_str(params, "name", "");
+	rc = run(tgt(call), &op, false);
+	if (rc == -EALREADY) {
+		snprintf(msg, sizeof(msg), "volume '%s' is not suspended", op.name);
+		return fq_rpc_fail(call, rc, msg);
+	}
+	if (rc)
+		return vol_fail(call, rc, pool, op.name, "volume");
+	*result = vol_json(pool, &op.vi);
+	return 0;
+}
+
 /* ---- at start --------------------------------------------------------------- */
 
 int fq_mgmt_export_volumes(struct fq_target *t)
@@ -970,6 +1093,8 @@ SAVED(m_volume_snapshot)
 SAVED(m_volume_clone)
 SAVED(m_volume_rollback)
 SAVED(m_volume_flatten)
+/* The limits live in the pool; saving keeps the state file's export list current too. */
+SAVED(m_volume_throttle)
 
 /* ---- the table entries ------------------------------------------------------ */
 
@@ -1046,6 +1171,35 @@ static const struct fq_rpc_param vol_rollback_params[] = {
 	END_P,
 };
 
+#define QOS_MAX_BPS ((int64_t)1 << 62)
+static const struct fq_rpc_param vol_throttle_params[] = {
+	POOL_P,
+	VOL_P("volume (or VOLUME@SNAPSHOT)"),
+	{"read_iops", FQ_RPC_INT, false, "reads per second, 0 = no limit (default: keep)", 0,
+	 FQ_VOL_QOS_MAX_IOPS},
+	{"write_iops", FQ_RPC_INT, false,
+	 "writes, write zeroes and deallocates per second, 0 = no limit (default: keep)", 0,
+	 FQ_VOL_QOS_MAX_IOPS},
+	{"read_bps", FQ_RPC_INT, false, "bytes read per second, 0 = no limit (default: keep)", 0,
+	 QOS_MAX_BPS},
+	{"write_bps", FQ_RPC_INT, false, "bytes written per second, 0 = no limit (default: keep)",
+	 0, QOS_MAX_BPS},
+	{"burst_ms", FQ_RPC_INT, false,
+	 "milliseconds of the rate that may pass at once after an idle spell, 1..10000, 0 = the "
+	 "default 100 (default: keep)",
+	 0, FQ_VOL_QOS_MAX_BURST_MS},
+	END_P,
+};
+static const struct fq_rpc_param vol_resume_params[] = {
+	POOL_P,
+	VOL_P("volume (or VOLUME@SNAPSHOT)"),
+	{"mode", FQ_RPC_STRING, false,
+	 "what happens to the held I/O: normal (goes on), error (fails), discard (succeeds "
+	 "undone, reads give zeroes); default normal",
+	 0, 0},
+	END_P,
+};
+
 const struct fq_rpc_method fq_mgmt_vol_methods[] = {
 	{"pool_create", "Format a file or device as a pool and open it", m_pool_create_saved,
 	 pool_create_params},
@@ -1073,5 +1227,13 @@ const struct fq_rpc_method fq_mgmt_vol_methods[] = {
 	 vol_rollback_params},
 	{"volume_flatten", "Copy a clone's shared clusters so it stands alone",
 	 m_volume_flatten_saved, vol_params},
+	{"volume_throttle",
+	 "Set a volume's rate limits (IOPS and bytes per second, per direction); kept in the pool",
+	 m_volume_throttle_saved, vol_throttle_params},
+	{"volume_suspend",
+	 "Hold a volume's new I/O until volume_resume (not kept across a restart)",
+	 m_volume_suspend, vol_params},
+	{"volume_resume", "Release a suspended volume's held I/O: normal, error or discard",
+	 m_volume_resume, vol_resume_params},
 	{NULL, NULL, NULL, NULL},
 };

@@ -129,6 +129,11 @@ uint64_t ckpt_build(struct fq_pool *p, uint64_t seq)
 		r.flags = v->flags;
 		r.parent_limit = v->parent_limit;
 		r.write_gen = v->write_gen;
+		r.qos_read_iops = (uint32_t)v->qos.read_iops;
+		r.qos_write_iops = (uint32_t)v->qos.write_iops;
+		r.qos_read_bps = v->qos.read_bps;
+		r.qos_write_bps = v->qos.write_bps;
+		r.qos_burst_ms = v->qos.burst_ms;
 		for (uint32_t i = 0; i < v->map_n; i++)
 			r.nent += v->map[i] != MAP_NONE;
 		memcpy(r.uuid, v->uuid, 16);

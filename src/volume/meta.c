@@ -184,6 +184,7 @@ struct fq_vol *vol_new(struct fq_pool *p, uint32_t id, uint32_t flags, uint64_t 
 	v->pool = p;
 	v->id = id;
 	v->flags = flags;
+	gate_init(&v->gate, &v->qos);
 	memcpy(v->uuid, uuid, 16);
 	set_name(v->name, name);
 	if (vol_set_size(v, size)) {
@@ -215,6 +216,8 @@ void vol_unlink_free(struct fq_pool *p, struct fq_vol *v)
 			p->vtail = prev;
 		p->nvols--;
 	}
+	/* I/O waiting in its gate has no volume to go to any more. */
+	vol_gate_fail_all(v, -ENXIO);
 	free(v->map);
 	free(v);
 }
@@ -382,6 +385,39 @@ static void apply_rename(struct fq_pool *p, struct fq_vol *v, const char *name)
 	}
 }
 
+/* The limits a record or checkpoint holds; -EINVAL out of fq_vol_set_qos's ranges. */
+int qos_check(const struct fq_vol_qos *q)
+{
+	if (q->read_iops > FQ_VOL_QOS_MAX_IOPS || q->write_iops > FQ_VOL_QOS_MAX_IOPS ||
+	    q->burst_ms > FQ_VOL_QOS_MAX_BURST_MS)
+		return -EINVAL;
+	return 0;
+}
+
+void vol_apply_qos(struct fq_vol *v, const struct fq_vol_qos *q)
+{
+	v->qos = *q;
+	gate_set(&v->gate, q);
+}
+
+static int apply_qos(struct fq_pool *p, const struct rec_qos *r)
+{
+	struct fq_vol *v = vol_by_id(p, r->id);
+	struct fq_vol_qos q = {
+		.read_iops = r->read_iops,
+		.write_iops = r->write_iops,
+		.read_bps = r->read_bps,
+		.write_bps = r->write_bps,
+		.burst_ms = r->burst_ms,
+	};
+
+	if (qos_check(&q))
+		return -EINVAL;
+	if (v) /* else the volume went since */
+		vol_apply_qos(v, &q);
+	return 0;
+}
+
 static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16_t len, bool live)
 {
 	const struct rec_vol *rv = (const void *)pl;
@@ -391,6 +427,11 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 		if (len != sizeof(struct rec_set))
 			return -EINVAL;
 		return apply_set(p, (const void *)pl, live);
+	}
+	if (type == REC_QOS) {
+		if (len != sizeof(struct rec_qos))
+			return -EINVAL;
+		return apply_qos(p, (const void *)pl);
 	}
 	if (len != sizeof(struct rec_vol))
 		return -EINVAL;

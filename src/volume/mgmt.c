@@ -358,6 +358,25 @@ int fq_vol_flatten(struct fq_pool *p, const char *name)
 	return rc ? rc : commit(p, REC_UNPARENT, &r, sizeof(r), true);
 }
 
+int fq_vol_set_qos(struct fq_pool *p, const char *name, const struct fq_vol_qos *q)
+{
+	struct fq_vol *v = p && name ? vol_by_name(p, name) : NULL;
+	struct rec_qos r = {0};
+
+	if (!v)
+		return -ENOENT;
+	if (!q || qos_check(q))
+		return -EINVAL;
+	r.id = v->id;
+	r.burst_ms = q->burst_ms;
+	r.read_iops = (uint32_t)q->read_iops;
+	r.write_iops = (uint32_t)q->write_iops;
+	r.read_bps = q->read_bps;
+	r.write_bps = q->write_bps;
+	/* Applied when the record is durable (apply_qos), like every change. */
+	return commit(p, REC_QOS, &r, sizeof(r), true);
+}
+
 struct fq_vol *fq_vol_find(struct fq_pool *p, const char *name)
 {
 	return p && name ? vol_by_name(p, name) : NULL;
@@ -380,6 +399,13 @@ int fq_vol_info(struct fq_vol *v, struct fq_vol_info *info)
 	info->snapshot = v->flags & VOLF_SNAPSHOT;
 	info->thick = v->flags & VOLF_THICK;
 	info->dependants = dependants(v->pool, v);
+	info->qos = v->qos;
+	if (!info->qos.burst_ms)
+		info->qos.burst_ms = FQ_VOL_QOS_DEFAULT_BURST_MS;
+	info->suspended = v->gate.suspended;
+	info->held = v->gate.held.n;
+	info->waiting = gate_waiting(&v->gate);
+	info->delayed = v->gate.delayed;
 	n = strlen(v->name);
 	for (struct fq_vol *w = v->pool->vols; w; w = w->next)
 		info->snapshots += (w->flags & VOLF_SNAPSHOT) && !strncmp(w->name, v->name, n) &&

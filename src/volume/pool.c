@@ -256,6 +256,14 @@ static int load_ckpt(struct fq_pool *p)
 		}
 		v->parent_limit = r.parent_limit;
 		v->write_gen = r.write_gen;
+		/* Zero in a pool written before QoS existed: no limits. */
+		vol_apply_qos(v, &(struct fq_vol_qos){.read_iops = r.qos_read_iops,
+						      .write_iops = r.qos_write_iops,
+						      .read_bps = r.qos_read_bps,
+						      .write_bps = r.qos_write_bps,
+						      .burst_ms = r.qos_burst_ms});
+		if (qos_check(&v->qos))
+			goto out;
 		/* The parent id waits in ->parent's place until every volume is read. */
 		v->parent = (struct fq_vol *)(uintptr_t)r.parent;
 	}

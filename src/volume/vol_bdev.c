@@ -10,10 +10,18 @@
  * is refused with -EXDEV rather than raced. A namespace on a vol bdev thus
  * needs a daemon whose namespaces are served by one reactor until the
  * target routes each volume's I/O to its owning reactor.
+ *
+ * Each I/O passes the volume's gate first (gate.c: rate limits and
+ * suspension). What waits for a limit is released by one timer per pool,
+ * armed on the serving reactor only while something waits, for the time
+ * until the next I/O conforms but never more than GATE_TICK_NS ahead (the
+ * same 1 ms timeslice SPDK's bdev QoS poller uses), so a volume with a slow
+ * limit never delays the release of a faster neighbour by more than that.
  */
 #include "volume/vol_internal.h"
 
 #include "bdev/backend.h"
+#include "proto/nvme.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define GATE_TICK_NS 1000000ull
 
 struct held_io {
 	struct fq_bdev *bdev;
@@ -45,6 +57,17 @@ struct reg {
 	struct held_io *held;
 	size_t nheld, held_cap;
 	struct vol_bdev *bdevs; /* open vol bdevs on this pool, under reg_lock */
+	/*
+	 * The release timer of the volumes' gates, on the serving thread:
+	 * @waiting counts the I/O that waits in them for a limit. @armed stays
+	 * set while a timeout is in the ring, and such a slot is not reused by
+	 * another pool until it came back (its uop is in the ring).
+	 */
+	uint64_t waiting;
+	atomic_bool armed;
+	struct fq_uop tuop;
+	struct __kernel_timespec ts;
+	struct fq_engine *teng;
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -69,7 +92,7 @@ int fq_pool_register(const char *name, struct fq_pool *pool)
 		rc = -EEXIST;
 	} else {
 		for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++) {
-			if (regs[i].pool)
+			if (regs[i].pool || atomic_load(&regs[i].armed))
 				continue;
 			free(regs[i].held);
 			memset(&regs[i], 0, sizeof(regs[i]));
@@ -153,22 +176,14 @@ static int vol_start(struct vol_bdev *vb, struct fq_bdev *bdev, struct fq_engine
 	return rc;
 }
 
-static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io)
+/* Past the gate: start @io now, or queue it behind a metadata change. */
+static int vol_go(struct vol_bdev *vb, struct fq_bdev *bdev, struct fq_engine *eng,
+		  struct fq_bdev_io *io)
 {
-	struct vol_bdev *vb = bdev->priv;
-	struct fq_engine *want = NULL;
 	struct reg *r = vb->reg;
 
 	if (!vb->vol)
-		return -ENXIO; /* the volume is gone */
-
-	/* Bind to the first engine; another thread would race the pool's state. */
-	if (!atomic_load_explicit(&vb->bound_flag, memory_order_acquire)) {
-		if (atomic_compare_exchange_strong(&vb->owner, &want, eng))
-			atomic_store_explicit(&vb->bound_flag, true, memory_order_release);
-	}
-	if (atomic_load_explicit(&vb->owner, memory_order_relaxed) != eng)
-		return -EXDEV;
+		return -ENXIO; /* the volume went while the I/O waited */
 	if (atomic_load_explicit(&r->hold, memory_order_acquire)) {
 		/* A metadata change waits for the pool to be quiet: start this after it. */
 		if (r->nheld == r->held_cap) {
@@ -184,6 +199,234 @@ static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bde
 		return 0;
 	}
 	return vol_start(vb, bdev, eng, io);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An I/O the gate let go (its submit returned 0 long ago: a refusal is a completion). */
+static void gate_release(struct fq_bdev_io *io)
+{
+	struct vol_bdev *vb = gate_owner(io);
+	struct fq_engine *eng = atomic_load_explicit(&vb->owner, memory_order_relaxed);
+	int rc;
+
+	gate_pop(io);
+	rc = vol_go(vb, vb->bdev, eng, io);
+	if (rc)
+		io->cb(io, rc);
+}
+
+static void gate_timer_done(struct fq_uop *op, int res, uint32_t cqe_flags);
+
+static void gate_timer_arm(struct reg *r, struct fq_engine *eng, uint64_t wait_ns)
+{
+	if (atomic_load_explicit(&r->armed, memory_order_relaxed) || !eng)
+		return;
+	if (wait_ns > GATE_TICK_NS)
+		wait_ns = GATE_TICK_NS;
+	r->ts.tv_sec = 0;
+	r->ts.tv_nsec = (long long)wait_ns;
+	r->tuop.done = gate_timer_done;
+	r->teng = eng;
+	atomic_store_explicit(&r->armed, true, memory_order_relaxed);
+	io_uring_prep_timeout(fq_engine_sqe(eng, &r->tuop), &r->ts, 0, 0);
+}
+
+/* Release every waiting I/O of @r's volumes that conforms now; re-arm for the rest. */
+static void gate_drain(struct reg *r, struct fq_engine *eng)
+{
+	uint64_t now = now_ns(), min = UINT64_MAX;
+
+	if (!r->waiting || !r->pool)
+		return; /* nothing waits: the pool may be going (its gates were emptied) */
+	for (struct fq_vol *v = r->pool->vols; v; v = v->next) {
+		struct fq_bdev_io *io;
+		uint64_t w;
+
+		if (!gate_waiting(&v->gate))
+			continue;
+		while ((io = gate_next(&v->gate, now, &w)))
+			gate_release(io);
+		if (w < min)
+			min = w;
+	}
+	/* Counted again rather than tracked: a release may have queued new I/O. */
+	r->waiting = 0;
+	for (struct fq_vol *v = r->pool->vols; v; v = v->next)
+		r->waiting += gate_waiting(&v->gate);
+	if (r->waiting)
+		gate_timer_arm(r, eng, min);
+}
+
+static void gate_timer_done(struct fq_uop *op, int res, uint32_t cqe_flags)
+{
+	struct reg *r = container_of(op, struct reg, tuop);
+
+	(void)res; /* -ETIME: the time passed, as asked */
+	(void)cqe_flags;
+	atomic_store_explicit(&r->armed, false, memory_order_relaxed);
+	gate_drain(r, r->teng);
+}
+
+/* @io (its gate frame pushed) through @vb's volume gate; 0 or -errno as submit returns. */
+static int gate_enter(struct vol_bdev *vb, struct fq_bdev *bdev, struct fq_engine *eng,
+		      struct fq_bdev_io *io)
+{
+	struct vol_gate *g = &vb->vol->gate;
+
+	switch (gate_admit(g, io, now_ns())) {
+	case GATE_GO:
+		gate_pop(io);
+		return vol_go(vb, bdev, eng, io);
+	case GATE_QUEUED:
+		vb->reg->waiting++;
+		gate_timer_arm(vb->reg, eng, gate_head_wait(g, now_ns()));
+		return 0;
+	case GATE_HELD:
+		return 0;
+	case GATE_FULL:
+	default:
+		/*
+		 * Namespace Not Ready (SCT 0h, SC 82h) with DNR clear: the
+		 * namespace cannot be accessed for now and the host may retry
+		 * later (NVMe Base 2.0 §4.6.1.2.1, Generic Command Status).
+		 */
+		io->nvme_status = FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_NS_NOT_READY);
+		fq_bdev_complete_up(io, -EAGAIN);
+		return 0;
+	}
+}
+
+static bool gate_open(const struct vol_gate *g)
+{
+	return !g->suspended && !fq_tbucket_rate(&g->b[GB_READ_IOPS]) &&
+	       !fq_tbucket_rate(&g->b[GB_WRITE_IOPS]) && !fq_tbucket_rate(&g->b[GB_READ_BPS]) &&
+	       !fq_tbucket_rate(&g->b[GB_WRITE_BPS]);
+}
+
+static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io)
+{
+	struct vol_bdev *vb = bdev->priv;
+	struct fq_engine *want = NULL;
+
+	if (!vb->vol)
+		return -ENXIO; /* the volume is gone */
+
+	/* Bind to the first engine; another thread would race the pool's state. */
+	if (!atomic_load_explicit(&vb->bound_flag, memory_order_acquire)) {
+		if (atomic_compare_exchange_strong(&vb->owner, &want, eng))
+			atomic_store_explicit(&vb->bound_flag, true, memory_order_release);
+	}
+	if (atomic_load_explicit(&vb->owner, memory_order_relaxed) != eng)
+		return -EXDEV;
+	/* No limit and no suspension: nothing to look at. */
+	if (gate_open(&vb->vol->gate))
+		return vol_go(vb, bdev, eng, io);
+	if (!gate_push(bdev, io, vb))
+		return -EBUSY;
+	return gate_enter(vb, bdev, eng, io);
+}
+
+static void zero_iov(struct fq_bdev_io *io)
+{
+	uint64_t left = io->length;
+
+	for (int i = 0; i < io->iovcnt && left; i++) {
+		size_t n = io->iov[i].iov_len < left ? io->iov[i].iov_len : (size_t)left;
+
+		memset(io->iov[i].iov_base, 0, n);
+		left -= n;
+	}
+}
+
+/* What a resume does with one held I/O. */
+static void resume_one(struct fq_bdev_io *io, enum fq_vol_resume_mode mode)
+{
+	struct vol_bdev *vb = gate_owner(io);
+
+	switch (mode) {
+	case FQ_VOL_RESUME_ERROR:
+		/*
+		 * Internal Error (SCT 0h, SC 06h) with DNR set: the command was
+		 * failed on purpose and a retry is not what was asked for.
+		 */
+		io->nvme_status = FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_INTERNAL) | FQ_STATUS_DNR;
+		fq_bdev_complete_up(io, -EIO);
+		break;
+	case FQ_VOL_RESUME_DISCARD:
+		if (io->type == FQ_BDEV_IO_READ)
+			zero_iov(io);
+		fq_bdev_complete_up(io, 0);
+		break;
+	default:
+		if (!vb->vol) {
+			fq_bdev_complete_up(io, -ENXIO);
+			break;
+		}
+		gate_enter(vb, vb->bdev, atomic_load_explicit(&vb->owner, memory_order_relaxed),
+			   io);
+		break;
+	}
+}
+
+int fq_vol_suspend(struct fq_pool *pool, const char *name)
+{
+	struct fq_vol *v = fq_vol_find(pool, name);
+
+	return v ? gate_suspend(&v->gate) : -ENOENT;
+}
+
+int fq_vol_resume(struct fq_pool *pool, const char *name, enum fq_vol_resume_mode mode)
+{
+	struct fq_vol *v = fq_vol_find(pool, name);
+	struct fq_bdev_io *io, *next;
+
+	if (!v)
+		return -ENOENT;
+	if ((unsigned)mode > FQ_VOL_RESUME_DISCARD)
+		return -EINVAL;
+	if (!v->gate.suspended)
+		return -EALREADY;
+	for (io = gate_resume(&v->gate); io; io = next) {
+		next = gate_link_next(io);
+		resume_one(io, mode);
+	}
+	return 0;
+}
+
+/* Complete with @rc what @v's gate holds or keeps waiting (on the serving thread). */
+static int gate_fail(struct fq_vol *v, struct reg *r, int rc)
+{
+	uint32_t waiting = gate_waiting(&v->gate);
+	struct fq_bdev_io *io, *next;
+	int n = 0;
+
+	io = gate_take_all(&v->gate);
+	if (r)
+		r->waiting -= waiting < r->waiting ? waiting : r->waiting;
+	for (; io; io = next, n++) {
+		next = gate_link_next(io);
+		fq_bdev_complete_up(io, rc);
+	}
+	return n;
+}
+
+void vol_gate_fail_all(struct fq_vol *v, int rc)
+{
+	struct reg *r = NULL;
+
+	if (!v->gate.held.n && !gate_waiting(&v->gate))
+		return;
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		if (regs[i].pool == v->pool)
+			r = &regs[i];
+	gate_fail(v, r, rc);
 }
 
 int fq_pool_io_hold(struct fq_pool *pool, bool hold)
@@ -282,6 +525,9 @@ void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol)
 		*pp = vb->next;
 	}
 	pthread_mutex_unlock(&reg_lock);
+	/* The pool goes: what waits in its gates fails here, on its thread. */
+	for (struct fq_vol *v = vol ? NULL : pool->vols; v; v = v->next)
+		gate_fail(v, r, -ENXIO);
 }
 
 static int vol_sync(struct fq_bdev *bdev)
@@ -333,6 +579,8 @@ static int vol_abort_held(struct fq_bdev *bdev, struct fq_engine *eng)
 
 	if (!r)
 		return 0;
+	if (vb->vol && atomic_load_explicit(&vb->owner, memory_order_relaxed) == eng)
+		total += gate_fail(vb->vol, r, -ECANCELED);
 	do {
 		n = 0;
 		pthread_mutex_lock(&reg_lock);

@@ -7,6 +7,7 @@
 #define FQ_VOLUME_VOL_INTERNAL_H
 
 #include "volume/volume.h"
+#include "util/tbucket.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,12 +73,20 @@ struct fq_ckpt_vol {
 	uint32_t parent_limit;
 	uint64_t write_gen;
 	uint32_t nent;
-	uint32_t pad;
+	uint32_t qos_burst_ms; /* 0 in pools written before QoS: no limits, default burst */
 	uint8_t uuid[16];
 	char name[FQ_VOL_NAME_MAX];
-	uint8_t pad2[24];
+	/* Reserved (zero) before QoS; 0 = no limit. */
+	uint64_t qos_read_bps;
+	uint64_t qos_write_bps;
+	uint32_t qos_read_iops;
+	uint32_t qos_write_iops;
 };
 _Static_assert(sizeof(struct fq_ckpt_vol) == 160, "checkpoint volume layout");
+_Static_assert(offsetof(struct fq_ckpt_vol, qos_burst_ms) == 36, "checkpoint volume layout");
+_Static_assert(offsetof(struct fq_ckpt_vol, uuid) == 40, "checkpoint volume layout");
+_Static_assert(offsetof(struct fq_ckpt_vol, qos_read_bps) == 136, "checkpoint volume layout");
+_Static_assert(offsetof(struct fq_ckpt_vol, qos_write_iops) == 156, "checkpoint volume layout");
 
 struct fq_je_hdr {
 	uint32_t magic;
@@ -100,6 +109,7 @@ enum fq_rec_type {
 	REC_ROLLBACK,
 	REC_SNAPDEL,
 	REC_UNPARENT,
+	REC_QOS,
 };
 
 struct fq_rec_hdr {
@@ -119,6 +129,42 @@ struct rec_vol {
 	char name[FQ_VOL_NAME_MAX];
 };
 
+/* QOS: the volume's rate limits as fq_vol_set_qos stores them (0 = no limit). */
+struct rec_qos {
+	uint32_t id, burst_ms, read_iops, write_iops;
+	uint64_t read_bps, write_bps;
+};
+_Static_assert(sizeof(struct rec_qos) == 32, "QoS record layout");
+
+/*
+ * The throttle and suspension gate in front of a volume's I/O (gate.c),
+ * on the pool's thread. I/O waiting in it is linked through the frame the
+ * gate pushes (GATE_LINK); none of it is in flight in the pool yet.
+ */
+enum { GATE_READ, GATE_WRITE, GATE_NDIR };
+enum { GB_READ_IOPS, GB_WRITE_IOPS, GB_READ_BPS, GB_WRITE_BPS, GB_NUM };
+
+struct gate_q {
+	struct fq_bdev_io *head, *tail;
+	uint32_t n;
+};
+
+struct vol_gate {
+	struct fq_tbucket b[GB_NUM];
+	uint64_t burst_ns;
+	struct gate_q wait[GATE_NDIR]; /* over a limit, per direction, in order */
+	struct gate_q held;	       /* held by a suspension, in order */
+	bool suspended;
+	uint64_t delayed; /* I/Os that have waited for a limit */
+};
+
+enum gate_verdict {
+	GATE_GO,     /* start it now (the limits were charged) */
+	GATE_QUEUED, /* waits for a limit: gate_next gives it back */
+	GATE_HELD,   /* held by the suspension: gate_resume gives it back */
+	GATE_FULL,   /* suspended with FQ_VOL_SUSPEND_MAX_HELD held already */
+};
+
 struct fq_vol {
 	struct fq_pool *pool;
 	struct fq_vol *next;
@@ -133,6 +179,8 @@ struct fq_vol {
 	uint32_t *map;
 	uint32_t map_n; /* clusters covered by size */
 	uint64_t owned;
+	struct fq_vol_qos qos; /* as stored (burst_ms 0 = the default) */
+	struct vol_gate gate;
 };
 
 /* A waiter on a journal commit (or a checkpoint). */
@@ -226,6 +274,39 @@ uint32_t resolve(const struct fq_vol *v, uint64_t idx);
 /* The same through @v's parent only (what a copy-on-write copies). */
 uint32_t resolve_parent(const struct fq_vol *v, uint64_t idx);
 uint32_t dependants(const struct fq_pool *p, const struct fq_vol *v);
+/* QoS limits: within the ranges fq_vol_set_qos accepts (0 or -EINVAL); applied to @v. */
+int qos_check(const struct fq_vol_qos *q);
+void vol_apply_qos(struct fq_vol *v, const struct fq_vol_qos *q);
+
+/* gate.c: pure queueing over the token buckets; @now in CLOCK_MONOTONIC ns. */
+void gate_init(struct vol_gate *g, const struct fq_vol_qos *q);
+/* New limits: they apply from now on, to the I/O waiting too. */
+void gate_set(struct vol_gate *g, const struct fq_vol_qos *q);
+/* @io has a gate frame pushed (gate_push) before it is admitted. */
+enum gate_verdict gate_admit(struct vol_gate *g, struct fq_bdev_io *io, uint64_t now);
+/*
+ * The next waiting I/O that may start at @now (charged to the limits), or
+ * NULL with *@wait_ns set to the time until one may (UINT64_MAX: none waits).
+ */
+struct fq_bdev_io *gate_next(struct vol_gate *g, uint64_t now, uint64_t *wait_ns);
+/* The time until the first waiting I/O conforms (0: now; UINT64_MAX: none waits). */
+uint64_t gate_head_wait(const struct vol_gate *g, uint64_t now);
+/* 0, or -EALREADY. */
+int gate_suspend(struct vol_gate *g);
+/* End the suspension; returns what it held, linked in order (gate_link_next). */
+struct fq_bdev_io *gate_resume(struct vol_gate *g);
+/* Everything waiting or held, linked in order, the gate emptied. */
+struct fq_bdev_io *gate_take_all(struct vol_gate *g);
+struct fq_bdev_io *gate_link_next(struct fq_bdev_io *io);
+uint32_t gate_waiting(const struct vol_gate *g);
+/* The frame the gate keeps its link in; @owner is given back by gate_owner. */
+struct fq_bdev_frame *gate_push(struct fq_bdev *bdev, struct fq_bdev_io *io, void *owner);
+void *gate_owner(struct fq_bdev_io *io);
+/* Pop the gate frame: the caller's callback is back in io->cb. */
+void gate_pop(struct fq_bdev_io *io);
+
+/* vol_bdev.c: fail the I/O @v's gate holds (the volume goes). */
+void vol_gate_fail_all(struct fq_vol *v, int rc);
 
 /* journal.c: records, entries, checkpoints. */
 int jrec_add(struct fq_pool *p, uint16_t type, const void *payload, uint16_t len, struct jwait *w);

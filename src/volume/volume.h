@@ -83,6 +83,46 @@ int fq_vol_clone(struct fq_pool *pool, const char *snap, const char *new_name);
 int fq_vol_rollback(struct fq_pool *pool, const char *snap);
 int fq_vol_flatten(struct fq_pool *pool, const char *name);
 
+/*
+ * Rate limits of a volume (docs/volumes.md "QoS and control"): token
+ * buckets in front of its I/O on the pool's thread; an I/O over a limit
+ * waits in the volume's queue and a 1 ms reactor timer releases it once it
+ * conforms. 0 = no limit. Reads count against read_*; writes, write zeroes
+ * and deallocates against write_* (write zeroes and deallocate as
+ * operations only, they move no data); flushes are not limited. Stored in
+ * the pool (journal record, checkpoint), so they hold across a restart.
+ */
+#define FQ_VOL_QOS_DEFAULT_BURST_MS 100u
+#define FQ_VOL_QOS_MAX_BURST_MS 10000u
+#define FQ_VOL_QOS_MAX_IOPS UINT32_MAX
+/* I/Os a suspended volume holds; more fail with Namespace Not Ready (retryable). */
+#define FQ_VOL_SUSPEND_MAX_HELD 1024u
+
+struct fq_vol_qos {
+	uint64_t read_iops, write_iops; /* operations per second, at most FQ_VOL_QOS_MAX_IOPS */
+	uint64_t read_bps, write_bps;	/* bytes per second */
+	uint32_t burst_ms; /* what may pass at once after an idle spell; 0 = the default */
+};
+
+/* Set all of @vol's limits (durable on return). -EINVAL for a value out of range. */
+int fq_vol_set_qos(struct fq_pool *pool, const char *name, const struct fq_vol_qos *qos);
+
+/*
+ * Suspend: new I/O to the volume is held (up to FQ_VOL_SUSPEND_MAX_HELD)
+ * until fq_vol_resume, which lets it go on through the limits (NORMAL),
+ * fails it with an I/O error (ERROR), or completes it successfully without
+ * doing it, reads returning zeroes (DISCARD). Held only in memory: a
+ * restart finds the volume online. -EALREADY when already suspended (or,
+ * for resume, not suspended). On the thread that serves the pool's I/O.
+ */
+enum fq_vol_resume_mode {
+	FQ_VOL_RESUME_NORMAL,
+	FQ_VOL_RESUME_ERROR,
+	FQ_VOL_RESUME_DISCARD,
+};
+int fq_vol_suspend(struct fq_pool *pool, const char *name);
+int fq_vol_resume(struct fq_pool *pool, const char *name, enum fq_vol_resume_mode mode);
+
 /* NULL if there is none. */
 struct fq_vol *fq_vol_find(struct fq_pool *pool, const char *name);
 
@@ -95,8 +135,13 @@ struct fq_vol_info {
 	uint64_t write_gen;
 	bool snapshot; /* read-only */
 	bool thick;
-	uint32_t snapshots;  /* snapshots of this volume */
-	uint32_t dependants; /* volumes whose parent this is */
+	uint32_t snapshots;    /* snapshots of this volume */
+	uint32_t dependants;   /* volumes whose parent this is */
+	struct fq_vol_qos qos; /* burst_ms as in effect (the default when unset) */
+	bool suspended;
+	uint32_t held;	  /* I/Os held by the suspension now */
+	uint32_t waiting; /* I/Os waiting for a limit now */
+	uint64_t delayed; /* I/Os that have waited for a limit */
 };
 int fq_vol_info(struct fq_vol *vol, struct fq_vol_info *info);
 

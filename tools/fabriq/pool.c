@@ -11,6 +11,8 @@
  *   fabriq volume rename POOL/NAME NEW | snapshot POOL/NAME@SNAP
  *   fabriq volume clone POOL/NAME@SNAP POOL/NEW | rollback POOL/NAME@SNAP
  *   fabriq volume flatten POOL/NAME
+ *   fabriq volume throttle POOL/NAME read_iops=N,write_iops=N,read_bps=N,write_bps=N,burst_ms=N
+ *   fabriq volume suspend POOL/NAME | resume POOL/NAME [--mode normal|error|discard]
  *
  * Sizes take K, M, G and T suffixes. Text by default, the method's result
  * as JSON with --json. pool check reads the pool itself (pool_check.c).
@@ -28,6 +30,7 @@
 struct opts {
 	const char *sock;
 	bool json, force, thick, allow_shrink;
+	const char *mode;
 	uint64_t size, cluster_size;
 	bool has_size;
 };
@@ -62,6 +65,35 @@ static void print_pool(json_object *p)
 	       num(p, "free") >> 20, num(p, "volumes"), num(p, "cluster_size") >> 10);
 }
 
+/* One limit: "read_iops 50", "read_iops -" when there is none. */
+static void print_limit(json_object *q, const char *key)
+{
+	if (num(q, key))
+		printf(" %s %llu", key, num(q, key));
+	else
+		printf(" %s -", key);
+}
+
+static void print_qos(json_object *v)
+{
+	json_object *q;
+
+	printf("  state %s", str(v, "state"));
+	if (!json_object_object_get_ex(v, "qos", &q)) {
+		printf("\n");
+		return;
+	}
+	if (num(q, "held"))
+		printf(", %llu I/O held", num(q, "held"));
+	printf("\n  qos");
+	print_limit(q, "read_iops");
+	print_limit(q, "write_iops");
+	print_limit(q, "read_bps");
+	print_limit(q, "write_bps");
+	printf(" burst_ms %llu (%llu waiting, %llu delayed so far)\n", num(q, "burst_ms"),
+	       num(q, "waiting"), num(q, "delayed"));
+}
+
 static void print_vol(json_object *v)
 {
 	printf("%s/%s  %s\n  size %llu MiB, allocated %llu bytes", str(v, "pool"), str(v, "name"),
@@ -73,6 +105,7 @@ static void print_vol(json_object *v)
 		printf(", parent %s", str(v, "parent"));
 	printf(", %llu snapshot(s)\n  uuid %s\n  nqn %s\n", num(v, "snapshots"), str(v, "uuid"),
 	       str(v, "nqn"));
+	print_qos(v);
 }
 
 static void print_result(const char *what, const char *verb, json_object *res)
@@ -136,9 +169,72 @@ static int size_arg(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A whole decimal number (no suffix, no sign). */
+static int plain_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || end == s || *end || *s < '0' || *s > '9' ? -EINVAL : 0;
+}
+
+/*
+ * "read_iops=N,write_iops=N,read_bps=N,write_bps=N,burst_ms=N" (any subset)
+ * into volume_throttle's parameters; bps values take K, M, G suffixes.
+ */
+static int throttle_args(const char *arg, json_object *params)
+{
+	static const char *const keys[] = {"read_iops", "write_iops", "read_bps", "write_bps",
+					   "burst_ms"};
+	char buf[512], *save = NULL;
+	int given = 0;
+
+	if (strlen(arg) >= sizeof(buf)) {
+		fprintf(stderr, "fabriq: throttle limits too long\n");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		uint64_t v;
+		size_t k;
+
+		if (eq)
+			*eq = '\0';
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (!strcmp(kv, keys[k]))
+				break;
+		if (k == sizeof(keys) / sizeof(keys[0])) {
+			fprintf(stderr,
+				"fabriq: unknown throttle key '%s' (read_iops, write_iops, "
+				"read_bps, write_bps, burst_ms)\n",
+				kv);
+			return -EINVAL;
+		}
+		if (!eq ||
+		    (strstr(kv, "_bps") ? cli_parse_size(eq + 1, &v) : plain_u64(eq + 1, &v)) ||
+		    v > INT64_MAX) {
+			fprintf(stderr, "fabriq: bad %s '%s' (%s, 0 = no limit)\n", kv,
+				eq ? eq + 1 : "",
+				strstr(kv, "_bps") ? "bytes per second, K/M/G suffixes allowed"
+				: !strcmp(kv, "burst_ms") ? "milliseconds"
+							  : "operations per second");
+			return -EINVAL;
+		}
+		json_object_object_add(params, keys[k], json_object_new_int64((int64_t)v));
+		given++;
+	}
+	if (!given) {
+		fprintf(stderr, "fabriq: expected KEY=VALUE[,KEY=VALUE...] limits\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o, const char *usage_line)
 {
-	enum { O_SIZE = 0x100, O_CS, O_FORCE, O_THICK, O_SHRINK };
+	enum { O_SIZE = 0x100, O_CS, O_FORCE, O_THICK, O_SHRINK, O_MODE };
 	static const struct option lopts[] = {
 		{"socket", required_argument, NULL, 'S'},
 		{"json", no_argument, NULL, 'j'},
@@ -147,6 +243,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *usage_l
 		{"force", no_argument, NULL, O_FORCE},
 		{"thick", no_argument, NULL, O_THICK},
 		{"allow-shrink", no_argument, NULL, O_SHRINK},
+		{"mode", required_argument, NULL, O_MODE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -178,6 +275,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *usage_l
 			break;
 		case O_SHRINK:
 			o->allow_shrink = true;
+			break;
+		case O_MODE:
+			o->mode = optarg;
 			break;
 		case 'h':
 			printf("%s", usage_line);
@@ -284,10 +384,18 @@ static const char vol_usage[] =
 	"  clone POOL/NAME@SNAP POOL/NEW\n"
 	"  rollback POOL/NAME@SNAP\n"
 	"  flatten POOL/NAME\n"
+	"  throttle POOL/NAME read_iops=N,write_iops=N,read_bps=N,write_bps=N[,burst_ms=N]\n"
+	"                         rate limits, any subset (the others keep their values),\n"
+	"                         0 = no limit; bps take K/M/G; kept in the pool\n"
+	"  suspend POOL/NAME      hold new I/O (up to 1024 commands; not kept across a restart)\n"
+	"  resume POOL/NAME [--mode normal|error|discard]\n"
+	"                         release held I/O: carry on (default), fail it, or complete\n"
+	"                         it without doing it (reads return zeroes)\n"
 	"\nSIZE: bytes, or with a K, M, G or T suffix.\n"
 	"\noptions:\n"
 	"  -S, --socket PATH       fabriqd's socket (default " CLI_RPC_SOCKET ")\n"
 	"  -j, --json              print the result as JSON\n"
+	"      --mode MODE         resume: normal, error or discard\n"
 	"  -h, --help              this text\n";
 
 int cmd_volume(int argc, char **argv)
@@ -346,6 +454,14 @@ int cmd_volume(int argc, char **argv)
 	} else if (!strcmp(verb, "clone") && n == 2) {
 		method = "volume_clone";
 		bad = split(pos[0], p, "snapshot", true) || split(pos[1], p, "name", false);
+	} else if (!strcmp(verb, "throttle") && n == 2) {
+		method = "volume_throttle";
+		bad = split(pos[0], p, "name", true) || throttle_args(pos[1], p);
+	} else if ((!strcmp(verb, "suspend") || !strcmp(verb, "resume")) && n == 1) {
+		method = !strcmp(verb, "suspend") ? "volume_suspend" : "volume_resume";
+		bad = split(pos[0], p, "name", true);
+		if (o.mode && !strcmp(verb, "resume"))
+			json_object_object_add(p, "mode", json_object_new_string(o.mode));
 	}
 	if (!method || bad) {
 		json_object_put(p);

@@ -131,6 +131,17 @@ mount "$DEV" "$T/mnt"
 (cd "$T/mnt" && sha256sum -c --quiet "$T/sums") || fail "data differs after the resize"
 umount "$T/mnt"
 
+echo "== throttle, suspend and resume name the volume by its device"
+"$FQ" volume throttle "$DEV" read_iops=1000,write_bps=64M -S "$SOCK" >/dev/null
+"$FQ" volume suspend "/dev/fabriq/$POOL/$VOL" -S "$SOCK" >/dev/null
+"$FQ" volume info "$DEV" -S "$SOCK" --json | python3 -c "
+import json,sys; v=json.load(sys.stdin)
+assert v['state']=='suspended' and v['qos']['read_iops']==1000 and v['qos']['write_bps']==64<<20, v"
+"$FQ" volume resume "$DEV" -S "$SOCK" >/dev/null
+"$FQ" volume throttle "$DEV" read_iops=0,write_bps=0 -S "$SOCK" >/dev/null
+"$FQ" volume info "$DEV" -S "$SOCK" --json | python3 -c "
+import json,sys; v=json.load(sys.stdin); assert v['state']=='online' and v['qos']['read_iops']==0, v"
+
 echo "== errors"
 expect() { # exit-code message-fragment command...
 	local want=$1 msg=$2 rc=0

@@ -136,7 +136,8 @@ class TestMethods(RpcTestCase):
                 "iostat", "pool_create", "pool_list", "pool_info", "pool_delete",
                 "volume_create", "volume_list", "volume_info", "volume_resize",
                 "volume_rename", "volume_delete", "volume_snapshot", "volume_clone",
-                "volume_rollback", "volume_flatten", "config_dump"}
+                "volume_rollback", "volume_flatten", "volume_throttle", "volume_suspend",
+                "volume_resume", "config_dump"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")

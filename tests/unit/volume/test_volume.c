@@ -527,6 +527,66 @@ static void test_rename_list(void **state)
 	assert_int_equal(n, 3);
 }
 
+static void expect_qos(struct ctx *c, const char *name, uint64_t ri, uint64_t wi, uint64_t rb,
+		       uint64_t wb, uint32_t burst)
+{
+	struct fq_vol_info vi;
+
+	assert_int_equal(fq_vol_info(vol(c, name), &vi), 0);
+	assert_int_equal(vi.qos.read_iops, ri);
+	assert_int_equal(vi.qos.write_iops, wi);
+	assert_int_equal(vi.qos.read_bps, rb);
+	assert_int_equal(vi.qos.write_bps, wb);
+	assert_int_equal(vi.qos.burst_ms, burst);
+}
+
+/* QoS limits: journaled (kept by a replay after a drop) and checkpointed; suspension is not. */
+static void test_qos_persists(void **state)
+{
+	struct fq_vol_qos q = {.read_iops = 50,
+			       .write_iops = 7,
+			       .read_bps = 3 * MiB,
+			       .write_bps = 5 * MiB,
+			       .burst_ms = 20};
+	struct ctx *c = *state;
+	struct fq_vol_info vi;
+
+	assert_int_equal(fq_vol_create(c->pool, "a", 1 * MiB, false), 0);
+	assert_int_equal(fq_vol_create(c->pool, "b", 1 * MiB, false), 0);
+	/* A pool without limits reads as unlimited, with the default burst. */
+	expect_qos(c, "a", 0, 0, 0, 0, FQ_VOL_QOS_DEFAULT_BURST_MS);
+	assert_int_equal(fq_vol_set_qos(c->pool, "a", &q), 0);
+	expect_qos(c, "a", 50, 7, 3 * MiB, 5 * MiB, 20);
+	assert_int_equal(fq_vol_suspend(c->pool, "a"), 0);
+	assert_int_equal(fq_vol_suspend(c->pool, "a"), -EALREADY);
+	reopen(c, false); /* the journal has it */
+	expect_qos(c, "a", 50, 7, 3 * MiB, 5 * MiB, 20);
+	expect_qos(c, "b", 0, 0, 0, 0, FQ_VOL_QOS_DEFAULT_BURST_MS);
+	assert_int_equal(fq_vol_info(vol(c, "a"), &vi), 0);
+	assert_false(vi.suspended);
+	assert_int_equal(fq_vol_resume(c->pool, "a", FQ_VOL_RESUME_NORMAL), -EALREADY);
+	q.read_iops = 0;
+	q.burst_ms = 0;
+	assert_int_equal(fq_vol_set_qos(c->pool, "a", &q), 0);
+	reopen(c, true); /* the checkpoint has it */
+	expect_qos(c, "a", 0, 7, 3 * MiB, 5 * MiB, FQ_VOL_QOS_DEFAULT_BURST_MS);
+	/* The limits follow a rename and stay with the volume, not its snapshot. */
+	assert_int_equal(fq_vol_rename(c->pool, "a", "z"), 0);
+	assert_int_equal(fq_vol_snapshot(c->pool, "z@s"), 0);
+	reopen(c, false);
+	expect_qos(c, "z", 0, 7, 3 * MiB, 5 * MiB, FQ_VOL_QOS_DEFAULT_BURST_MS);
+	expect_qos(c, "z@s", 0, 0, 0, 0, FQ_VOL_QOS_DEFAULT_BURST_MS);
+	/* Out of range, and unknown volumes. */
+	q.read_iops = (uint64_t)FQ_VOL_QOS_MAX_IOPS + 1;
+	assert_int_equal(fq_vol_set_qos(c->pool, "z", &q), -EINVAL);
+	q.read_iops = 0;
+	q.burst_ms = FQ_VOL_QOS_MAX_BURST_MS + 1;
+	assert_int_equal(fq_vol_set_qos(c->pool, "z", &q), -EINVAL);
+	assert_int_equal(fq_vol_set_qos(c->pool, "nope", &q), -ENOENT);
+	assert_int_equal(fq_vol_resume(c->pool, "z", (enum fq_vol_resume_mode)7), -EINVAL);
+	expect_qos(c, "z", 0, 7, 3 * MiB, 5 * MiB, FQ_VOL_QOS_DEFAULT_BURST_MS);
+}
+
 /* Many entries through a 16 KiB journal: checkpoints, then replay after a drop. */
 static void test_journal_wrap(void **state)
 {
@@ -618,6 +678,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_wrap, setup_small_journal, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qos_persists, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
