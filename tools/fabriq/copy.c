@@ -31,7 +31,8 @@ static json_object *copy_json(const struct cli *cli, const struct fq_ns *ns, uin
 	for (uint16_t i = 0; i < cli->ncopy; i++) {
 		json_object *r = json_object_new_object();
 
-		json_object_object_add(r, "slba", json_object_new_int64((int64_t)cli->copy[i].slba));
+		json_object_object_add(r, "slba",
+				       json_object_new_int64((int64_t)cli->copy[i].slba));
 		json_object_object_add(r, "nlb", json_object_new_int64(cli->copy[i].nlb));
 		json_object_array_add(a, r);
 	}
