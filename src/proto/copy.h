@@ -15,8 +15,8 @@
 #include "nvme.h"
 
 /* CDW12 fields (NVM CS 2.0 Fig. 36). */
-#define FQ_COPY_NR_MASK 0xffu	    /* bits 7:0 Number of Ranges, 0's based */
-#define FQ_COPY_DESFMT_SHIFT 8	    /* bits 11:8 Descriptor Format */
+#define FQ_COPY_NR_MASK 0xffu  /* bits 7:0 Number of Ranges, 0's based */
+#define FQ_COPY_DESFMT_SHIFT 8 /* bits 11:8 Descriptor Format */
 #define FQ_COPY_DESFMT_MASK 0xfu
 #define FQ_COPY_FUA (1u << 30)
 #define FQ_COPY_LR (1u << 31)
@@ -25,8 +25,8 @@
 /* Source Range Entry, Copy Descriptor Format 0h (NVM CS 2.0 Fig. 39). */
 struct fq_copy_desc0 {
 	uint64_t rsvd0;
-	uint64_t slba;	/* Starting LBA */
-	uint16_t nlb;	/* Number of Logical Blocks, 0's based */
+	uint64_t slba; /* Starting LBA */
+	uint16_t nlb;  /* Number of Logical Blocks, 0's based */
 	uint16_t rsvd18;
 	uint32_t rsvd20;
 	uint32_t eilbrt; /* expected initial logical block reference tag (PI only) */

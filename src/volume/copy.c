@@ -200,7 +200,8 @@ static void vc_step(struct vcopy *c)
 	src = r->src + c->roff;
 	rem = r->len - c->roff;
 	if (!(src & (cs - 1)) && !(c->dst & (cs - 1)) && rem >= cs) {
-		uint32_t s = (uint32_t)(src >> c->p->cshift), d = (uint32_t)(c->dst >> c->p->cshift);
+		uint32_t s = (uint32_t)(src >> c->p->cshift),
+			 d = (uint32_t)(c->dst >> c->p->cshift);
 
 		c->piece = cs;
 		if (s == d) {
