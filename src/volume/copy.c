@@ -103,7 +103,8 @@ static void vc_shared(struct jwait *jw, int rc)
 
 /*
  * Share the cluster at source index @s with destination index @d if it can
- * be: 1 = the record is on its way, 0 = copy the piece instead, -errno.
+ * be: 1 = the record is on its way, 2 = @d holds that cluster already,
+ * 0 = copy the piece instead, -errno.
  */
 static int vc_try_share(struct vcopy *c, uint32_t s, uint32_t d)
 {
@@ -113,8 +114,12 @@ static int vc_try_share(struct vcopy *c, uint32_t s, uint32_t d)
 	struct rec_share r = {.vol = v->id, .idx = d, .src = s, .val = e};
 	int rc;
 
-	if (!map_owned(e) || (e & MAP_UNWRITTEN) || p->shared_extra >= p->share_cap ||
-	    inflight_find(p, v, s) || inflight_find(p, v, d) || v->map[d] == e)
+	if (!map_owned(e) || (e & MAP_UNWRITTEN) || inflight_find(p, v, s) ||
+	    inflight_find(p, v, d))
+		return 0;
+	if (v->map[d] == e)
+		return 2; /* shared already: the data is there */
+	if (p->shared_extra >= p->share_cap)
 		return 0;
 	c->isrc = inflight_add(p, v, s);
 	c->idst = c->isrc ? inflight_add(p, v, d) : NULL;
@@ -209,7 +214,9 @@ static void vc_step(struct vcopy *c)
 			return;
 		}
 		rc = vc_try_share(c, s, d);
-		if (rc < 0)
+		if (rc == 2)
+			vc_advance(c);
+		else if (rc < 0)
 			vc_fail(c, rc);
 		if (rc)
 			return;

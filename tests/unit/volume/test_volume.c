@@ -428,6 +428,9 @@ static void test_copy_share(void **state)
 	assert_int_equal(allocated(c, "v"), a0);
 	assert_int_equal(pool_allocated(c), a0);
 	expect(c, "v", 512 * KiB, 128 * KiB, 5, 0);
+	/* Again: the destination holds those clusters already, nothing changes. */
+	vcopy(c, "v", 512 * KiB, &whole, 1);
+	assert_int_equal(pool_allocated(c), a0);
 	/* Part of a cluster: copied into a new one. */
 	vcopy(c, "v", 720 * KiB, &part, 1);
 	assert_int_equal(allocated(c, "v"), a0 + c->cs);
