@@ -90,6 +90,7 @@ static void vc_shared(struct jwait *jw, int rc)
 	struct inflight *a = c->isrc, *b = c->idst;
 
 	c->isrc = c->idst = NULL;
+	c->p->share_pending--;
 	inflight_release(c->p, a);
 	inflight_release(c->p, b);
 	if (rc) {
@@ -119,7 +120,8 @@ static int vc_try_share(struct vcopy *c, uint32_t s, uint32_t d)
 		return 0;
 	if (v->map[d] == e)
 		return 2; /* shared already: the data is there */
-	if (p->shared_extra >= p->share_cap)
+	/* Copies on other queues may have records in flight too: count them. */
+	if (p->shared_extra + p->share_pending >= p->share_cap)
 		return 0;
 	c->isrc = inflight_add(p, v, s);
 	c->idst = c->isrc ? inflight_add(p, v, d) : NULL;
@@ -131,9 +133,11 @@ static int vc_try_share(struct vcopy *c, uint32_t s, uint32_t d)
 	}
 	c->jw.fn = vc_shared;
 	c->phase = VC_WAIT;
+	p->share_pending++;
 	rc = jrec_add(p, REC_SHARE, &r, sizeof(r), &c->jw);
 	if (rc) {
 		/* Not queued: the waiter will not run. */
+		p->share_pending--;
 		inflight_release(p, c->idst);
 		inflight_release(p, c->isrc);
 		c->isrc = c->idst = NULL;

@@ -216,8 +216,9 @@ struct fq_pool {
 	/* Shared clusters (refs.c). */
 	struct refent *rt;
 	uint64_t rt_cap, rt_n;
-	uint64_t shared_extra; /* references beyond the first, over all clusters */
-	uint64_t share_cap;    /* how many the checkpoint has room for */
+	uint64_t shared_extra;	/* references beyond the first, over all clusters */
+	uint64_t share_cap;	/* how many the checkpoint has room for */
+	uint64_t share_pending; /* SHARE records not committed yet */
 };
 
 /* meta.c: the in-memory state and the records applied to it. */

@@ -18,6 +18,7 @@
 
 #include "bdev/bdev.h"
 #include "vol_test.h"
+#include "volume/vol_internal.h" /* share_cap, shared_extra */
 
 #define MiB (1ull << 20)
 #define KiB 1024ull
@@ -491,6 +492,44 @@ static void test_copy_share(void **state)
 	assert_int_equal(pool_allocated(c), 0);
 }
 
+/*
+ * The checkpoint has room for a bounded number of shared references
+ * (share_cap): past it a Copy copies, and the checkpoint still fits.
+ */
+static void test_copy_share_cap(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_bdev_copy_range r[FQ_BDEV_COPY_MAX_RANGES];
+	struct fq_pool_check_report rep;
+	uint64_t cap = c->pool->share_cap, a0, n, done = 0;
+
+	assert_true(cap > 0);
+	n = cap + 20;
+	assert_int_equal(fq_vol_create(c->pool, "v", (n + 1) * c->cs, false), 0);
+	wr(c, "v", 0, c->cs, 5);
+	a0 = pool_allocated(c);
+	for (uint32_t i = 0; i < FQ_BDEV_COPY_MAX_RANGES; i++)
+		r[i] = (struct fq_bdev_copy_range){0, c->cs};
+	while (done < n) {
+		uint32_t k = n - done < FQ_BDEV_COPY_MAX_RANGES ? (uint32_t)(n - done)
+								: FQ_BDEV_COPY_MAX_RANGES;
+
+		vcopy(c, "v", (1 + done) * c->cs, r, k);
+		done += k;
+	}
+	assert_int_equal(c->pool->shared_extra, cap);
+	assert_int_equal(pool_allocated(c), a0 + 20 * c->cs);
+	expect(c, "v", n * c->cs, c->cs, 5, 0);
+	reopen(c, true); /* the checkpoint holds every shared pair */
+	assert_int_equal(fq_pool_close(c->pool), 0);
+	c->pool = NULL;
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	assert_int_equal(rep.errors, 0);
+	assert_int_equal(rep.clusters_shared, cap);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	expect(c, "v", (cap / 2) * c->cs, c->cs, 5, 0);
+}
+
 static void test_clone_flatten_snapdel(void **state)
 {
 	struct ctx *c = *state;
@@ -727,6 +766,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reuse_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_cow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_share_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_flatten_snapdel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
