@@ -9,8 +9,9 @@ Exceeded, LBA Out of Range) and the daemon goes on serving. On a thin
 volume, whole aligned clusters are shared: the volume's allocated_bytes
 (volume_info over the management socket) does not grow for them and grows
 for a partial cluster; the data reads back; a write to the source copies
-the shared cluster so the destination keeps the old data; the pool checks
-clean offline after the daemon stopped, with the shares counted.
+the shared cluster so the destination keeps the old data; a Copy into a
+snapshot fails as a write would (SC 20h); the pool checks clean offline
+after the daemon stopped, with the shares counted.
 """
 
 import json
@@ -169,6 +170,15 @@ class CopyTest(TargetTestCase):
         self.assertEqual(self.read(conn, 4096, 0), new)
         self.assertEqual(self.read(conn, 4 * CLUSTER, MiB), data)
         self.assertEqual(self.allocated(), base + 2 * CLUSTER)
+        # A snapshot is read-only: a Copy into it fails as a write would (SC 20h).
+        rpc = Rpc(self.sock)
+        try:
+            rpc.call("volume_snapshot", {"pool": "p0", "name": "v@s"})
+        finally:
+            rpc.close()
+        p = self.copy(self.conn(VOL_NQN + "@s"), 100, [(0, 8)], check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("sct 0x0 sc 0x20", p.stderr)
 
 
 if __name__ == "__main__":
