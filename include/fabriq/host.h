@@ -519,6 +519,28 @@ int fq_ns_dsm(struct fq_ns *ns, struct fq_qpair *qp, const struct fq_dsm_range_d
 int fq_ns_deallocate(struct fq_ns *ns, struct fq_qpair *qp, uint64_t lba, uint32_t nlb,
 		     fq_cmd_cb cb, void *cb_arg);
 
+/* A Copy source range: @nlb blocks (1..65536) from @slba. */
+struct fq_copy_range_desc {
+	uint64_t slba;
+	uint32_t nlb;
+};
+#define FQ_NS_COPY_MAX_RANGES 256
+
+/*
+ * Copy (NVM Command Set 2.0 §3.2.2): the controller copies the @nr ranges
+ * (1..256), one after another, to the blocks from @dest_lba, without the
+ * data crossing the network. The ranges go as descriptor format 0 and are
+ * copied at submission. @flags: FQ_IO_FLAGS_FUA, FQ_IO_FLAGS_LIMITED_RETRY.
+ * Return: as the calls above, and -EOPNOTSUPP when the controller does not
+ * offer Copy with descriptor format 0 (Identify Controller ONCS bit 8,
+ * OCFS bit 0). The namespace's own limits (Identify Namespace MSRC, MSSRL,
+ * MCL; fq_ns_get_identify) are the controller's to check: a copy over them
+ * completes with Command Size Limit Exceeded (SCT 1h, SC 83h).
+ */
+int fq_ns_copy(struct fq_ns *ns, struct fq_qpair *qp, uint64_t dest_lba,
+	       const struct fq_copy_range_desc *ranges, uint16_t nr, fq_cmd_cb cb, void *cb_arg,
+	       uint32_t flags);
+
 /*
  * Fused Compare and Write (NVMe Base 2.0 §3.4.2): both halves are sent back
  * to back; @cb runs once, with the Write's status if the compare matched,
@@ -572,6 +594,9 @@ int fq_ns_dsm_sync(struct fq_ns *ns, struct fq_qpair *qp, const struct fq_dsm_ra
 		   uint16_t nr, uint32_t attrs, struct fq_cpl *cpl);
 int fq_ns_deallocate_sync(struct fq_ns *ns, struct fq_qpair *qp, uint64_t lba, uint32_t nlb,
 			  struct fq_cpl *cpl);
+int fq_ns_copy_sync(struct fq_ns *ns, struct fq_qpair *qp, uint64_t dest_lba,
+		    const struct fq_copy_range_desc *ranges, uint16_t nr, uint32_t flags,
+		    struct fq_cpl *cpl);
 int fq_ns_compare_and_write_sync(struct fq_ns *ns, struct fq_qpair *qp, const void *cmp_buf,
 				 const void *write_buf, uint64_t lba, uint32_t nlb,
 				 struct fq_cpl *cpl);

@@ -176,6 +176,7 @@ static_assert(offsetof(struct fq_id_ctrl, oncs) == 520, "ONCS at 520");
 static_assert(offsetof(struct fq_id_ctrl, vwc) == 525, "VWC at 525");
 static_assert(offsetof(struct fq_id_ctrl, awun) == 526, "AWUN at 526");
 static_assert(offsetof(struct fq_id_ctrl, acwu) == 532, "ACWU at 532");
+static_assert(offsetof(struct fq_id_ctrl, ocfs) == 534, "OCFS at 534");
 static_assert(offsetof(struct fq_id_ctrl, sgls) == 536, "SGLS at 536");
 static_assert(offsetof(struct fq_id_ctrl, mnan) == 540, "MNAN at 540");
 static_assert(offsetof(struct fq_id_ctrl, subnqn) == 768, "SUBNQN at 768");
@@ -191,6 +192,8 @@ static_assert(offsetof(struct fq_id_ctrl, vs) == 3072, "VS at 3072");
 #define FQ_ONCS_COMPARE (1u << 0)
 #define FQ_ONCS_DSM (1u << 2)
 #define FQ_ONCS_WRITE_ZEROES (1u << 3)
+#define FQ_ONCS_COPY (1u << 8)	   /* NVMe Base 2.0 Fig. 275: Copy command */
+#define FQ_OCFS_FORMAT_0 (1u << 0) /* Copy Descriptor Format 0h supported */
 #define FQ_FUSES_COMPARE_WRITE (1u << 0)
 #define FQ_LPA_CMD_EFFECTS (1u << 1)
 #define FQ_LPA_EXT_DATA (1u << 2)
@@ -233,7 +236,10 @@ struct fq_id_ns {
 	uint16_t npdg;
 	uint16_t npda;
 	uint16_t nows;
-	uint8_t rsvd74[18];
+	uint16_t mssrl; /* NVM CS 2.0 Fig. 97: max single source range length */
+	uint32_t mcl;	/* max copy length, logical blocks */
+	uint8_t msrc;	/* max source range count, 0's based */
+	uint8_t rsvd81[11];
 	uint32_t anagrpid;
 	uint8_t rsvd96[3];
 	uint8_t nsattr;
@@ -256,6 +262,9 @@ static_assert(offsetof(struct fq_id_ns, noiob) == 46, "NOIOB at 46");
 static_assert(offsetof(struct fq_id_ns, nvmcap) == 48, "NVMCAP at 48");
 static_assert(offsetof(struct fq_id_ns, npwg) == 64, "NPWG at 64");
 static_assert(offsetof(struct fq_id_ns, nows) == 72, "NOWS at 72");
+static_assert(offsetof(struct fq_id_ns, mssrl) == 74, "MSSRL at 74");
+static_assert(offsetof(struct fq_id_ns, mcl) == 76, "MCL at 76");
+static_assert(offsetof(struct fq_id_ns, msrc) == 80, "MSRC at 80");
 static_assert(offsetof(struct fq_id_ns, anagrpid) == 92, "ANAGRPID at 92");
 static_assert(offsetof(struct fq_id_ns, nsattr) == 99, "NSATTR at 99");
 static_assert(offsetof(struct fq_id_ns, nvmsetid) == 100, "NVMSETID at 100");

@@ -56,6 +56,12 @@ struct fq_bdev_frame {
 	uint64_t scratch[3];
 };
 
+/* One source range of a copy (fq_bdev_copy), in bytes. */
+struct fq_bdev_copy_range {
+	uint64_t src;
+	uint64_t len;
+};
+
 struct fq_bdev_io {
 	enum fq_bdev_io_type type;
 	uint64_t offset; /* bytes */
@@ -80,6 +86,9 @@ struct fq_bdev_io {
 	 */
 	uint16_t nvme_status;
 	uint8_t depth; /* frames in use */
+	/* fq_bdev_copy: the source ranges, copied one after another to offset. */
+	const struct fq_bdev_copy_range *copy_ranges;
+	uint32_t copy_nr;
 	struct fq_bdev_frame frame[FQ_BDEV_MAX_STACK];
 };
 
@@ -105,6 +114,12 @@ struct fq_bdev_ops {
 	int (*abort_held)(struct fq_bdev *bdev, struct fq_engine *eng);
 	/* Optional, thin-provisioned modules: blocks that hold storage (NUSE). */
 	uint64_t (*used_blocks)(struct fq_bdev *bdev);
+	/*
+	 * Optional: a copy (fq_bdev_copy) done inside the module, e.g. by
+	 * sharing storage. Returns as submit, or -EOPNOTSUPP (cb will not run)
+	 * to leave it to the block layer's read-then-write copy.
+	 */
+	int (*copy)(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io);
 };
 
 struct fq_bdev {
@@ -215,6 +230,23 @@ void fq_bdev_close_discard(struct fq_bdev *bdev);
  * bytes: the extra room is left untouched.
  */
 int fq_bdev_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io);
+
+/*
+ * Copy @io->copy_nr ranges (@io->copy_ranges, byte offsets and lengths,
+ * block multiples, 1..FQ_BDEV_COPY_MAX_RANGES) of @bdev one after another
+ * to @io->offset; @io->length must be their sum. @io->type, iov and iovcnt
+ * are not used. The top module's copy op does it when it has one (the vol
+ * module shares whole clusters); otherwise the layer reads each range into
+ * a buffer of at most FQ_BDEV_COPY_CHUNK bytes, allocated for the copy, and
+ * writes it to the destination, through the whole stack, on @eng's thread.
+ * Ranges are read in order and each chunk is written before the next is
+ * read, so ranges that overlap the destination see the data of the chunks
+ * copied before them. The ranges array must stay valid until the callback.
+ * Returns as fq_bdev_submit.
+ */
+#define FQ_BDEV_COPY_MAX_RANGES 256u
+#define FQ_BDEV_COPY_CHUNK (1u << 20)
+int fq_bdev_copy(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io);
 
 /*
  * For stacking modules, on the I/O path. fq_bdev_push saves the caller's

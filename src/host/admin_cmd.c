@@ -180,5 +180,5 @@ bool fq_ctrlr_is_discovery(const struct fq_ctrlr *c)
 
 uint32_t fq_ctrlr_get_reconnects(const struct fq_ctrlr *c)
 {
-	return c->reconnects;
+	return atomic_load(&c->reconnects);
 }

@@ -90,7 +90,7 @@ struct fq_ctrlr {
 	bool reset_thr_running;
 	bool reset_thr_done;
 	uint64_t loss_deadline_ns;
-	uint32_t reconnects;
+	atomic_uint reconnects; /* read by other threads (health checks) */
 
 	/* I/O queue IDs handed out (index = qid). */
 	uint8_t *qid_used;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "host/host_int.h"
+#include "proto/copy.h"
 
 #define NLB_MAX 65536u /* CDW12 NLB is 16 bits, 0's based */
 #define RW_FLAGS (FQ_IO_FLAGS_FUA | FQ_IO_FLAGS_LIMITED_RETRY)
@@ -279,6 +280,53 @@ int fq_ns_dsm(struct fq_ns *ns, struct fq_qpair *qp, const struct fq_dsm_range_d
 	r->sqe.nsid = ns->nsid;
 	r->sqe.cdw10 = (uint32_t)nr - 1;
 	r->sqe.cdw11 = attrs;
+	return slot_submit(r, cb, cb_arg);
+}
+
+/*
+ * Copy, NVM CS 2.0 §3.2.2: CDW10-11 the destination LBA, CDW12 NR (0's
+ * based) and descriptor format 0; the source range entries are the data.
+ */
+int fq_ns_copy(struct fq_ns *ns, struct fq_qpair *qp, uint64_t dest_lba,
+	       const struct fq_copy_range_desc *ranges, uint16_t nr, fq_cmd_cb cb, void *cb_arg,
+	       uint32_t flags)
+{
+	size_t len = (size_t)nr * sizeof(struct fq_copy_desc0);
+	uint8_t *d;
+	struct iovec iov;
+	struct hreq *r;
+	int rc;
+
+	if (!ns || !qp || !ranges || nr == 0 || nr > FQ_NS_COPY_MAX_RANGES)
+		return -EINVAL;
+	if (!(ns->ctrlr->id.oncs & FQ_ONCS_COPY) || !(ns->ctrlr->id.ocfs & FQ_OCFS_FORMAT_0))
+		return -EOPNOTSUPP;
+	for (uint16_t i = 0; i < nr; i++)
+		if (ranges[i].nlb == 0 || ranges[i].nlb > NLB_MAX)
+			return -EINVAL;
+	rc = slot_get(qp, &r);
+	if (rc)
+		return rc;
+	d = len <= sizeof(r->scratch) ? r->scratch : (r->heap = malloc(len));
+	if (!d) {
+		hq_req_put(r);
+		return -ENOMEM;
+	}
+	for (uint16_t i = 0; i < nr; i++) {
+		struct fq_copy_desc0 e = {.slba = ranges[i].slba,
+					  .nlb = (uint16_t)(ranges[i].nlb - 1)};
+
+		memcpy(d + (size_t)i * sizeof(e), &e, sizeof(e));
+	}
+	iov.iov_base = d;
+	iov.iov_len = len;
+	hq_req_set_data(r, &iov, 1, HREQ_H2C);
+	r->sqe.opcode = FQ_IO_COPY;
+	r->sqe.nsid = ns->nsid;
+	r->sqe.cdw10 = (uint32_t)dest_lba;
+	r->sqe.cdw11 = (uint32_t)(dest_lba >> 32);
+	r->sqe.cdw12 = ((uint32_t)nr - 1) | (FQ_COPY_DESFMT_0 << FQ_COPY_DESFMT_SHIFT) |
+		       (flags & RW_FLAGS);
 	return slot_submit(r, cb, cb_arg);
 }
 

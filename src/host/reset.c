@@ -67,9 +67,13 @@ static bool attempt(struct fq_ctrlr *c)
 	int rc = ctrlr_bringup(c, false);
 
 	if (!rc) {
-		/* Unless a disconnect started meanwhile. */
-		if (ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_LIVE))
-			c->reconnects++;
+		/*
+		 * Counted before the state says LIVE, so that whoever sees LIVE
+		 * sees the count too; taken back if a disconnect started meanwhile.
+		 */
+		atomic_fetch_add(&c->reconnects, 1);
+		if (!ctrlr_set_state_if(c, FQ_CTRLR_RESETTING, FQ_CTRLR_LIVE))
+			atomic_fetch_sub(&c->reconnects, 1);
 		return false;
 	}
 	fq_warn("reconnect to %s failed: %s", c->peer, fq_last_error());

@@ -59,12 +59,13 @@ struct rw_ctx {
 	uint32_t nlb;
 	uint32_t flags;
 	const struct fq_dsm_range_desc *ranges;
+	const struct fq_copy_range_desc *copy;
 	uint16_t nr;
 	const struct fq_nvme_cmd *cmd;
 	int op;
 };
 
-enum { OP_READV, OP_WRITEV, OP_COMPARE, OP_FLUSH, OP_WZ, OP_DSM, OP_CAW, OP_RAW };
+enum { OP_READV, OP_WRITEV, OP_COMPARE, OP_FLUSH, OP_WZ, OP_DSM, OP_COPY, OP_CAW, OP_RAW };
 
 static int submit_any(struct fq_qpair *qp, void *arg, struct sync_io *s)
 {
@@ -86,6 +87,8 @@ static int submit_any(struct fq_qpair *qp, void *arg, struct sync_io *s)
 		return fq_ns_write_zeroes(c->ns, qp, c->lba, c->nlb, sync_cb, s, c->flags);
 	case OP_DSM:
 		return fq_ns_dsm(c->ns, qp, c->ranges, c->nr, c->flags, sync_cb, s);
+	case OP_COPY:
+		return fq_ns_copy(c->ns, qp, c->lba, c->copy, c->nr, sync_cb, s, c->flags);
 	case OP_CAW:
 		return fq_ns_compare_and_write(c->ns, qp, c->iov[0].iov_base, c->buf2, c->lba,
 					       c->nlb, sync_cb, s, c->flags);
@@ -171,6 +174,16 @@ int fq_ns_dsm_sync(struct fq_ns *ns, struct fq_qpair *qp, const struct fq_dsm_ra
 		   uint16_t nr, uint32_t attrs, struct fq_cpl *cpl)
 {
 	struct rw_ctx c = {.ns = ns, .ranges = ranges, .nr = nr, .flags = attrs, .op = OP_DSM};
+
+	return run_sync(qp, submit_any, &c, cpl);
+}
+
+int fq_ns_copy_sync(struct fq_ns *ns, struct fq_qpair *qp, uint64_t dest_lba,
+		    const struct fq_copy_range_desc *ranges, uint16_t nr, uint32_t flags,
+		    struct fq_cpl *cpl)
+{
+	struct rw_ctx c = {
+		.ns = ns, .copy = ranges, .nr = nr, .lba = dest_lba, .flags = flags, .op = OP_COPY};
 
 	return run_sync(qp, submit_any, &c, cpl);
 }

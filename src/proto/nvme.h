@@ -197,6 +197,7 @@ enum {
 	FQ_IO_COMPARE = 0x05,
 	FQ_IO_WRITE_ZEROES = 0x08,
 	FQ_IO_DSM = 0x09,
+	FQ_IO_COPY = 0x19, /* NVM Command Set 2.0 §3.2.2 */
 };
 
 /* Opcode bits 1:0 give the data direction (NVMe Base 2.0 §5 Fig. 138 note). */

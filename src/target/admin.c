@@ -75,7 +75,10 @@ static void id_ctrl(struct fq_req *req, struct fq_id_ctrl *id)
 	id->cqes = 0x44;
 	id->maxcmd = (uint16_t)(s->discovery ? FQ_TGT_ADMIN_QSIZE : conf->max_queue_size);
 	id->nn = FQ_TGT_NN;
-	id->oncs = s->discovery ? 0 : FQ_ONCS_COMPARE | FQ_ONCS_DSM | FQ_ONCS_WRITE_ZEROES;
+	id->oncs = s->discovery
+			   ? 0
+			   : FQ_ONCS_COMPARE | FQ_ONCS_DSM | FQ_ONCS_WRITE_ZEROES | FQ_ONCS_COPY;
+	id->ocfs = s->discovery ? 0 : FQ_OCFS_FORMAT_0;
 	id->vwc = s->discovery ? 0 : 1;
 	id->sgls = FQ_SGLS_SUPPORTED | FQ_SGLS_OFFSET;
 	snprintf(id->subnqn, sizeof(id->subnqn), "%s", s->nqn);
@@ -89,6 +92,7 @@ static void id_ctrl(struct fq_req *req, struct fq_id_ctrl *id)
 static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_tgt_ns *ns)
 {
 	const struct fq_bdev *b = ns->bdev;
+	struct fq_copy_limits lim;
 
 	id->nsze = id->ncap = b->num_blocks;
 	/* A thin volume counts only its allocated blocks (NVMe base 2.0, 5.17.2.1). */
@@ -105,6 +109,10 @@ static void id_ns(struct fq_req *req, struct fq_id_ns *id, const struct fq_tgt_n
 	/* Deallocated blocks read as zeroes; Write Zeroes may deallocate. */
 	id->dlfeat = b->read_zeroes_after_dealloc ? (FQ_DLFEAT_READ_ZEROES | 0x08) : 0;
 	id->lbaf[0].lbads = ns->lbads;
+	fq_tgt_copy_limits(ns, &lim);
+	id->mssrl = lim.mssrl;
+	id->mcl = lim.mcl;
+	id->msrc = lim.msrc;
 	memcpy(id->nguid, ns->nguid, sizeof(id->nguid));
 	(void)req;
 }
@@ -226,7 +234,7 @@ static void log_effects(struct fq_effects_log *l)
 	static const uint8_t admin[] = {
 		FQ_ADM_GET_LOG_PAGE, FQ_ADM_IDENTIFY,	 FQ_ADM_ABORT,	   FQ_ADM_SET_FEATURES,
 		FQ_ADM_GET_FEATURES, FQ_ADM_ASYNC_EVENT, FQ_ADM_KEEP_ALIVE};
-	static const uint8_t io[] = {FQ_IO_WRITE, FQ_IO_WRITE_ZEROES, FQ_IO_DSM};
+	static const uint8_t io[] = {FQ_IO_WRITE, FQ_IO_WRITE_ZEROES, FQ_IO_DSM, FQ_IO_COPY};
 
 	for (size_t i = 0; i < sizeof(admin); i++)
 		l->acs[admin[i]] = FQ_EFFECTS_CSUPP;

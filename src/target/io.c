@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * NVM command set I/O at the target (NVM Command Set 1.0 §3): Read, Write,
- * Compare, Flush, Write Zeroes and Dataset Management. Each command is
+ * Compare, Flush, Write Zeroes, Dataset Management and Copy (NVM CS 2.0). Each command is
  * checked (namespace, LBA range, transfer length) before it reaches the
  * backend; backend errors become NVMe status in fq_errno_to_status only,
  * unless a module chose the status itself (fq_bdev_io.nvme_status: the error
@@ -275,6 +275,89 @@ static void exec_dsm(struct fq_req *req)
 	dsm_step(req);
 }
 
+/*
+ * What a namespace accepts in one Copy: 128 ranges (4 KiB of descriptors),
+ * 256 MiB in all (the copy runs on the reactor, a chunk at a time, so this
+ * bounds how long one command keeps it busy), each range as long as NLB
+ * allows.
+ */
+#define COPY_MAX_RANGES 128u
+#define COPY_MAX_BYTES (256ull << 20)
+
+void fq_tgt_copy_limits(const struct fq_tgt_ns *ns, struct fq_copy_limits *lim)
+{
+	uint64_t mcl = COPY_MAX_BYTES >> ns->lbads;
+
+	lim->msrc = (uint8_t)(COPY_MAX_RANGES - 1);
+	lim->mcl = (uint32_t)mcl;
+	lim->mssrl = (uint16_t)(mcl < 0xffff ? mcl : 0xffff);
+	lim->nblocks = ns->bdev->num_blocks;
+}
+
+static void copy_done(struct fq_bdev_io *bio, int res)
+{
+	struct fq_req *req = bio->cb_arg;
+	struct fq_queue *q = req->q;
+
+	free(req->copy);
+	req->copy = NULL;
+	if (res) {
+		fq_req_complete(req, bio_status(bio, res));
+	} else if ((req->cmd.cdw12 & FQ_COPY_FUA) && req->ns->bdev->volatile_cache &&
+		   q->state != FQ_CONN_CLOSING) {
+		io_submit(req, FQ_BDEV_IO_FLUSH, 0, 0, NULL, flush_then_complete);
+	} else {
+		fq_req_complete(req, 0);
+	}
+	io_put(q);
+}
+
+/* Copy, NVM CS 2.0 §3.2.2: the descriptors are decoded and checked, then one bdev copy. */
+static void exec_copy(struct fq_req *req)
+{
+	struct fq_tgt_ns *ns = req->ns;
+	struct fq_copy_range r[FQ_COPY_MAX_RANGES];
+	struct fq_copy_limits lim;
+	uint64_t total;
+	uint32_t nr;
+	uint16_t st;
+	int rc;
+
+	fq_tgt_copy_limits(ns, &lim);
+	st = fq_copy_decode(req->cmd.cdw10, req->cmd.cdw11, req->cmd.cdw12, req->buf,
+			    req->buf ? req->xfer_len : 0, &lim, r, &nr, &total);
+	if (st) {
+		fq_req_complete(req, st);
+		return;
+	}
+	req->copy = malloc(nr * sizeof(*req->copy));
+	if (!req->copy) {
+		fq_req_complete(req, ST(FQ_SCT_GENERIC, FQ_SC_INTERNAL));
+		return;
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		req->copy[i].src = r[i].slba << ns->lbads;
+		req->copy[i].len = (uint64_t)r[i].nlb << ns->lbads;
+	}
+	memset(&req->bio, 0, offsetof(struct fq_bdev_io, frame));
+	req->bio.offset = (req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32)) << ns->lbads;
+	req->bio.length = total << ns->lbads;
+	req->bio.copy_ranges = req->copy;
+	req->bio.copy_nr = nr;
+	req->bio.cb = copy_done;
+	req->bio.cb_arg = req;
+	atomic_fetch_add_explicit(&ns->writes, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ns->bytes_written, req->bio.length, memory_order_relaxed);
+	req->q->ops++; /* the queue stays alive until the backend answers */
+	rc = fq_bdev_copy(ns->bdev, &req->q->r->eng, &req->bio);
+	if (rc) {
+		req->q->ops--;
+		free(req->copy);
+		req->copy = NULL;
+		fq_req_complete(req, fq_errno_to_status(rc));
+	}
+}
+
 static void flush_next(struct fq_bdev_io *bio, int res);
 
 /* Flush with NSID FFFFFFFFh covers every namespace (NVM Cmd Set 1.0 §3.2.2). */
@@ -344,6 +427,9 @@ void fq_exec_io(struct fq_req *req)
 		break;
 	case FQ_IO_DSM:
 		exec_dsm(req);
+		break;
+	case FQ_IO_COPY:
+		exec_copy(req);
 		break;
 	default:
 		fq_req_complete(req, ST(FQ_SCT_GENERIC, FQ_SC_INVALID_OPCODE) | FQ_STATUS_DNR);

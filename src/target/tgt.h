@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 
 #include "bdev/bdev.h"
+#include "proto/copy.h"
 #include "proto/nvmf.h"
 #include "proto/tcp_build.h"
 #include "proto/tcp_rx.h"
@@ -202,9 +203,10 @@ struct fq_req {
 	struct iovec data_iov; /* data to send to the host */
 	struct fq_bdev_io bio;
 	struct fq_tgt_ns *ns;
-	uint64_t start_ns; /* the reactor's clock when the command arrived */
-	uint8_t *cmp_buf;  /* Compare: data read back from the backend */
-	uint32_t step;	   /* multi-step commands (DSM ranges, flush-all, FUA) */
+	uint64_t start_ns;		 /* the reactor's clock when the command arrived */
+	uint8_t *cmp_buf;		 /* Compare: data read back from the backend */
+	struct fq_bdev_copy_range *copy; /* Copy: the decoded source ranges */
+	uint32_t step;			 /* multi-step commands (DSM ranges, flush-all, FUA) */
 	/* Transmission: headers live here so the sender needs no allocation. */
 	struct fq_tcp_hbuf_small hdr;  /* CapsuleResp or C2HData, with HDGST */
 	uint32_t ddgst;		       /* of the C2HData */
@@ -426,6 +428,8 @@ void fq_buf_put(struct fq_bufpool *p, uint8_t *buf, int cls);
 void fq_exec_fabrics(struct fq_req *req);
 void fq_exec_admin(struct fq_req *req);
 void fq_exec_io(struct fq_req *req);
+/* The Copy limits a namespace reports in Identify Namespace and enforces. */
+void fq_tgt_copy_limits(const struct fq_tgt_ns *ns, struct fq_copy_limits *lim);
 /* Called once all host data of @req has arrived. */
 void fq_exec(struct fq_req *req);
 void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_t off,

@@ -5,7 +5,8 @@
  * parents' (docs/volumes.md "Snapshots and clones"):
  *
  * - read: from the data cluster it resolves to, or zeroes;
- * - write to a cluster the volume owns: straight to it;
+ * - write to a cluster the volume owns: straight to it, unless a Copy shared
+ *   it with other entries of the map (then as a first write, copying it);
  * - first write (unallocated, shared with a snapshot, or reserved by a thick
  *   volume): a cluster is taken, the old contents (parent's or zeroes) are
  *   read for the part the write does not cover, the whole cluster is written,
@@ -113,7 +114,7 @@ static void seg_io(struct seg *s, enum seg_stage stage, enum fq_bdev_io_type typ
 		seg_bio_done(io, rc);
 }
 
-static struct inflight *inflight_find(struct fq_pool *p, struct fq_vol *v, uint32_t idx)
+struct inflight *inflight_find(struct fq_pool *p, struct fq_vol *v, uint32_t idx)
 {
 	for (struct inflight *i = p->inflight; i; i = i->next)
 		if (i->vol == v && i->idx == idx)
@@ -136,41 +137,53 @@ static bool inflight_wait(struct seg *s)
 	return true;
 }
 
-static int inflight_start(struct seg *s)
+struct inflight *inflight_add(struct fq_pool *p, struct fq_vol *v, uint32_t idx)
 {
 	struct inflight *i = calloc(1, sizeof(*i));
 
 	if (!i)
-		return -ENOMEM;
-	i->vol = s->vol;
-	i->idx = s->idx;
-	i->next = s->p->inflight;
-	s->p->inflight = i;
-	s->inf = i;
-	return 0;
+		return NULL;
+	i->vol = v;
+	i->idx = idx;
+	i->next = p->inflight;
+	p->inflight = i;
+	return i;
 }
 
-/* The cluster's change is done (or failed): let the pieces that waited go. */
-static void inflight_end(struct seg *s)
+static int inflight_start(struct seg *s)
 {
-	struct inflight **pp = &s->p->inflight, *i = s->inf;
+	s->inf = inflight_add(s->p, s->vol, s->idx);
+	return s->inf ? 0 : -ENOMEM;
+}
+
+void inflight_release(struct fq_pool *p, struct inflight *i)
+{
+	struct inflight **pp = &p->inflight;
 	struct seg *w;
 
-	if (!i)
-		return;
 	while (*pp && *pp != i)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = i->next;
 	w = i->waiters;
 	free(i);
-	s->inf = NULL;
 	while (w) {
 		struct seg *n = w->wnext;
 
 		seg_start(w);
 		w = n;
 	}
+}
+
+/* The cluster's change is done (or failed): let the pieces that waited go. */
+static void inflight_end(struct seg *s)
+{
+	struct inflight *i = s->inf;
+
+	if (!i)
+		return;
+	s->inf = NULL;
+	inflight_release(s->p, i);
 }
 
 static void seg_committed(struct jwait *jw, int rc)
@@ -278,13 +291,16 @@ static void write_start(struct seg *s)
 	struct fq_pool *p = s->p;
 	struct fq_vol *v = s->vol;
 	uint32_t e = v->map[s->idx], src = 0;
+	bool written = map_owned(e) && !(e & MAP_UNWRITTEN);
+	/* A cluster a Copy shared with other entries is copied on write, like a snapshot's. */
+	bool shared = written && refs_extra(p, map_pcl(e));
 	int rc;
 
 	if (p->failed) {
 		seg_done(s, p->failed);
 		return;
 	}
-	if (map_owned(e) && !(e & MAP_UNWRITTEN)) {
+	if (written && !shared) {
 		seg_io(s, ST_DIRECT, FQ_BDEV_IO_WRITE, ((uint64_t)map_pcl(e) << p->cshift) + s->off,
 		       s->iov, s->iovcnt, s->len);
 		return;
@@ -296,7 +312,7 @@ static void write_start(struct seg *s)
 		seg_done(s, rc);
 		return;
 	}
-	if (map_owned(e)) {
+	if (map_owned(e) && !shared) {
 		s->newval = map_pcl(e); /* a thick volume's reserved cluster */
 	} else {
 		s->newval = cluster_alloc(p);
@@ -311,7 +327,9 @@ static void write_start(struct seg *s)
 		       s->iov, s->iovcnt, s->len);
 		return;
 	}
-	if (e == MAP_NONE)
+	if (shared)
+		src = map_pcl(e);
+	else if (e == MAP_NONE)
 		src = resolve_parent(v, s->idx);
 	if (!src) {
 		/*
@@ -352,7 +370,7 @@ static void trim_start(struct seg *s)
 	}
 	if (inflight_wait(s))
 		return;
-	if ((v->flags & VOLF_THICK) && map_owned(e))
+	if ((v->flags & VOLF_THICK) && map_owned(e) && !refs_extra(s->p, map_pcl(e)))
 		target = map_pcl(e) | MAP_UNWRITTEN; /* keep the reservation */
 	else if (resolve_parent(v, s->idx))
 		target = MAP_ZERO; /* hide the parent's data */

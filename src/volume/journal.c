@@ -94,9 +94,13 @@ static void wake(struct jwait *w, int rc)
 
 uint64_t ckpt_slot_len(uint32_t max_volumes, uint64_t nclusters)
 {
-	/* Pairs: one per owned cluster, plus as many zero markers at most. */
+	/*
+	 * Pairs: one per owned cluster, as many zero markers at most, and as
+	 * many shared references (refs_capacity; older pools have 16 bytes
+	 * per cluster, so next to no room for shares).
+	 */
 	uint64_t b = sizeof(struct fq_ckpt_hdr) +
-		     (uint64_t)max_volumes * sizeof(struct fq_ckpt_vol) + 16 * nclusters +
+		     (uint64_t)max_volumes * sizeof(struct fq_ckpt_vol) + 24 * nclusters +
 		     round_up(nclusters, 64) / 8;
 
 	return round_up(b, FQ_META_BLOCK);

@@ -91,6 +91,18 @@ static void cluster_free(struct fq_pool *p, uint32_t c, bool live)
 	p->nquar++;
 }
 
+/*
+ * One reference to cluster @c went: free it if that was the last one.
+ * Returns whether it was freed (the volume holds one cluster fewer).
+ */
+static bool cluster_drop(struct fq_pool *p, uint32_t c, bool live)
+{
+	if (refs_dec(p, c))
+		return false;
+	cluster_free(p, c, live);
+	return true;
+}
+
 void quar_release(struct fq_pool *p, uint64_t mark)
 {
 	uint64_t k, left;
@@ -226,10 +238,8 @@ void vol_unlink_free(struct fq_pool *p, struct fq_vol *v)
 static void free_from(struct fq_pool *p, struct fq_vol *v, uint32_t from, bool live)
 {
 	for (uint32_t i = from; i < v->map_n; i++) {
-		if (map_owned(v->map[i])) {
-			cluster_free(p, map_pcl(v->map[i]), live);
+		if (map_owned(v->map[i]) && cluster_drop(p, map_pcl(v->map[i]), live))
 			v->owned--;
-		}
 		v->map[i] = MAP_NONE;
 	}
 }
@@ -280,10 +290,9 @@ static int apply_set(struct fq_pool *p, const struct rec_set *r, bool live)
 		return 0;
 	}
 	old = v->map[r->idx];
-	if (map_owned(old) && (!map_owned(r->val) || map_pcl(old) != map_pcl(r->val))) {
-		cluster_free(p, map_pcl(old), live);
+	if (map_owned(old) && (!map_owned(r->val) || map_pcl(old) != map_pcl(r->val)) &&
+	    cluster_drop(p, map_pcl(old), live))
 		v->owned--;
-	}
 	if (map_owned(r->val) && (!map_owned(old) || map_pcl(old) != map_pcl(r->val))) {
 		if (!live) {
 			bit_set(p, map_pcl(r->val));
@@ -292,6 +301,36 @@ static int apply_set(struct fq_pool *p, const struct rec_set *r, bool live)
 		v->owned++;
 	}
 	v->map[r->idx] = r->val;
+	return 0;
+}
+
+/*
+ * SHARE (a Copy of a whole cluster): entry @idx takes the written cluster
+ * entry @src holds, one more reference to it; what @idx held loses one.
+ */
+static int apply_share(struct fq_pool *p, const struct rec_share *r, bool live)
+{
+	struct fq_vol *v = vol_by_id(p, r->vol);
+	uint32_t old;
+	int rc;
+
+	if (!map_owned(r->val) || (r->val & MAP_UNWRITTEN) || r->val < p->first_data ||
+	    r->val >= p->nclusters)
+		return -EINVAL;
+	if (!v || r->idx >= v->map_n || r->src >= v->map_n)
+		return 0; /* the volume went (or shrank) since */
+	/* The source entry is pinned while the record is in flight: it must still hold val. */
+	if (v->map[r->src] != r->val)
+		return -EINVAL;
+	if (r->idx == r->src)
+		return 0;
+	rc = refs_inc(p, r->val);
+	if (rc)
+		return rc;
+	old = v->map[r->idx];
+	v->map[r->idx] = r->val;
+	if (map_owned(old) && cluster_drop(p, map_pcl(old), live))
+		v->owned--;
 	return 0;
 }
 
@@ -344,18 +383,16 @@ static void apply_snapdel(struct fq_pool *p, struct fq_vol *s, bool live)
 
 		if (e == MAP_NONE)
 			continue;
-		if (i < c->parent_limit && i < c->map_n && c->map[i] == MAP_NONE) {
+		if (i < c->parent_limit && i < c->map_n && c->map[i] == MAP_NONE)
 			c->map[i] = e;
-			if (map_owned(e)) {
-				c->owned++;
-				s->owned--;
-			}
-		} else if (map_owned(e)) {
-			cluster_free(p, map_pcl(e), live);
-			s->owned--;
-		}
+		else if (map_owned(e))
+			cluster_drop(p, map_pcl(e), live);
 		s->map[i] = MAP_NONE;
 	}
+	/* Entries of a shared cluster may have moved or gone: count again. */
+	c->owned = vol_count_clusters(p, c);
+	if (c->owned == UINT64_MAX)
+		p->failed = -ENOMEM;
 	c->parent = s->parent;
 	if (s->parent_limit < c->parent_limit)
 		c->parent_limit = s->parent_limit;
@@ -432,6 +469,11 @@ static int apply_one(struct fq_pool *p, uint16_t type, const uint8_t *pl, uint16
 		if (len != sizeof(struct rec_qos))
 			return -EINVAL;
 		return apply_qos(p, (const void *)pl);
+	}
+	if (type == REC_SHARE) {
+		if (len != sizeof(struct rec_share))
+			return -EINVAL;
+		return apply_share(p, (const void *)pl, live);
 	}
 	if (len != sizeof(struct rec_vol))
 		return -EINVAL;

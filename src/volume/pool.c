@@ -99,6 +99,7 @@ static int pool_setup(struct fq_pool *p)
 	p->nclusters = p->sb.nclusters;
 	p->first_data = p->sb.first_data;
 	p->cursor = p->first_data;
+	p->share_cap = refs_capacity(&p->sb);
 	p->bitmap = calloc(round_up(p->nclusters, 64) / 64, 8);
 	return p->bitmap ? 0 : -ENOMEM;
 }
@@ -111,6 +112,7 @@ static void pool_free(struct fq_pool *p)
 		n = i->next;
 		free(i);
 	}
+	refs_free(p);
 	free(p->bitmap);
 	free(p->quar);
 	free(p->pend);
@@ -214,20 +216,39 @@ static bool sb_valid(const uint8_t *block, struct fq_sb *sb)
 	return fq_crc32c(tmp, FQ_META_BLOCK) == crc;
 }
 
+/*
+ * A checkpoint pair naming cluster @c for @v: its first reference counts as
+ * a cluster of @v, any further one as a share (refs.c). Nonzero: corrupt.
+ */
+static int load_ref(struct fq_pool *p, uint64_t *seen, uint32_t c, struct fq_vol *v)
+{
+	if (c >= p->nclusters || c < p->first_data)
+		return -1;
+	if (seen[c / 64] >> (c % 64) & 1)
+		return refs_inc(p, c);
+	seen[c / 64] |= 1ull << (c % 64);
+	v->owned++;
+	return 0;
+}
+
 static int load_ckpt(struct fq_pool *p)
 {
 	uint64_t len = round_up(p->sb.ckpt_bytes, FQ_META_BLOCK);
 	struct fq_ckpt_hdr h;
 	uint64_t off, words = round_up(p->nclusters, 64) / 64;
+	uint64_t *seen;
 	uint32_t crc;
 	uint8_t *b;
 	int rc;
 
 	if (p->sb.ckpt_bytes < sizeof(h) || len > p->sb.ckpt_len || p->sb.ckpt_slot > 1)
 		return -EINVAL;
-	b = aligned_alloc(FQ_META_BLOCK, len);
-	if (!b)
+	seen = calloc(words, 8);
+	b = seen ? aligned_alloc(FQ_META_BLOCK, len) : NULL;
+	if (!b) {
+		free(seen);
 		return -ENOMEM;
+	}
 	rc = io_sync(p, FQ_BDEV_IO_READ, p->sb.ckpt_off[p->sb.ckpt_slot], b, len);
 	if (rc)
 		goto out;
@@ -284,12 +305,8 @@ static int load_ckpt(struct fq_pool *p)
 				if (pair[0] >= v->map_n)
 					goto out;
 				v->map[pair[0]] = pair[1];
-				if (map_owned(pair[1])) {
-					if (map_pcl(pair[1]) >= p->nclusters ||
-					    map_pcl(pair[1]) < p->first_data)
-						goto out;
-					v->owned++;
-				}
+				if (map_owned(pair[1]) && load_ref(p, seen, map_pcl(pair[1]), v))
+					goto out;
 			}
 		}
 	}
@@ -323,6 +340,7 @@ static int load_ckpt(struct fq_pool *p)
 		p->owned_total += (uint64_t)__builtin_popcountll(p->bitmap[w]);
 	rc = 0;
 out:
+	free(seen);
 	free(b);
 	return rc;
 }
@@ -509,7 +527,8 @@ __attribute__((format(printf, 2, 3))) static void check_err(struct fq_pool_check
 int fq_pool_check(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_pool_check_report *rep)
 {
 	struct fq_pool *p;
-	uint64_t *seen;
+	uint64_t *seen, shared = 0;
+	uint32_t *owner;
 	int rc;
 
 	if (!rep)
@@ -523,7 +542,10 @@ int fq_pool_check(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_pool_ch
 	if (rc)
 		return rc;
 	seen = calloc(round_up(p->nclusters, 64) / 64, 8);
-	if (!seen) {
+	owner = calloc(p->nclusters, sizeof(*owner));
+	if (!seen || !owner) {
+		free(seen);
+		free(owner);
 		pool_free(p);
 		return -ENOMEM;
 	}
@@ -544,14 +566,24 @@ int fq_pool_check(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_pool_ch
 
 			if (!map_owned(e))
 				continue;
-			owned++;
 			if (c < p->first_data || c >= p->nclusters) {
 				check_err(rep, "%s: cluster %u outside the data area", v->name, c);
 				continue;
 			}
-			if (seen[c / 64] >> (c % 64) & 1)
-				check_err(rep, "%s: cluster %u owned twice", v->name, c);
+			/* Several entries of one map may share a cluster (a Copy); two maps never. */
+			if (seen[c / 64] >> (c % 64) & 1) {
+				if (owner[c] != v->id)
+					check_err(rep, "%s: cluster %u owned twice", v->name, c);
+				else if (e & MAP_UNWRITTEN)
+					check_err(rep, "%s: reserved cluster %u shared", v->name,
+						  c);
+				else
+					shared++;
+				continue;
+			}
 			seen[c / 64] |= 1ull << (c % 64);
+			owner[c] = v->id;
+			owned++;
 			rep->clusters_owned++;
 		}
 		if (owned != v->owned)
@@ -566,7 +598,15 @@ int fq_pool_check(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_pool_ch
 				  (unsigned long long)c, s ? "free" : "used",
 				  s ? "used" : "free (leak)");
 	}
+	if (shared != p->shared_extra)
+		check_err(rep, "shared references: the maps hold %llu, the counts say %llu",
+			  (unsigned long long)shared, (unsigned long long)p->shared_extra);
+	if (shared > p->share_cap)
+		check_err(rep, "%llu shared references, room for %llu", (unsigned long long)shared,
+			  (unsigned long long)p->share_cap);
+	rep->clusters_shared = shared;
 	free(seen);
+	free(owner);
 	pool_free(p);
 	return 0;
 }

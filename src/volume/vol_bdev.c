@@ -429,6 +429,40 @@ void vol_gate_fail_all(struct fq_vol *v, int rc)
 	gate_fail(v, r, rc);
 }
 
+/*
+ * Copy inside the volume (fq_vol_copy shares whole clusters). While a
+ * management call holds the pool, the block layer's copy takes over: its
+ * reads and writes queue like any other I/O.
+ */
+static int vol_copy(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io)
+{
+	struct vol_bdev *vb = bdev->priv;
+	struct reg *r = vb->reg;
+	struct fq_bdev_frame *f;
+	int rc;
+
+	/*
+	 * Unbound, gone, held, throttled or suspended: the block layer's reads
+	 * and writes go through vol_submit, which knows what to do with each.
+	 */
+	if (!vb->vol || atomic_load_explicit(&vb->owner, memory_order_relaxed) != eng ||
+	    atomic_load_explicit(&r->hold, memory_order_acquire) || !gate_open(&vb->vol->gate))
+		return -EOPNOTSUPP;
+	f = fq_bdev_push(bdev, io, vol_io_done);
+	if (!f)
+		return -EBUSY;
+	f->scratch[0] = (uint64_t)(uintptr_t)r;
+	r->inflight++;
+	rc = fq_vol_copy(vb->vol, eng, io);
+	if (rc) {
+		r->inflight--;
+		io->depth--;
+		io->cb = f->cb;
+		io->cb_arg = f->cb_arg;
+	}
+	return rc;
+}
+
 int fq_pool_io_hold(struct fq_pool *pool, bool hold)
 {
 	int rc = -ENOENT;
@@ -608,6 +642,7 @@ static const struct fq_bdev_ops vol_ops = {
 	.destroy = vol_destroy,
 	.used_blocks = vol_used_blocks,
 	.abort_held = vol_abort_held,
+	.copy = vol_copy,
 };
 
 static int vol_parse(struct fq_bdev_opts *opts, const char *key, const char *val, char *err,

@@ -110,6 +110,7 @@ enum fq_rec_type {
 	REC_SNAPDEL,
 	REC_UNPARENT,
 	REC_QOS,
+	REC_SHARE,
 };
 
 struct fq_rec_hdr {
@@ -120,6 +121,10 @@ struct fq_rec_hdr {
 
 struct rec_set {
 	uint32_t vol, idx, val, pad;
+};
+/* SHARE: entry idx of vol := val, the written cluster entry src holds. */
+struct rec_share {
+	uint32_t vol, idx, src, val;
 };
 /* CREATE, SNAPSHOT (id = the volume, new_id = the snapshot), CLONE (id = the snapshot). */
 struct rec_vol {
@@ -197,6 +202,11 @@ struct inflight {
 	struct inflight *next;
 };
 
+/* A cluster with more than one reference: how many more (refs.c). */
+struct refent {
+	uint32_t c, extra;
+};
+
 struct fq_pool {
 	struct fq_bdev *bdev;
 	struct fq_engine *eng;
@@ -250,6 +260,13 @@ struct fq_pool {
 	struct iovec jiov;
 
 	struct inflight *inflight;
+
+	/* Shared clusters (refs.c). */
+	struct refent *rt;
+	uint64_t rt_cap, rt_n;
+	uint64_t shared_extra;	/* references beyond the first, over all clusters */
+	uint64_t share_cap;	/* how many the checkpoint has room for */
+	uint64_t share_pending; /* SHARE records not committed yet */
 };
 
 /* meta.c: the in-memory state and the records applied to it. */
@@ -307,6 +324,22 @@ void gate_pop(struct fq_bdev_io *io);
 
 /* vol_bdev.c: fail the I/O @v's gate holds (the volume goes). */
 void vol_gate_fail_all(struct fq_vol *v, int rc);
+
+/* refs.c: reference counts of shared clusters. */
+uint32_t refs_extra(const struct fq_pool *p, uint32_t c);
+int refs_inc(struct fq_pool *p, uint32_t c);
+/* Drop one extra reference; false if @c had none (its last reference goes). */
+bool refs_dec(struct fq_pool *p, uint32_t c);
+void refs_free(struct fq_pool *p);
+uint64_t refs_capacity(const struct fq_sb *sb);
+/* Distinct data clusters @v's map holds (UINT64_MAX without memory). */
+uint64_t vol_count_clusters(struct fq_pool *p, const struct fq_vol *v);
+
+/* io.c: clusters whose map entry is changing; I/O that needs them waits. */
+struct inflight *inflight_find(struct fq_pool *p, struct fq_vol *v, uint32_t idx);
+struct inflight *inflight_add(struct fq_pool *p, struct fq_vol *v, uint32_t idx);
+/* The change is over: restart the pieces that waited, free @i. */
+void inflight_release(struct fq_pool *p, struct inflight *i);
 
 /* journal.c: records, entries, checkpoints. */
 int jrec_add(struct fq_pool *p, uint16_t type, const void *payload, uint16_t len, struct jwait *w);

@@ -60,12 +60,14 @@ int fq_pool_info(struct fq_pool *pool, struct fq_pool_info *info);
 
 struct fq_pool_check_report {
 	uint64_t clusters_owned;
-	uint64_t errors; /* 0 = clean */
+	uint64_t clusters_shared; /* map entries beyond the first on a shared cluster */
+	uint64_t errors;	  /* 0 = clean */
 	char first_error[160];
 };
 /*
  * Offline check of the pool on @bdev (nobody else may have it open): every
- * checksum, every cluster owned at most once and within the data area, the
+ * checksum, every cluster owned by at most one volume (several entries of
+ * one map may share it: a Copy) and within the data area, the
  * stored bitmap equal to the maps (no leak), parent references sound.
  * Returns 0 when it could read the pool (the verdict is in @rep), or -errno.
  */
@@ -155,6 +157,16 @@ int fq_vol_list(struct fq_pool *pool, int (*fn)(struct fq_vol *vol, void *arg), 
  * fail with -EROFS and io->nvme_status Namespace Is Write Protected.
  */
 int fq_vol_submit(struct fq_vol *vol, struct fq_engine *eng, struct fq_bdev_io *io);
+/*
+ * Copy inside a volume (the block layer's fq_bdev_copy request: io->offset
+ * the destination, io->copy_ranges / copy_nr the sources, io->length their
+ * sum, io->cb). Whole aligned clusters the volume's own map holds are
+ * shared with the destination instead of copied (docs/volumes.md "Shared
+ * clusters"); the rest is read and written. -EOPNOTSUPP when nothing could
+ * be shared (a snapshot, a pool without room for shared references): the
+ * caller copies by reading and writing instead.
+ */
+int fq_vol_copy(struct fq_vol *vol, struct fq_engine *eng, struct fq_bdev_io *io);
 uint64_t fq_vol_size(const struct fq_vol *vol);
 uint32_t fq_vol_block_size(const struct fq_vol *vol);
 

@@ -359,11 +359,12 @@ static void op_io(struct peer *p, struct input *in)
 {
 	static const uint8_t opcodes[8] = {FQ_IO_READ,	FQ_IO_WRITE, FQ_IO_COMPARE,
 					   FQ_IO_FLUSH, FQ_IO_DSM,   FQ_IO_WRITE_ZEROES,
-					   FQ_IO_WRITE, 0xff};
+					   FQ_IO_COPY,	0xff};
 	uint8_t f = u8(in), opc = opcodes[u8(in) & 7], sel = f & 3;
 	uint32_t nsid = sel == 0 ? 1 : sel == 1 ? 2 : sel == 2 ? 0xffffffff : u32(in);
 	uint32_t nlb = (uint32_t)u8(in) + 1, len = nlb << (nsid == 2 ? 12 : 9);
-	bool data_out = opc == FQ_IO_WRITE || opc == FQ_IO_COMPARE || opc == FQ_IO_DSM;
+	bool data_out =
+		opc == FQ_IO_WRITE || opc == FQ_IO_COMPARE || opc == FQ_IO_DSM || opc == FQ_IO_COPY;
 	struct fq_sqe sqe;
 	uint8_t chunk = u8(in);
 
@@ -379,6 +380,12 @@ static void op_io(struct peer *p, struct input *in)
 		sqe.cdw11 = 1u << 2;
 		len = (nlb % 4 + 1) * 16;
 	}
+	if (opc == FQ_IO_COPY) {
+		/* NR from NLB, the descriptor format from the flags (mostly 0h). */
+		sqe.cdw12 = (nlb % 8) | ((f & 0x20) ? (uint32_t)(f & 3) << 8 : 0) |
+			    (f & 0x40 ? 1u << 30 : 0);
+		len = (nlb % 8 + 1) * 32;
+	}
 	if (f & 0x10)
 		len = u16(in); /* a transfer length that disagrees with NLB */
 	if (len > MAX_PDU)
@@ -389,6 +396,14 @@ static void op_io(struct peer *p, struct input *in)
 
 		memcpy(databuf + 4, &(uint32_t){8}, 4);
 		memcpy(databuf + 8, &slba, 8);
+	}
+	for (uint32_t i = 0; opc == FQ_IO_COPY && i < len / 32; i++) {
+		/* Source Range Entries near the start, some beyond the namespace. */
+		uint64_t slba = u8(in) & 0x80 ? u32(in) : u16(in);
+		uint16_t n0 = u8(in);
+
+		memcpy(databuf + i * 32 + 8, &slba, 8);
+		memcpy(databuf + i * 32 + 16, &n0, 2);
 	}
 	if (data_out && (f & 0x04) && len <= ICDATA) {
 		sqe.sgl = sgl_of(FQ_SGL_INCAPSULE, len);

@@ -15,7 +15,7 @@ import struct
 CAPSULE, IO, H2C, RAW, CONNECT, PROP, TERM, PUMP, ADMIN = range(9)
 B = 0x80  # operation goes to connection B
 
-IO_READ, IO_WRITE, IO_COMPARE, IO_FLUSH, IO_DSM, IO_WZ = range(6)  # harness table indices
+IO_READ, IO_WRITE, IO_COMPARE, IO_FLUSH, IO_DSM, IO_WZ, IO_COPY = range(7)  # harness table indices
 ADM_IDENTIFY, ADM_LOG, ADM_SETF, ADM_GETF, ADM_AER, ADM_ABORT, ADM_KA = range(7)
 
 
@@ -55,6 +55,15 @@ def io(opc, nlb, slba, flags=0, chunk=0, dsm_slba=None):
     out = op(IO) + bytes([flags, opc, nlb - 1, chunk]) + u16(slba)
     if opc == IO_DSM:
         out += u16(dsm_slba or 0)
+    return out
+
+
+def copy(dest, ranges, flags=0x04):
+    # NR comes from NLB modulo 8; each range is a selector byte (u16 SLBA
+    # follows), the SLBA and NLB (0's based, one byte).
+    out = op(IO) + bytes([flags, IO_COPY, len(ranges) + 6, 0]) + u16(dest)
+    for slba, nlb0 in ranges:
+        out += bytes([0]) + u16(slba) + bytes([nlb0])
     return out
 
 
@@ -102,6 +111,10 @@ SEEDS = {
     "buffer_exhaustion": b"\x00" + connect_io() + pump() +
     b"".join(io(IO_WRITE, 64, 64 * i) for i in range(8)) + pump() +
     io(IO_WRITE, 32, 0, flags=0x04) + io(IO_READ, 8, 0),
+    # Copy: two ranges in order, then a bad descriptor format and a range past the end.
+    "io_copy": b"\x00" + connect_io() + pump() + io(IO_WRITE, 16, 0, flags=0x04) +
+    copy(100, [(8, 7), (0, 7)]) + io(IO_READ, 16, 100) + copy(200, [(0, 0)], flags=0x25) +
+    copy(300, [(65000, 255)]),
     "host_term": b"\x02" + connect_io() + io(IO_WRITE, 16, 0) + op(TERM) + bytes([8]) +
     u16(1) + u32(0),
 }

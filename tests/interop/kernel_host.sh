@@ -3,7 +3,8 @@
 # through kpeer/kpeer.sh) against fabriqd. Every scenario discovers or connects,
 # identifies, writes random data at both ends of every namespace with dd and
 # reads it back (md5), flushes, and in most scenarios builds an ext2 file
-# system, remounts it and verifies the files; then disconnects. After each
+# system, remounts it and verifies the files (scenario copy: sends the Copy
+# command with nvme-cli instead); then disconnects. After each
 # scenario fabriqd must still answer an ICReq, and at the end SIGTERM must
 # stop it with status 0.
 #
@@ -68,7 +69,7 @@ run_host() {
 }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest nschange)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest nschange copy)
 
 for s in "${scenarios[@]}"; do
 	case $s in
@@ -89,6 +90,14 @@ for s in "${scenarios[@]}"; do
 		start_target --ns ram:32M --allow-host nqn.2026-11.io.fabriq:interop-host
 		run_host hdrdigest --hdr-digest --nr-io-queues 1 --io-mb 4 \
 			--hostnqn nqn.2026-11.io.fabriq:interop-host
+		stop_target
+		;;
+	copy)
+		# The Copy command from the kernel host (nvme-cli passthrough):
+		# ONCS and the namespace limits seen, data copied on the target.
+		start_target --ns ram:64M --ns "file:$WORK/ns4.img:64M,bs=4096"
+		run_host copy --nr-io-queues 1 --io-mb 1 --no-discover \
+			--script "$HERE/copy-script.sh"
 		stop_target
 		;;
 	nschange)

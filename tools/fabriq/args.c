@@ -32,6 +32,8 @@ enum {
 	O_CTO,
 	O_DEALLOC,
 	O_REFERRALS,
+	O_DEST_LBA,
+	O_RANGE,
 };
 
 static const struct option opts[] = {
@@ -71,6 +73,8 @@ static const struct option opts[] = {
 	{"count", required_argument, 0, O_COUNT},
 	{"interval", required_argument, 0, O_INTERVAL},
 	{"referrals", no_argument, 0, O_REFERRALS},
+	{"dest-lba", required_argument, 0, O_DEST_LBA},
+	{"range", required_argument, 0, O_RANGE},
 	{0, 0, 0, 0},
 };
 
@@ -114,6 +118,40 @@ int cli_parse_size(const char *s, uint64_t *out)
 	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* copy --range SLBA:NLB (blocks; NLB 1..65536, what one source range holds). */
+static int parse_copy_range(struct cli *c, const char *arg)
+{
+	char buf[64], *colon;
+	uint64_t slba, nlb;
+
+	size_t n = strlen(arg);
+
+	if (c->ncopy == FQ_NS_COPY_MAX_RANGES || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, arg, n + 1);
+	colon = strchr(buf, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	if (parse_u64(buf, &slba) || parse_u64(colon + 1, &nlb) || nlb == 0 || nlb > 65536)
+		return -EINVAL;
+	c->copy[c->ncopy++] = (struct fq_copy_range_desc){.slba = slba, .nlb = (uint32_t)nlb};
 	return 0;
 }
 
@@ -229,6 +267,11 @@ static int set_opt(struct cli *c, int ch, const char *arg)
 	case O_REFERRALS:
 		c->follow_referrals = true;
 		return 0;
+	case O_DEST_LBA:
+		c->have_dest_lba = true;
+		return parse_u64(arg, &c->dest_lba);
+	case O_RANGE:
+		return parse_copy_range(c, arg);
 	default:
 		return -EINVAL;
 	}

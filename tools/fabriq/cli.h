@@ -75,6 +75,11 @@ struct cli {
 	bool verify;
 	bool fua;
 	bool deallocate;
+	/* copy: --dest-lba and each --range SLBA:NLB. */
+	uint64_t dest_lba;
+	bool have_dest_lba;
+	uint16_t ncopy;
+	struct fq_copy_range_desc copy[FQ_NS_COPY_MAX_RANGES];
 	/* Admin commands. */
 	int lid, fid;
 	uint32_t log_len;
@@ -139,6 +144,7 @@ int cmd_write(struct cli *cli);
 int cmd_flush(struct cli *cli);
 int cmd_write_zeroes(struct cli *cli);
 int cmd_trim(struct cli *cli);
+int cmd_copy(struct cli *cli);
 int cmd_get_log(struct cli *cli);
 int cmd_get_feature(struct cli *cli);
 int cmd_set_feature(struct cli *cli);

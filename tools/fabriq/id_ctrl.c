@@ -38,6 +38,7 @@ static void print_json(const struct fq_id_ctrl *id, const char *sn, const char *
 	ADD_INT(o, "oncs", id->oncs);
 	ADD_INT(o, "fuses", id->fuses);
 	ADD_INT(o, "vwc", id->vwc);
+	ADD_INT(o, "ocfs", id->ocfs);
 	ADD_INT(o, "sgls", id->sgls);
 	json_object_object_add(o, "subnqn", json_object_new_string(subnqn));
 	ADD_INT(o, "ioccsz", id->ioccsz);

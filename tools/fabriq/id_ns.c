@@ -20,6 +20,9 @@ static void print_json(const struct fq_id_ns *id, uint32_t nsid, bool human)
 	json_object_object_add(o, "flbas", json_object_new_int(id->flbas));
 	json_object_object_add(o, "nmic", json_object_new_int(id->nmic));
 	json_object_object_add(o, "dlfeat", json_object_new_int(id->dlfeat));
+	json_object_object_add(o, "mssrl", json_object_new_int(id->mssrl));
+	json_object_object_add(o, "mcl", json_object_new_int64(id->mcl));
+	json_object_object_add(o, "msrc", json_object_new_int(id->msrc));
 	json_object_object_add(o, "anagrpid", json_object_new_int64(id->anagrpid));
 	json_object_object_add(o, "nguid", cli_json_hex(id->nguid, sizeof(id->nguid)));
 	json_object_object_add(o, "eui64", cli_json_hex(id->eui64, sizeof(id->eui64)));
@@ -45,6 +48,7 @@ static void print_text(const struct fq_id_ns *id, uint32_t nsid)
 	       (unsigned long long)id->nsze, (unsigned long long)id->ncap,
 	       (unsigned long long)id->nuse, id->nsfeat, id->nlbaf, id->flbas, id->nmic, id->dlfeat,
 	       id->anagrpid);
+	printf("mssrl   : %u\nmcl     : %u\nmsrc    : %u\n", id->mssrl, id->mcl, id->msrc);
 	printf("nguid   : ");
 	for (int i = 0; i < 16; i++)
 		printf("%02x", id->nguid[i]);

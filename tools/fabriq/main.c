@@ -67,6 +67,12 @@ const struct cli_cmd cli_cmds[] = {
 	{"write-zeroes", cmd_write_zeroes, "zero a byte range",
 	 IO_USAGE "      --deallocate        let the target deallocate the blocks (DEAC)\n"},
 	{"trim", cmd_trim, "deallocate a byte range (Dataset Management)", IO_USAGE},
+	{"copy", cmd_copy, "copy block ranges inside a namespace (Copy command)",
+	 "      --nsid N            namespace ID (default: the first active namespace)\n"
+	 "      --dest-lba N        first destination block\n"
+	 "      --range SLBA:NLB    a source range in blocks (NLB 1..65536); repeat for\n"
+	 "                          more (up to 256), copied one after another\n"
+	 "      --fua               Force Unit Access\n"},
 	{"get-log", cmd_get_log, "read a log page",
 	 "      --log-id N          log page identifier (e.g. 2 = SMART, 0x70 = discovery)\n"
 	 "      --log-len BYTES     bytes to read (default 512)\n"

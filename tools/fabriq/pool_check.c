@@ -47,12 +47,17 @@ int cli_pool_check(const char *path, bool json)
 	}
 	if (json)
 		printf("{\"path\": \"%s\", \"clean\": %s, \"errors\": %llu, \"clusters_owned\": "
-		       "%llu, \"first_error\": \"%s\"}\n",
+		       "%llu, \"clusters_shared\": %llu, \"first_error\": \"%s\"}\n",
 		       path, rep.errors ? "false" : "true", (unsigned long long)rep.errors,
-		       (unsigned long long)rep.clusters_owned, rep.first_error);
+		       (unsigned long long)rep.clusters_owned,
+		       (unsigned long long)rep.clusters_shared, rep.first_error);
 	else if (rep.errors)
 		printf("%s: %llu error(s); first: %s\n", path, (unsigned long long)rep.errors,
 		       rep.first_error);
+	else if (rep.clusters_shared)
+		printf("%s: clean, %llu cluster(s) owned, %llu shared reference(s)\n", path,
+		       (unsigned long long)rep.clusters_owned,
+		       (unsigned long long)rep.clusters_shared);
 	else
 		printf("%s: clean, %llu cluster(s) owned\n", path,
 		       (unsigned long long)rep.clusters_owned);

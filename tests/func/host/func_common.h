@@ -61,6 +61,7 @@ static inline uint64_t xrand(uint64_t *s)
 
 struct fq_qpair *func_new_qp(struct fenv *e, struct fq_poll_group *pg);
 int t_commands(struct fenv *e);
+int t_copy(struct fenv *e);
 int t_refused(struct fenv *e);
 int t_no_icresp(struct fenv *e);
 int t_denied(struct fenv *e);

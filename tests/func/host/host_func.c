@@ -285,6 +285,7 @@ static const struct test tests[] = {
 	{"threads", t_threads, true},
 	{"poll_group", t_poll_group, true},
 	{"commands", t_commands, true},
+	{"copy", t_copy, true},
 	{"discovery", t_discovery, false},
 	{"refused", t_refused, false},
 	{"no_icresp", t_no_icresp, false},

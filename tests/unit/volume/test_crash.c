@@ -6,7 +6,8 @@
  * subset of the logged writes, some of them torn at a 512-byte boundary:
  * what a volatile cache may have written back when the power went.
  *
- * Each round runs a random mix of writes, trims, flushes, snapshots, clones,
+ * Each round runs a random mix of writes, trims, copies (shared clusters),
+ * flushes, snapshots, clones,
  * rollbacks, flattens, snapshot deletes and resizes against a model of what
  * each volume may hold, then cuts. The pool must pass the offline check and
  * open, hold exactly the volumes of the model, and every block must read back
@@ -293,18 +294,34 @@ static void m_resize(struct mvol *v, uint64_t nsect)
 	v->nsect = nsect;
 }
 
+/*
+ * The model keeps, per sector, the word its every 8 bytes hold (see
+ * fill_sect; 0 for zeroes): a copy moves words to other sectors.
+ */
+static void m_put(struct mvol *v, uint64_t k, uint64_t w)
+{
+	struct msect *s = &v->s[k];
+
+	if (s->npend == MAX_PEND) {
+		memmove(s->pend, s->pend + 1, (MAX_PEND - 1) * sizeof(s->pend[0]));
+		s->npend--;
+		s->overflow = true;
+	}
+	s->pend[s->npend++] = w;
+}
+
+/* What sector @k holds now (live, before any cut). */
+static uint64_t m_now(const struct mvol *v, uint64_t k)
+{
+	const struct msect *s = &v->s[k];
+
+	return s->npend ? s->pend[s->npend - 1] : s->dur;
+}
+
 static void m_write(struct mvol *v, uint64_t sect, uint64_t n, uint64_t id)
 {
-	for (uint64_t k = sect; k < sect + n; k++) {
-		struct msect *s = &v->s[k];
-
-		if (s->npend == MAX_PEND) {
-			memmove(s->pend, s->pend + 1, (MAX_PEND - 1) * sizeof(s->pend[0]));
-			s->npend--;
-			s->overflow = true;
-		}
-		s->pend[s->npend++] = id;
-	}
+	for (uint64_t k = sect; k < sect + n; k++)
+		m_put(v, k, id ? id << 24 | (k & 0xffffff) : 0);
 }
 
 /* A sector written by write @id at volume sector @k: every word says so. */
@@ -316,7 +333,8 @@ static void fill_sect(uint8_t *p, uint64_t id, uint64_t k)
 		memcpy(p + i * 8, &w, 8);
 }
 
-static uint64_t sect_id(const uint8_t *p, uint64_t k, bool *ok)
+/* The word a sector holds; *ok false for a sector of mixed words (torn). */
+static uint64_t sect_word(const uint8_t *p, bool *ok)
 {
 	uint64_t w;
 
@@ -325,9 +343,7 @@ static uint64_t sect_id(const uint8_t *p, uint64_t k, bool *ok)
 	for (unsigned i = 1; i < SECT / 8; i++)
 		if (memcmp(p + i * 8, &w, 8))
 			*ok = false;
-	if (w && (w & 0xffffff) != (k & 0xffffff))
-		*ok = false;
-	return w >> 24;
+	return w;
 }
 
 /* ---- one round ---- */
@@ -402,6 +418,50 @@ static void op_write(struct fq_pool *p, struct model *m, bool trim)
 			 0);
 	m_write(v, sect, n, id);
 	free(buf);
+}
+
+/*
+ * A Copy inside one volume (fq_vol_copy): mostly whole clusters, which are
+ * shared (a SHARE record), sometimes a partial range, which is copied.
+ * Source and destination never overlap, so each destination sector gets
+ * what its source holds now.
+ */
+static void op_copy(struct fq_pool *p, struct model *m)
+{
+	struct mvol *v = pick(m, 0);
+	uint64_t cl = CS / SECT, src, dst, n;
+	struct fq_bdev_copy_range r;
+	struct fq_bdev_io io;
+	struct vt_done d = {0};
+
+	if (!v)
+		return;
+	if (rnd_below(4)) {
+		n = cl * (1 + rnd_below(3));
+		src = rnd_below(v->nsect / cl) * cl;
+		dst = rnd_below(v->nsect / cl) * cl;
+	} else {
+		n = 1 + rnd_below(200);
+		src = rnd_below(v->nsect);
+		dst = rnd_below(v->nsect);
+	}
+	if (src + n > v->nsect || dst + n > v->nsect || (src < dst + n && dst < src + n))
+		return;
+	TRACE("copy %s %llu+%llu to %llu\n", v->name, (unsigned long long)src,
+	      (unsigned long long)n, (unsigned long long)dst);
+	r = (struct fq_bdev_copy_range){src * SECT, n * SECT};
+	memset(&io, 0, sizeof(io));
+	io.offset = dst * SECT;
+	io.length = n * SECT;
+	io.copy_ranges = &r;
+	io.copy_nr = 1;
+	io.cb = vt_cb;
+	io.cb_arg = &d;
+	assert_int_equal(fq_vol_copy(V(p, v->name), NULL, &io), 0);
+	assert_true(d.done);
+	assert_int_equal(d.rc, 0);
+	for (uint64_t k = 0; k < n; k++)
+		m_put(v, dst + k, m_now(v, src + k));
 }
 
 static void op_mgmt(struct fq_pool *p, struct model *m)
@@ -527,11 +587,11 @@ static void verify(struct fq_pool *p, struct model *m, uint64_t seed)
 		for (uint64_t k = 0; k < v->nsect; k++) {
 			struct msect *s = &v->s[k];
 			bool ok, allowed = false;
-			uint64_t id = sect_id(buf + k * SECT, k, &ok);
+			uint64_t w = sect_word(buf + k * SECT, &ok), id = w >> 24;
 
-			allowed = ok && id == s->dur;
+			allowed = ok && w == s->dur;
 			for (int j = 0; j < s->npend && !allowed; j++)
-				allowed = ok && id == s->pend[j];
+				allowed = ok && w == s->pend[j];
 			if (s->overflow && ok)
 				allowed = true;
 			if (!allowed)
@@ -539,7 +599,7 @@ static void verify(struct fq_pool *p, struct model *m, uint64_t seed)
 					 "flushed %llu, %d since",
 					 (unsigned long long)seed, v->name, (unsigned long long)k,
 					 (unsigned long long)id, ok ? "whole" : "mixed",
-					 (unsigned long long)s->dur, s->npend);
+					 (unsigned long long)(s->dur >> 24), s->npend);
 		}
 		free(buf);
 	}
@@ -570,12 +630,15 @@ static void one_round(uint64_t seed)
 		uint64_t r = rnd_below(100);
 		struct pcut *pc = b->priv;
 
-		if (r < 70) {
+		if (r < 70 || r >= 92) {
 			if (i >= cut_step) {
 				pc->armed = true;
 				pc->countdown = (unsigned)rnd_below(6);
 			}
-			op_write(p, &m, r >= 55);
+			if (r < 70)
+				op_write(p, &m, r >= 55);
+			else
+				op_copy(p, &m);
 			if (pc->armed) {
 				if (!pc->cut_img)
 					pc->cut_img = pcut_cut(b);

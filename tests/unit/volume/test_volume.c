@@ -18,6 +18,7 @@
 
 #include "bdev/bdev.h"
 #include "vol_test.h"
+#include "volume/vol_internal.h" /* share_cap, shared_extra */
 
 #define MiB (1ull << 20)
 #define KiB 1024ull
@@ -377,6 +378,158 @@ static void test_snapshot_cow(void **state)
 	expect(c, "v", 128 * KiB, 64 * KiB, 0, 0);
 }
 
+/* Copy @n ranges inside volume @name to @dst (fq_vol_copy, run to completion). */
+static void vcopy(struct ctx *c, const char *name, uint64_t dst, const struct fq_bdev_copy_range *r,
+		  uint32_t n)
+{
+	struct fq_bdev_io io;
+	struct vt_done d = {0};
+
+	memset(&io, 0, sizeof(io));
+	io.offset = dst;
+	io.copy_ranges = r;
+	io.copy_nr = n;
+	for (uint32_t i = 0; i < n; i++)
+		io.length += r[i].len;
+	io.cb = vt_cb;
+	io.cb_arg = &d;
+	assert_int_equal(fq_vol_copy(vol(c, name), NULL, &io), 0);
+	assert_true(d.done);
+	assert_int_equal(d.rc, 0);
+}
+
+static uint64_t pool_allocated(struct ctx *c)
+{
+	struct fq_pool_info pi;
+
+	assert_int_equal(fq_pool_info(c->pool, &pi), 0);
+	return pi.allocated;
+}
+
+/*
+ * Copy shares whole aligned clusters (no space, no data moved) and copies
+ * the rest; a write to either side of a shared cluster copies it first; the
+ * sharing survives a crash (journal replay) and a clean close (checkpoint),
+ * a snapshot and its deletion, and the offline check counts it.
+ */
+static void test_copy_share(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_bdev_copy_range whole = {0, 128 * KiB}, part = {4 * KiB, 8 * KiB};
+	struct fq_bdev_copy_range mixed = {32 * KiB, 128 * KiB};
+	struct fq_pool_check_report rep;
+	uint64_t a0;
+
+	assert_int_equal(fq_vol_create(c->pool, "v", 2 * MiB, false), 0);
+	wr(c, "v", 0, 256 * KiB, 5);
+	a0 = allocated(c, "v");
+	assert_int_equal(a0, 4 * c->cs);
+	/* Clusters 0-1 to 8-9: shared, nothing allocated. */
+	vcopy(c, "v", 512 * KiB, &whole, 1);
+	assert_int_equal(allocated(c, "v"), a0);
+	assert_int_equal(pool_allocated(c), a0);
+	expect(c, "v", 512 * KiB, 128 * KiB, 5, 0);
+	/* Again: the destination holds those clusters already, nothing changes. */
+	vcopy(c, "v", 512 * KiB, &whole, 1);
+	assert_int_equal(pool_allocated(c), a0);
+	/* Part of a cluster: copied into a new one. */
+	vcopy(c, "v", 720 * KiB, &part, 1);
+	assert_int_equal(allocated(c, "v"), a0 + c->cs);
+	expect(c, "v", 720 * KiB, 8 * KiB, 5, 4 * KiB);
+	/* Same alignment, not on a boundary: head copied, middle shared, tail copied. */
+	vcopy(c, "v", 800 * KiB, &mixed, 1);
+	assert_int_equal(allocated(c, "v"), a0 + 3 * c->cs);
+	expect(c, "v", 800 * KiB, 128 * KiB, 5, 32 * KiB);
+	/* Dropped as a crash would: the check counts the shares, open replays them. */
+	fq_pool_abandon(c->pool);
+	c->pool = NULL;
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	if (rep.errors)
+		fail_msg("pool check: %s", rep.first_error);
+	assert_int_equal(rep.clusters_shared, 3); /* cluster 0 twice, cluster 1 three times */
+	assert_int_equal(rep.clusters_owned, 7);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	expect(c, "v", 512 * KiB, 128 * KiB, 5, 0);
+	expect(c, "v", 800 * KiB, 128 * KiB, 5, 32 * KiB);
+	assert_int_equal(allocated(c, "v"), a0 + 3 * c->cs);
+	/* A write to the source copies the shared cluster: the destination keeps the old data. */
+	wr(c, "v", 4 * KiB, 4 * KiB, 9);
+	expect(c, "v", 512 * KiB, 64 * KiB, 5, 0);
+	expect(c, "v", 4 * KiB, 4 * KiB, 9, 0);
+	assert_int_equal(allocated(c, "v"), a0 + 4 * c->cs);
+	/* And a write to the destination leaves the source alone. */
+	wr(c, "v", 576 * KiB, 4 * KiB, 10);
+	expect(c, "v", 64 * KiB, 64 * KiB, 5, 64 * KiB);
+	expect(c, "v", 576 * KiB, 4 * KiB, 10, 0);
+	expect(c, "v", 580 * KiB, 60 * KiB, 5, 68 * KiB);
+	/* Cluster 1 is shared with 13 still; deallocating one side keeps the other. */
+	cmd(c, "v", FQ_BDEV_IO_DEALLOCATE, 64 * KiB, 64 * KiB);
+	expect(c, "v", 832 * KiB, 64 * KiB, 5, 64 * KiB);
+	reopen(c, true);
+	expect(c, "v", 832 * KiB, 64 * KiB, 5, 64 * KiB);
+	/* A snapshot takes the shared entries with it; deleting it merges them back. */
+	vcopy(c, "v", 1024 * KiB, &whole, 1);
+	assert_int_equal(fq_vol_snapshot(c->pool, "v@s"), 0);
+	wr(c, "v", 1024 * KiB, 4 * KiB, 11);
+	expect(c, "v@s", 1024 * KiB, 4 * KiB, 5, 0);
+	expect(c, "v@s", 1028 * KiB, 4 * KiB, 9, 0);
+	expect(c, "v", 1024 * KiB, 4 * KiB, 11, 0);
+	assert_int_equal(fq_vol_delete(c->pool, "v@s"), 0);
+	expect(c, "v", 1028 * KiB, 4 * KiB, 9, 0);
+	expect(c, "v", 1032 * KiB, 56 * KiB, 5, 8 * KiB);
+	expect(c, "v", 0, 4 * KiB, 5, 0);
+	reopen(c, false);
+	assert_int_equal(fq_pool_close(c->pool), 0);
+	c->pool = NULL;
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	assert_int_equal(rep.errors, 0);
+	assert_int_equal(rep.clusters_shared,
+			 0); /* each shared cluster was written or dropped since */
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	/* Deleting the volume frees every cluster, shared or not. */
+	assert_int_equal(fq_vol_delete(c->pool, "v"), 0);
+	reopen(c, true);
+	assert_int_equal(pool_allocated(c), 0);
+}
+
+/*
+ * The checkpoint has room for a bounded number of shared references
+ * (share_cap): past it a Copy copies, and the checkpoint still fits.
+ */
+static void test_copy_share_cap(void **state)
+{
+	struct ctx *c = *state;
+	struct fq_bdev_copy_range r[FQ_BDEV_COPY_MAX_RANGES];
+	struct fq_pool_check_report rep;
+	uint64_t cap = c->pool->share_cap, a0, n, done = 0;
+
+	assert_true(cap > 0);
+	n = cap + 20;
+	assert_int_equal(fq_vol_create(c->pool, "v", (n + 1) * c->cs, false), 0);
+	wr(c, "v", 0, c->cs, 5);
+	a0 = pool_allocated(c);
+	for (uint32_t i = 0; i < FQ_BDEV_COPY_MAX_RANGES; i++)
+		r[i] = (struct fq_bdev_copy_range){0, c->cs};
+	while (done < n) {
+		uint32_t k = n - done < FQ_BDEV_COPY_MAX_RANGES ? (uint32_t)(n - done)
+								: FQ_BDEV_COPY_MAX_RANGES;
+
+		vcopy(c, "v", (1 + done) * c->cs, r, k);
+		done += k;
+	}
+	assert_int_equal(c->pool->shared_extra, cap);
+	assert_int_equal(pool_allocated(c), a0 + 20 * c->cs);
+	expect(c, "v", n * c->cs, c->cs, 5, 0);
+	reopen(c, true); /* the checkpoint holds every shared pair */
+	assert_int_equal(fq_pool_close(c->pool), 0);
+	c->pool = NULL;
+	assert_int_equal(fq_pool_check(c->bdev, NULL, &rep), 0);
+	assert_int_equal(rep.errors, 0);
+	assert_int_equal(rep.clusters_shared, cap);
+	assert_int_equal(fq_pool_open(c->bdev, NULL, &c->pool), 0);
+	expect(c, "v", (cap / 2) * c->cs, c->cs, 5, 0);
+}
+
 static void test_clone_flatten_snapdel(void **state)
 {
 	struct ctx *c = *state;
@@ -672,6 +825,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dealloc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reuse_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_cow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_share_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_flatten_snapdel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
