@@ -52,7 +52,8 @@ struct seg {
 	enum seg_stage stage;
 	uint32_t idx, off, len;
 	uint32_t newval;
-	bool fresh; /* newval's cluster was taken for this piece */
+	bool fresh;    /* newval's cluster was taken for this piece */
+	uint32_t busy; /* ST_DIRECT: the cluster it holds busy (busy.c) */
 	uint64_t flush_mark;
 	uint8_t *buf;
 	struct jwait jw;
@@ -91,6 +92,25 @@ static void seg_done(struct seg *s, int rc)
 }
 
 static void seg_bio_done(struct fq_bdev_io *io, int rc);
+
+static void seg_io(struct seg *s, enum seg_stage stage, enum fq_bdev_io_type type, uint64_t off,
+		   struct iovec *iov, int iovcnt, uint64_t len);
+
+/*
+ * Read or write data cluster @c in place: @c stays busy until the I/O ends,
+ * so a Deallocate that frees it meanwhile cannot hand it to another owner
+ * under a write still on its way (busy.c).
+ */
+static void seg_direct(struct seg *s, enum fq_bdev_io_type type, uint32_t c)
+{
+	if (busy_get(s->p, c)) {
+		seg_done(s, -ENOMEM);
+		return;
+	}
+	s->busy = c;
+	seg_io(s, ST_DIRECT, type, ((uint64_t)c << s->p->cshift) + s->off, s->iov, s->iovcnt,
+	       s->len);
+}
 
 static void seg_io(struct seg *s, enum seg_stage stage, enum fq_bdev_io_type type, uint64_t off,
 		   struct iovec *iov, int iovcnt, uint64_t len)
@@ -244,6 +264,7 @@ static void seg_bio_done(struct fq_bdev_io *io, int rc)
 	s->p->io_eng = s->eng;
 	switch (s->stage) {
 	case ST_DIRECT:
+		busy_put(s->p, s->busy);
 		seg_done(s, rc);
 		return;
 	case ST_FLUSH:
@@ -301,8 +322,7 @@ static void write_start(struct seg *s)
 		return;
 	}
 	if (written && !shared) {
-		seg_io(s, ST_DIRECT, FQ_BDEV_IO_WRITE, ((uint64_t)map_pcl(e) << p->cshift) + s->off,
-		       s->iov, s->iovcnt, s->len);
+		seg_direct(s, FQ_BDEV_IO_WRITE, map_pcl(e));
 		return;
 	}
 	if (inflight_wait(s))
@@ -412,8 +432,7 @@ static void seg_start(struct seg *s)
 			seg_done(s, 0);
 			return;
 		}
-		seg_io(s, ST_DIRECT, FQ_BDEV_IO_READ, ((uint64_t)e << p->cshift) + s->off, s->iov,
-		       s->iovcnt, s->len);
+		seg_direct(s, FQ_BDEV_IO_READ, e);
 		return;
 	case FQ_BDEV_IO_WRITE:
 		write_start(s);

@@ -56,7 +56,7 @@ uint32_t cluster_alloc(struct fq_pool *p)
  * is reused early (and a cluster is handed out again as soon as rule 4 of
  * docs/volumes.md allows, which the crash test relies on to check that rule).
  */
-static void cluster_release(struct fq_pool *p, uint32_t c)
+void cluster_release(struct fq_pool *p, uint32_t c)
 {
 	bit_clear(p, c);
 	p->owned_total--;
@@ -111,7 +111,8 @@ void quar_release(struct fq_pool *p, uint64_t mark)
 		return;
 	k = mark - p->quar_base;
 	for (uint64_t i = 0; i < k; i++)
-		cluster_release(p, p->quar[i]);
+		if (!busy_defer(p, p->quar[i]))
+			cluster_release(p, p->quar[i]);
 	left = p->nquar - mark;
 	memmove(p->quar, p->quar + k, left * sizeof(*p->quar));
 	p->quar_base = mark;

@@ -113,6 +113,7 @@ static void pool_free(struct fq_pool *p)
 		free(i);
 	}
 	refs_free(p);
+	busy_free(p);
 	free(p->bitmap);
 	free(p->quar);
 	free(p->pend);

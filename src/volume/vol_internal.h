@@ -232,6 +232,10 @@ struct fq_pool {
 	uint32_t nvols;
 	uint32_t next_id;
 
+	/* Clusters with direct I/O in flight (busy.c). */
+	struct busy_ent *busy;
+	uint32_t busy_cap, busy_n;
+
 	/* Freed clusters waiting for a Flush (docs/volumes.md rule 4). */
 	uint32_t *quar;
 	uint64_t nquar, quar_cap, quar_base;
@@ -269,6 +273,22 @@ struct fq_pool {
 	uint64_t share_pending; /* SHARE records not committed yet */
 };
 
+struct busy_ent {
+	uint32_t c; /* data cluster; 0: empty slot */
+	uint32_t n; /* I/O in flight, and BUSY_ZOMBIE once freed */
+};
+
+/*
+ * busy.c: clusters with I/O in flight straight to them. busy_get before
+ * the I/O starts (0 or -ENOMEM), busy_put when it ends (releases a cluster
+ * freed meanwhile); busy_defer: the quarantine leaves @c to the last put
+ * (true) or may release it now (false).
+ */
+int busy_get(struct fq_pool *p, uint32_t c);
+void busy_put(struct fq_pool *p, uint32_t c);
+bool busy_defer(struct fq_pool *p, uint32_t c);
+void busy_free(struct fq_pool *p);
+
 /* meta.c: the in-memory state and the records applied to it. */
 struct fq_vol *vol_by_id(struct fq_pool *p, uint32_t id);
 struct fq_vol *vol_by_name(struct fq_pool *p, const char *name);
@@ -283,6 +303,8 @@ bool bit_test(const struct fq_pool *p, uint64_t c);
 uint32_t cluster_alloc(struct fq_pool *p);
 /* Give back a cluster no metadata points at (a failed allocation). */
 void cluster_unreserve(struct fq_pool *p, uint32_t c);
+/* @c is free for the taking now (quarantine and busy.c are past). */
+void cluster_release(struct fq_pool *p, uint32_t c);
 void quar_release(struct fq_pool *p, uint64_t mark);
 /* Apply the records of one journal entry (live: frees wait for a Flush). */
 int apply_records(struct fq_pool *p, const uint8_t *buf, uint64_t len, uint32_t nrec, bool live);

@@ -327,6 +327,143 @@ static void test_reuse_zeroes(void **state)
 	expect(c, "new", 12 * KiB, c->cs - 12 * KiB, 0, 0);
 }
 
+/* A memory bdev that can keep writes in flight until the test finishes them. */
+struct hold {
+	uint8_t *mem;
+	bool hold_writes;
+	struct fq_bdev_io *held[4];
+	int nheld;
+};
+
+static void hold_do(struct hold *h, struct fq_bdev_io *io)
+{
+	uint64_t off = io->offset, left = io->length;
+
+	switch (io->type) {
+	case FQ_BDEV_IO_READ:
+	case FQ_BDEV_IO_WRITE:
+		for (int i = 0; i < io->iovcnt && left; i++) {
+			uint64_t n = io->iov[i].iov_len < left ? io->iov[i].iov_len : left;
+
+			if (io->type == FQ_BDEV_IO_READ)
+				memcpy(io->iov[i].iov_base, h->mem + off, n);
+			else
+				memcpy(h->mem + off, io->iov[i].iov_base, n);
+			off += n;
+			left -= n;
+		}
+		break;
+	case FQ_BDEV_IO_WRITE_ZEROES:
+	case FQ_BDEV_IO_DEALLOCATE:
+		memset(h->mem + off, 0, left);
+		break;
+	default:
+		break;
+	}
+	io->done_bytes = io->type == FQ_BDEV_IO_FLUSH ? 0 : io->length;
+	io->cb(io, 0);
+}
+
+static int hold_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io)
+{
+	struct hold *h = bdev->priv;
+
+	(void)eng;
+	if (h->hold_writes && io->type == FQ_BDEV_IO_WRITE && h->nheld < 4) {
+		h->held[h->nheld++] = io;
+		return 0;
+	}
+	hold_do(h, io);
+	return 0;
+}
+
+static void hold_destroy(struct fq_bdev *bdev)
+{
+	struct hold *h = bdev->priv;
+
+	free(h->mem);
+	free(h);
+}
+
+static const struct fq_bdev_ops hold_ops = {
+	.name = "hold",
+	.submit = hold_submit,
+	.destroy = hold_destroy,
+};
+
+static struct fq_bdev *hold_new(uint64_t size)
+{
+	struct fq_bdev *b = calloc(1, sizeof(*b));
+	struct hold *h = calloc(1, sizeof(*h));
+
+	assert_non_null(b);
+	assert_non_null(h);
+	h->mem = calloc(1, size);
+	assert_non_null(h->mem);
+	b->ops = &hold_ops;
+	snprintf(b->name, sizeof(b->name), "hold");
+	b->block_size = 512;
+	b->num_blocks = size / 512;
+	/* Everything but a held write completes inside submit (no engine needed). */
+	b->sync_submit = true;
+	b->priv = h;
+	return b;
+}
+
+/*
+ * A write to a volume's own cluster is still on its way to the device when
+ * a Deallocate frees that cluster and a Flush ends its quarantine. Another
+ * volume's first write must not be given the cluster until the late write
+ * is over: it would land on top of the new owner's data.
+ */
+static void test_late_write_keeps_cluster(void **state)
+{
+	struct fq_pool_opts o = {.name = "p0", .cluster_size = 64 * KiB};
+	static uint8_t late[4096];
+	struct fq_pool_check_report rep;
+	struct ctx c = {.bdev = hold_new(64 * MiB), .cs = 64 * KiB};
+	struct hold *h = c.bdev->priv;
+	struct iovec iov = {late, sizeof(late)};
+	struct fq_bdev_io io;
+	struct vt_done d = {0};
+
+	(void)state;
+	assert_int_equal(fq_pool_create(c.bdev, NULL, &o), 0);
+	assert_int_equal(fq_pool_open(c.bdev, NULL, &c.pool), 0);
+	assert_int_equal(fq_vol_create(c.pool, "a", MiB, false), 0);
+	assert_int_equal(fq_vol_create(c.pool, "b", MiB, false), 0);
+	wr(&c, "a", 0, c.cs, 1);
+	/* The late write: started, held by the device. */
+	memset(late, 0x5a, sizeof(late));
+	memset(&io, 0, sizeof(io));
+	io.type = FQ_BDEV_IO_WRITE;
+	io.length = sizeof(late);
+	io.iov = &iov;
+	io.iovcnt = 1;
+	io.cb = vt_cb;
+	io.cb_arg = &d;
+	h->hold_writes = true;
+	assert_int_equal(fq_vol_submit(vol(&c, "a"), NULL, &io), 0);
+	h->hold_writes = false;
+	assert_int_equal(h->nheld, 1);
+	assert_false(d.done);
+	/* The cluster is freed and its quarantine ends; b takes a cluster. */
+	cmd(&c, "a", FQ_BDEV_IO_DEALLOCATE, 0, c.cs);
+	assert_int_equal(vt_io(vol(&c, "a"), NULL, FQ_BDEV_IO_FLUSH, 0, NULL, 0), 0);
+	wr(&c, "b", 0, c.cs, 3);
+	/* The late write lands now. */
+	hold_do(h, h->held[0]);
+	assert_true(d.done);
+	assert_int_equal(d.rc, 0);
+	expect(&c, "b", 0, c.cs, 3, 0);
+	/* Once it is over the cluster is free again: nothing leaks. */
+	assert_int_equal(fq_pool_close(c.pool), 0);
+	assert_int_equal(fq_pool_check(c.bdev, NULL, &rep), 0);
+	if (rep.errors)
+		fail_msg("pool check: %s", rep.first_error);
+	fq_bdev_close(c.bdev);
+}
+
 static void test_snapshot_cow(void **state)
 {
 	struct ctx *c = *state;
@@ -823,6 +960,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_default_cluster, setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_thick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dealloc, setup, teardown),
+		cmocka_unit_test(test_late_write_keeps_cluster),
 		cmocka_unit_test_setup_teardown(test_reuse_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_cow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_share, setup, teardown),
