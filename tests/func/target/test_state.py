@@ -311,6 +311,36 @@ class StateTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("incomplete state file", err)
 
+    def test_second_daemon_on_the_same_state_dir_refused(self):
+        d = self.start()
+        r = d.rpc()
+        r.call("subsystem_create", {"nqn": NQN_B})
+        path = os.path.join(self.state, STATE_FILE)
+        with open(path) as f:
+            before = f.read()
+        # Another port, so that only the state directory is shared.
+        other = os.path.join(self.tmp, "other.ini")
+        with open(other, "w") as f:
+            f.write(INI.format(addr=ADDR, port=free_port(), nqn_a=NQN_A, nqn_c=NQN_C))
+        rc, err = run_failing(["-c", other, "--state-dir", self.state])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("state directory %s is in use by another fabriqd (pid %d" %
+                      (self.state, d.proc.pid), err)
+        # The first one still owns the file and keeps saving into it.
+        with open(path) as f:
+            self.assertEqual(f.read(), before)
+        r.call("subsystem_delete", {"nqn": NQN_B})
+        with open(path) as f:
+            self.assertNotIn(NQN_B, f.read())
+        r.close()
+        d.stop()
+        # Its lock ended with it: the next daemon starts on the directory.
+        d = self.start(name="next")
+        r = d.rpc()
+        self.assertNotIn(NQN_B, by_nqn(r.call("subsystem_list")))
+        r.close()
+        d.stop()
+
     def test_config_save_reproduces(self):
         port2 = free_port()
         d = self.start()
