@@ -250,6 +250,16 @@ int fq_target_live_add_listener(struct fq_target *t, const char *nqn, const char
 /** fq_target_live_remove_listener() - Stop exporting @nqn on @listen (new Connects). */
 int fq_target_live_remove_listener(struct fq_target *t, const char *nqn, const char *listen);
 /**
+ * fq_target_live_add_referral() - List another discovery service at
+ * @listen ("ADDR:PORT", numeric) in the discovery log page, as a referral
+ * entry (SUBTYPE 1h) that every host sees. @nqn: its discovery subsystem
+ * NQN, NULL for the well-known nqn.2014-08.org.nvmexpress.discovery.
+ * -EINVAL for a bad address or NQN, -EEXIST if @listen is listed already.
+ */
+int fq_target_live_add_referral(struct fq_target *t, const char *listen, const char *nqn);
+/** fq_target_live_remove_referral() - Stop listing the referral to @listen. */
+int fq_target_live_remove_referral(struct fq_target *t, const char *listen);
+/**
  * fq_target_live_disconnect() - Close controller @cntlid (its admin and
  * I/O queues) within about a quarter second.
  */
@@ -281,8 +291,17 @@ struct fq_target_ctrl_info {
 	bool hdgst, ddgst; /* header and data digests on its admin queue */
 };
 
+struct fq_target_referral_info {
+	char addr[64]; /* numeric IPv4 or IPv6 address */
+	uint16_t port;
+	char nqn[FQ_TARGET_NQN_LEN + 1]; /* its discovery subsystem NQN */
+};
+
 int fq_target_get_subsystem_detail(const struct fq_target *t, int idx,
 				   struct fq_target_subsys_detail *d);
+/* Discovery referral @idx (0..): 0, or -ENOENT past the last. */
+int fq_target_get_referral(const struct fq_target *t, int idx,
+			   struct fq_target_referral_info *info);
 /* @buf: FQ_TARGET_NQN_LEN + 1 bytes. */
 int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, char *buf);
 int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,

@@ -423,6 +423,41 @@ static int m_listener_remove(struct fq_rpc_call *call, json_object *params, json
 		    "address", result);
 }
 
+static int m_referral_add(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	const char *nqn = fq_rpc_str(params, "nqn", NULL);
+	int rc = fq_target_live_add_referral(tgt(call), fq_rpc_str(params, "address", ""), nqn);
+
+	return done(call, rc, strstr(fq_target_last_error(tgt(call)), "NQN") ? "nqn" : "address",
+		    result);
+}
+
+static int m_referral_remove(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	return done(call,
+		    fq_target_live_remove_referral(tgt(call), fq_rpc_str(params, "address", "")),
+		    "address", result);
+}
+
+static int m_referral_list(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	struct fq_target_referral_info r;
+	char buf[96];
+
+	(void)params;
+	*result = json_object_new_array();
+	for (int i = 0; fq_target_get_referral(tgt(call), i, &r) == 0; i++) {
+		json_object *o = json_object_new_object();
+
+		snprintf(buf, sizeof(buf), strchr(r.addr, ':') ? "[%s]:%u" : "%s:%u", r.addr,
+			 r.port);
+		json_object_object_add(o, "address", json_object_new_string(buf));
+		json_object_object_add(o, "nqn", json_object_new_string(r.nqn));
+		json_object_array_add(*result, o);
+	}
+	return 0;
+}
+
 static int m_controller_disconnect(struct fq_rpc_call *call, json_object *params,
 				   json_object **result)
 {
@@ -496,6 +531,17 @@ static const struct fq_rpc_param listener_params[] = {
 	{"address", FQ_RPC_STRING, true, "ADDR:PORT or [V6ADDR]:PORT, numeric", 0, 0},
 	END_P,
 };
+static const struct fq_rpc_param referral_add_params[] = {
+	{"address", FQ_RPC_STRING, true,
+	 "the other discovery service's ADDR:PORT or [V6ADDR]:PORT, numeric", 0, 0},
+	{"nqn", FQ_RPC_STRING, false,
+	 "its discovery subsystem NQN (default nqn.2014-08.org.nvmexpress.discovery)", 0, 0},
+	END_P,
+};
+static const struct fq_rpc_param referral_remove_params[] = {
+	{"address", FQ_RPC_STRING, true, "ADDR:PORT of the referral", 0, 0},
+	END_P,
+};
 static const struct fq_rpc_param cntlid_params[] = {
 	{"cntlid", FQ_RPC_INT, true, "controller ID (controller_list)", 1, 0xffef},
 	END_P,
@@ -522,6 +568,11 @@ const struct fq_rpc_method fq_mgmt_methods[] = {
 	 m_listener_add, listener_params},
 	{"listener_remove", "Stop exporting a subsystem on ADDR:PORT", m_listener_remove,
 	 listener_params},
+	{"referral_add", "List another discovery service as a referral in the discovery log",
+	 m_referral_add, referral_add_params},
+	{"referral_remove", "Remove a discovery referral", m_referral_remove,
+	 referral_remove_params},
+	{"referral_list", "List the discovery referrals", m_referral_list, no_params},
 	{"bdev_list", "List the bdevs under the namespaces", m_bdev_list, no_params},
 	{"controller_list", "List connected controllers (host, address, queues, KATO, digests)",
 	 m_controller_list, nqn_opt},

@@ -585,6 +585,57 @@ int fq_target_live_remove_listener(struct fq_target *t, const char *nqn, const c
 	return live_listener(t, nqn, listen, false);
 }
 
+int fq_target_live_add_referral(struct fq_target *t, const char *listen, const char *nqn)
+{
+	struct fq_referral_conf r;
+	char spec[FQ_CONF_NQN_LEN + 96];
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	/* One parser for the INI key and this call: "ADDR:PORT [NQN]". */
+	if (strchr(listen, ' ') || strchr(listen, '\t') ||
+	    (size_t)snprintf(spec, sizeof(spec), "%s%s%s", listen, nqn ? " " : "",
+			     nqn ? nqn : "") >= sizeof(spec))
+		return fail(t, -EINVAL, "bad address '%s' (expected ADDR:PORT)", listen);
+	rc = fq_conf_parse_referral(spec, &r, t->err, sizeof(t->err));
+	if (rc)
+		return rc;
+	return fq_live_referral(t->tgt, &r, true, t->err, sizeof(t->err));
+}
+
+int fq_target_live_remove_referral(struct fq_target *t, const char *listen)
+{
+	struct fq_referral_conf r = {0};
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (fq_conf_parse_listen(listen, r.addr, sizeof(r.addr), &r.port))
+		return fail(t, -EINVAL, "bad address '%s' (expected ADDR:PORT)", listen);
+	return fq_live_referral(t->tgt, &r, false, t->err, sizeof(t->err));
+}
+
+int fq_target_get_referral(const struct fq_target *t, int idx, struct fq_target_referral_info *info)
+{
+	int rc = -ENOENT;
+
+	/* Running, the list changes under the registry lock (live.c). */
+	if (t->tgt)
+		pthread_mutex_lock(&t->tgt->lock);
+	if (idx >= 0 && idx < t->conf.nreferrals) {
+		const struct fq_referral_conf *r = &t->conf.referrals[idx];
+
+		snprintf(info->addr, sizeof(info->addr), "%s", r->addr);
+		info->port = r->port;
+		snprintf(info->nqn, sizeof(info->nqn), "%s", r->nqn);
+		rc = 0;
+	}
+	if (t->tgt)
+		pthread_mutex_unlock(&t->tgt->lock);
+	return rc;
+}
+
 int fq_target_live_disconnect(struct fq_target *t, uint16_t cntlid)
 {
 	int rc = check_running(t);

@@ -77,6 +77,7 @@ enum sect {
 	SECT_POOL,
 	SECT_RPC,
 	SECT_STATE,
+	SECT_DISCOVERY,
 	SECT_SKIP
 };
 
@@ -366,6 +367,31 @@ static void state_key(struct loader *ld, const char *key, const char *val)
 	strcpy(c->removed[c->nremoved++], val);
 }
 
+/*
+ * [discovery]: referral = ADDR:PORT [NQN], once per referral; "referral = -"
+ * says there is none (a state file whose referrals were all removed).
+ */
+static void discovery_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"referral"};
+	struct fq_target_conf *c = ld->c;
+	struct fq_referral_conf r;
+	char msg[512];
+
+	if (key_index(key, names, 1) < 0)
+		return ld_unknown_key(ld, key, names, 1);
+	c->has_referrals = true;
+	if (!strcmp(val, "-"))
+		return;
+	if (fq_conf_parse_referral(val, &r, msg, sizeof(msg)) < 0)
+		return ld_fail(ld, key, "%s", msg);
+	if (fq_conf_find_referral(c, r.addr, r.port) >= 0)
+		return ld_fail(ld, key, "'%s' is listed twice", val);
+	if (c->nreferrals >= FQ_CONF_MAX_REFERRALS)
+		return ld_fail(ld, key, "more than %d referrals", FQ_CONF_MAX_REFERRALS);
+	c->referrals[c->nreferrals++] = r;
+}
+
 static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *ld = user;
@@ -402,6 +428,9 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		break;
 	case SECT_STATE:
 		state_key(ld, name, value);
+		break;
+	case SECT_DISCOVERY:
+		discovery_key(ld, name, value);
 		break;
 	case SECT_SKIP:
 		break;
@@ -498,7 +527,8 @@ static char *split_header(char *hdr)
 /* @s is the text after '[' of a header line. */
 static void section_begin(struct loader *ld, const char *s)
 {
-	static const char *const kinds[] = {"target", "port", "subsystem", "pool", "rpc"};
+	static const char *const kinds[] = {"target", "port", "subsystem",
+					    "pool",   "rpc",  "discovery"};
 	const char *close = strchr(s, ']'), *rest, *hint;
 	char hdr[512], work[512], *name;
 	size_t len;
@@ -542,6 +572,12 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_STATE;
 		return;
 	}
+	if (!strcmp(work, "discovery")) {
+		if (*name)
+			return ld_fail(ld, NULL, "section '[%s]': [discovery] takes no name", hdr);
+		ld->sect = SECT_DISCOVERY;
+		return;
+	}
 	if (!strcmp(work, "rpc")) {
 		if (*name)
 			return ld_fail(ld, NULL, "section '[%s]': [rpc] takes no name", hdr);
@@ -570,10 +606,12 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_POOL;
 		return;
 	}
-	hint = closest(work, kinds, 5);
+	hint = closest(work, kinds, 6);
 	if (hint)
 		return ld_fail(ld, NULL, "unknown section '[%s]'; did you mean '%s'?", hdr, hint);
-	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port, subsystem, pool or rpc)",
+	ld_fail(ld, NULL,
+		"unknown section '[%s]' (expected target, port, subsystem, pool, rpc or "
+		"discovery)",
 		hdr);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Live configuration changes of a running target (the management API of
- * docs/rpc.md): subsystems, hosts, namespaces, listeners, controllers.
+ * docs/rpc.md): subsystems, hosts, namespaces, listeners, discovery
+ * referrals, controllers.
  *
  * These run on a management thread, never on a reactor. Slow work (opening
  * a backend, binding a port) happens before tgt->lock is taken; the lock
@@ -435,4 +436,46 @@ int fq_live_ctrl_disconnect(struct fq_tgt *t, uint16_t cntlid, char *err, size_t
 	/* The admin queue's reactor closes it on its next tick (a quarter second). */
 	kick_all(t);
 	return 0;
+}
+
+int fq_live_referral(struct fq_tgt *t, const struct fq_referral_conf *r, bool add, char *err,
+		     size_t errlen)
+{
+	struct fq_target_conf *c = t->conf;
+	const char *fmt = strchr(r->addr, ':') ? "[%s]:%u" : "%s:%u";
+	char where[80];
+	int rc = 0, i;
+
+	snprintf(where, sizeof(where), fmt, r->addr, r->port);
+	pthread_mutex_lock(&t->cfg_lock);
+	/* The discovery log reads the list under lock. */
+	pthread_mutex_lock(&t->lock);
+	i = fq_conf_find_referral(c, r->addr, r->port);
+	if (add && i >= 0) {
+		snprintf(err, errlen, "a referral to %s exists already", where);
+		rc = -EEXIST;
+	} else if (add && c->nreferrals >= FQ_CONF_MAX_REFERRALS) {
+		snprintf(err, errlen, "too many referrals (the maximum is %d)",
+			 FQ_CONF_MAX_REFERRALS);
+		rc = -ENOSPC;
+	} else if (add) {
+		c->referrals[c->nreferrals++] = *r;
+	} else if (i < 0) {
+		snprintf(err, errlen, "no referral to %s", where);
+		rc = -ENOENT;
+	} else {
+		memmove(&c->referrals[i], &c->referrals[i + 1],
+			(size_t)(c->nreferrals - i - 1) * sizeof(c->referrals[0]));
+		c->nreferrals--;
+	}
+	if (!rc) {
+		c->has_referrals = true;
+		/* Hosts that kept the log see it changed (GENCTR, NVMe-oF 1.1 Figure 34). */
+		t->genctr++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->cfg_lock);
+	if (!rc)
+		fq_info("discovery referral %s %s", where, add ? "added" : "removed");
+	return rc;
 }

@@ -26,6 +26,9 @@ int fq_live_ns_remove(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *er
 /* Export @nqn on ADDR:PORT (a new port if none listens there) or stop exporting it. */
 int fq_live_listener(struct fq_tgt *t, const char *nqn, const char *addr, uint16_t port, bool add,
 		     char *err, size_t errlen);
+/* Add discovery referral @r (the address must be new), or remove the one at r->addr:r->port. */
+int fq_live_referral(struct fq_tgt *t, const struct fq_referral_conf *r, bool add, char *err,
+		     size_t errlen);
 int fq_live_ctrl_disconnect(struct fq_tgt *t, uint16_t cntlid, char *err, size_t errlen);
 
 #endif

@@ -88,6 +88,26 @@ static void put_subsys(FILE *f, struct fq_tgt *t, const struct fq_subsys *s)
 	}
 }
 
+/*
+ * Referrals, when there are any or when there were (then "referral = -",
+ * so that a state file's empty list still replaces the configuration's).
+ */
+static void put_referrals(FILE *f, const struct fq_target_conf *c)
+{
+	if (!c->nreferrals && !c->has_referrals)
+		return;
+	fputs("\n[discovery]\n", f);
+	if (!c->nreferrals)
+		fputs("referral = -\n", f);
+	for (int i = 0; i < c->nreferrals; i++) {
+		const struct fq_referral_conf *r = &c->referrals[i];
+
+		fprintf(f,
+			strchr(r->addr, ':') ? "referral = [%s]:%u %s\n" : "referral = %s:%u %s\n",
+			r->addr, r->port, r->nqn);
+	}
+}
+
 int fq_tgt_dump(struct fq_tgt *t, FILE *f, bool settings)
 {
 	pthread_mutex_lock(&t->cfg_lock);
@@ -106,6 +126,7 @@ int fq_tgt_dump(struct fq_tgt *t, FILE *f, bool settings)
 	for (int i = 0; i < t->nsubsys; i++)
 		if (!t->subsys[i]->discovery)
 			put_subsys(f, t, t->subsys[i]);
+	put_referrals(f, t->conf);
 	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_unlock(&t->cfg_lock);
 	return ferror(f) ? -EIO : 0;
@@ -153,6 +174,12 @@ int fq_conf_merge_state(struct fq_target_conf *c, struct fq_target_conf *st, cha
 
 		if (i >= 0)
 			drop_subsys(c, i);
+	}
+	/* The state's referral list is the whole list: the API may have removed some. */
+	if (st->has_referrals) {
+		c->has_referrals = true;
+		c->nreferrals = st->nreferrals;
+		memcpy(c->referrals, st->referrals, sizeof(c->referrals));
 	}
 	for (int i = 0; i < st->nports; i++) {
 		map[i] = find_port(c, &st->ports[i]);

@@ -136,7 +136,8 @@ class TestMethods(RpcTestCase):
                 "iostat", "pool_create", "pool_list", "pool_info", "pool_delete",
                 "volume_create", "volume_list", "volume_info", "volume_resize",
                 "volume_rename", "volume_delete", "volume_snapshot", "volume_clone",
-                "volume_rollback", "volume_flatten", "config_dump"}
+                "volume_rollback", "volume_flatten", "config_dump", "referral_add",
+                "referral_remove", "referral_list"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")
@@ -398,6 +399,66 @@ class TestProtocolErrors(RpcTestCase):
         self.assertIn("version", self.rpc.call("get_version"))
         stalled.close()
         self.assertIn("version", self.rpc.call("get_version"))
+
+
+class TestReferrals(RpcTestCase):
+    """Referrals to other discovery services, seen by our host's discover."""
+
+    DISCOVERY = True
+    DISC_NQN = "nqn.2014-08.org.nvmexpress.discovery"
+    OTHER_DISC = "nqn.2026-01.io.fabriq.test:disc2"
+
+    def discover(self):
+        p = self.cli("discover", "-a", ADDR, "-s", str(self.tgt.dport), "--json")
+        return json.loads(p.stdout)["records"]
+
+    def referrals_seen(self):
+        return sorted((r["traddr"], r["trsvcid"], r["subnqn"], r["adrfam"])
+                      for r in self.discover() if r["subtype"] == "referral")
+
+    def test_add_list_discover_remove(self):
+        self.assertEqual(self.rpc.call("referral_list"), [])
+        self.assertEqual(self.referrals_seen(), [])
+        self.assertTrue(self.rpc.call("referral_add", {"address": "192.0.2.10:8009"}))
+        self.assertTrue(self.rpc.call("referral_add", {"address": "[2001:db8::5]:4430",
+                                                       "nqn": self.OTHER_DISC}))
+        self.assertEqual(self.rpc.call("referral_list"), [
+            {"address": "192.0.2.10:8009", "nqn": self.DISC_NQN},
+            {"address": "[2001:db8::5]:4430", "nqn": self.OTHER_DISC}])
+        self.assertEqual(self.referrals_seen(), [
+            ("192.0.2.10", "8009", self.DISC_NQN, "ipv4"),
+            ("2001:db8::5", "4430", self.OTHER_DISC, "ipv6")])
+        # The subsystem entries are still there, with their own subtype.
+        self.assertIn(NQN, [r["subnqn"] for r in self.discover()
+                            if r["subtype"] == "nvme subsystem"])
+        dump = self.rpc.call("config_dump")["config"]
+        self.assertIn("[discovery]\nreferral = 192.0.2.10:8009 %s\n"
+                      "referral = [2001:db8::5]:4430 %s\n" % (self.DISC_NQN, self.OTHER_DISC),
+                      dump)
+
+        err = self.error_of("referral_add", {"address": "192.0.2.10:8009"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 17))
+        self.assertTrue(self.rpc.call("referral_remove", {"address": "192.0.2.10:8009"}))
+        self.assertEqual(self.referrals_seen(),
+                         [("2001:db8::5", "4430", self.OTHER_DISC, "ipv6")])
+        err = self.error_of("referral_remove", {"address": "192.0.2.10:8009"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 2))
+        self.assertTrue(self.rpc.call("referral_remove", {"address": "[2001:db8::5]:4430"}))
+        self.assertEqual(self.referrals_seen(), [])
+        self.assertEqual(self.rpc.call("referral_list"), [])
+
+    def test_bad_referrals_name_the_parameter(self):
+        for params, param in (({"address": "192.0.2.10"}, "address"),
+                              ({"address": "disc.example:8009"}, "address"),
+                              ({"address": "0.0.0.0:8009"}, "address"),
+                              ({"address": "192.0.2.10:8009", "nqn": "iqn.bad"}, "nqn"),
+                              ({"address": 8009}, "address"),
+                              ({}, "address")):
+            err = self.error_of("referral_add", params)
+            self.assertEqual((err["code"], err["data"]["param"]), (-32602, param), params)
+        err = self.error_of("referral_remove", {"address": "nowhere"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "address"))
+        self.assertEqual(self.rpc.call("referral_list"), [])
 
 
 class TestConcurrency(RpcTestCase):

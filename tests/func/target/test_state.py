@@ -311,6 +311,32 @@ class StateTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("incomplete state file", err)
 
+    def test_referrals_survive_restart(self):
+        disc = "nqn.2014-08.org.nvmexpress.discovery"
+        with open(self.ini, "a") as f:
+            f.write("\n[discovery]\nreferral = 192.0.2.1:8009\n")
+        d = self.start()
+        r = d.rpc()
+        self.assertEqual(r.call("referral_list"), [{"address": "192.0.2.1:8009", "nqn": disc}])
+        # The file's referral removed, another added: the state's list wins.
+        r.call("referral_remove", {"address": "192.0.2.1:8009"})
+        r.call("referral_add", {"address": "[2001:db8::9]:8009", "nqn": NQN_B})
+        r.close()
+        d.stop()
+        d = self.start(name="second")
+        r = d.rpc()
+        self.assertEqual(r.call("referral_list"),
+                         [{"address": "[2001:db8::9]:8009", "nqn": NQN_B}])
+        # None left is a list too: the file's does not come back.
+        r.call("referral_remove", {"address": "[2001:db8::9]:8009"})
+        r.close()
+        d.stop()
+        d = self.start(name="third")
+        r = d.rpc()
+        self.assertEqual(r.call("referral_list"), [])
+        r.close()
+        d.stop()
+
     def test_second_daemon_on_the_same_state_dir_refused(self):
         d = self.start()
         r = d.rpc()

@@ -1155,6 +1155,61 @@ static void merge_state(void **state)
 	fq_conf_free(&c);
 }
 
+static void referrals(void **state)
+{
+	struct fq_target_conf c, st;
+
+	(void)state;
+	assert_int_equal(load_text(&c,
+				   "[discovery]\nreferral = 192.0.2.1:8009\n"
+				   "referral = [2001:db8::7]:4430 nqn.2024-01.io.fabriq:disc\n"),
+			 0);
+	assert_true(c.has_referrals);
+	assert_int_equal(c.nreferrals, 2);
+	assert_string_equal(c.referrals[0].addr, "192.0.2.1");
+	assert_int_equal(c.referrals[0].port, 8009);
+	assert_string_equal(c.referrals[0].nqn, FQ_DISCOVERY_NQN);
+	assert_string_equal(c.referrals[1].addr, "2001:db8::7");
+	assert_int_equal(c.referrals[1].port, 4430);
+	assert_string_equal(c.referrals[1].nqn, "nqn.2024-01.io.fabriq:disc");
+	assert_int_equal(fq_conf_find_referral(&c, "2001:db8::7", 4430), 1);
+	assert_int_equal(fq_conf_find_referral(&c, "2001:db8::7", 4420), -1);
+
+	/* A state file's list replaces the file's, even an empty one ("-"). */
+	fq_conf_init(&st);
+	write_tmp("[discovery]\nreferral = -\n");
+	assert_int_equal(fq_conf_load_state_file(&st, tmp_path, err, sizeof(err)), 0);
+	unlink(tmp_path);
+	assert_true(st.has_referrals);
+	assert_int_equal(st.nreferrals, 0);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	assert_int_equal(c.nreferrals, 0);
+	fq_conf_free(&st);
+	fq_conf_free(&c);
+	/* A state without [discovery] leaves the file's referrals alone. */
+	assert_int_equal(load_text(&c, "[discovery]\nreferral = 192.0.2.1:8009\n"), 0);
+	fq_conf_init(&st);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	assert_int_equal(c.nreferrals, 1);
+	fq_conf_free(&st);
+	fq_conf_free(&c);
+
+	expect_load_error("[discovery]\nreferral = 192.0.2.1\n", 2, "referral",
+			  "'192.0.2.1' is not ADDR:PORT");
+	expect_load_error("[discovery]\nreferral = disc.example:8009\n", 2, "referral",
+			  "is not ADDR:PORT");
+	expect_load_error("[discovery]\nreferral = 0.0.0.0:8009\n", 2, "referral",
+			  "wildcard address");
+	expect_load_error("[discovery]\nreferral = 192.0.2.1:8009 iqn.x\n", 2, "referral",
+			  "referral NQN");
+	expect_load_error("[discovery]\nreferral = 192.0.2.1:8009\nreferral = 192.0.2.1:8009 " NQN1
+			  "\n",
+			  3, "referral", "listed twice");
+	expect_load_error("[discovery]\nreferrals = 192.0.2.1:8009\n", 2, "referrals",
+			  "unknown key");
+	expect_load_error("[discovery \"x\"]\n", 1, NULL, "takes no name");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1190,6 +1245,7 @@ int main(void)
 		cmocka_unit_test(dash_values),
 		cmocka_unit_test(state_section_only_in_state_files),
 		cmocka_unit_test(merge_state),
+		cmocka_unit_test(referrals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
