@@ -260,6 +260,34 @@ int fq_target_live_add_referral(struct fq_target *t, const char *listen, const c
 /** fq_target_live_remove_referral() - Stop listing the referral to @listen. */
 int fq_target_live_remove_referral(struct fq_target *t, const char *listen);
 /**
+ * fq_target_live_set_bdev_params() - Change run-time parameters of one
+ * layer of namespace @nsid's bdev stack while I/O runs: the @index-th
+ * (0: the top-most) layer of module @module ("delay": read_us, write_us;
+ * "qos": read_iops, write_iops, read_bps, write_bps, burst_ms). @params is
+ * "key=val[,key=val...]" as in a namespace spec; keys not given keep their
+ * values. The namespace's spec (config dumps, the state file) records the
+ * new values. -ENOENT no such namespace or layer, -ENOTSUP the module has
+ * no run-time parameters, -EINVAL a bad key or value (nothing changed).
+ */
+int fq_target_live_set_bdev_params(struct fq_target *t, const char *nqn, uint32_t nsid,
+				   const char *module, int index, const char *params);
+
+/* What a qos layer does with the I/O it held while suspended, on resume. */
+enum fq_target_qos_resume {
+	FQ_TARGET_QOS_RESUME_NORMAL,  /* it goes on, through the limits */
+	FQ_TARGET_QOS_RESUME_ERROR,   /* it fails with Internal Error */
+	FQ_TARGET_QOS_RESUME_DISCARD, /* it succeeds without reaching the storage */
+};
+
+/**
+ * fq_target_live_qos_suspend() - Hold every new I/O of namespace @nsid in
+ * its @index-th qos layer until fq_target_live_qos_resume(). -EALREADY if
+ * suspended, -ENOENT without a qos layer.
+ */
+int fq_target_live_qos_suspend(struct fq_target *t, const char *nqn, uint32_t nsid, int index);
+int fq_target_live_qos_resume(struct fq_target *t, const char *nqn, uint32_t nsid, int index,
+			      enum fq_target_qos_resume mode);
+/**
  * fq_target_live_disconnect() - Close controller @cntlid (its admin and
  * I/O queues) within about a quarter second.
  */
@@ -299,6 +327,16 @@ struct fq_target_referral_info {
 
 int fq_target_get_subsystem_detail(const struct fq_target *t, int idx,
 				   struct fq_target_subsys_detail *d);
+/* One layer of a namespace's bdev stack. */
+struct fq_target_bdev_layer {
+	char module[16];  /* "delay", "qos", "ram", "file", ... */
+	char name[64];	  /* the bdev's name */
+	char params[256]; /* run-time parameters "key=val,..." ("" if it has none) */
+};
+
+/* Layer @layer (0: the top) of namespace @ns_idx's stack: 0, or -ENOENT past the bottom. */
+int fq_target_get_bdev_layer(const struct fq_target *t, int subsys_idx, uint32_t ns_idx, int layer,
+			     struct fq_target_bdev_layer *info);
 /* Discovery referral @idx (0..): 0, or -ENOENT past the last. */
 int fq_target_get_referral(const struct fq_target *t, int idx,
 			   struct fq_target_referral_info *info);

@@ -4,6 +4,7 @@
  * with the calls of target/config.h, then the target core of tgt.c run over
  * it. fabriqd is a command line over this file.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -634,6 +635,64 @@ int fq_target_get_referral(const struct fq_target *t, int idx, struct fq_target_
 	if (t->tgt)
 		pthread_mutex_unlock(&t->tgt->lock);
 	return rc;
+}
+
+int fq_target_live_set_bdev_params(struct fq_target *t, const char *nqn, uint32_t nsid,
+				   const char *module, int index, const char *params)
+{
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (index < 0)
+		return fail(t, -EINVAL, "bad layer index %d", index);
+	return fq_live_bdev_params(t->tgt, nqn, nsid, module, index, params, t->err,
+				   sizeof(t->err));
+}
+
+static_assert((int)FQ_TARGET_QOS_RESUME_NORMAL == (int)FQ_BDEV_QOS_RESUME_NORMAL &&
+		      (int)FQ_TARGET_QOS_RESUME_ERROR == (int)FQ_BDEV_QOS_RESUME_ERROR &&
+		      (int)FQ_TARGET_QOS_RESUME_DISCARD == (int)FQ_BDEV_QOS_RESUME_DISCARD,
+	      "the public resume modes are the qos module's");
+
+int fq_target_live_qos_suspend(struct fq_target *t, const char *nqn, uint32_t nsid, int index)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_qos(t->tgt, nqn, nsid, index, -1, t->err, sizeof(t->err));
+}
+
+int fq_target_live_qos_resume(struct fq_target *t, const char *nqn, uint32_t nsid, int index,
+			      enum fq_target_qos_resume mode)
+{
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if ((unsigned)mode > FQ_TARGET_QOS_RESUME_DISCARD)
+		return fail(t, -EINVAL, "bad resume mode %d", (int)mode);
+	return fq_live_qos(t->tgt, nqn, nsid, index, (int)mode, t->err, sizeof(t->err));
+}
+
+int fq_target_get_bdev_layer(const struct fq_target *t, int subsys_idx, uint32_t ns_idx, int layer,
+			     struct fq_target_bdev_layer *info)
+{
+	const char *module, *name;
+	struct fq_tgt_ns *ns;
+	int rc;
+
+	if (!t->tgt)
+		return -EINVAL;
+	ns = ns_at(t, subsys_idx, ns_idx);
+	if (!ns || layer < 0)
+		return -ENOENT;
+	memset(info, 0, sizeof(*info));
+	rc = fq_live_bdev_layer(ns, layer, &module, &name, info->params, sizeof(info->params));
+	if (rc)
+		return rc;
+	snprintf(info->module, sizeof(info->module), "%s", module);
+	snprintf(info->name, sizeof(info->name), "%s", name);
+	return 0;
 }
 
 int fq_target_live_disconnect(struct fq_target *t, uint16_t cntlid)

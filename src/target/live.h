@@ -29,6 +29,18 @@ int fq_live_listener(struct fq_tgt *t, const char *nqn, const char *addr, uint16
 /* Add discovery referral @r (the address must be new), or remove the one at r->addr:r->port. */
 int fq_live_referral(struct fq_tgt *t, const struct fq_referral_conf *r, bool add, char *err,
 		     size_t errlen);
+/*
+ * live_bdev.c: set run-time parameters ("key=val,...") of the @index-th
+ * @module layer of namespace @nsid's stack, recording them in its spec.
+ */
+int fq_live_bdev_params(struct fq_tgt *t, const char *nqn, uint32_t nsid, const char *module,
+			int index, const char *kv, char *err, size_t errlen);
+/* Suspend (@action < 0) or resume (an enum fq_bdev_qos_resume) the I/O of a qos layer. */
+int fq_live_qos(struct fq_tgt *t, const char *nqn, uint32_t nsid, int index, int action, char *err,
+		size_t errlen);
+/* Layer @layer (0: the top) of @ns's stack: module, bdev name, run-time params ("" if none). */
+int fq_live_bdev_layer(struct fq_tgt_ns *ns, int layer, const char **module, const char **name,
+		       char *params, size_t len);
 int fq_live_ctrl_disconnect(struct fq_tgt *t, uint16_t cntlid, char *err, size_t errlen);
 
 #endif

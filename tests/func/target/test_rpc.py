@@ -137,7 +137,8 @@ class TestMethods(RpcTestCase):
                 "volume_create", "volume_list", "volume_info", "volume_resize",
                 "volume_rename", "volume_delete", "volume_snapshot", "volume_clone",
                 "volume_rollback", "volume_flatten", "config_dump", "referral_add",
-                "referral_remove", "referral_list"}
+                "referral_remove", "referral_list", "bdev_set_params", "bdev_qos_suspend",
+                "bdev_qos_resume"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")
@@ -459,6 +460,103 @@ class TestReferrals(RpcTestCase):
         err = self.error_of("referral_remove", {"address": "nowhere"})
         self.assertEqual((err["code"], err["data"]["param"]), (-32602, "address"))
         self.assertEqual(self.rpc.call("referral_list"), [])
+
+
+class TestBdevKnobs(RpcTestCase):
+    """Stacked layers' parameters changed while a host reads (lower bounds only)."""
+
+    STACK = "delay:read_us=0,write_us=0+qos:read_iops=0+ram:1M"
+    NSID = 5
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": self.STACK,
+                                                  "nsid": self.NSID}), self.NSID)
+        self.a, self.q = self.pair()
+
+    def tearDown(self):
+        self.close_all(self.a, self.q)
+        self.rpc.call("ns_remove", {"nqn": NQN, "nsid": self.NSID})
+        super().tearDown()
+
+    def layers(self):
+        b = next(b for b in self.rpc.call("bdev_list", {"nqn": NQN}) if b["nsid"] == self.NSID)
+        return [(l["module"], l.get("params")) for l in b["stack"]]
+
+    def timed_read(self):
+        t0 = time.monotonic()
+        c = self.q.read(self.NSID, 0, 8)
+        self.assertEqual(c.status, 0)
+        return time.monotonic() - t0
+
+    def set(self, module, params, **kw):
+        p = {"nqn": NQN, "nsid": self.NSID, "module": module, "params": params}
+        p.update(kw)
+        return self.rpc.request("bdev_set_params", p)
+
+    def test_delay_raised_live_makes_reads_slower(self):
+        qos0 = "read_iops=0,write_iops=0,read_bps=0,write_bps=0,burst_ms=100,max_held=4096"
+        self.assertEqual(self.layers(), [("delay", "read_us=0,write_us=0"), ("qos", qos0),
+                                         ("ram", None)])
+        self.timed_read()
+        self.assertEqual(self.set("delay", {"read_us": 150000})["result"], True)
+        self.assertEqual(self.layers()[0], ("delay", "read_us=150000,write_us=0"))
+        for _ in range(3):
+            self.assertGreaterEqual(self.timed_read(), 0.15)
+        # Writes were left alone, and the new value is what a restart would use.
+        self.assertEqual(self.q.write(self.NSID, 0, os.urandom(4096)).status, 0)
+        dump = self.rpc.call("config_dump")["config"]
+        # Only the layer that changed is rewritten in the namespace's spec.
+        self.assertIn("namespace = delay:read_us=150000,write_us=0+qos:read_iops=0+ram:1M,"
+                      "nsid=%d\n" % self.NSID, dump)
+
+    def test_qos_limit_set_live(self):
+        self.assertEqual(self.set("qos", {"read_iops": 10, "burst_ms": "1"})["result"], True)
+        t0 = time.monotonic()
+        for _ in range(6):
+            self.timed_read()
+        # Six reads at ten per second: at least half a second.
+        self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+        self.assertIn("read_iops=10,", self.layers()[1][1])
+
+    def test_qos_suspend_holds_io_until_resume(self):
+        self.assertTrue(self.rpc.call("bdev_qos_suspend", {"nqn": NQN, "nsid": self.NSID}))
+        err = self.error_of("bdev_qos_suspend", {"nqn": NQN, "nsid": self.NSID})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 114))
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault("c", self.q.read(self.NSID, 0, 8)))
+        t.start()
+        t.join(0.5)
+        self.assertNotIn("c", done, "a read completed while its namespace was suspended")
+        self.assertTrue(self.rpc.call("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID}))
+        t.join(30)
+        self.assertEqual(done["c"].status, 0)
+        err = self.error_of("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 114))
+        err = self.error_of("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID, "mode": "later"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "mode"))
+
+    def test_bad_requests(self):
+        for params, kw, param in (({"speed": 1}, {}, "params"),
+                                  ({"read_us": 999999999999}, {}, "params"),
+                                  ({"read_us": True}, {}, "params"),
+                                  ({}, {}, "params"),
+                                  ({"read_us": "1,write_us=2"}, {}, "params"),
+                                  ({"read_us": 1}, {"index": 9}, "index"),
+                                  ("read_us=1", {}, "params")):
+            r = self.set("delay", params, **kw)
+            self.assertEqual((r["error"]["code"], r["error"]["data"]["param"]), (-32602, param),
+                             (params, kw))
+        for module, kw, errno in (("error", {}, 2), ("delay", {"index": 1}, 2),
+                                  ("ram", {}, 95)):
+            r = self.set(module, {"read_us": 1}, **kw)
+            self.assertEqual((r["error"]["code"], r["error"]["data"]["errno"]), (-32000, errno),
+                             module)
+        r = self.rpc.request("bdev_set_params", {"nqn": NQN, "nsid": 77, "module": "delay",
+                                                 "params": {"read_us": 1}})
+        self.assertEqual((r["error"]["code"], r["error"]["data"]["errno"]), (-32000, 2))
+        # Nothing changed.
+        self.assertEqual(self.layers()[0], ("delay", "read_us=0,write_us=0"))
 
 
 class TestConcurrency(RpcTestCase):

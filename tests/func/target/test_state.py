@@ -337,6 +337,28 @@ class StateTest(unittest.TestCase):
         r.close()
         d.stop()
 
+    def test_bdev_params_survive_restart(self):
+        d = self.start()
+        r = d.rpc()
+        nsid = r.call("ns_add", {"nqn": NQN_A, "bdev": "qos:read_iops=100+delay:read_us=5+ram:1M"})
+        r.call("bdev_set_params", {"nqn": NQN_A, "nsid": nsid, "module": "delay",
+                                   "params": {"write_us": 7}})
+        r.call("bdev_set_params", {"nqn": NQN_A, "nsid": nsid, "module": "qos",
+                                   "params": {"read_iops": 250}})
+        before = [b for b in r.call("bdev_list") if b["nsid"] == nsid and b["nqn"] == NQN_A]
+        r.close()
+        d.stop()
+        d = self.start(name="second")
+        r = d.rpc()
+        after = [b for b in r.call("bdev_list") if b["nsid"] == nsid and b["nqn"] == NQN_A]
+        self.assertEqual(after, before)
+        self.assertEqual([(l["module"], l.get("params")) for l in after[0]["stack"]][:2],
+                         [("qos", "read_iops=250,write_iops=0,read_bps=0,write_bps=0,"
+                                  "burst_ms=100,max_held=4096"),
+                          ("delay", "read_us=5,write_us=7")])
+        r.close()
+        d.stop()
+
     def test_second_daemon_on_the_same_state_dir_refused(self):
         d = self.start()
         r = d.rpc()
