@@ -51,6 +51,19 @@ struct fq_reactor;
 struct fq_queue;
 struct fq_ctrl;
 
+/*
+ * Per-command statistics of a namespace (the counters and latency
+ * histograms below): one relaxed atomic add each. A build configured with
+ * -Dio_stats=false compiles them out, to measure what they cost
+ * (bench/stats_cost.sh); the SMART log, iostat and /metrics then report
+ * zeros. Not for production builds.
+ */
+#ifdef FQ_NO_IO_STATS
+#define fq_stat_add(var, n) ((void)sizeof(var), (void)(n))
+#else
+#define fq_stat_add(var, n) atomic_fetch_add_explicit(&(var), (n), memory_order_relaxed)
+#endif
+
 struct fq_tgt_ns {
 	uint32_t nsid;
 	struct fq_bdev *bdev;
