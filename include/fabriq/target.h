@@ -260,6 +260,36 @@ int fq_target_live_add_referral(struct fq_target *t, const char *listen, const c
 /** fq_target_live_remove_referral() - Stop listing the referral to @listen. */
 int fq_target_live_remove_referral(struct fq_target *t, const char *listen);
 /**
+ * fq_target_live_create_bdev() - Open a named bdev: the stack @spec
+ * describes (a namespace spec without nsid, uuid or nguid), served by no
+ * namespace until one names it ("bdev:NAME" in fq_target_live_add_ns()).
+ * @name: 1..31 letters, digits, '-', '_' or '.'. -EINVAL for a bad name or
+ * spec, -EEXIST for a name taken, -ENOSPC at the limit, or the backend's
+ * error.
+ */
+int fq_target_live_create_bdev(struct fq_target *t, const char *name, const char *spec);
+/**
+ * fq_target_live_delete_bdev() - Close named bdev @name. -EBUSY while a
+ * namespace uses it. One that a namespace used before is closed at exit
+ * (a removed namespace's last commands may still be at it), and its name
+ * is free at once.
+ */
+int fq_target_live_delete_bdev(struct fq_target *t, const char *name);
+
+/* A named bdev. */
+struct fq_target_bdev_info {
+	char name[32];
+	char nqn[FQ_TARGET_NQN_LEN + 1]; /* the subsystem of the namespace using it, "" if none */
+	uint32_t nsid;			 /* that namespace, 0 if none */
+	uint64_t num_blocks;
+	uint32_t block_size;
+	char spec[4352]; /* its stack, as a namespace spec */
+};
+
+/* Named bdev @idx (0..): 0, or -ENOENT past the last. */
+int fq_target_get_bdev(const struct fq_target *t, int idx, struct fq_target_bdev_info *info);
+
+/**
  * fq_target_live_set_bdev_params() - Change run-time parameters of one
  * layer of namespace @nsid's bdev stack while I/O runs: the @index-th
  * (0: the top-most) layer of module @module ("delay": read_us, write_us;

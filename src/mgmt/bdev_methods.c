@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The bdev methods of the management socket (docs/rpc.md): every bdev is a
- * layer of a namespace's stack ("delay:read_us=200+qos:read_iops=1000+
- * file:/srv/a.img"), made by ns_add and closed with its namespace, so a
- * stack is named by subsystem NQN and NSID and a layer in it by module
- * name (plus an index when a module is stacked twice). bdev_list shows the
- * stacks; bdev_set_params and the qos methods turn the knobs of stacked
- * modules while I/O runs.
+ * The bdev methods of the management socket (docs/rpc.md). A stack
+ * ("delay:read_us=200+qos:read_iops=1000+file:/srv/a.img") is opened by
+ * ns_add for its namespace, or on its own under a name by bdev_create, for
+ * a namespace to serve as "bdev:NAME". A namespace's stack is named by
+ * subsystem NQN and NSID and a layer in it by module name (plus an index
+ * when a module is stacked twice). bdev_list shows the stacks and the
+ * named bdevs; bdev_set_params and the qos methods turn the knobs of
+ * stacked modules while I/O runs.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mgmt/mgmt.h"
@@ -37,6 +39,47 @@ static json_object *stack_json(const struct fq_target *t, int si, uint32_t ni)
 	return a;
 }
 
+/* The named bdevs, used or not, after the namespaces' stacks. */
+static int named_bdevs(struct fq_rpc_call *call, json_object *arr)
+{
+	struct fq_target_bdev_info *b = malloc(sizeof(*b));
+
+	if (!b)
+		return fq_rpc_fail(call, -ENOMEM, "out of memory");
+	for (int i = 0; fq_target_get_bdev(tgt(call), i, b) == 0; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(b->name));
+		json_object_object_add(o, "named", json_object_new_boolean(1));
+		json_object_object_add(o, "spec", json_object_new_string(b->spec));
+		json_object_object_add(o, "nqn", b->nqn[0] ? json_object_new_string(b->nqn) : NULL);
+		json_object_object_add(o, "nsid", b->nsid ? json_object_new_int64(b->nsid) : NULL);
+		json_object_object_add(o, "num_blocks",
+				       json_object_new_int64((int64_t)b->num_blocks));
+		json_object_object_add(o, "block_size", json_object_new_int64(b->block_size));
+		json_object_array_add(arr, o);
+	}
+	free(b);
+	return 0;
+}
+
+static int m_bdev_create(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	int rc = fq_target_live_create_bdev(tgt(call), fq_rpc_str(params, "name", ""),
+					    fq_rpc_str(params, "bdev", ""));
+
+	return fq_mgmt_done(
+		call, rc,
+		strncmp(fq_target_last_error(tgt(call)), "bdev name", 9) ? "bdev" : "name", result);
+}
+
+static int m_bdev_delete(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	return fq_mgmt_done(call,
+			    fq_target_live_delete_bdev(tgt(call), fq_rpc_str(params, "name", "")),
+			    "name", result);
+}
+
 static int m_bdev_list(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
 	const char *only = fq_rpc_str(params, "nqn", NULL);
@@ -61,7 +104,7 @@ static int m_bdev_list(struct fq_rpc_call *call, json_object *params, json_objec
 			json_object_array_add(*result, o);
 		}
 	}
-	return 0;
+	return only ? 0 : named_bdevs(call, *result);
 }
 
 /*
@@ -172,6 +215,18 @@ static const struct fq_rpc_param list_params[] = {
 	{"nqn", FQ_RPC_STRING, false, "subsystem NQN (default: every subsystem)", 0, 0},
 	END_P,
 };
+static const struct fq_rpc_param create_params[] = {
+	{"name", FQ_RPC_STRING, true, "the bdev's name: 1..31 letters, digits, '-', '_' or '.'", 0,
+	 0},
+	{"bdev", FQ_RPC_STRING, true,
+	 "its stack, a spec as fabriqd --ns takes it without nsid, uuid, nguid (docs/bdev.md)", 0,
+	 0},
+	END_P,
+};
+static const struct fq_rpc_param name_params[] = {
+	{"name", FQ_RPC_STRING, true, "the bdev's name", 0, 0},
+	END_P,
+};
 static const struct fq_rpc_param set_params[] = {
 	NQN_P,
 	NSID_P,
@@ -194,8 +249,11 @@ static const struct fq_rpc_param resume_params[] = {
 };
 
 const struct fq_rpc_method fq_mgmt_bdev_methods[] = {
-	{"bdev_list", "List the bdev stacks under the namespaces, layer by layer", m_bdev_list,
-	 list_params},
+	{"bdev_list", "List the bdev stacks under the namespaces, then the named bdevs",
+	 m_bdev_list, list_params},
+	{"bdev_create", "Open a named bdev that ns_add can then use as bdev:NAME", m_bdev_create,
+	 create_params},
+	{"bdev_delete", "Close a named bdev no namespace uses", m_bdev_delete, name_params},
 	{"bdev_set_params", "Change run-time parameters of a stacked layer (delay, qos) live",
 	 m_bdev_set_params, set_params},
 	{"bdev_qos_suspend", "Hold every new I/O of a namespace in its qos layer", m_qos_suspend,

@@ -47,6 +47,9 @@ struct fq_target {
 	 */
 	char (*base)[FQ_CONF_NQN_LEN];
 	int nbase;
+	/* The same for named bdevs ([state] removed_bdev). */
+	char (*base_bdevs)[FQ_CONF_BDEV_NAME_MAX + 1];
+	int nbase_bdevs;
 };
 
 static int fail(struct fq_target *t, int rc, const char *fmt, ...)
@@ -304,6 +307,7 @@ void fq_target_destroy(struct fq_target *t)
 	fq_conf_free(&t->conf);
 	free(t->config_path);
 	free(t->base);
+	free(t->base_bdevs);
 	free(t);
 }
 
@@ -423,6 +427,8 @@ static struct fq_target_conf *scratch_conf(struct fq_target *t, const char *nqn,
 	/* The running target's reactors: a vol namespace needs exactly one. */
 	if (t->tgt)
 		c->reactors = t->tgt->nreactors;
+	/* Its named bdevs are the running target's: live.c looks bdev:NAME up there. */
+	c->bdevs_elsewhere = true;
 	for (int i = 0; fq_target_get_port(t, i, &pi) == 0 && i < FQ_CONF_MAX_PORTS; i++) {
 		struct fq_port_conf *p = &c->ports[c->nports++];
 
@@ -634,6 +640,57 @@ int fq_target_get_referral(const struct fq_target *t, int idx, struct fq_target_
 	}
 	if (t->tgt)
 		pthread_mutex_unlock(&t->tgt->lock);
+	return rc;
+}
+
+int fq_target_live_create_bdev(struct fq_target *t, const char *name, const char *spec)
+{
+	struct fq_target_conf *tmp;
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	tmp = calloc(1, sizeof(*tmp));
+	if (!tmp)
+		return fail(t, -ENOMEM, "out of memory");
+	fq_conf_init(tmp);
+	/* The name's and the spec's rules, as for a [bdev] section. */
+	rc = fq_conf_add_bdev(tmp, name, spec, t->err, sizeof(t->err));
+	if (!rc)
+		rc = fq_live_bdev_create(t->tgt, name, &tmp->bdevs[0].ns, t->err, sizeof(t->err));
+	fq_conf_free(tmp);
+	free(tmp);
+	return rc;
+}
+
+int fq_target_live_delete_bdev(struct fq_target *t, const char *name)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_bdev_delete(t->tgt, name, t->err, sizeof(t->err));
+}
+
+int fq_target_get_bdev(const struct fq_target *t, int idx, struct fq_target_bdev_info *info)
+{
+	struct fq_tgt_bdev_view *v;
+	int rc;
+
+	if (!t->tgt)
+		return -EINVAL;
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	rc = fq_live_bdev_info(t->tgt, idx, v);
+	if (!rc) {
+		memset(info, 0, sizeof(*info));
+		snprintf(info->name, sizeof(info->name), "%s", v->name);
+		snprintf(info->nqn, sizeof(info->nqn), "%s", v->nqn);
+		snprintf(info->spec, sizeof(info->spec), "%s", v->spec);
+		info->nsid = v->nsid;
+		info->num_blocks = v->num_blocks;
+		info->block_size = v->block_size;
+	}
+	free(v);
 	return rc;
 }
 
@@ -904,6 +961,13 @@ int fq_target_load_state(struct fq_target *t, const char *path)
 		return fail(t, -ENOMEM, "out of memory");
 	for (int i = 0; i < t->conf.nsubsys && i < FQ_CONF_MAX_SUBSYS; i++)
 		strcpy(t->base[t->nbase++], t->conf.subsys[i].nqn);
+	free(t->base_bdevs);
+	t->nbase_bdevs = 0;
+	t->base_bdevs = calloc(FQ_CONF_MAX_BDEVS, sizeof(*t->base_bdevs));
+	if (!t->base_bdevs)
+		return fail(t, -ENOMEM, "out of memory");
+	for (int i = 0; i < t->conf.nbdevs && i < FQ_CONF_MAX_BDEVS; i++)
+		strcpy(t->base_bdevs[t->nbase_bdevs++], t->conf.bdevs[i].name);
 	if (access(path, F_OK) && errno == ENOENT)
 		return 0; /* nothing saved yet */
 	rc = fq_state_check_complete(path, t->err, sizeof(t->err));
@@ -919,6 +983,16 @@ int fq_target_load_state(struct fq_target *t, const char *path)
 	fq_conf_free(st);
 	free(st);
 	return rc;
+}
+
+static bool bdev_exists(struct fq_target *t, const char *name)
+{
+	bool found;
+
+	pthread_mutex_lock(&t->tgt->cfg_lock);
+	found = fq_tgt_bdev_find(t->tgt, name) != NULL;
+	pthread_mutex_unlock(&t->tgt->cfg_lock);
+	return found;
 }
 
 int fq_target_save_state(struct fq_target *t, const char *path)
@@ -949,6 +1023,14 @@ int fq_target_save_state(struct fq_target *t, const char *path)
 			fputs("\n[state]\n", f);
 		header = true;
 		fprintf(f, "removed = %s\n", t->base[b]);
+	}
+	for (int b = 0; b < t->nbase_bdevs; b++) {
+		if (bdev_exists(t, t->base_bdevs[b]))
+			continue;
+		if (!header)
+			fputs("\n[state]\n", f);
+		header = true;
+		fprintf(f, "removed_bdev = %s\n", t->base_bdevs[b]);
 	}
 	rc = fq_tgt_dump(t->tgt, f, false);
 	if (!rc)

@@ -34,6 +34,19 @@ struct fq_ns_conf {
 	uint8_t uuid[16];  /* RFC 9562 byte order, as in the text form */
 	bool has_nguid;	   /* nguid[] is set (by the spec, or by fq_conf_validate) */
 	bool has_uuid;
+	/* "bdev:NAME": the namespace uses named bdev NAME ([bdev "NAME"]); path holds NAME. */
+	bool named;
+};
+
+/*
+ * A named bdev ([bdev "NAME"] spec = SPEC, or bdev_create): a stack opened
+ * on its own, which a namespace then uses by name ("bdev:NAME").
+ */
+#define FQ_CONF_MAX_BDEVS 64
+#define FQ_CONF_BDEV_NAME_MAX 31
+struct fq_bdev_conf {
+	char name[FQ_CONF_BDEV_NAME_MAX + 1];
+	struct fq_ns_conf ns; /* its stack, parsed from ns.spec (no nsid, uuid or nguid) */
 };
 
 struct fq_subsys_conf {
@@ -116,6 +129,17 @@ struct fq_target_conf {
 	bool has_referrals;
 	int nreferrals;
 	struct fq_referral_conf referrals[FQ_CONF_MAX_REFERRALS];
+	/*
+	 * Named bdevs: nbdevs entries of bdevs (heap, FQ_CONF_MAX_BDEVS slots once
+	 * allocated). bdevs_elsewhere: a configuration checked for a running
+	 * target, whose own named bdevs those "bdev:NAME" refer to.
+	 */
+	bool bdevs_elsewhere;
+	int nbdevs;
+	struct fq_bdev_conf *bdevs;
+	/* State files only ([state] removed_bdev = NAME): named bdevs deleted at run time. */
+	int nremoved_bdevs;
+	char (*removed_bdevs)[FQ_CONF_BDEV_NAME_MAX + 1]; /* heap, FQ_CONF_MAX_BDEVS slots */
 	int nsubsys;
 	struct fq_subsys_conf *subsys; /* nsubsys entries, heap */
 	int subsys_cap;		       /* entries allocated in subsys */
@@ -167,6 +191,20 @@ int fq_conf_ns_copy(struct fq_ns_conf *dst, const struct fq_ns_conf *src);
  * host cannot connect to it. Returns 0 or -EINVAL with the reason in @err.
  */
 int fq_conf_parse_referral(const char *s, struct fq_referral_conf *r, char *err, size_t errlen);
+
+/* A named bdev's name: 1..31 letters, digits, '-', '_' or '.'. */
+bool fq_conf_bdev_name_ok(const char *name);
+
+/*
+ * Add named bdev @name with stack @spec (parsed by fq_conf_parse_ns; no
+ * nsid, uuid, nguid, no "bdev:" of its own). Returns 0, -EINVAL with the
+ * reason in @err (a bad name or spec, a name taken, too many) or -ENOMEM.
+ */
+int fq_conf_add_bdev(struct fq_target_conf *c, const char *name, const char *spec, char *err,
+		     size_t errlen);
+
+/* Index of named bdev @name in @c, or -1. */
+int fq_conf_find_bdev(const struct fq_target_conf *c, const char *name);
 
 /* Index of the referral to @addr:@port in @c, or -1. */
 int fq_conf_find_referral(const struct fq_target_conf *c, const char *addr, uint16_t port);

@@ -117,6 +117,9 @@ int fq_live_subsys_delete(struct fq_tgt *t, const char *nqn, char *err, size_t e
 	if (s) {
 		/* Connect may have found it just before: ctrl.c checks this flag. */
 		s->deleted = true;
+		/* Its named bdevs may be lent again (cfg_lock is held). */
+		for (uint32_t i = 0; i < fq_subsys_ns(s)->n; i++)
+			fq_tgt_ns_release(fq_subsys_ns(s)->ns[i]);
 		s->next_dead = t->dead_subsys;
 		t->dead_subsys = s;
 		t->genctr++;
@@ -246,7 +249,7 @@ int fq_live_ns_add(struct fq_tgt *t, const char *nqn, struct fq_ns_conf *nc, uin
 	nc->has_nguid = nc->has_uuid = true;
 	nc->bdev.path = nc->path;
 	/* Opening the backend may take long: off the reactors, outside tgt->lock. */
-	ns = fq_tgt_ns_create(nc, err, errlen);
+	ns = fq_tgt_ns_create(t, nqn, nc, err, errlen);
 	if (!ns) {
 		rc = -EINVAL;
 		goto out;
@@ -301,6 +304,7 @@ int fq_live_ns_remove(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *er
 		goto out;
 	}
 	/* Commands in flight may still use it: freed at exit, as on reload. */
+	fq_tgt_ns_release(gone);
 	gone->next_removed = s->removed;
 	s->removed = gone;
 	fq_tgt_post_ns_change(t, s, nsid);

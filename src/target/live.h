@@ -41,6 +41,21 @@ int fq_live_qos(struct fq_tgt *t, const char *nqn, uint32_t nsid, int index, int
 /* Layer @layer (0: the top) of @ns's stack: module, bdev name, run-time params ("" if none). */
 int fq_live_bdev_layer(struct fq_tgt_ns *ns, int layer, const char **module, const char **name,
 		       char *params, size_t len);
+/* Named bdevs: create one from a parsed spec, delete one no namespace uses. */
+int fq_live_bdev_create(struct fq_tgt *t, const char *name, const struct fq_ns_conf *nc, char *err,
+			size_t errlen);
+int fq_live_bdev_delete(struct fq_tgt *t, const char *name, char *err, size_t errlen);
+/* Named bdev @idx (0.., deleted ones skipped): a copy of what describes it. */
+struct fq_tgt_bdev_view {
+	char name[FQ_CONF_BDEV_NAME_MAX + 1];
+	char spec[PATH_MAX + 256];
+	char nqn[FQ_CONF_NQN_LEN]; /* its borrower's subsystem, "" if none */
+	uint32_t nsid;
+	uint64_t num_blocks;
+	uint32_t block_size;
+	struct fq_bdev *top; /* valid until the bdev is closed (exit, or bdev_delete) */
+};
+int fq_live_bdev_info(struct fq_tgt *t, int idx, struct fq_tgt_bdev_view *v);
 int fq_live_ctrl_disconnect(struct fq_tgt *t, uint16_t cntlid, char *err, size_t errlen);
 
 #endif

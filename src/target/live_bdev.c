@@ -162,3 +162,144 @@ int fq_live_bdev_layer(struct fq_tgt_ns *ns, int layer, const char **module, con
 		params[0] = '\0';
 	return 0;
 }
+
+/* ---- named bdevs ------------------------------------------------------------ */
+
+struct fq_tgt_bdev *fq_tgt_bdev_find(struct fq_tgt *t, const char *name)
+{
+	for (int i = 0; t->bdevs && i < FQ_TGT_BDEV_SLOTS; i++)
+		if (t->bdevs[i].name[0] && !t->bdevs[i].deleted && !strcmp(t->bdevs[i].name, name))
+			return &t->bdevs[i];
+	return NULL;
+}
+
+/* Open @nc's stack into a free slot as @name. The caller checked the name is new. */
+static int bdev_add(struct fq_tgt *t, const char *name, const struct fq_ns_conf *nc, char *err,
+		    size_t errlen)
+{
+	struct fq_tgt_bdev *b = NULL;
+	char berr[256];
+	int rc;
+
+	for (int i = 0; i < FQ_TGT_BDEV_SLOTS && !b; i++)
+		if (!t->bdevs[i].name[0])
+			b = &t->bdevs[i];
+	if (!b) {
+		snprintf(err, errlen,
+			 "too many named bdevs (%d slots, deleted ones held until exit)",
+			 FQ_TGT_BDEV_SLOTS);
+		return -ENOSPC;
+	}
+	rc = fq_tgt_open_stack(nc, &b->bdev, berr, sizeof(berr));
+	if (rc) {
+		snprintf(err, errlen, "bdev '%s': %s", name, berr);
+		return rc;
+	}
+	if (fq_conf_ns_copy(&b->conf, nc)) {
+		fq_bdev_close(b->bdev);
+		memset(b, 0, sizeof(*b));
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	b->conf.bdev.path = b->conf.path;
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	return 0;
+}
+
+int fq_tgt_bdevs_open(struct fq_tgt *t, char *err, size_t errlen)
+{
+	t->bdevs = calloc(FQ_TGT_BDEV_SLOTS, sizeof(*t->bdevs));
+	if (!t->bdevs)
+		return -ENOMEM;
+	for (int i = 0; i < t->conf->nbdevs; i++) {
+		int rc = bdev_add(t, t->conf->bdevs[i].name, &t->conf->bdevs[i].ns, err, errlen);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void bdev_close(struct fq_tgt_bdev *b)
+{
+	if (b->bdev->ops->sync)
+		b->bdev->ops->sync(b->bdev); /* durable before the backend goes away */
+	fq_bdev_close(b->bdev);
+	fq_conf_ns_free(&b->conf);
+	memset(b, 0, sizeof(*b));
+}
+
+void fq_tgt_bdevs_close(struct fq_tgt *t)
+{
+	for (int i = 0; t->bdevs && i < FQ_TGT_BDEV_SLOTS; i++)
+		if (t->bdevs[i].name[0])
+			bdev_close(&t->bdevs[i]);
+	free(t->bdevs);
+	t->bdevs = NULL;
+}
+
+int fq_live_bdev_create(struct fq_tgt *t, const char *name, const struct fq_ns_conf *nc, char *err,
+			size_t errlen)
+{
+	int rc = -EEXIST;
+
+	pthread_mutex_lock(&t->cfg_lock);
+	if (fq_tgt_bdev_find(t, name))
+		snprintf(err, errlen, "a bdev named '%s' exists already", name);
+	else
+		rc = bdev_add(t, name, nc, err, errlen);
+	pthread_mutex_unlock(&t->cfg_lock);
+	if (!rc)
+		fq_info("bdev %s created (%s)", name, nc->spec ? nc->spec : "");
+	return rc;
+}
+
+int fq_live_bdev_delete(struct fq_tgt *t, const char *name, char *err, size_t errlen)
+{
+	struct fq_tgt_bdev *b;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->cfg_lock);
+	b = fq_tgt_bdev_find(t, name);
+	if (!b) {
+		snprintf(err, errlen, "no bdev named '%s'", name);
+		rc = -ENOENT;
+	} else if (b->user) {
+		snprintf(err, errlen, "bdev '%s' is used by namespace %u of %s: remove it first",
+			 name, b->user->nsid, b->user_nqn);
+		rc = -EBUSY;
+	} else if (b->lent) {
+		/* A removed namespace's last commands may still be at it: close at exit. */
+		b->deleted = true;
+	} else {
+		bdev_close(b);
+	}
+	pthread_mutex_unlock(&t->cfg_lock);
+	if (!rc)
+		fq_info("bdev %s deleted", name);
+	return rc;
+}
+
+int fq_live_bdev_info(struct fq_tgt *t, int idx, struct fq_tgt_bdev_view *v)
+{
+	int n = 0, rc = -ENOENT;
+
+	pthread_mutex_lock(&t->cfg_lock);
+	for (int i = 0; t->bdevs && i < FQ_TGT_BDEV_SLOTS; i++) {
+		struct fq_tgt_bdev *b = &t->bdevs[i];
+
+		if (!b->name[0] || b->deleted || n++ != idx)
+			continue;
+		snprintf(v->name, sizeof(v->name), "%s", b->name);
+		snprintf(v->spec, sizeof(v->spec), "%s", b->conf.spec ? b->conf.spec : "");
+		snprintf(v->nqn, sizeof(v->nqn), "%s", b->user ? b->user_nqn : "");
+		v->nsid = b->user ? b->user->nsid : 0;
+		v->num_blocks = b->bdev->num_blocks;
+		v->block_size = b->bdev->block_size;
+		v->top = b->bdev;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&t->cfg_lock);
+	return rc;
+}

@@ -138,7 +138,7 @@ class TestMethods(RpcTestCase):
                 "volume_rename", "volume_delete", "volume_snapshot", "volume_clone",
                 "volume_rollback", "volume_flatten", "config_dump", "referral_add",
                 "referral_remove", "referral_list", "bdev_set_params", "bdev_qos_suspend",
-                "bdev_qos_resume"}
+                "bdev_qos_resume", "bdev_create", "bdev_delete"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")
@@ -557,6 +557,68 @@ class TestBdevKnobs(RpcTestCase):
         self.assertEqual((r["error"]["code"], r["error"]["data"]["errno"]), (-32000, 2))
         # Nothing changed.
         self.assertEqual(self.layers()[0], ("delay", "read_us=0,write_us=0"))
+
+
+class TestNamedBdevs(RpcTestCase):
+    """Named bdevs: made on their own, lent to one namespace at a time, data kept."""
+
+    def named(self):
+        return {b["name"]: b for b in self.rpc.call("bdev_list") if b.get("named")}
+
+    def test_create_use_move_delete(self):
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b2", "bdev": "ram:1M"}))
+        b = self.named()["b2"]
+        self.assertEqual((b["spec"], b["nqn"], b["nsid"], b["num_blocks"], b["block_size"]),
+                         ("ram:1M", None, None, 2048, 512))
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 7}), 7)
+        self.assertEqual((self.named()["b2"]["nqn"], self.named()["b2"]["nsid"]), (NQN, 7))
+        a, q = self.pair()
+        data = os.urandom(4096)
+        self.assertEqual(q.write(7, 16, data).status, 0)
+        # One namespace at a time; a used bdev cannot go.
+        err = self.error_of("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 8})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "bdev"))
+        self.assertIn("is used by namespace 7", err["message"])
+        err = self.error_of("bdev_delete", {"name": "b2"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 16))
+        dump = self.rpc.call("config_dump")["config"]
+        self.assertIn('[bdev "b2"]\nspec = ram:1M\n', dump)
+        self.assertIn("namespace = bdev:b2,nsid=7\n", dump)
+        # Moved to another namespace, the data comes along.
+        self.assertTrue(self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 7}))
+        self.assertEqual(self.named()["b2"]["nqn"], None)
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 8}), 8)
+        c = q.read(8, 16, 8)
+        self.assertEqual((c.status, c.data), (0, data))
+        self.close_all(a, q)
+        self.assertTrue(self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 8}))
+        self.assertTrue(self.rpc.call("bdev_delete", {"name": "b2"}))
+        self.assertNotIn("b2", self.named())
+        # The name is free again at once (the old bdev closes at exit).
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b2", "bdev": "null:2M,bs=4096"}))
+        self.assertEqual(self.named()["b2"]["num_blocks"], 512)
+        self.assertTrue(self.rpc.call("bdev_delete", {"name": "b2"}))
+        self.assertEqual(self.named(), {})
+
+    def test_bad_requests(self):
+        for params, param in (({"name": "a b", "bdev": "ram:1M"}, "name"),
+                              ({"name": "x" * 32, "bdev": "ram:1M"}, "name"),
+                              ({"name": "b", "bdev": "ram:1M,nsid=3"}, "bdev"),
+                              ({"name": "b", "bdev": "bdev:c"}, "bdev"),
+                              ({"name": "b", "bdev": "tape:1M"}, "bdev")):
+            err = self.error_of("bdev_create", params)
+            self.assertEqual((err["code"], err["data"]["param"]), (-32602, param), params)
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b", "bdev": "ram:1M"}))
+        err = self.error_of("bdev_create", {"name": "b", "bdev": "ram:1M"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 17))
+        err = self.error_of("ns_add", {"nqn": NQN, "bdev": "bdev:nope"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "bdev"))
+        self.assertIn("no bdev named 'nope'", err["message"])
+        err = self.error_of("ns_add", {"nqn": NQN, "bdev": "delay:read_us=1+bdev:b"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "bdev"))
+        err = self.error_of("bdev_delete", {"name": "nope"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 2))
+        self.assertTrue(self.rpc.call("bdev_delete", {"name": "b"}))
 
 
 class TestConcurrency(RpcTestCase):

@@ -359,6 +359,27 @@ class StateTest(unittest.TestCase):
         r.close()
         d.stop()
 
+    def test_named_bdevs_survive_restart(self):
+        img = os.path.join(self.tmp, "named.img")
+        with open(self.ini, "a") as f:
+            f.write('\n[bdev "fromfile"]\nspec = ram:2M\n')
+        d = self.start()
+        r = d.rpc()
+        named = lambda: {b["name"]: (b["spec"], b["nqn"], b["nsid"])  # noqa: E731
+                         for b in r.call("bdev_list") if b.get("named")}
+        self.assertEqual(named(), {"fromfile": ("ram:2M", None, None)})
+        # The file's bdev deleted, one made live and given to a namespace.
+        r.call("bdev_delete", {"name": "fromfile"})
+        r.call("bdev_create", {"name": "disk", "bdev": "delay:read_us=1+file:%s:1M" % img})
+        r.call("ns_add", {"nqn": NQN_A, "bdev": "bdev:disk", "nsid": 5})
+        r.close()
+        d.stop()
+        d = self.start(name="second")
+        r = d.rpc()
+        self.assertEqual(named(), {"disk": ("delay:read_us=1+file:%s:1M" % img, NQN_A, 5)})
+        r.close()
+        d.stop()
+
     def test_second_daemon_on_the_same_state_dir_refused(self):
         d = self.start()
         r = d.rpc()

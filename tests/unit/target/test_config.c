@@ -679,7 +679,7 @@ static void parse_ns_errors(void **state)
 		{"ram:12Q", "namespace 'ram:12Q': bad size '12Q'"},
 		{"ram:", "bad size ''"},
 		{"ram:0", "bad size '0'"},
-		{"ram", "expected ram:SIZE, null:SIZE or file:PATH[:SIZE]"},
+		{"ram", "expected ram:SIZE, null:SIZE, file:PATH[:SIZE] or bdev:NAME"},
 		{"disk:/x", "expected ram:SIZE"},
 		{"file:", "missing file path"},
 		{"file::1G", "missing file path"},
@@ -1210,6 +1210,59 @@ static void referrals(void **state)
 	expect_load_error("[discovery \"x\"]\n", 1, NULL, "takes no name");
 }
 
+static void named_bdevs(void **state)
+{
+	struct fq_target_conf c, st;
+
+	(void)state;
+	assert_int_equal(load_text(&c, PORT_A "[bdev \"b1\"]\nspec = delay:read_us=5+ram:1M\n"
+					      "[bdev \"b2\"]\nspec = null:1M\n" SUB1
+					      "namespace = bdev:b1,nsid=4\n"),
+			 0);
+	assert_int_equal(c.nbdevs, 2);
+	assert_int_equal(fq_conf_find_bdev(&c, "b2"), 1);
+	assert_int_equal(c.bdevs[0].ns.nlayers, 1);
+	assert_true(c.subsys[0].ns[1].named);
+	assert_string_equal(c.subsys[0].ns[1].path, "b1");
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.subsys[0].ns[1].nsid, 4);
+	/* The state's removed_bdev drops one; its own [bdev] replaces one of the same name. */
+	fq_conf_init(&st);
+	write_tmp("[state]\nremoved_bdev = b2\n[bdev \"b1\"]\nspec = ram:2M\n");
+	assert_int_equal(fq_conf_load_state_file(&st, tmp_path, err, sizeof(err)), 0);
+	unlink(tmp_path);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	fq_conf_free(&st);
+	assert_int_equal(c.nbdevs, 1);
+	assert_string_equal(c.bdevs[0].ns.spec, "ram:2M");
+	fq_conf_free(&c);
+
+	/* A reference must name a [bdev], once. */
+	assert_int_equal(load_text(&c, PORT_A SUB1 "namespace = bdev:nope\n"), 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no [bdev \"nope\"] defined"));
+	fq_conf_free(&c);
+	assert_int_equal(load_text(&c, PORT_A "[bdev \"b\"]\nspec = ram:1M\n" SUB1
+					      "namespace = bdev:b\nnamespace = bdev:b\n"),
+			 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bdev 'b' is used by namespace 2"));
+	fq_conf_free(&c);
+
+	expect_load_error("[bdev \"b\"]\n[target]\n", 1, NULL, "needs spec = SPEC");
+	expect_load_error("[bdev \"b\"]\n", 1, NULL, "needs spec = SPEC");
+	expect_load_error("[bdev \"b c\"]\n", 1, NULL, "a bdev name is");
+	expect_load_error("[bdev \"b\"]\nspec = ram:1M\n[bdev \"b\"]\nspec = ram:1M\n", 3, NULL,
+			  "defined twice");
+	expect_load_error("[bdev \"b\"]\nspec = ram:1M,nsid=2\n", 2, "spec", "takes no nsid");
+	expect_load_error("[bdev \"b\"]\nspec = bdev:c\n", 2, "spec", "takes no nsid");
+	expect_load_error("[bdev \"b\"]\nsize = 1\n", 2, "size", "unknown key");
+	expect_load_error(SUB1 "namespace = delay:read_us=1+bdev:b\n", 3, "namespace",
+			  "not over bdev:NAME");
+	expect_load_error(SUB1 "namespace = bdev:b,bs=4096\n", 3, "namespace",
+			  "belongs in the named bdev's spec");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1246,6 +1299,7 @@ int main(void)
 		cmocka_unit_test(state_section_only_in_state_files),
 		cmocka_unit_test(merge_state),
 		cmocka_unit_test(referrals),
+		cmocka_unit_test(named_bdevs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
