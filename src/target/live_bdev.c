@@ -91,6 +91,7 @@ int fq_live_bdev_params(struct fq_tgt *t, const char *nqn, uint32_t nsid, const 
 {
 	struct fq_bdev_opts applied;
 	struct fq_tgt_ns *ns;
+	struct fq_ns_conf *rec = NULL;
 	struct fq_bdev *b = NULL;
 	char text[256];
 	int rc = -ENOENT, pos = 0;
@@ -101,15 +102,17 @@ int fq_live_bdev_params(struct fq_tgt *t, const char *nqn, uint32_t nsid, const 
 		b = find_layer(ns, module, index, &pos, err, errlen);
 	if (b)
 		rc = fq_bdev_set_params(b, kv, &applied, err, errlen);
-	if (!rc && pos < ns->conf.nlayers && ns->conf.spec &&
-	    !fq_bdev_params_text(b, text, sizeof(text))) {
-		char *spec = respec(ns->conf.spec, pos, module, text);
+	/* The spec to record it in: the namespace's, or its named bdev's ("bdev:NAME"). */
+	if (!rc)
+		rec = ns->lender ? &ns->lender->conf : &ns->conf;
+	if (rec && pos < rec->nlayers && rec->spec && !fq_bdev_params_text(b, text, sizeof(text))) {
+		char *spec = respec(rec->spec, pos, module, text);
 
 		/* Without the new text the change still holds; only a restart forgets it. */
 		if (spec) {
-			free(ns->conf.spec);
-			ns->conf.spec = spec;
-			memcpy(ns->conf.layers[pos].params, applied.params, sizeof(applied.params));
+			free(rec->spec);
+			rec->spec = spec;
+			memcpy(rec->layers[pos].params, applied.params, sizeof(applied.params));
 		} else {
 			fq_warn("%s namespace %u: out of memory recording its new parameters", nqn,
 				nsid);

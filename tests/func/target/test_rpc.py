@@ -566,10 +566,11 @@ class TestNamedBdevs(RpcTestCase):
         return {b["name"]: b for b in self.rpc.call("bdev_list") if b.get("named")}
 
     def test_create_use_move_delete(self):
-        self.assertTrue(self.rpc.call("bdev_create", {"name": "b2", "bdev": "ram:1M"}))
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b2",
+                                                      "bdev": "delay:read_us=0+ram:1M"}))
         b = self.named()["b2"]
         self.assertEqual((b["spec"], b["nqn"], b["nsid"], b["num_blocks"], b["block_size"]),
-                         ("ram:1M", None, None, 2048, 512))
+                         ("delay:read_us=0+ram:1M", None, None, 2048, 512))
         self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 7}), 7)
         self.assertEqual((self.named()["b2"]["nqn"], self.named()["b2"]["nsid"]), (NQN, 7))
         a, q = self.pair()
@@ -581,8 +582,12 @@ class TestNamedBdevs(RpcTestCase):
         self.assertIn("is used by namespace 7", err["message"])
         err = self.error_of("bdev_delete", {"name": "b2"})
         self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 16))
+        # Its knobs are turned through the namespace, and recorded in its own spec.
+        self.assertTrue(self.rpc.call("bdev_set_params", {
+            "nqn": NQN, "nsid": 7, "module": "delay", "params": {"write_us": 3}}))
+        self.assertEqual(self.named()["b2"]["spec"], "delay:read_us=0,write_us=3+ram:1M")
         dump = self.rpc.call("config_dump")["config"]
-        self.assertIn('[bdev "b2"]\nspec = ram:1M\n', dump)
+        self.assertIn('[bdev "b2"]\nspec = delay:read_us=0,write_us=3+ram:1M\n', dump)
         self.assertIn("namespace = bdev:b2,nsid=7\n", dump)
         # Moved to another namespace, the data comes along.
         self.assertTrue(self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 7}))
