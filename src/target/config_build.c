@@ -172,6 +172,12 @@ int fq_conf_add_bdev(struct fq_target_conf *c, const char *name, const char *spe
 		fq_conf_ns_free(&ns);
 		return -EINVAL;
 	}
+	/* A volume has its own subsystem and belongs to one reactor (docs/volumes.md). */
+	if (ns.bdev.kind == FQ_BDEV_VOL) {
+		fq_errf(err, errlen, "bdev '%s': a volume cannot be a named bdev", name);
+		fq_conf_ns_free(&ns);
+		return -EINVAL;
+	}
 	snprintf(c->bdevs[c->nbdevs].name, sizeof(c->bdevs[0].name), "%s", name);
 	c->bdevs[c->nbdevs++].ns = ns;
 	return 0;

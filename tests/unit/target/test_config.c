@@ -1257,6 +1257,8 @@ static void named_bdevs(void **state)
 	expect_load_error("[bdev \"b\"]\nspec = ram:1M,nsid=2\n", 2, "spec", "takes no nsid");
 	expect_load_error("[bdev \"b\"]\nspec = bdev:c\n", 2, "spec", "takes no nsid");
 	expect_load_error("[bdev \"b\"]\nsize = 1\n", 2, "size", "unknown key");
+	expect_load_error("[bdev \"b\"]\nspec = vol:p0/v\n", 2, "spec",
+			  "a volume cannot be a named bdev");
 	expect_load_error(SUB1 "namespace = delay:read_us=1+bdev:b\n", 3, "namespace",
 			  "not over bdev:NAME");
 	expect_load_error(SUB1 "namespace = bdev:b,bs=4096\n", 3, "namespace",
