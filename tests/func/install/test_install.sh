@@ -276,7 +276,7 @@ done
 
 # --- systemd unit -------------------------------------------------------------
 unit=$R$UNITDIR/fabriqd.service
-exec_start="$BINDIR/fabriqd -c /etc/fabriq/fabriqd.ini --rpc-socket /run/fabriq/fabriqd.sock"
+exec_start="$BINDIR/fabriqd -c /etc/fabriq/fabriqd.ini --rpc-socket /run/fabriq/fabriqd.sock --state-dir /var/lib/fabriq"
 grep -qx "ExecStart=$exec_start" "$unit" ||
 	fail "fabriqd.service: ExecStart is not '$exec_start'"
 grep -q '@' "$unit" && fail "fabriqd.service has an unsubstituted @VARIABLE@"
