@@ -835,6 +835,41 @@ class TestCli(RpcTestCase):
         p = self.cli("rpc", *S, "get_version", "[1]", check=False)
         self.assertEqual(p.returncode, 2)
 
+    def test_bdev_and_referral_verbs(self):
+        S = ["-S", self.sock]
+        p = self.cli("bdev", "create", "cli1", "delay:read_us=0+ram:2M", *S)
+        self.assertIn("create: done", p.stdout)
+        self.cli("subsystem", "add-ns", NQN, "bdev:cli1", "--nsid", "9", *S)
+        self.cli("bdev", "set", NQN, "9", "delay", "read_us=40,write_us=2", *S)
+        text = self.cli("bdev", "list", *S).stdout
+        self.assertIn("%s namespace 9: 2 MiB\n  delay read_us=40,write_us=2\n  ram\n" % NQN,
+                      text)
+        self.assertIn("bdev cli1: delay:read_us=40,write_us=2+ram:2M, 2 MiB, namespace 9 of %s"
+                      % NQN, text)
+        p = self.cli("bdev", "set", NQN, "9", "delay", "read_us", *S, check=False)
+        self.assertEqual(p.returncode, 2)
+        p = self.cli("bdev", "set", NQN, "9", "qos", "read_iops=1", *S, check=False)
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("no 'qos' layer", p.stderr)
+        p = self.cli("bdev", "delete", "cli1", *S, check=False)
+        self.assertEqual(p.returncode, 6)
+        self.cli("subsystem", "remove-ns", NQN, "9", *S)
+        self.cli("bdev", "delete", "cli1", *S)
+        self.assertEqual([b for b in json.loads(self.cli("bdev", "list", "--json", *S).stdout)
+                          if b.get("named")], [])
+        p = self.cli("bdev", "qos-resume", NQN, "1", "--mode", "later", *S, check=False)
+        self.assertEqual(p.returncode, 6)
+        self.cli("referral", "add", "192.0.2.7:8009", *S)
+        self.cli("referral", "add", "192.0.2.8:8009", "nqn.2026-01.io.fabriq.test:d", *S)
+        self.assertEqual(self.cli("referral", "list", *S).stdout,
+                         "192.0.2.7:8009 nqn.2014-08.org.nvmexpress.discovery\n"
+                         "192.0.2.8:8009 nqn.2026-01.io.fabriq.test:d\n")
+        self.cli("referral", "remove", "192.0.2.7:8009", *S)
+        self.cli("referral", "remove", "192.0.2.8:8009", *S)
+        self.assertEqual(json.loads(self.cli("referral", "list", "--json", *S).stdout), [])
+        p = self.cli("referral", "add", *S, check=False)
+        self.assertEqual(p.returncode, 2)
+
     def test_subsystem_verbs(self):
         S = ["-S", self.sock]
         nqn = "nqn.2026-01.io.fabriq.test:cli"
