@@ -39,8 +39,10 @@ TICK=$(getconf CLK_TCK)
 scripts/deps.sh
 for v in on off; do
 	d=bench/stats/$v
+	stats=true
+	[ $v = on ] || stats=false
 	[ -f "$d/build.ninja" ] ||
-		meson setup "$d" --buildtype=release -Dtests=false -Dio_stats=$([ $v = on ] && echo true || echo false) >/dev/null
+		meson setup "$d" --buildtype=release -Dtests=false -Dio_stats=$stats >/dev/null
 	echo "building io_stats=$v in $d"
 	ninja -C "$d" >/dev/null
 done
