@@ -448,6 +448,28 @@ class TestReferrals(RpcTestCase):
         self.assertEqual(self.referrals_seen(), [])
         self.assertEqual(self.rpc.call("referral_list"), [])
 
+    def test_host_follows_the_referral_to_another_daemon(self):
+        other_nqn = "nqn.2026-01.io.fabriq.test:behind-referral"
+        other = Fabriqd(["--nqn", other_nqn, "--ns", "ram:4M", "--reactors", "1"],
+                        discovery=True)
+        try:
+            self.rpc.call("referral_add", {"address": "%s:%d" % (ADDR, other.dport)})
+            p = self.cli("discover", "-a", ADDR, "-s", str(self.tgt.dport), "--referrals",
+                         "--json")
+            recs = json.loads(p.stdout)["records"]
+            # Our own subsystem, the referral, and what the other daemon serves, one hop away.
+            self.assertIn((NQN, "nvme subsystem", 0),
+                          [(r["subnqn"], r["subtype"], r["depth"]) for r in recs])
+            self.assertIn((self.DISC_NQN, "referral", str(other.dport), 0),
+                          [(r["subnqn"], r["subtype"], r["trsvcid"], r["depth"]) for r in recs])
+            self.assertIn((other_nqn, "nvme subsystem", str(other.port), 1),
+                          [(r["subnqn"], r["subtype"], r["trsvcid"], r["depth"]) for r in recs])
+            self.rpc.call("referral_remove", {"address": "%s:%d" % (ADDR, other.dport)})
+        finally:
+            rc, reports = other.stop()
+            other.cleanup()
+        self.assertEqual((rc, reports), (0, []))
+
     def test_bad_referrals_name_the_parameter(self):
         for params, param in (({"address": "192.0.2.10"}, "address"),
                               ({"address": "disc.example:8009"}, "address"),
