@@ -293,7 +293,8 @@ int fq_target_get_bdev(const struct fq_target *t, int idx, struct fq_target_bdev
  * fq_target_live_set_bdev_params() - Change run-time parameters of one
  * layer of namespace @nsid's bdev stack while I/O runs: the @index-th
  * (0: the top-most) layer of module @module ("delay": read_us, write_us;
- * "qos": read_iops, write_iops, read_bps, write_bps, burst_ms). @params is
+ * "qos": read_iops, write_iops, read_bps, write_bps, burst_ms; "error":
+ * the keys of its rule, op, lba, count, ...). @params is
  * "key=val[,key=val...]" as in a namespace spec; keys not given keep their
  * values. The namespace's spec (config dumps, the state file) records the
  * new values. -ENOENT no such namespace or layer, -ENOTSUP the module has

@@ -230,11 +230,12 @@ static const struct fq_rpc_param name_params[] = {
 static const struct fq_rpc_param set_params[] = {
 	NQN_P,
 	NSID_P,
-	{"module", FQ_RPC_STRING, true, "the layer's module: delay or qos", 0, 0},
+	{"module", FQ_RPC_STRING, true, "the layer's module: delay, qos or error", 0, 0},
 	INDEX_P,
 	{"params", FQ_RPC_OBJECT, true,
 	 "parameters to change, by name (delay: read_us, write_us; qos: read_iops, write_iops, "
-	 "read_bps, write_bps, burst_ms)",
+	 "read_bps, write_bps, burst_ms; error: op, lba, count, percent, action, sct, sc, dnr, "
+	 "tear)",
 	 0, 0},
 	END_P,
 };
@@ -254,7 +255,8 @@ const struct fq_rpc_method fq_mgmt_bdev_methods[] = {
 	{"bdev_create", "Open a named bdev that ns_add can then use as bdev:NAME", m_bdev_create,
 	 create_params},
 	{"bdev_delete", "Close a named bdev no namespace uses", m_bdev_delete, name_params},
-	{"bdev_set_params", "Change run-time parameters of a stacked layer (delay, qos) live",
+	{"bdev_set_params",
+	 "Change run-time parameters of a stacked layer (delay, qos, error) live",
 	 m_bdev_set_params, set_params},
 	{"bdev_qos_suspend", "Hold every new I/O of a namespace in its qos layer", m_qos_suspend,
 	 suspend_params},

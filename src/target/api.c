@@ -744,7 +744,10 @@ int fq_target_get_bdev_layer(const struct fq_target *t, int subsys_idx, uint32_t
 	if (!ns || layer < 0)
 		return -ENOENT;
 	memset(info, 0, sizeof(*info));
+	/* Against bdev_set_params: the error module's rule is not one atomic word. */
+	pthread_mutex_lock(&t->tgt->cfg_lock);
 	rc = fq_live_bdev_layer(ns, layer, &module, &name, info->params, sizeof(info->params));
+	pthread_mutex_unlock(&t->tgt->cfg_lock);
 	if (rc)
 		return rc;
 	snprintf(info->module, sizeof(info->module), "%s", module);

@@ -558,6 +558,24 @@ class TestBdevKnobs(RpcTestCase):
         err = self.error_of("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID, "mode": "later"})
         self.assertEqual((err["code"], err["data"]["param"]), (-32602, "mode"))
 
+    def test_error_rule_moved_live(self):
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "nsid": 6,
+                                                  "bdev": "error:op=write,lba=1000+ram:1M"}), 6)
+        try:
+            self.assertEqual(self.q.read(6, 40, 8).status, 0)
+            self.assertTrue(self.rpc.call("bdev_set_params", {
+                "nqn": NQN, "nsid": 6, "module": "error",
+                "params": {"op": "read", "lba": "40-47", "sct": 2, "sc": "0x81"}}))
+            c = self.q.read(6, 40, 8)
+            self.assertEqual(c.code, (2, 0x81), c)
+            self.assertEqual(self.q.read(6, 48, 8).status, 0)
+            self.assertEqual(self.q.write(6, 40, os.urandom(4096)).status, 0)
+            b = next(b for b in self.rpc.call("bdev_list", {"nqn": NQN}) if b["nsid"] == 6)
+            self.assertEqual(b["stack"][0]["params"],
+                             "op=read,action=fail,lba=40-47,count=0,sct=2,sc=129,dnr=0")
+        finally:
+            self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 6})
+
     def test_bad_requests(self):
         for params, kw, param in (({"speed": 1}, {}, "params"),
                                   ({"read_us": 999999999999}, {}, "params"),
