@@ -250,6 +250,75 @@ int fq_target_live_add_listener(struct fq_target *t, const char *nqn, const char
 /** fq_target_live_remove_listener() - Stop exporting @nqn on @listen (new Connects). */
 int fq_target_live_remove_listener(struct fq_target *t, const char *nqn, const char *listen);
 /**
+ * fq_target_live_add_referral() - List another discovery service at
+ * @listen ("ADDR:PORT", numeric) in the discovery log page, as a referral
+ * entry (SUBTYPE 1h) that every host sees. @nqn: its discovery subsystem
+ * NQN, NULL for the well-known nqn.2014-08.org.nvmexpress.discovery.
+ * -EINVAL for a bad address or NQN, -EEXIST if @listen is listed already.
+ */
+int fq_target_live_add_referral(struct fq_target *t, const char *listen, const char *nqn);
+/** fq_target_live_remove_referral() - Stop listing the referral to @listen. */
+int fq_target_live_remove_referral(struct fq_target *t, const char *listen);
+/**
+ * fq_target_live_create_bdev() - Open a named bdev: the stack @spec
+ * describes (a namespace spec without nsid, uuid or nguid), served by no
+ * namespace until one names it ("bdev:NAME" in fq_target_live_add_ns()).
+ * @name: 1..31 letters, digits, '-', '_' or '.'. -EINVAL for a bad name or
+ * spec, -EEXIST for a name taken, -ENOSPC at the limit, or the backend's
+ * error.
+ */
+int fq_target_live_create_bdev(struct fq_target *t, const char *name, const char *spec);
+/**
+ * fq_target_live_delete_bdev() - Close named bdev @name. -EBUSY while a
+ * namespace uses it. One that a namespace used before is closed at exit
+ * (a removed namespace's last commands may still be at it), and its name
+ * is free at once.
+ */
+int fq_target_live_delete_bdev(struct fq_target *t, const char *name);
+
+/* A named bdev. */
+struct fq_target_bdev_info {
+	char name[32];
+	char nqn[FQ_TARGET_NQN_LEN + 1]; /* the subsystem of the namespace using it, "" if none */
+	uint32_t nsid;			 /* that namespace, 0 if none */
+	uint64_t num_blocks;
+	uint32_t block_size;
+	char spec[4352]; /* its stack, as a namespace spec */
+};
+
+/* Named bdev @idx (0..): 0, or -ENOENT past the last. */
+int fq_target_get_bdev(const struct fq_target *t, int idx, struct fq_target_bdev_info *info);
+
+/**
+ * fq_target_live_set_bdev_params() - Change run-time parameters of one
+ * layer of namespace @nsid's bdev stack while I/O runs: the @index-th
+ * (0: the top-most) layer of module @module ("delay": read_us, write_us;
+ * "qos": read_iops, write_iops, read_bps, write_bps, burst_ms; "error":
+ * the keys of its rule, op, lba, count, ...). @params is
+ * "key=val[,key=val...]" as in a namespace spec; keys not given keep their
+ * values. The namespace's spec (config dumps, the state file) records the
+ * new values. -ENOENT no such namespace or layer, -ENOTSUP the module has
+ * no run-time parameters, -EINVAL a bad key or value (nothing changed).
+ */
+int fq_target_live_set_bdev_params(struct fq_target *t, const char *nqn, uint32_t nsid,
+				   const char *module, int index, const char *params);
+
+/* What a qos layer does with the I/O it held while suspended, on resume. */
+enum fq_target_qos_resume {
+	FQ_TARGET_QOS_RESUME_NORMAL,  /* it goes on, through the limits */
+	FQ_TARGET_QOS_RESUME_ERROR,   /* it fails with Internal Error */
+	FQ_TARGET_QOS_RESUME_DISCARD, /* it succeeds without reaching the storage */
+};
+
+/**
+ * fq_target_live_qos_suspend() - Hold every new I/O of namespace @nsid in
+ * its @index-th qos layer until fq_target_live_qos_resume(). -EALREADY if
+ * suspended, -ENOENT without a qos layer.
+ */
+int fq_target_live_qos_suspend(struct fq_target *t, const char *nqn, uint32_t nsid, int index);
+int fq_target_live_qos_resume(struct fq_target *t, const char *nqn, uint32_t nsid, int index,
+			      enum fq_target_qos_resume mode);
+/**
  * fq_target_live_disconnect() - Close controller @cntlid (its admin and
  * I/O queues) within about a quarter second.
  */
@@ -281,8 +350,27 @@ struct fq_target_ctrl_info {
 	bool hdgst, ddgst; /* header and data digests on its admin queue */
 };
 
+struct fq_target_referral_info {
+	char addr[64]; /* numeric IPv4 or IPv6 address */
+	uint16_t port;
+	char nqn[FQ_TARGET_NQN_LEN + 1]; /* its discovery subsystem NQN */
+};
+
 int fq_target_get_subsystem_detail(const struct fq_target *t, int idx,
 				   struct fq_target_subsys_detail *d);
+/* One layer of a namespace's bdev stack. */
+struct fq_target_bdev_layer {
+	char module[16];  /* "delay", "qos", "ram", "file", ... */
+	char name[64];	  /* the bdev's name */
+	char params[256]; /* run-time parameters "key=val,..." ("" if it has none) */
+};
+
+/* Layer @layer (0: the top) of namespace @ns_idx's stack: 0, or -ENOENT past the bottom. */
+int fq_target_get_bdev_layer(const struct fq_target *t, int subsys_idx, uint32_t ns_idx, int layer,
+			     struct fq_target_bdev_layer *info);
+/* Discovery referral @idx (0..): 0, or -ENOENT past the last. */
+int fq_target_get_referral(const struct fq_target *t, int idx,
+			   struct fq_target_referral_info *info);
 /* @buf: FQ_TARGET_NQN_LEN + 1 bytes. */
 int fq_target_get_host(const struct fq_target *t, int subsys_idx, int host_idx, char *buf);
 int fq_target_get_ns_stats(const struct fq_target *t, int subsys_idx, uint32_t ns_idx,

@@ -198,6 +198,17 @@ struct fq_bdev_module {
 	const char *keys;
 	int (*init)(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
 		    size_t errlen);
+	/*
+	 * Optional, modules with run-time parameters (params.c). get_params
+	 * writes the values in effect into @opts->params, in parse()'s layout;
+	 * set_params applies a whole set while I/O runs (-EINVAL with the
+	 * reason for one that cannot change at run time); format_params writes
+	 * @opts->params as "key=val,..." in the spec syntax (0, or -ENOSPC).
+	 */
+	int (*get_params)(struct fq_bdev *bdev, struct fq_bdev_opts *opts);
+	int (*set_params)(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+			  size_t errlen);
+	int (*format_params)(const struct fq_bdev_opts *opts, char *buf, size_t len);
 };
 
 /* The module called @name / of @kind, or NULL. */
@@ -283,6 +294,24 @@ struct fq_bdev *fq_bdev_bottom(struct fq_bdev *bdev);
  * (ops->used_blocks), or all of them when it keeps no count.
  */
 uint64_t fq_bdev_used_blocks(struct fq_bdev *bdev);
+
+/*
+ * Run-time parameters of one layer (delay, qos): @bdev's module's keys and
+ * the values in effect, as "key=val,..." (the spec syntax) into @buf.
+ * Returns 0, -ENOTSUP if the module has none, -ENOSPC if @buf is too small.
+ */
+int fq_bdev_params_text(struct fq_bdev *bdev, char *buf, size_t len);
+
+/*
+ * Change some of @bdev's run-time parameters while I/O runs: @kv is
+ * "key=val[,key=val...]" as in a spec; keys not given keep their values.
+ * All or nothing: on error nothing changed. On success @opts (may be NULL)
+ * receives the whole set in effect, for the caller's record. Returns 0,
+ * -ENOTSUP (the module has no run-time parameters) or -EINVAL, with the
+ * reason in @err.
+ */
+int fq_bdev_set_params(struct fq_bdev *bdev, const char *kv, struct fq_bdev_opts *opts, char *err,
+		       size_t errlen);
 
 /*
  * The delay module: every read, and every write, write-zeroes and deallocate,

@@ -161,6 +161,35 @@ int fq_bdev_delay_set(struct fq_bdev *bdev, uint32_t read_us, uint32_t write_us)
 	return 0;
 }
 
+static int delay_get_params(struct fq_bdev *bdev, struct fq_bdev_opts *opts)
+{
+	struct delay_params *p = (struct delay_params *)opts->params;
+	struct delay_bdev *d = bdev->priv;
+
+	p->read_us = atomic_load_explicit(&d->read_us, memory_order_relaxed);
+	p->write_us = atomic_load_explicit(&d->write_us, memory_order_relaxed);
+	return 0;
+}
+
+static int delay_set_params(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+			    size_t errlen)
+{
+	const struct delay_params *p = (const struct delay_params *)opts->params;
+	int rc = fq_bdev_delay_set(bdev, p->read_us, p->write_us);
+
+	if (rc)
+		fq_bdev_errf(err, errlen, "delay: a delay is above %u microseconds", DELAY_MAX_US);
+	return rc;
+}
+
+static int delay_format_params(const struct fq_bdev_opts *opts, char *buf, size_t len)
+{
+	const struct delay_params *p = (const struct delay_params *)opts->params;
+	int n = snprintf(buf, len, "read_us=%u,write_us=%u", p->read_us, p->write_us);
+
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
 const struct fq_bdev_module fq_bdev_delay_module = {
 	.name = "delay",
 	.kind = FQ_BDEV_DELAY,
@@ -169,4 +198,7 @@ const struct fq_bdev_module fq_bdev_delay_module = {
 	.parse = delay_parse,
 	.keys = "read_us, write_us",
 	.init = delay_init,
+	.get_params = delay_get_params,
+	.set_params = delay_set_params,
+	.format_params = delay_format_params,
 };

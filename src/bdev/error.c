@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,12 +364,30 @@ bad:
 	return -EINVAL;
 }
 
+/* The rule of the options (the spec's, or a run-time change) into slot 0. */
+static int install(struct fq_bdev *bdev, const struct error_params *p, char *err, size_t errlen)
+{
+	struct fq_bdev_error_rule r = p->rule;
+
+	if (r.action == FQ_BDEV_ERR_TEAR && !r.tear_blocks) {
+		fq_bdev_errf(err, errlen, "error: action=tear needs tear=BLOCKS");
+		return -EINVAL;
+	}
+	r.status = 0;
+	if (p->has_status || p->dnr)
+		r.status = (uint16_t)(FQ_STATUS(p->sct, p->sc) | (p->dnr ? FQ_STATUS_DNR : 0));
+	if (fq_bdev_error_set(bdev, 0, &r)) {
+		fq_bdev_errf(err, errlen, "error: bad rule");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int error_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
 		      size_t errlen)
 {
 	const struct error_params *p = (const struct error_params *)opts->params;
 	struct error_bdev *e = bdev->priv;
-	struct fq_bdev_error_rule r;
 
 	for (int i = 0; i < FQ_BDEV_ERROR_RULES; i++) {
 		atomic_init(&e->slot[i].active, false);
@@ -379,20 +398,111 @@ static int error_init(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, cha
 	e->held = NULL;
 	bdev->ops = &error_ops;
 	bdev->sync_submit = false;
-	if (!p->has_rule)
+	return p->has_rule ? install(bdev, p, err, errlen) : 0;
+}
+
+/*
+ * Run-time parameters: the rule in slot 0, the one a spec installs (the
+ * other slots belong to fq_bdev_error_set callers). Its counters start
+ * over when it changes.
+ */
+static int error_get_params(struct fq_bdev *bdev, struct fq_bdev_opts *opts)
+{
+	struct error_params *p = (struct error_params *)opts->params;
+	const struct err_slot *s = &((struct error_bdev *)bdev->priv)->slot[0];
+	uint16_t st;
+
+	if (!atomic_load_explicit(&s->active, memory_order_acquire))
 		return 0;
-	r = p->rule;
-	if (r.action == FQ_BDEV_ERR_TEAR && !r.tear_blocks) {
-		fq_bdev_errf(err, errlen, "error: action=tear needs tear=BLOCKS");
-		return -EINVAL;
-	}
-	if (p->has_status || p->dnr)
-		r.status = (uint16_t)(FQ_STATUS(p->sct, p->sc) | (p->dnr ? FQ_STATUS_DNR : 0));
-	if (fq_bdev_error_set(bdev, 0, &r)) {
-		fq_bdev_errf(err, errlen, "error: bad rule");
-		return -EINVAL;
-	}
+	p->rule = s->rule;
+	st = s->rule.status;
+	p->has_rule = true;
+	p->has_status = st != 0;
+	p->sct = (uint8_t)((st >> 9) & 7);
+	p->sc = (uint8_t)(st >> 1);
+	p->dnr = st & FQ_STATUS_DNR;
+	p->rule.status = 0;
 	return 0;
+}
+
+static int error_set_params(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+			    size_t errlen)
+{
+	return install(bdev, (const struct error_params *)opts->params, err, errlen);
+}
+
+/* The inverse of parse_ops (0 means reads and writes too); NULL for a set no word names. */
+static const char *ops_name(unsigned ops)
+{
+	static const struct {
+		const char *name;
+		unsigned ops;
+	} names[] = {
+		{"rw", 0},
+		{"read", 1u << FQ_BDEV_IO_READ},
+		{"write", 1u << FQ_BDEV_IO_WRITE},
+		{"rw", RW_OPS},
+		{"flush", 1u << FQ_BDEV_IO_FLUSH},
+		{"zeroes", 1u << FQ_BDEV_IO_WRITE_ZEROES},
+		{"dealloc", 1u << FQ_BDEV_IO_DEALLOCATE},
+		{"all", (1u << FQ_BDEV_IO_NUM_TYPES) - 1},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].ops == ops)
+			return names[i].name;
+	return NULL;
+}
+
+/* printf at @off into @buf; false once it does not fit. */
+static bool append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *off)
+		return false;
+	*off += (size_t)n;
+	return true;
+}
+
+static int error_format_params(const struct fq_bdev_opts *opts, char *buf, size_t len)
+{
+	static const char *const actions[] = {"fail", "drop", "tear"};
+	const struct error_params *p = (const struct error_params *)opts->params;
+	const struct fq_bdev_error_rule *r = &p->rule;
+	const char *ops = ops_name(r->ops);
+	size_t off = 0;
+	bool ok;
+
+	if (!len)
+		return -ENOSPC;
+	buf[0] = '\0';
+	if (!p->has_rule)
+		return 0; /* no rule: nothing to show */
+	if (!ops || (unsigned)r->action > FQ_BDEV_ERR_TEAR)
+		return -EINVAL; /* only fq_bdev_error_set makes such a rule */
+	ok = append(buf, len, &off, "op=%s,action=%s", ops, actions[r->action]);
+	if (ok && r->nlb)
+		ok = append(buf, len, &off, ",lba=%llu-%llu", (unsigned long long)r->lba,
+			    (unsigned long long)(r->lba + r->nlb - 1));
+	if (ok)
+		ok = append(buf, len, &off, ",count=%u", r->count);
+	if (ok && r->percent)
+		ok = append(buf, len, &off, ",percent=%u", r->percent);
+	if (ok && p->has_status)
+		ok = append(buf, len, &off, ",sct=%u,sc=%u", p->sct, p->sc);
+	if (ok)
+		ok = append(buf, len, &off, ",dnr=%d", p->dnr ? 1 : 0);
+	if (ok && r->tear_blocks)
+		ok = append(buf, len, &off, ",tear=%u", r->tear_blocks);
+	return ok ? 0 : -ENOSPC;
 }
 
 const struct fq_bdev_module fq_bdev_error_module = {
@@ -403,4 +513,7 @@ const struct fq_bdev_module fq_bdev_error_module = {
 	.parse = error_parse,
 	.keys = "op, lba, count, percent, action, sct, sc, dnr, tear",
 	.init = error_init,
+	.get_params = error_get_params,
+	.set_params = error_set_params,
+	.format_params = error_format_params,
 };

@@ -386,6 +386,55 @@ int fq_bdev_qos_resume(struct fq_bdev *bdev, enum fq_bdev_qos_resume mode)
 	return 0;
 }
 
+static int qos_get_params(struct fq_bdev *bdev, struct fq_bdev_opts *opts)
+{
+	struct qos_params *p = (struct qos_params *)opts->params;
+	struct qos_bdev *q = bdev->priv;
+
+	for (int i = 0; i < B_NUM; i++)
+		p->rate[i] = atomic_load_explicit(&q->b[i].rate, memory_order_relaxed);
+	p->burst_ms = (uint32_t)(atomic_load(&q->burst_ns) / 1000000ull);
+	p->max_held = q->max_held;
+	return 0;
+}
+
+/* Only the limits that changed start afresh (fq_bdev_qos_set). */
+static int qos_set_params(struct fq_bdev *bdev, const struct fq_bdev_opts *opts, char *err,
+			  size_t errlen)
+{
+	const struct qos_params *p = (const struct qos_params *)opts->params;
+	struct qos_bdev *q = bdev->priv;
+	struct fq_bdev_qos_limits lim = {0};
+	uint64_t *r[B_NUM] = {&lim.read_iops, &lim.write_iops, &lim.read_bps, &lim.write_bps};
+
+	/* The hold limit sizes what the reactors count against without a lock. */
+	if (p->max_held != q->max_held) {
+		fq_bdev_errf(err, errlen, "qos: max_held cannot change at run time");
+		return -EINVAL;
+	}
+	for (int i = 0; i < B_NUM; i++)
+		*r[i] = p->rate[i] == atomic_load(&q->b[i].rate) ? FQ_BDEV_QOS_KEEP : p->rate[i];
+	lim.burst_ms = p->burst_ms;
+	return fq_bdev_qos_set(bdev, &lim);
+}
+
+static int qos_format_params(const struct fq_bdev_opts *opts, char *buf, size_t len)
+{
+	const struct qos_params *p = (const struct qos_params *)opts->params;
+	size_t off = 0;
+	int n;
+
+	for (int i = 0; i < B_NUM; i++) {
+		n = snprintf(buf + off, len - off, "%s=%llu,", key_names[i],
+			     (unsigned long long)p->rate[i]);
+		if (n < 0 || (size_t)n >= len - off)
+			return -ENOSPC;
+		off += (size_t)n;
+	}
+	n = snprintf(buf + off, len - off, "burst_ms=%u,max_held=%u", p->burst_ms, p->max_held);
+	return n < 0 || (size_t)n >= len - off ? -ENOSPC : 0;
+}
+
 const struct fq_bdev_module fq_bdev_qos_module = {
 	.name = "qos",
 	.kind = FQ_BDEV_QOS,
@@ -395,4 +444,7 @@ const struct fq_bdev_module fq_bdev_qos_module = {
 	.parse = qos_parse,
 	.keys = "read_iops, write_iops, read_bps, write_bps, burst_ms, max_held",
 	.init = qos_init,
+	.get_params = qos_get_params,
+	.set_params = qos_set_params,
+	.format_params = qos_format_params,
 };

@@ -29,7 +29,7 @@ static struct fq_target *tgt(struct fq_rpc_call *call)
  * (JSON-RPC -32602); anything else (no such object, a duplicate, a limit,
  * an I/O error) is -32000 with the errno value.
  */
-static int target_fail(struct fq_rpc_call *call, int rc, const char *param)
+int fq_mgmt_target_fail(struct fq_rpc_call *call, int rc, const char *param)
 {
 	const char *msg = fq_target_last_error(tgt(call));
 
@@ -62,10 +62,10 @@ int fq_mgmt_persist(struct fq_rpc_call *call)
 	return 0;
 }
 
-static int done(struct fq_rpc_call *call, int rc, const char *param, json_object **result)
+int fq_mgmt_done(struct fq_rpc_call *call, int rc, const char *param, json_object **result)
 {
 	if (rc)
-		return target_fail(call, rc, param);
+		return fq_mgmt_target_fail(call, rc, param);
 	rc = fq_mgmt_persist(call);
 	if (rc)
 		return rc;
@@ -280,30 +280,6 @@ static int m_iostat(struct fq_rpc_call *call, json_object *params, json_object *
 	return each_subsys(call, params, result, iostat_json);
 }
 
-static int m_bdev_list(struct fq_rpc_call *call, json_object *params, json_object **result)
-{
-	struct fq_target_subsys_info info;
-	struct fq_target_ns_info ns;
-
-	(void)params;
-	*result = json_object_new_array();
-	for (int i = 0; fq_target_get_subsystem(tgt(call), i, &info) == 0; i++) {
-		for (uint32_t n = 0; fq_target_get_ns(tgt(call), i, n, &ns) == 0; n++) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "name", json_object_new_string(ns.name));
-			json_object_object_add(o, "nqn", json_object_new_string(info.nqn));
-			json_object_object_add(o, "nsid", json_object_new_int64(ns.nsid));
-			json_object_object_add(o, "num_blocks",
-					       json_object_new_int64((int64_t)ns.num_blocks));
-			json_object_object_add(o, "block_size",
-					       json_object_new_int64(ns.block_size));
-			json_object_array_add(*result, o);
-		}
-	}
-	return 0;
-}
-
 static int m_controller_list(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
 	const char *only = fq_rpc_str(params, "nqn", NULL);
@@ -348,37 +324,38 @@ static int m_subsystem_create(struct fq_rpc_call *call, json_object *params, jso
 		param = "model_number";
 	else if (!strncmp(msg, "serial", 6) || strstr(msg, "serial/model"))
 		param = "serial_number";
-	return done(call, rc, param, result);
+	return fq_mgmt_done(call, rc, param, result);
 }
 
 static int m_subsystem_delete(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call, fq_target_live_delete_subsystem(tgt(call), fq_rpc_str(params, "nqn", "")),
-		    "nqn", result);
+	return fq_mgmt_done(
+		call, fq_target_live_delete_subsystem(tgt(call), fq_rpc_str(params, "nqn", "")),
+		"nqn", result);
 }
 
 static int m_add_host(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call,
-		    fq_target_live_add_host(tgt(call), fq_rpc_str(params, "nqn", ""),
-					    fq_rpc_str(params, "host", "")),
-		    "host", result);
+	return fq_mgmt_done(call,
+			    fq_target_live_add_host(tgt(call), fq_rpc_str(params, "nqn", ""),
+						    fq_rpc_str(params, "host", "")),
+			    "host", result);
 }
 
 static int m_remove_host(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call,
-		    fq_target_live_remove_host(tgt(call), fq_rpc_str(params, "nqn", ""),
-					       fq_rpc_str(params, "host", "")),
-		    "host", result);
+	return fq_mgmt_done(call,
+			    fq_target_live_remove_host(tgt(call), fq_rpc_str(params, "nqn", ""),
+						       fq_rpc_str(params, "host", "")),
+			    "host", result);
 }
 
 static int m_allow_any_host(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call,
-		    fq_target_live_allow_any_host(tgt(call), fq_rpc_str(params, "nqn", ""),
-						  fq_rpc_bool(params, "allow", true)),
-		    "allow", result);
+	return fq_mgmt_done(call,
+			    fq_target_live_allow_any_host(tgt(call), fq_rpc_str(params, "nqn", ""),
+							  fq_rpc_bool(params, "allow", true)),
+			    "allow", result);
 }
 
 static int m_ns_add(struct fq_rpc_call *call, json_object *params, json_object **result)
@@ -389,9 +366,9 @@ static int m_ns_add(struct fq_rpc_call *call, json_object *params, json_object *
 				       (uint32_t)fq_rpc_int(params, "nsid", 0), &nsid);
 
 	if (rc)
-		return target_fail(call, rc,
-				   strstr(fq_target_last_error(tgt(call)), "nsid") ? "nsid"
-										   : "bdev");
+		return fq_mgmt_target_fail(
+			call, rc,
+			strstr(fq_target_last_error(tgt(call)), "nsid") ? "nsid" : "bdev");
 	rc = fq_mgmt_persist(call);
 	if (rc)
 		return rc;
@@ -401,26 +378,62 @@ static int m_ns_add(struct fq_rpc_call *call, json_object *params, json_object *
 
 static int m_ns_remove(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call,
-		    fq_target_live_remove_ns(tgt(call), fq_rpc_str(params, "nqn", ""),
-					     (uint32_t)fq_rpc_int(params, "nsid", 0)),
-		    "nsid", result);
+	return fq_mgmt_done(call,
+			    fq_target_live_remove_ns(tgt(call), fq_rpc_str(params, "nqn", ""),
+						     (uint32_t)fq_rpc_int(params, "nsid", 0)),
+			    "nsid", result);
 }
 
 static int m_listener_add(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call,
-		    fq_target_live_add_listener(tgt(call), fq_rpc_str(params, "nqn", ""),
-						fq_rpc_str(params, "address", "")),
-		    "address", result);
+	return fq_mgmt_done(call,
+			    fq_target_live_add_listener(tgt(call), fq_rpc_str(params, "nqn", ""),
+							fq_rpc_str(params, "address", "")),
+			    "address", result);
 }
 
 static int m_listener_remove(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
-	return done(call,
-		    fq_target_live_remove_listener(tgt(call), fq_rpc_str(params, "nqn", ""),
-						   fq_rpc_str(params, "address", "")),
-		    "address", result);
+	return fq_mgmt_done(call,
+			    fq_target_live_remove_listener(tgt(call), fq_rpc_str(params, "nqn", ""),
+							   fq_rpc_str(params, "address", "")),
+			    "address", result);
+}
+
+static int m_referral_add(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	const char *nqn = fq_rpc_str(params, "nqn", NULL);
+	int rc = fq_target_live_add_referral(tgt(call), fq_rpc_str(params, "address", ""), nqn);
+
+	return fq_mgmt_done(call, rc,
+			    strstr(fq_target_last_error(tgt(call)), "NQN") ? "nqn" : "address",
+			    result);
+}
+
+static int m_referral_remove(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	return fq_mgmt_done(
+		call, fq_target_live_remove_referral(tgt(call), fq_rpc_str(params, "address", "")),
+		"address", result);
+}
+
+static int m_referral_list(struct fq_rpc_call *call, json_object *params, json_object **result)
+{
+	struct fq_target_referral_info r;
+	char buf[96];
+
+	(void)params;
+	*result = json_object_new_array();
+	for (int i = 0; fq_target_get_referral(tgt(call), i, &r) == 0; i++) {
+		json_object *o = json_object_new_object();
+
+		snprintf(buf, sizeof(buf), strchr(r.addr, ':') ? "[%s]:%u" : "%s:%u", r.addr,
+			 r.port);
+		json_object_object_add(o, "address", json_object_new_string(buf));
+		json_object_object_add(o, "nqn", json_object_new_string(r.nqn));
+		json_object_array_add(*result, o);
+	}
+	return 0;
 }
 
 static int m_controller_disconnect(struct fq_rpc_call *call, json_object *params,
@@ -430,7 +443,7 @@ static int m_controller_disconnect(struct fq_rpc_call *call, json_object *params
 
 	/* Not a configuration change: nothing to save. */
 	if (rc)
-		return target_fail(call, rc, "cntlid");
+		return fq_mgmt_target_fail(call, rc, "cntlid");
 	*result = json_object_new_boolean(1);
 	return 0;
 }
@@ -450,7 +463,7 @@ static int m_config_dump(struct fq_rpc_call *call, json_object *params, json_obj
 		rc = -EIO;
 	if (rc) {
 		free(text);
-		return target_fail(call, rc, NULL);
+		return fq_mgmt_target_fail(call, rc, NULL);
 	}
 	*result = json_object_new_object();
 	json_object_object_add(*result, "config", json_object_new_string_len(text, (int)len));
@@ -496,6 +509,17 @@ static const struct fq_rpc_param listener_params[] = {
 	{"address", FQ_RPC_STRING, true, "ADDR:PORT or [V6ADDR]:PORT, numeric", 0, 0},
 	END_P,
 };
+static const struct fq_rpc_param referral_add_params[] = {
+	{"address", FQ_RPC_STRING, true,
+	 "the other discovery service's ADDR:PORT or [V6ADDR]:PORT, numeric", 0, 0},
+	{"nqn", FQ_RPC_STRING, false,
+	 "its discovery subsystem NQN (default nqn.2014-08.org.nvmexpress.discovery)", 0, 0},
+	END_P,
+};
+static const struct fq_rpc_param referral_remove_params[] = {
+	{"address", FQ_RPC_STRING, true, "ADDR:PORT of the referral", 0, 0},
+	END_P,
+};
 static const struct fq_rpc_param cntlid_params[] = {
 	{"cntlid", FQ_RPC_INT, true, "controller ID (controller_list)", 1, 0xffef},
 	END_P,
@@ -522,7 +546,11 @@ const struct fq_rpc_method fq_mgmt_methods[] = {
 	 m_listener_add, listener_params},
 	{"listener_remove", "Stop exporting a subsystem on ADDR:PORT", m_listener_remove,
 	 listener_params},
-	{"bdev_list", "List the bdevs under the namespaces", m_bdev_list, no_params},
+	{"referral_add", "List another discovery service as a referral in the discovery log",
+	 m_referral_add, referral_add_params},
+	{"referral_remove", "Remove a discovery referral", m_referral_remove,
+	 referral_remove_params},
+	{"referral_list", "List the discovery referrals", m_referral_list, no_params},
 	{"controller_list", "List connected controllers (host, address, queues, KATO, digests)",
 	 m_controller_list, nqn_opt},
 	{"controller_disconnect", "Disconnect a controller and its queues", m_controller_disconnect,

@@ -29,8 +29,18 @@ struct fq_mgmt_ctx {
  */
 int fq_mgmt_persist(struct fq_rpc_call *call);
 
-/* The method table (methods.c), NULL-name terminated. */
+/*
+ * A failed target call (methods.c): -EINVAL is a parameter error naming
+ * @param (-32602), anything else -32000 with the errno and
+ * fq_target_last_error().
+ */
+int fq_mgmt_target_fail(struct fq_rpc_call *call, int rc, const char *param);
+/* The end of a change method: its failure, or save the state and answer true. */
+int fq_mgmt_done(struct fq_rpc_call *call, int rc, const char *param, json_object **result);
+
+/* The method tables (methods.c, bdev_methods.c), NULL-name terminated. */
 extern const struct fq_rpc_method fq_mgmt_methods[];
+extern const struct fq_rpc_method fq_mgmt_bdev_methods[];
 
 /*
  * Listen on @path (mode 0600); requests wait in the backlog until

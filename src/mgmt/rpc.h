@@ -24,7 +24,8 @@
 /* Largest request line the server reads (bytes, without the newline). */
 #define FQ_RPC_MAX_REQUEST (1024 * 1024)
 
-enum fq_rpc_type { FQ_RPC_STRING, FQ_RPC_INT, FQ_RPC_BOOL };
+/* FQ_RPC_OBJECT: a JSON object the method checks itself (its members' names and values). */
+enum fq_rpc_type { FQ_RPC_STRING, FQ_RPC_INT, FQ_RPC_BOOL, FQ_RPC_OBJECT };
 
 struct fq_rpc_param {
 	const char *name;

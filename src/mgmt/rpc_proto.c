@@ -79,7 +79,9 @@ bool fq_rpc_bool(json_object *params, const char *name, bool dflt)
 
 static const char *type_name(enum fq_rpc_type t)
 {
-	return t == FQ_RPC_STRING ? "string" : t == FQ_RPC_INT ? "integer" : "boolean";
+	static const char *const names[] = {"string", "integer", "boolean", "object"};
+
+	return names[t];
 }
 
 static const struct fq_rpc_method *find_method(const struct fq_rpc_table *tab, const char *name)
@@ -121,6 +123,9 @@ static int check_params(struct fq_rpc_call *call, const struct fq_rpc_method *m,
 				break;
 			case FQ_RPC_INT:
 				ok = json_object_is_type(val, json_type_int);
+				break;
+			case FQ_RPC_OBJECT:
+				ok = json_object_is_type(val, json_type_object);
 				break;
 			default:
 				ok = json_object_is_type(val, json_type_boolean);

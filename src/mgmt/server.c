@@ -362,23 +362,24 @@ fail:
 	return rc;
 }
 
-/* The target's methods, then the pool and volume ones: one table, built once. */
+/* The target's methods, the bdev ones, then the pool and volume ones: one table, built once. */
 static const struct fq_rpc_method *all_methods(void)
 {
+	static const struct fq_rpc_method *const parts[] = {fq_mgmt_methods, fq_mgmt_bdev_methods,
+							    fq_mgmt_vol_methods};
 	static struct fq_rpc_method *tab;
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	size_t a = 0, b = 0;
+	size_t n[3] = {0}, off = 0;
 
 	pthread_mutex_lock(&lock);
 	if (!tab) {
-		while (fq_mgmt_methods[a].name)
-			a++;
-		while (fq_mgmt_vol_methods[b].name)
-			b++;
-		tab = calloc(a + b + 1, sizeof(*tab));
-		if (tab) {
-			memcpy(tab, fq_mgmt_methods, a * sizeof(*tab));
-			memcpy(tab + a, fq_mgmt_vol_methods, b * sizeof(*tab));
+		for (int p = 0; p < 3; p++)
+			while (parts[p][n[p]].name)
+				n[p]++;
+		tab = calloc(n[0] + n[1] + n[2] + 1, sizeof(*tab));
+		for (int p = 0; tab && p < 3; p++) {
+			memcpy(tab + off, parts[p], n[p] * sizeof(*tab));
+			off += n[p];
 		}
 	}
 	pthread_mutex_unlock(&lock);

@@ -4,6 +4,7 @@
  * with the calls of target/config.h, then the target core of tgt.c run over
  * it. fabriqd is a command line over this file.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,9 @@ struct fq_target {
 	char (*base)[FQ_CONF_NQN_LEN];
 	int nbase;
 	bool hold; /* fq_target_hold_connections() */
+	/* The same for named bdevs ([state] removed_bdev). */
+	char (*base_bdevs)[FQ_CONF_BDEV_NAME_MAX + 1];
+	int nbase_bdevs;
 };
 
 static int fail(struct fq_target *t, int rc, const char *fmt, ...)
@@ -306,6 +310,7 @@ void fq_target_destroy(struct fq_target *t)
 	fq_conf_free(&t->conf);
 	free(t->config_path);
 	free(t->base);
+	free(t->base_bdevs);
 	free(t);
 }
 
@@ -425,6 +430,8 @@ static struct fq_target_conf *scratch_conf(struct fq_target *t, const char *nqn,
 	/* The running target's reactors: a vol namespace needs exactly one. */
 	if (t->tgt)
 		c->reactors = t->tgt->nreactors;
+	/* Its named bdevs are the running target's: live.c looks bdev:NAME up there. */
+	c->bdevs_elsewhere = true;
 	for (int i = 0; fq_target_get_port(t, i, &pi) == 0 && i < FQ_CONF_MAX_PORTS; i++) {
 		struct fq_port_conf *p = &c->ports[c->nports++];
 
@@ -586,6 +593,169 @@ int fq_target_live_add_listener(struct fq_target *t, const char *nqn, const char
 int fq_target_live_remove_listener(struct fq_target *t, const char *nqn, const char *listen)
 {
 	return live_listener(t, nqn, listen, false);
+}
+
+int fq_target_live_add_referral(struct fq_target *t, const char *listen, const char *nqn)
+{
+	struct fq_referral_conf r;
+	char spec[FQ_CONF_NQN_LEN + 96];
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	/* One parser for the INI key and this call: "ADDR:PORT [NQN]". */
+	if (strchr(listen, ' ') || strchr(listen, '\t') ||
+	    (size_t)snprintf(spec, sizeof(spec), "%s%s%s", listen, nqn ? " " : "",
+			     nqn ? nqn : "") >= sizeof(spec))
+		return fail(t, -EINVAL, "bad address '%s' (expected ADDR:PORT)", listen);
+	rc = fq_conf_parse_referral(spec, &r, t->err, sizeof(t->err));
+	if (rc)
+		return rc;
+	return fq_live_referral(t->tgt, &r, true, t->err, sizeof(t->err));
+}
+
+int fq_target_live_remove_referral(struct fq_target *t, const char *listen)
+{
+	struct fq_referral_conf r = {0};
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (fq_conf_parse_listen(listen, r.addr, sizeof(r.addr), &r.port))
+		return fail(t, -EINVAL, "bad address '%s' (expected ADDR:PORT)", listen);
+	return fq_live_referral(t->tgt, &r, false, t->err, sizeof(t->err));
+}
+
+int fq_target_get_referral(const struct fq_target *t, int idx, struct fq_target_referral_info *info)
+{
+	int rc = -ENOENT;
+
+	/* Running, the list changes under the registry lock (live.c). */
+	if (t->tgt)
+		pthread_mutex_lock(&t->tgt->lock);
+	if (idx >= 0 && idx < t->conf.nreferrals) {
+		const struct fq_referral_conf *r = &t->conf.referrals[idx];
+
+		snprintf(info->addr, sizeof(info->addr), "%s", r->addr);
+		info->port = r->port;
+		snprintf(info->nqn, sizeof(info->nqn), "%s", r->nqn);
+		rc = 0;
+	}
+	if (t->tgt)
+		pthread_mutex_unlock(&t->tgt->lock);
+	return rc;
+}
+
+int fq_target_live_create_bdev(struct fq_target *t, const char *name, const char *spec)
+{
+	struct fq_target_conf *tmp;
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	tmp = calloc(1, sizeof(*tmp));
+	if (!tmp)
+		return fail(t, -ENOMEM, "out of memory");
+	fq_conf_init(tmp);
+	/* The name's and the spec's rules, as for a [bdev] section. */
+	rc = fq_conf_add_bdev(tmp, name, spec, t->err, sizeof(t->err));
+	if (!rc)
+		rc = fq_live_bdev_create(t->tgt, name, &tmp->bdevs[0].ns, t->err, sizeof(t->err));
+	fq_conf_free(tmp);
+	free(tmp);
+	return rc;
+}
+
+int fq_target_live_delete_bdev(struct fq_target *t, const char *name)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_bdev_delete(t->tgt, name, t->err, sizeof(t->err));
+}
+
+int fq_target_get_bdev(const struct fq_target *t, int idx, struct fq_target_bdev_info *info)
+{
+	struct fq_tgt_bdev_view *v;
+	int rc;
+
+	if (!t->tgt)
+		return -EINVAL;
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	rc = fq_live_bdev_info(t->tgt, idx, v);
+	if (!rc) {
+		memset(info, 0, sizeof(*info));
+		snprintf(info->name, sizeof(info->name), "%s", v->name);
+		snprintf(info->nqn, sizeof(info->nqn), "%s", v->nqn);
+		snprintf(info->spec, sizeof(info->spec), "%s", v->spec);
+		info->nsid = v->nsid;
+		info->num_blocks = v->num_blocks;
+		info->block_size = v->block_size;
+	}
+	free(v);
+	return rc;
+}
+
+int fq_target_live_set_bdev_params(struct fq_target *t, const char *nqn, uint32_t nsid,
+				   const char *module, int index, const char *params)
+{
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if (index < 0)
+		return fail(t, -EINVAL, "bad layer index %d", index);
+	return fq_live_bdev_params(t->tgt, nqn, nsid, module, index, params, t->err,
+				   sizeof(t->err));
+}
+
+static_assert((int)FQ_TARGET_QOS_RESUME_NORMAL == (int)FQ_BDEV_QOS_RESUME_NORMAL &&
+		      (int)FQ_TARGET_QOS_RESUME_ERROR == (int)FQ_BDEV_QOS_RESUME_ERROR &&
+		      (int)FQ_TARGET_QOS_RESUME_DISCARD == (int)FQ_BDEV_QOS_RESUME_DISCARD,
+	      "the public resume modes are the qos module's");
+
+int fq_target_live_qos_suspend(struct fq_target *t, const char *nqn, uint32_t nsid, int index)
+{
+	int rc = check_running(t);
+
+	return rc ? rc : fq_live_qos(t->tgt, nqn, nsid, index, -1, t->err, sizeof(t->err));
+}
+
+int fq_target_live_qos_resume(struct fq_target *t, const char *nqn, uint32_t nsid, int index,
+			      enum fq_target_qos_resume mode)
+{
+	int rc = check_running(t);
+
+	if (rc)
+		return rc;
+	if ((unsigned)mode > FQ_TARGET_QOS_RESUME_DISCARD)
+		return fail(t, -EINVAL, "bad resume mode %d", (int)mode);
+	return fq_live_qos(t->tgt, nqn, nsid, index, (int)mode, t->err, sizeof(t->err));
+}
+
+int fq_target_get_bdev_layer(const struct fq_target *t, int subsys_idx, uint32_t ns_idx, int layer,
+			     struct fq_target_bdev_layer *info)
+{
+	const char *module, *name;
+	struct fq_tgt_ns *ns;
+	int rc;
+
+	if (!t->tgt)
+		return -EINVAL;
+	ns = ns_at(t, subsys_idx, ns_idx);
+	if (!ns || layer < 0)
+		return -ENOENT;
+	memset(info, 0, sizeof(*info));
+	/* Against bdev_set_params: the error module's rule is not one atomic word. */
+	pthread_mutex_lock(&t->tgt->cfg_lock);
+	rc = fq_live_bdev_layer(ns, layer, &module, &name, info->params, sizeof(info->params));
+	pthread_mutex_unlock(&t->tgt->cfg_lock);
+	if (rc)
+		return rc;
+	snprintf(info->module, sizeof(info->module), "%s", module);
+	snprintf(info->name, sizeof(info->name), "%s", name);
+	return 0;
 }
 
 int fq_target_live_disconnect(struct fq_target *t, uint16_t cntlid)
@@ -815,6 +985,13 @@ int fq_target_load_state(struct fq_target *t, const char *path)
 		return fail(t, -ENOMEM, "out of memory");
 	for (int i = 0; i < t->conf.nsubsys && i < FQ_CONF_MAX_SUBSYS; i++)
 		strcpy(t->base[t->nbase++], t->conf.subsys[i].nqn);
+	free(t->base_bdevs);
+	t->nbase_bdevs = 0;
+	t->base_bdevs = calloc(FQ_CONF_MAX_BDEVS, sizeof(*t->base_bdevs));
+	if (!t->base_bdevs)
+		return fail(t, -ENOMEM, "out of memory");
+	for (int i = 0; i < t->conf.nbdevs && i < FQ_CONF_MAX_BDEVS; i++)
+		strcpy(t->base_bdevs[t->nbase_bdevs++], t->conf.bdevs[i].name);
 	if (access(path, F_OK) && errno == ENOENT)
 		return 0; /* nothing saved yet */
 	rc = fq_state_check_complete(path, t->err, sizeof(t->err));
@@ -830,6 +1007,16 @@ int fq_target_load_state(struct fq_target *t, const char *path)
 	fq_conf_free(st);
 	free(st);
 	return rc;
+}
+
+static bool bdev_exists(struct fq_target *t, const char *name)
+{
+	bool found;
+
+	pthread_mutex_lock(&t->tgt->cfg_lock);
+	found = fq_tgt_bdev_find(t->tgt, name) != NULL;
+	pthread_mutex_unlock(&t->tgt->cfg_lock);
+	return found;
 }
 
 int fq_target_save_state(struct fq_target *t, const char *path)
@@ -860,6 +1047,14 @@ int fq_target_save_state(struct fq_target *t, const char *path)
 			fputs("\n[state]\n", f);
 		header = true;
 		fprintf(f, "removed = %s\n", t->base[b]);
+	}
+	for (int b = 0; b < t->nbase_bdevs; b++) {
+		if (bdev_exists(t, t->base_bdevs[b]))
+			continue;
+		if (!header)
+			fputs("\n[state]\n", f);
+		header = true;
+		fprintf(f, "removed_bdev = %s\n", t->base_bdevs[b]);
 	}
 	rc = fq_tgt_dump(t->tgt, f, false);
 	if (!rc)

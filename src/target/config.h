@@ -34,6 +34,19 @@ struct fq_ns_conf {
 	uint8_t uuid[16];  /* RFC 9562 byte order, as in the text form */
 	bool has_nguid;	   /* nguid[] is set (by the spec, or by fq_conf_validate) */
 	bool has_uuid;
+	/* "bdev:NAME": the namespace uses named bdev NAME ([bdev "NAME"]); path holds NAME. */
+	bool named;
+};
+
+/*
+ * A named bdev ([bdev "NAME"] spec = SPEC, or bdev_create): a stack opened
+ * on its own, which a namespace then uses by name ("bdev:NAME").
+ */
+#define FQ_CONF_MAX_BDEVS 64
+#define FQ_CONF_BDEV_NAME_MAX 31
+struct fq_bdev_conf {
+	char name[FQ_CONF_BDEV_NAME_MAX + 1];
+	struct fq_ns_conf ns; /* its stack, parsed from ns.spec (no nsid, uuid or nguid) */
 };
 
 struct fq_subsys_conf {
@@ -74,6 +87,19 @@ struct fq_port_conf {
 	uint16_t adv_port;
 };
 
+/*
+ * A discovery referral ([discovery] referral = ADDR:PORT [NQN]): another
+ * discovery service this target's discovery log page points hosts to, as
+ * an entry of SUBTYPE 1h (NVMe-oF 1.1 §5.3, Figure 35). Listed to every host
+ * on every port.
+ */
+#define FQ_CONF_MAX_REFERRALS 32
+struct fq_referral_conf {
+	char addr[64]; /* numeric IPv4 or IPv6 address */
+	uint16_t port;
+	char nqn[FQ_CONF_NQN_LEN]; /* its discovery subsystem NQN (default the well-known one) */
+};
+
 struct fq_target_conf {
 	int reactors;	       /* 0 = fq_tgt_default_reactors() */
 	uint32_t busy_poll_us; /* 0 = sleep when idle */
@@ -96,6 +122,24 @@ struct fq_target_conf {
 	 */
 	int nremoved;
 	char removed[FQ_CONF_MAX_SUBSYS][FQ_CONF_NQN_LEN];
+	/*
+	 * Discovery referrals. has_referrals: a referral key was read (even
+	 * "referral = -", none), so a state file's list replaces the file's.
+	 */
+	bool has_referrals;
+	int nreferrals;
+	struct fq_referral_conf referrals[FQ_CONF_MAX_REFERRALS];
+	/*
+	 * Named bdevs: nbdevs entries of bdevs (heap, FQ_CONF_MAX_BDEVS slots once
+	 * allocated). bdevs_elsewhere: a configuration checked for a running
+	 * target, whose own named bdevs those "bdev:NAME" refer to.
+	 */
+	bool bdevs_elsewhere;
+	int nbdevs;
+	struct fq_bdev_conf *bdevs;
+	/* State files only ([state] removed_bdev = NAME): named bdevs deleted at run time. */
+	int nremoved_bdevs;
+	char (*removed_bdevs)[FQ_CONF_BDEV_NAME_MAX + 1]; /* heap, FQ_CONF_MAX_BDEVS slots */
 	int nsubsys;
 	struct fq_subsys_conf *subsys; /* nsubsys entries, heap */
 	int subsys_cap;		       /* entries allocated in subsys */
@@ -139,6 +183,31 @@ void fq_conf_ns_free(struct fq_ns_conf *ns);
 
 /* Copy @src into @dst with a path of its own. Returns 0 or -ENOMEM. */
 int fq_conf_ns_copy(struct fq_ns_conf *dst, const struct fq_ns_conf *src);
+
+/*
+ * Parse a referral "ADDR:PORT" or "[V6ADDR]:PORT", optionally followed by
+ * white space and the discovery subsystem NQN (default
+ * nqn.2014-08.org.nvmexpress.discovery). A wildcard address is refused: a
+ * host cannot connect to it. Returns 0 or -EINVAL with the reason in @err.
+ */
+int fq_conf_parse_referral(const char *s, struct fq_referral_conf *r, char *err, size_t errlen);
+
+/* A named bdev's name: 1..31 letters, digits, '-', '_' or '.'. */
+bool fq_conf_bdev_name_ok(const char *name);
+
+/*
+ * Add named bdev @name with stack @spec (parsed by fq_conf_parse_ns; no
+ * nsid, uuid, nguid, no "bdev:" of its own). Returns 0, -EINVAL with the
+ * reason in @err (a bad name or spec, a name taken, too many) or -ENOMEM.
+ */
+int fq_conf_add_bdev(struct fq_target_conf *c, const char *name, const char *spec, char *err,
+		     size_t errlen);
+
+/* Index of named bdev @name in @c, or -1. */
+int fq_conf_find_bdev(const struct fq_target_conf *c, const char *name);
+
+/* Index of the referral to @addr:@port in @c, or -1. */
+int fq_conf_find_referral(const struct fq_target_conf *c, const char *addr, uint16_t port);
 
 /* Parse "256M", "4G", "1048576", "4k" into bytes. Returns 0 or -EINVAL. */
 int fq_conf_parse_size(const char *s, uint64_t *out);

@@ -5,12 +5,14 @@
  * subsystems, hosts and namespaces through here), with the identifiers
  * derived for what the configuration leaves out.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "target/config_int.h"
+#include "util/errf.h"
 
 /* ---------------------------------------------------------------------------
  * Building the structure.
@@ -104,6 +106,81 @@ void fq_conf_free(struct fq_target_conf *c)
 	c->subsys = NULL;
 	c->nsubsys = 0;
 	c->subsys_cap = 0;
+	for (int i = 0; i < c->nbdevs; i++)
+		fq_conf_ns_free(&c->bdevs[i].ns);
+	free(c->bdevs);
+	c->bdevs = NULL;
+	c->nbdevs = 0;
+	free(c->removed_bdevs);
+	c->removed_bdevs = NULL;
+	c->nremoved_bdevs = 0;
+}
+
+bool fq_conf_bdev_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len > FQ_CONF_BDEV_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && !strchr("-_.", n[i]))
+			return false;
+	return true;
+}
+
+int fq_conf_find_bdev(const struct fq_target_conf *c, const char *name)
+{
+	for (int i = 0; i < c->nbdevs; i++)
+		if (!strcmp(c->bdevs[i].name, name))
+			return i;
+	return -1;
+}
+
+int fq_conf_add_bdev(struct fq_target_conf *c, const char *name, const char *spec, char *err,
+		     size_t errlen)
+{
+	struct fq_ns_conf ns;
+	int rc;
+
+	if (!fq_conf_bdev_name_ok(name)) {
+		fq_errf(err, errlen, "bdev name '%s': 1..%d letters, digits, '-', '_' or '.'", name,
+			FQ_CONF_BDEV_NAME_MAX);
+		return -EINVAL;
+	}
+	if (fq_conf_find_bdev(c, name) >= 0) {
+		fq_errf(err, errlen, "a bdev named '%s' exists already", name);
+		return -EINVAL;
+	}
+	if (c->nbdevs >= FQ_CONF_MAX_BDEVS) {
+		fq_errf(err, errlen, "too many named bdevs (the maximum is %d)", FQ_CONF_MAX_BDEVS);
+		return -EINVAL;
+	}
+	if (!c->bdevs) {
+		c->bdevs = calloc(FQ_CONF_MAX_BDEVS, sizeof(*c->bdevs));
+		if (!c->bdevs)
+			return -ENOMEM;
+	}
+	rc = fq_conf_parse_ns(spec, &ns, err, errlen);
+	if (rc)
+		return rc;
+	/* The namespace that uses it has the identity; it cannot name another bdev. */
+	if (ns.nsid || ns.has_uuid || ns.has_nguid || ns.named) {
+		fq_errf(err, errlen,
+			"bdev '%s': a named bdev takes no nsid, uuid, nguid or bdev:NAME (give "
+			"those to the namespace that uses it)",
+			name);
+		fq_conf_ns_free(&ns);
+		return -EINVAL;
+	}
+	/* A volume has its own subsystem and belongs to one reactor (docs/volumes.md). */
+	if (ns.bdev.kind == FQ_BDEV_VOL) {
+		fq_errf(err, errlen, "bdev '%s': a volume cannot be a named bdev", name);
+		fq_conf_ns_free(&ns);
+		return -EINVAL;
+	}
+	snprintf(c->bdevs[c->nbdevs].name, sizeof(c->bdevs[0].name), "%s", name);
+	c->bdevs[c->nbdevs++].ns = ns;
+	return 0;
 }
 
 struct fq_subsys_conf *fq_conf_add_subsys(struct fq_target_conf *c, const char *nqn)

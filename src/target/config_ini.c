@@ -77,6 +77,8 @@ enum sect {
 	SECT_POOL,
 	SECT_RPC,
 	SECT_STATE,
+	SECT_DISCOVERY,
+	SECT_BDEV,
 	SECT_SKIP
 };
 
@@ -103,6 +105,9 @@ struct loader {
 	int subsys_line[FQ_CONF_MAX_SUBSYS];
 	struct pending_ports *pend;
 	int npend;
+	/* [bdev "NAME"]: its name until its spec is read, and the header's line. */
+	char bdev[FQ_CONF_BDEV_NAME_MAX + 1];
+	int bdev_line;
 };
 
 static void ld_fail(struct loader *ld, const char *key, const char *fmt, ...)
@@ -354,16 +359,81 @@ static void rpc_key(struct loader *ld, const char *key, const char *val)
 /* [state] (state files only): configuration-file subsystems deleted at run time. */
 static void state_key(struct loader *ld, const char *key, const char *val)
 {
-	static const char *const names[] = {"removed"};
+	static const char *const names[] = {"removed", "removed_bdev"};
 	struct fq_target_conf *c = ld->c;
+	int k = key_index(key, names, 2);
 
-	if (key_index(key, names, 1) < 0)
-		return ld_unknown_key(ld, key, names, 1);
+	if (k < 0)
+		return ld_unknown_key(ld, key, names, 2);
+	if (k == 1) {
+		if (!fq_conf_bdev_name_ok(val))
+			return ld_fail(ld, key, "'%s' is not a bdev name", val);
+		if (!c->removed_bdevs)
+			c->removed_bdevs = calloc(FQ_CONF_MAX_BDEVS, sizeof(*c->removed_bdevs));
+		if (!c->removed_bdevs) {
+			ld->rc = -ENOMEM;
+			return ld_fail(ld, key, "out of memory");
+		}
+		if (c->nremoved_bdevs >= FQ_CONF_MAX_BDEVS)
+			return ld_fail(ld, key, "more than %d entries", FQ_CONF_MAX_BDEVS);
+		strcpy(c->removed_bdevs[c->nremoved_bdevs++], val);
+		return;
+	}
 	if (strlen(val) >= FQ_CONF_NQN_LEN)
 		return ld_fail(ld, key, "NQN too long");
 	if (c->nremoved >= FQ_CONF_MAX_SUBSYS)
 		return ld_fail(ld, key, "more than %d entries", FQ_CONF_MAX_SUBSYS);
 	strcpy(c->removed[c->nremoved++], val);
+}
+
+/*
+ * [discovery]: referral = ADDR:PORT [NQN], once per referral; "referral = -"
+ * says there is none (a state file whose referrals were all removed).
+ */
+static void discovery_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"referral"};
+	struct fq_target_conf *c = ld->c;
+	struct fq_referral_conf r;
+	char msg[512];
+
+	if (key_index(key, names, 1) < 0)
+		return ld_unknown_key(ld, key, names, 1);
+	c->has_referrals = true;
+	if (!strcmp(val, "-"))
+		return;
+	if (fq_conf_parse_referral(val, &r, msg, sizeof(msg)) < 0)
+		return ld_fail(ld, key, "%s", msg);
+	if (fq_conf_find_referral(c, r.addr, r.port) >= 0)
+		return ld_fail(ld, key, "'%s' is listed twice", val);
+	if (c->nreferrals >= FQ_CONF_MAX_REFERRALS)
+		return ld_fail(ld, key, "more than %d referrals", FQ_CONF_MAX_REFERRALS);
+	c->referrals[c->nreferrals++] = r;
+}
+
+/* [bdev "NAME"]: spec = a namespace spec without nsid, uuid or nguid. */
+static void bdev_key(struct loader *ld, const char *key, const char *val)
+{
+	static const char *const names[] = {"spec"};
+	char msg[512];
+
+	if (key_index(key, names, 1) < 0)
+		return ld_unknown_key(ld, key, names, 1);
+	if (!ld_once(ld, 0, key))
+		return;
+	if (fq_conf_add_bdev(ld->c, ld->bdev, val, msg, sizeof(msg)) < 0)
+		return ld_fail(ld, key, "%s", msg);
+	ld->bdev[0] = '\0';
+}
+
+/* A [bdev] section that ended without its spec. */
+static void check_bdev_done(struct loader *ld)
+{
+	if (ld->bdev[0] && !ld->rc) {
+		ld->lineno = ld->bdev_line;
+		ld_fail(ld, NULL, "section '[bdev \"%s\"]' needs spec = SPEC", ld->bdev);
+	}
+	ld->bdev[0] = '\0';
 }
 
 static int on_pair(void *user, const char *section, const char *name, const char *value)
@@ -402,6 +472,12 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		break;
 	case SECT_STATE:
 		state_key(ld, name, value);
+		break;
+	case SECT_DISCOVERY:
+		discovery_key(ld, name, value);
+		break;
+	case SECT_BDEV:
+		bdev_key(ld, name, value);
 		break;
 	case SECT_SKIP:
 		break;
@@ -498,11 +574,15 @@ static char *split_header(char *hdr)
 /* @s is the text after '[' of a header line. */
 static void section_begin(struct loader *ld, const char *s)
 {
-	static const char *const kinds[] = {"target", "port", "subsystem", "pool", "rpc"};
+	static const char *const kinds[] = {"target", "port",	   "subsystem", "pool",
+					    "rpc",    "discovery", "bdev"};
 	const char *close = strchr(s, ']'), *rest, *hint;
 	char hdr[512], work[512], *name;
 	size_t len;
 
+	check_bdev_done(ld);
+	if (ld->rc)
+		return;
 	ld->sect = SECT_NONE;
 	memset(ld->seen, 0, sizeof(ld->seen));
 	ld->any_explicit = false;
@@ -542,6 +622,32 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_STATE;
 		return;
 	}
+	if (!strcmp(work, "bdev")) {
+		/*
+		 * The state file names every named bdev, those of the configuration
+		 * file too (already added when it was read): the state's spec wins.
+		 */
+		int i = fq_conf_find_bdev(ld->c, name);
+
+		if (!fq_conf_bdev_name_ok(name))
+			return ld_fail(ld, NULL,
+				       "section '[%s]': a bdev name is 1..%d letters, digits, '-', "
+				       "'_' or '.'",
+				       hdr, FQ_CONF_BDEV_NAME_MAX);
+		if (i >= 0 && !ld->state)
+			return ld_fail(ld, NULL, "section '[%s]': bdev '%s' is defined twice", hdr,
+				       name);
+		snprintf(ld->bdev, sizeof(ld->bdev), "%s", name);
+		ld->bdev_line = ld->lineno;
+		ld->sect = SECT_BDEV;
+		return;
+	}
+	if (!strcmp(work, "discovery")) {
+		if (*name)
+			return ld_fail(ld, NULL, "section '[%s]': [discovery] takes no name", hdr);
+		ld->sect = SECT_DISCOVERY;
+		return;
+	}
 	if (!strcmp(work, "rpc")) {
 		if (*name)
 			return ld_fail(ld, NULL, "section '[%s]': [rpc] takes no name", hdr);
@@ -570,10 +676,12 @@ static void section_begin(struct loader *ld, const char *s)
 		ld->sect = SECT_POOL;
 		return;
 	}
-	hint = closest(work, kinds, 5);
+	hint = closest(work, kinds, 7);
 	if (hint)
 		return ld_fail(ld, NULL, "unknown section '[%s]'; did you mean '%s'?", hdr, hint);
-	ld_fail(ld, NULL, "unknown section '[%s]' (expected target, port, subsystem, pool or rpc)",
+	ld_fail(ld, NULL,
+		"unknown section '[%s]' (expected target, port, subsystem, pool, bdev, rpc or "
+		"discovery)",
 		hdr);
 }
 
@@ -642,6 +750,8 @@ static int load_file(struct fq_target_conf *c, const char *path, bool state, cha
 	}
 	r = fq_ini_parse(f, MAX_LINE, scan_line, on_pair, &ld, &ld.lineno);
 	fclose(f);
+	if (!ld.rc && r == 0)
+		check_bdev_done(&ld);
 	if (!ld.rc && r == -E2BIG) {
 		ld_fail(&ld, NULL, "line is longer than %d bytes", MAX_LINE);
 	} else if (!ld.rc && r == -EILSEQ) {

@@ -78,6 +78,10 @@ static int ns_option(struct fq_ns_conf *ns, char *opt, unsigned *seen, int *crea
 		return -EINVAL;
 	}
 	*seen |= 1u << k;
+	if (ns->named && (k == OPT_BS || k == OPT_DIRECT || k == OPT_CREATE)) {
+		ns_err(err, errlen, spec, "option '%s' belongs in the named bdev's spec", opt);
+		return -EINVAL;
+	}
 	if ((k == OPT_DIRECT || k == OPT_CREATE) && ns->bdev.kind != FQ_BDEV_FILE) {
 		ns_err(err, errlen, spec, "option '%s' applies only to file namespaces", opt);
 		return -EINVAL;
@@ -146,6 +150,25 @@ static int ns_head(struct fq_ns_conf *ns, char *head, const char *spec, char *er
 			return -ENOMEM;
 		}
 		ns->bdev.path = ns->path;
+	} else if (!strncmp(head, "bdev:", 5)) {
+		/* A named bdev ([bdev "NAME"], bdev_create): opened on its own, used by name. */
+		if (!fq_conf_bdev_name_ok(head + 5)) {
+			ns_err(err, errlen, spec,
+			       "bdev name '%s': 1..%d letters, digits, '-', '_' or '.'", head + 5,
+			       FQ_CONF_BDEV_NAME_MAX);
+			return -EINVAL;
+		}
+		if (ns->nlayers) {
+			ns_err(err, errlen, spec,
+			       "stack modules in the named bdev's own spec, not over bdev:NAME");
+			return -EINVAL;
+		}
+		ns->named = true;
+		ns->path = strdup(head + 5);
+		if (!ns->path) {
+			ns_err(err, errlen, spec, "out of memory");
+			return -ENOMEM;
+		}
 	} else if (!strncmp(head, "vol:", 4) && strlen(head + 4) < PATH_MAX) {
 		/* A volume of a pool from a [pool] section (src/volume/pool_conf.c). */
 		ns->bdev.kind = FQ_BDEV_VOL;
@@ -157,7 +180,8 @@ static int ns_head(struct fq_ns_conf *ns, char *head, const char *spec, char *er
 		ns->bdev.path = ns->path;
 	} else {
 		ns_err(err, errlen, spec,
-		       "'%s': expected ram:SIZE, null:SIZE or file:PATH[:SIZE] (or vol:POOL/NAME "
+		       "'%s': expected ram:SIZE, null:SIZE, file:PATH[:SIZE] or bdev:NAME (or "
+		       "vol:POOL/NAME "
 		       "over a [pool] section), optionally with stacked modules in front "
 		       "(delay:...+ or error:...+)",
 		       head);

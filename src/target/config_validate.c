@@ -187,8 +187,10 @@ static int check_ns(const struct fq_subsys_conf *s, const struct fq_ns_conf *ns,
 	const struct fq_bdev_opts *b = &ns->bdev;
 	const char *why = NULL;
 
-	if (b->kind != FQ_BDEV_RAM && b->kind != FQ_BDEV_NULL && b->kind != FQ_BDEV_FILE &&
-	    b->kind != FQ_BDEV_VOL)
+	if (ns->named) /* the named bdev's own spec was checked when it was added */
+		why = ns->nsid > FQ_CONF_MAX_NSID ? "nsid is above 4294967294" : NULL;
+	else if (b->kind != FQ_BDEV_RAM && b->kind != FQ_BDEV_NULL && b->kind != FQ_BDEV_FILE &&
+		 b->kind != FQ_BDEV_VOL)
 		why = "unknown backend kind";
 	else if (b->block_size != 512 && b->block_size != 4096)
 		why = "block size must be 512 or 4096";
@@ -314,6 +316,43 @@ static int validate_subsys(struct fq_target_conf *c, int idx, char *err, size_t 
 	return fill_ids(s, err, errlen);
 }
 
+/* Every bdev:NAME names a [bdev] section, and no two namespaces the same one. */
+static int validate_named(const struct fq_target_conf *c, char *err, size_t errlen)
+{
+	const char *user[FQ_CONF_MAX_BDEVS] = {0};
+	uint32_t user_nsid[FQ_CONF_MAX_BDEVS] = {0};
+
+	for (int i = 0; i < c->nsubsys; i++) {
+		const struct fq_subsys_conf *s = &c->subsys[i];
+
+		for (int n = 0; n < s->nns; n++) {
+			const struct fq_ns_conf *ns = &s->ns[n];
+			int b;
+
+			if (!ns->named || c->bdevs_elsewhere)
+				continue;
+			b = fq_conf_find_bdev(c, ns->path);
+			if (b < 0) {
+				fq_errf(err, errlen,
+					"subsystem '%s': namespace %u: no [bdev \"%s\"] defined",
+					s->nqn, ns->nsid, ns->path);
+				return -EINVAL;
+			}
+			if (user[b]) {
+				fq_errf(err, errlen,
+					"subsystem '%s': namespace %u: bdev '%s' is used by "
+					"namespace "
+					"%u of %s already",
+					s->nqn, ns->nsid, ns->path, user_nsid[b], user[b]);
+				return -EINVAL;
+			}
+			user[b] = s->nqn;
+			user_nsid[b] = ns->nsid;
+		}
+	}
+	return 0;
+}
+
 int fq_conf_validate(struct fq_target_conf *c, char *err, size_t errlen)
 {
 	if (validate_target(c, err, errlen) < 0 || validate_ports(c, err, errlen) < 0)
@@ -331,5 +370,5 @@ int fq_conf_validate(struct fq_target_conf *c, char *err, size_t errlen)
 	for (int i = 0; i < c->nsubsys; i++)
 		if (validate_subsys(c, i, err, errlen) < 0)
 			return -EINVAL;
-	return 0;
+	return validate_named(c, err, errlen);
 }

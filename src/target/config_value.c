@@ -14,6 +14,7 @@
 
 #include "proto/nvmf.h"
 #include "target/config_int.h"
+#include "util/errf.h"
 #include "util/parse.h"
 
 #define NQN_UUID_PREFIX "nqn.2014-08.org.nvmexpress:uuid:"
@@ -209,6 +210,48 @@ int fq_conf_parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *po
 	if (fq_conf_parse_port(sep + 1, port) < 0)
 		return -EINVAL;
 	return fq_conf_check_addr(host, v6, addr, addrlen);
+}
+
+int fq_conf_parse_referral(const char *s, struct fq_referral_conf *r, char *err, size_t errlen)
+{
+	char listen[INET6_ADDRSTRLEN + 16], msg[256];
+	size_t n = strcspn(s, " \t");
+	const char *nqn = s + n + strspn(s + n, " \t");
+
+	memset(r, 0, sizeof(*r));
+	if (n < sizeof(listen)) {
+		memcpy(listen, s, n);
+		listen[n] = '\0';
+	}
+	if (n >= sizeof(listen) ||
+	    fq_conf_parse_listen(listen, r->addr, sizeof(r->addr), &r->port)) {
+		fq_errf(err, errlen,
+			"'%.*s' is not ADDR:PORT (a numeric IPv4 address, or [IPv6]:PORT)",
+			(int)(n < 80 ? n : 80), s);
+		return -EINVAL;
+	}
+	if (!strcmp(r->addr, "0.0.0.0") || !strcmp(r->addr, "::")) {
+		fq_errf(err, errlen,
+			"'%s' is a wildcard address: a referral names one hosts can reach",
+			r->addr);
+		return -EINVAL;
+	}
+	if (!*nqn)
+		nqn = FQ_DISCOVERY_NQN;
+	if (fq_conf_check_nqn(nqn, msg, sizeof(msg)) < 0) {
+		fq_errf(err, errlen, "referral NQN: %s", msg);
+		return -EINVAL;
+	}
+	snprintf(r->nqn, sizeof(r->nqn), "%s", nqn);
+	return 0;
+}
+
+int fq_conf_find_referral(const struct fq_target_conf *c, const char *addr, uint16_t port)
+{
+	for (int i = 0; i < c->nreferrals; i++)
+		if (c->referrals[i].port == port && !strcmp(c->referrals[i].addr, addr))
+			return i;
+	return -1;
 }
 
 /* ---------------------------------------------------------------------------

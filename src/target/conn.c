@@ -198,9 +198,8 @@ static void lat_record(const struct fq_req *req)
 		return;
 	if (b >= FQ_TGT_LAT_BUCKETS)
 		b = FQ_TGT_LAT_BUCKETS - 1;
-	atomic_fetch_add_explicit(&req->ns->lat[d][b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&req->ns->lat_sum_ns[d], req->q->r->now_ns - req->start_ns,
-				  memory_order_relaxed);
+	fq_stat_add(req->ns->lat[d][b], 1);
+	fq_stat_add(req->ns->lat_sum_ns[d], req->q->r->now_ns - req->start_ns);
 }
 
 void fq_req_free(struct fq_req *req)
@@ -394,9 +393,8 @@ void fq_req_complete(struct fq_req *req, uint16_t status)
 		unsigned sct =
 			(status >> 9) & 7; /* status without the phase bit: SC 1..8, SCT 9..11 */
 
-		atomic_fetch_add_explicit(&req->ns->errors, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&req->ns->errors_sct[sct < 3 ? sct : 3], 1,
-					  memory_order_relaxed);
+		fq_stat_add(req->ns->errors, 1);
+		fq_stat_add(req->ns->errors_sct[sct < 3 ? sct : 3], 1);
 	}
 
 	if (q->state == FQ_CONN_CLOSING) {

@@ -165,8 +165,8 @@ static void exec_rw(struct fq_req *req)
 	if (opc == FQ_IO_WRITE) {
 		req->data_iov.iov_base = req->buf;
 		req->data_iov.iov_len = len;
-		atomic_fetch_add_explicit(&ns->writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&ns->bytes_written, len, memory_order_relaxed);
+		fq_stat_add(ns->writes, 1);
+		fq_stat_add(ns->bytes_written, len);
 		io_submit(req, FQ_BDEV_IO_WRITE, off, len, &req->data_iov, write_done);
 		return;
 	}
@@ -183,8 +183,8 @@ static void exec_rw(struct fq_req *req)
 	}
 	/* Zero copy: RAM and null namespaces are sent from their own memory. */
 	if (b->ops->map_read && b->ops->map_read(b, off, len, &req->data_iov) == 0) {
-		atomic_fetch_add_explicit(&ns->reads, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&ns->bytes_read, len, memory_order_relaxed);
+		fq_stat_add(ns->reads, 1);
+		fq_stat_add(ns->bytes_read, len);
 		fq_req_send_data(req);
 		return;
 	}
@@ -192,8 +192,8 @@ static void exec_rw(struct fq_req *req)
 		fq_req_need_buf(req); /* fq_exec runs again once a buffer is free */
 		return;
 	}
-	atomic_fetch_add_explicit(&ns->reads, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ns->bytes_read, len, memory_order_relaxed);
+	fq_stat_add(ns->reads, 1);
+	fq_stat_add(ns->bytes_read, len);
 	req->data_iov.iov_base = req->buf;
 	req->data_iov.iov_len = len;
 	io_submit(req, FQ_BDEV_IO_READ, off, len, &req->data_iov, read_done);

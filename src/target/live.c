@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Live configuration changes of a running target (the management API of
- * docs/rpc.md): subsystems, hosts, namespaces, listeners, controllers.
+ * docs/rpc.md): subsystems, hosts, namespaces, listeners, discovery
+ * referrals, controllers.
  *
  * These run on a management thread, never on a reactor. Slow work (opening
  * a backend, binding a port) happens before tgt->lock is taken; the lock
@@ -116,6 +117,9 @@ int fq_live_subsys_delete(struct fq_tgt *t, const char *nqn, char *err, size_t e
 	if (s) {
 		/* Connect may have found it just before: ctrl.c checks this flag. */
 		s->deleted = true;
+		/* Its named bdevs may be lent again (cfg_lock is held). */
+		for (uint32_t i = 0; i < fq_subsys_ns(s)->n; i++)
+			fq_tgt_ns_release(fq_subsys_ns(s)->ns[i]);
 		s->next_dead = t->dead_subsys;
 		t->dead_subsys = s;
 		t->genctr++;
@@ -245,7 +249,7 @@ int fq_live_ns_add(struct fq_tgt *t, const char *nqn, struct fq_ns_conf *nc, uin
 	nc->has_nguid = nc->has_uuid = true;
 	nc->bdev.path = nc->path;
 	/* Opening the backend may take long: off the reactors, outside tgt->lock. */
-	ns = fq_tgt_ns_create(nc, err, errlen);
+	ns = fq_tgt_ns_create(t, nqn, nc, err, errlen);
 	if (!ns) {
 		rc = -EINVAL;
 		goto out;
@@ -300,6 +304,7 @@ int fq_live_ns_remove(struct fq_tgt *t, const char *nqn, uint32_t nsid, char *er
 		goto out;
 	}
 	/* Commands in flight may still use it: freed at exit, as on reload. */
+	fq_tgt_ns_release(gone);
 	gone->next_removed = s->removed;
 	s->removed = gone;
 	fq_tgt_post_ns_change(t, s, nsid);
@@ -435,4 +440,46 @@ int fq_live_ctrl_disconnect(struct fq_tgt *t, uint16_t cntlid, char *err, size_t
 	/* The admin queue's reactor closes it on its next tick (a quarter second). */
 	kick_all(t);
 	return 0;
+}
+
+int fq_live_referral(struct fq_tgt *t, const struct fq_referral_conf *r, bool add, char *err,
+		     size_t errlen)
+{
+	struct fq_target_conf *c = t->conf;
+	const char *fmt = strchr(r->addr, ':') ? "[%s]:%u" : "%s:%u";
+	char where[80];
+	int rc = 0, i;
+
+	snprintf(where, sizeof(where), fmt, r->addr, r->port);
+	pthread_mutex_lock(&t->cfg_lock);
+	/* The discovery log reads the list under lock. */
+	pthread_mutex_lock(&t->lock);
+	i = fq_conf_find_referral(c, r->addr, r->port);
+	if (add && i >= 0) {
+		snprintf(err, errlen, "a referral to %s exists already", where);
+		rc = -EEXIST;
+	} else if (add && c->nreferrals >= FQ_CONF_MAX_REFERRALS) {
+		snprintf(err, errlen, "too many referrals (the maximum is %d)",
+			 FQ_CONF_MAX_REFERRALS);
+		rc = -ENOSPC;
+	} else if (add) {
+		c->referrals[c->nreferrals++] = *r;
+	} else if (i < 0) {
+		snprintf(err, errlen, "no referral to %s", where);
+		rc = -ENOENT;
+	} else {
+		memmove(&c->referrals[i], &c->referrals[i + 1],
+			(size_t)(c->nreferrals - i - 1) * sizeof(c->referrals[0]));
+		c->nreferrals--;
+	}
+	if (!rc) {
+		c->has_referrals = true;
+		/* Hosts that kept the log see it changed (GENCTR, NVMe-oF 1.1 Figure 34). */
+		t->genctr++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->cfg_lock);
+	if (!rc)
+		fq_info("discovery referral %s %s", where, add ? "added" : "removed");
+	return rc;
 }

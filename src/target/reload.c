@@ -71,6 +71,7 @@ static int reload_subsys(struct fq_tgt *t, struct fq_subsys *s, const struct fq_
 			continue;
 		}
 		fq_info("subsystem %s: namespace %u removed", s->nqn, ns->nsid);
+		fq_tgt_ns_release(ns);
 		ns->next_removed = s->removed;
 		s->removed = ns;
 		changed[nchanged++] = ns->nsid;
@@ -80,7 +81,7 @@ static int reload_subsys(struct fq_tgt *t, struct fq_subsys *s, const struct fq_
 
 		if (fq_subsys_find_ns(s, sc->ns[i].nsid))
 			continue;
-		ns = fq_tgt_ns_create(&sc->ns[i], err, sizeof(err));
+		ns = fq_tgt_ns_create(t, s->nqn, &sc->ns[i], err, sizeof(err));
 		if (!ns) {
 			fq_err("subsystem %s: cannot add %s", s->nqn, err);
 			continue;

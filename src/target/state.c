@@ -88,6 +88,37 @@ static void put_subsys(FILE *f, struct fq_tgt *t, const struct fq_subsys *s)
 	}
 }
 
+/*
+ * Referrals, when there are any or when there were (then "referral = -",
+ * so that a state file's empty list still replaces the configuration's).
+ */
+static void put_referrals(FILE *f, const struct fq_target_conf *c)
+{
+	if (!c->nreferrals && !c->has_referrals)
+		return;
+	fputs("\n[discovery]\n", f);
+	if (!c->nreferrals)
+		fputs("referral = -\n", f);
+	for (int i = 0; i < c->nreferrals; i++) {
+		const struct fq_referral_conf *r = &c->referrals[i];
+
+		fprintf(f,
+			strchr(r->addr, ':') ? "referral = [%s]:%u %s\n" : "referral = %s:%u %s\n",
+			r->addr, r->port, r->nqn);
+	}
+}
+
+/* Named bdevs, before the namespaces that use them ("bdev:NAME"); cfg_lock is held. */
+static void put_bdevs(FILE *f, struct fq_tgt *t)
+{
+	for (int i = 0; t->bdevs && i < FQ_TGT_BDEV_SLOTS; i++) {
+		const struct fq_tgt_bdev *b = &t->bdevs[i];
+
+		if (b->name[0] && !b->deleted && b->conf.spec)
+			fprintf(f, "\n[bdev \"%s\"]\nspec = %s\n", b->name, b->conf.spec);
+	}
+}
+
 int fq_tgt_dump(struct fq_tgt *t, FILE *f, bool settings)
 {
 	pthread_mutex_lock(&t->cfg_lock);
@@ -103,9 +134,11 @@ int fq_tgt_dump(struct fq_tgt *t, FILE *f, bool settings)
 	pthread_mutex_lock(&t->lock);
 	for (int i = 0; i < t->nports; i++)
 		put_port(f, &t->ports[i].conf);
+	put_bdevs(f, t);
 	for (int i = 0; i < t->nsubsys; i++)
 		if (!t->subsys[i]->discovery)
 			put_subsys(f, t, t->subsys[i]);
+	put_referrals(f, t->conf);
 	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_unlock(&t->cfg_lock);
 	return ferror(f) ? -EIO : 0;
@@ -143,6 +176,47 @@ static int subsys_index(const struct fq_target_conf *c, const char *nqn)
 	return -1;
 }
 
+static void drop_bdev(struct fq_target_conf *c, int i)
+{
+	fq_conf_ns_free(&c->bdevs[i].ns);
+	memmove(&c->bdevs[i], &c->bdevs[i + 1], (size_t)(c->nbdevs - i - 1) * sizeof(c->bdevs[0]));
+	c->nbdevs--;
+}
+
+/* Named bdevs: deleted ones dropped, the state's replace the file's of the same name. */
+static int merge_bdevs(struct fq_target_conf *c, struct fq_target_conf *st, char *err,
+		       size_t errlen)
+{
+	for (int r = 0; r < st->nremoved_bdevs; r++) {
+		int i = fq_conf_find_bdev(c, st->removed_bdevs[r]);
+
+		if (i >= 0)
+			drop_bdev(c, i);
+	}
+	for (int i = 0; i < st->nbdevs; i++) {
+		int k = fq_conf_find_bdev(c, st->bdevs[i].name);
+
+		if (k >= 0)
+			drop_bdev(c, k);
+		if (!c->bdevs) {
+			c->bdevs = calloc(FQ_CONF_MAX_BDEVS, sizeof(*c->bdevs));
+			if (!c->bdevs) {
+				fq_errf(err, errlen, "state: out of memory");
+				return -ENOMEM;
+			}
+		}
+		if (c->nbdevs >= FQ_CONF_MAX_BDEVS) {
+			fq_errf(err, errlen, "state: too many named bdevs (the maximum is %d)",
+				FQ_CONF_MAX_BDEVS);
+			return -EINVAL;
+		}
+		/* The spec (and its path) moves over. */
+		c->bdevs[c->nbdevs++] = st->bdevs[i];
+		memset(&st->bdevs[i].ns, 0, sizeof(st->bdevs[i].ns));
+	}
+	return 0;
+}
+
 int fq_conf_merge_state(struct fq_target_conf *c, struct fq_target_conf *st, char *err,
 			size_t errlen)
 {
@@ -153,6 +227,14 @@ int fq_conf_merge_state(struct fq_target_conf *c, struct fq_target_conf *st, cha
 
 		if (i >= 0)
 			drop_subsys(c, i);
+	}
+	if (merge_bdevs(c, st, err, errlen))
+		return -EINVAL;
+	/* The state's referral list is the whole list: the API may have removed some. */
+	if (st->has_referrals) {
+		c->has_referrals = true;
+		c->nreferrals = st->nreferrals;
+		memcpy(c->referrals, st->referrals, sizeof(c->referrals));
 	}
 	for (int i = 0; i < st->nports; i++) {
 		map[i] = find_port(c, &st->ports[i]);

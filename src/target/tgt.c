@@ -87,11 +87,53 @@ static int cmp_ns(const void *a, const void *b)
 	return x->nsid < y->nsid ? -1 : x->nsid > y->nsid;
 }
 
-struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen)
+int fq_tgt_open_stack(const struct fq_ns_conf *nc, struct fq_bdev **out, char *err, size_t errlen)
 {
-	struct fq_tgt_ns *ns = calloc(1, sizeof(*ns));
 	struct fq_bdev_opts chain[FQ_CONF_MAX_LAYERS];
 	const struct fq_bdev_opts *top = &nc->bdev;
+
+	/* Link the layers, bottom up: each sits on the one after it. */
+	for (int i = nc->nlayers - 1; i >= 0; i--) {
+		chain[i] = nc->layers[i];
+		chain[i].base = top;
+		top = &chain[i];
+	}
+	return fq_bdev_open(top, out, err, errlen);
+}
+
+/* Borrow named bdev nc->path for @ns (the caller holds cfg_lock, or the target is starting). */
+static int borrow(struct fq_tgt *t, const char *nqn, const struct fq_ns_conf *nc,
+		  struct fq_tgt_ns *ns, char *err, size_t errlen)
+{
+	struct fq_tgt_bdev *b = fq_tgt_bdev_find(t, nc->path);
+
+	if (!b) {
+		snprintf(err, errlen, "namespace %u: no bdev named '%s'", nc->nsid, nc->path);
+		return -ENOENT;
+	}
+	if (b->user) {
+		snprintf(err, errlen, "namespace %u: bdev '%s' is used by namespace %u of %s",
+			 nc->nsid, nc->path, b->user->nsid, b->user_nqn);
+		return -EBUSY;
+	}
+	b->user = ns;
+	b->lent = true;
+	snprintf(b->user_nqn, sizeof(b->user_nqn), "%s", nqn);
+	ns->bdev = b->bdev;
+	ns->lender = b;
+	return 0;
+}
+
+void fq_tgt_ns_release(struct fq_tgt_ns *ns)
+{
+	if (ns->lender && ns->lender->user == ns)
+		ns->lender->user = NULL;
+}
+
+struct fq_tgt_ns *fq_tgt_ns_create(struct fq_tgt *t, const char *nqn, const struct fq_ns_conf *nc,
+				   char *err, size_t errlen)
+{
+	struct fq_tgt_ns *ns = calloc(1, sizeof(*ns));
 	char berr[256];
 	int rc;
 
@@ -99,21 +141,23 @@ struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_
 		snprintf(err, errlen, "namespace %u: out of memory", nc->nsid);
 		return NULL;
 	}
-	/* Link the layers, bottom up: each sits on the one after it. */
-	for (int i = nc->nlayers - 1; i >= 0; i--) {
-		chain[i] = nc->layers[i];
-		chain[i].base = top;
-		top = &chain[i];
+	if (nc->named) {
+		rc = borrow(t, nqn, nc, ns, err, errlen);
+	} else {
+		rc = fq_tgt_open_stack(nc, &ns->bdev, berr, sizeof(berr));
+		if (rc)
+			snprintf(err, errlen, "namespace %u: %s", nc->nsid, berr);
 	}
-	rc = fq_bdev_open(top, &ns->bdev, berr, sizeof(berr));
 	if (rc) {
-		snprintf(err, errlen, "namespace %u: %s", nc->nsid, berr);
 		free(ns);
 		return NULL;
 	}
 	if (fq_conf_ns_copy(&ns->conf, nc)) {
 		snprintf(err, errlen, "namespace %u: out of memory", nc->nsid);
-		fq_bdev_close(ns->bdev);
+		if (ns->lender)
+			fq_tgt_ns_release(ns);
+		else
+			fq_bdev_close(ns->bdev);
 		free(ns);
 		return NULL;
 	}
@@ -128,9 +172,14 @@ void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 {
 	struct fq_bdev *b = ns->bdev;
 
-	if (b->ops->sync)
-		b->ops->sync(b); /* durable before the backend goes away */
-	fq_bdev_close(b);
+	if (ns->lender) {
+		/* The registry closes it (fq_tgt_bdevs_close). */
+		fq_tgt_ns_release(ns);
+	} else {
+		if (b->ops->sync)
+			b->ops->sync(b); /* durable before the backend goes away */
+		fq_bdev_close(b);
+	}
 	fq_conf_ns_free(&ns->conf);
 	free(ns);
 }
@@ -138,7 +187,10 @@ void fq_tgt_ns_destroy(struct fq_tgt_ns *ns)
 /* A start that fails leaves no file behind that it created (never an older one). */
 static void ns_discard(struct fq_tgt_ns *ns)
 {
-	fq_bdev_close_discard(ns->bdev);
+	if (ns->lender)
+		fq_tgt_ns_release(ns);
+	else
+		fq_bdev_close_discard(ns->bdev);
 	fq_conf_ns_free(&ns->conf);
 	free(ns);
 }
@@ -206,7 +258,7 @@ struct fq_subsys *fq_subsys_new(struct fq_tgt *t, const struct fq_subsys_conf *s
 	for (int i = 0; i < sc->nns; i++) {
 		char nerr[384];
 
-		ns[n] = fq_tgt_ns_create(&sc->ns[i], nerr, sizeof(nerr));
+		ns[n] = fq_tgt_ns_create(t, sc->nqn, &sc->ns[i], nerr, sizeof(nerr));
 		if (!ns[n]) {
 			snprintf(err, errlen, "subsystem %s %s", sc->nqn, nerr);
 			goto fail;
@@ -869,6 +921,10 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 	rc = fq_pool_conf_open_all(err, errlen);
 	if (rc)
 		return rc;
+	/* Named bdevs before the namespaces that use them. */
+	rc = fq_tgt_bdevs_open(t, err, errlen);
+	if (rc)
+		return rc;
 	for (int i = 0; i < conf->nsubsys; i++) {
 		rc = subsys_create(t, &conf->subsys[i], err, errlen);
 		if (rc)
@@ -971,6 +1027,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 		fq_subsys_free(s, false);
 	}
 	free(t->subsys);
+	fq_tgt_bdevs_close(t);	  /* after the namespaces that borrowed them */
 	fq_pool_conf_close_all(); /* after the last namespace on a volume */
 	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {

@@ -52,6 +52,19 @@ struct fq_reactor;
 struct fq_queue;
 struct fq_ctrl;
 
+/*
+ * Per-command statistics of a namespace (the counters and latency
+ * histograms below): one relaxed atomic add each. A build configured with
+ * -Dio_stats=false compiles them out, to measure what they cost
+ * (bench/stats_cost.sh); the SMART log, iostat and /metrics then report
+ * zeros. Not for production builds.
+ */
+#ifdef FQ_NO_IO_STATS
+#define fq_stat_add(var, n) ((void)sizeof(var), (void)(n))
+#else
+#define fq_stat_add(var, n) atomic_fetch_add_explicit(&(var), (n), memory_order_relaxed)
+#endif
+
 struct fq_tgt_ns {
 	uint32_t nsid;
 	struct fq_bdev *bdev;
@@ -60,6 +73,8 @@ struct fq_tgt_ns {
 	uint8_t lbads;		/* log2(block size) */
 	struct fq_ns_conf conf; /* what it was made from, to compare on reload */
 	struct fq_tgt_ns *next_removed;
+	/* A named bdev's borrower: the bdev belongs to the registry, never closed here. */
+	struct fq_tgt_bdev *lender;
 	/* Statistics for the SMART log; relaxed atomics, no locks. */
 	atomic_uint_fast64_t reads, writes, bytes_read, bytes_written;
 	atomic_uint_fast64_t errors; /* I/O commands completed with an error status */
@@ -72,6 +87,24 @@ struct fq_tgt_ns {
 	atomic_uint_fast64_t lat_sum_ns[2];
 	/* Errors by status: [0] generic, [1] command specific, [2] media, [3] other types. */
 	atomic_uint_fast64_t errors_sct[4];
+};
+
+/*
+ * A named bdev at run time (live_bdev.c): a stack opened on its own
+ * ([bdev] sections, bdev_create) and lent to at most one namespace at a
+ * time ("bdev:NAME"). Slots never move (namespaces point at them); changed
+ * under cfg_lock.
+ */
+#define FQ_TGT_BDEV_SLOTS (2 * FQ_CONF_MAX_BDEVS)
+struct fq_tgt_bdev {
+	char name[FQ_CONF_BDEV_NAME_MAX + 1]; /* "" = a free slot */
+	struct fq_ns_conf conf;		      /* its spec */
+	struct fq_bdev *bdev;
+	struct fq_tgt_ns *user; /* the namespace using it, or NULL */
+	char user_nqn[FQ_CONF_NQN_LEN];
+	/* A namespace used it: a removed one's commands may still be at the bdev. */
+	bool lent;
+	bool deleted; /* deleted after it was lent: hidden, closed at exit */
 };
 
 struct fq_subsys {
@@ -374,7 +407,8 @@ struct fq_tgt {
 	bool start_failed;
 	atomic_int nconns;
 	atomic_uint_fast64_t next_queue_id;
-	uint32_t mdts; /* MDTS exponent (units of 4 KiB) */
+	struct fq_tgt_bdev *bdevs; /* FQ_TGT_BDEV_SLOTS slots */
+	uint32_t mdts;		   /* MDTS exponent (units of 4 KiB) */
 };
 
 /* tgt.c */
@@ -454,7 +488,18 @@ void fq_tgt_release_accept(struct fq_tgt *t);
 int fq_tgt_default_reactors(void);
 /* Apply namespace additions/removals of @conf (SIGHUP). Returns 0 or -errno. */
 int fq_tgt_reload(struct fq_tgt *t, struct fq_target_conf *conf, char *err, size_t errlen);
-struct fq_tgt_ns *fq_tgt_ns_create(const struct fq_ns_conf *nc, char *err, size_t errlen);
+/* @nqn: the subsystem it is for (a named bdev records its borrower). */
+struct fq_tgt_ns *fq_tgt_ns_create(struct fq_tgt *t, const char *nqn, const struct fq_ns_conf *nc,
+				   char *err, size_t errlen);
+/* Open the stack @nc describes (its layers over its bottom bdev). */
+int fq_tgt_open_stack(const struct fq_ns_conf *nc, struct fq_bdev **out, char *err, size_t errlen);
+/* @ns leaves its subsystem: a named bdev it borrowed may be lent again. */
+void fq_tgt_ns_release(struct fq_tgt_ns *ns);
+/* live_bdev.c: open the configuration's named bdevs (start), close them all (exit). */
+int fq_tgt_bdevs_open(struct fq_tgt *t, char *err, size_t errlen);
+void fq_tgt_bdevs_close(struct fq_tgt *t);
+/* Named bdev @name (not deleted), or NULL. */
+struct fq_tgt_bdev *fq_tgt_bdev_find(struct fq_tgt *t, const char *name);
 void fq_tgt_ns_destroy(struct fq_tgt_ns *ns);
 int fq_tgt_ns_table_set(struct fq_subsys *s, struct fq_tgt_ns **ns, uint32_t n);
 /* A subsystem made from @sc, not yet in tgt->subsys. */

@@ -33,11 +33,18 @@ static void check(bool ok)
 /* Echo the parameters back: exercises the getters on checked params. */
 static int m_echo(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
+	json_object *o;
+
 	(void)call;
 	*result = json_object_new_object();
 	json_object_object_add(*result, "s", json_object_new_string(fq_rpc_str(params, "s", "")));
 	json_object_object_add(*result, "i", json_object_new_int64(fq_rpc_int(params, "i", 0)));
 	json_object_object_add(*result, "b", json_object_new_boolean(fq_rpc_bool(params, "b", 0)));
+	if (json_object_object_get_ex(params, "o", &o)) {
+		/* The schema let only an object through. */
+		check(json_object_is_type(o, json_type_object));
+		json_object_object_add(*result, "o", json_object_get(o));
+	}
 	return 0;
 }
 
@@ -62,6 +69,7 @@ static const struct fq_rpc_param params[] = {
 	{"s", FQ_RPC_STRING, true, "a string", 0, 0},
 	{"i", FQ_RPC_INT, false, "an integer", -5, 1024},
 	{"b", FQ_RPC_BOOL, false, "a boolean", 0, 0},
+	{"o", FQ_RPC_OBJECT, false, "an object", 0, 0},
 	{NULL, 0, false, NULL, 0, 0},
 };
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Interoperability: the Linux 6.1 kernel NVMe/TCP host (nvme-cli in qemu,
-# through kpeer/kpeer.sh) against fabriqd. Every scenario discovers or connects,
+# through kpeer/kpeer.sh) against fabriqd. Namespaces added and removed while
+# the host is connected, by SIGHUP (nschange) and over the management socket
+# (rpcchange), reach it through the async event. Every scenario discovers or connects,
 # identifies, writes random data at both ends of every namespace with dd and
 # reads it back (md5), flushes, and in most scenarios builds an ext2 file
 # system, remounts it and verifies the files (scenario copy: sends the Copy
@@ -68,8 +70,56 @@ run_host() {
 	"$KPEER" probe --port $PORT >/dev/null || fail "fabriqd stopped answering after scenario $name"
 }
 
+# One JSON-RPC request on fabriqd's management socket; fails unless it succeeds.
+rpc() { # socket method params-json
+	python3 - "$@" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": sys.argv[2],
+                      "params": json.loads(sys.argv[3])}).encode() + b"\n")
+r = json.loads(s.makefile().readline())
+print(sys.argv[2], json.dumps(r.get("result", r.get("error"))))
+sys.exit(0 if "result" in r else 1)
+PY
+}
+
+# The guest of the nschange scripts: wait for its READY, make the change
+# with @change_fn, then expect the guest's verdict.
+ns_change_scenario() { # name change_fn
+	local name=$1 change=$2
+	"$KPEER" host --target 127.0.0.1:$PORT --nqn $NQN --quiet --no-discover --io-mb 1 \
+		--script "$HERE/nschange-script.sh" >"$WORK/$name.out" 2>&1 &
+	KPPID=$!
+	console=""
+	for _ in $(seq 600); do
+		rundir=$(kpeer_run_dir "$WORK/$name.out")
+		if [ -n "$rundir" ] && grep -q "NSCHANGE: READY" "$rundir/console.log" 2>/dev/null; then
+			console=$rundir/console.log
+			break
+		fi
+		sleep 0.5
+	done
+	[ -n "$console" ] || { cat "$WORK/$name.out"; fail "guest never reached the namespace-change step"; }
+	$change
+	if ! wait "$KPPID"; then
+		tail -40 "$console"
+		tail -20 "$LOG"
+		fail "scenario $name failed"
+	fi
+	grep "NSCHANGE:" "$console"
+}
+
+rpc_change() {
+	rpc "$WORK/fabriqd.sock" ns_add "{\"nqn\": \"$NQN\", \"bdev\": \"ram:8M\", \"nsid\": 3}" ||
+		fail "ns_add over the socket failed"
+	rpc "$WORK/fabriqd.sock" ns_remove "{\"nqn\": \"$NQN\", \"nsid\": 2}" ||
+		fail "ns_remove over the socket failed"
+}
+
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest nschange copy)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(plain digest hdrdigest nschange rpcchange copy)
 
 for s in "${scenarios[@]}"; do
 	case $s in
@@ -135,6 +185,14 @@ INI
 			fail "scenario nschange failed"
 		fi
 		grep "NSCHANGE:" "$console"
+		grep -q "namespace 3 added" "$LOG" || fail "fabriqd did not log the added namespace"
+		stop_target
+		;;
+	rpcchange)
+		# The same change made through the management socket (ns_add, ns_remove):
+		# the guest sees namespace 3 appear and namespace 2 go (nvme list's devices).
+		start_target --ns ram:16M --ns ram:16M --rpc-socket "$WORK/fabriqd.sock"
+		ns_change_scenario rpcchange rpc_change
 		grep -q "namespace 3 added" "$LOG" || fail "fabriqd did not log the added namespace"
 		stop_target
 		;;

@@ -113,6 +113,12 @@ const struct cli_cmd cli_cmds[] = {
 	{"rpc", NULL, "call a method of fabriqd's management socket (docs/rpc.md)", "", cmd_rpc},
 	{"subsystem", NULL, "list and change a running fabriqd's subsystems (fabriq subsystem -h)",
 	 "", cmd_subsystem},
+	{"bdev", NULL,
+	 "named bdevs and the run-time parameters of stacked layers of a running fabriqd (fabriq "
+	 "bdev -h)",
+	 "", cmd_bdev},
+	{"referral", NULL, "list and change a running fabriqd's discovery referrals", "",
+	 cmd_referral},
 	{"pool", NULL, "create, list, delete and check volume pools (fabriq pool -h)", "",
 	 cmd_pool},
 	{"volume", NULL,

@@ -22,6 +22,9 @@ int cli_rpc_call(const char *sock, const char *method, json_object *params, json
 /* The command-line verbs (rpc.c, subsystem.c). */
 int cmd_rpc(int argc, char **argv);
 int cmd_subsystem(int argc, char **argv);
+/* bdev.c, referral.c */
+int cmd_bdev(int argc, char **argv);
+int cmd_referral(int argc, char **argv);
 /* pool.c; pool_check.c for the offline check. */
 int cmd_pool(int argc, char **argv);
 int cmd_volume(int argc, char **argv);

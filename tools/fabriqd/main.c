@@ -8,12 +8,14 @@
  *   fabriqd --listen A:P --nqn N --ns SPEC ...   quick start, one subsystem
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "mgmt/metrics.h"
 #include "mgmt/mgmt.h"
 #include "mgmt/vol_methods.h"
+#include "util/errf.h"
 #include "util/log.h"
 #include "volume/volume.h"
 
@@ -30,6 +33,8 @@
 #define DEFAULT_FILE DEFAULT_FILE_DIR "/default-ns2.img"
 /* The state file in --state-dir (docs/management.md). */
 #define FQ_STATE_FILE "fabriqd.state.ini"
+/* Held (flock) by the daemon that uses the state directory. */
+#define FQ_STATE_LOCK "fabriqd.lock"
 
 static void usage(FILE *f)
 {
@@ -345,8 +350,57 @@ static int emit_pools(FILE *f, void *arg)
 }
 
 /*
+ * One daemon per state directory: two writing the same file would each
+ * overwrite the other's changes, and the one started second would restore
+ * a state the first is still changing. An exclusive flock() on DIR/fabriqd.lock,
+ * held until exit (the descriptor is never closed; the kernel drops the lock
+ * when the process dies, kill -9 included), so a stale lock file is no obstacle.
+ * The holder writes its pid into the file for the refusal message.
+ */
+static int lock_state_dir(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX], pid[32] = "";
+	ssize_t n;
+	int fd, rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, FQ_STATE_LOCK) >= sizeof(path)) {
+		fq_errf(err, errlen, "state directory %s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		fq_errf(err, errlen, "state directory %s: %s: %s", dir, path, strerror(-rc));
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		rc = -errno;
+		if (rc == -EWOULDBLOCK) {
+			n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			fq_errf(err, errlen,
+				"state directory %s is in use by another fabriqd (pid %s, lock "
+				"%s); "
+				"give each daemon a state directory of its own",
+				dir, pid[0] ? pid : "unknown", path);
+			rc = -EBUSY;
+		} else {
+			fq_errf(err, errlen, "state directory %s: locking %s: %s", dir, path,
+				strerror(-rc));
+		}
+		close(fd);
+		return rc;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+		fq_warn("%s: could not record the pid: %s", path, strerror(errno));
+	return 0; /* fd stays open: the lock lasts as long as the process */
+}
+
+/*
  * The state directory: created if missing (mode 0700: the state names
- * hosts and files), and its state merged into the configuration.
+ * hosts and files), locked, and its state merged into the configuration.
  */
 static int open_state(struct fq_target *t, const char *dir, char *path, size_t len, char *err,
 		      size_t errlen)
@@ -362,6 +416,9 @@ static int open_state(struct fq_target *t, const char *dir, char *path, size_t l
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(-rc));
 		return rc;
 	}
+	rc = lock_state_dir(dir, err, errlen);
+	if (rc)
+		return rc;
 	rc = fq_target_load_state(t, path);
 	if (rc)
 		snprintf(err, errlen, "%s", fq_target_last_error(t));

@@ -137,7 +137,9 @@ class TestMethods(RpcTestCase):
                 "volume_create", "volume_list", "volume_info", "volume_resize",
                 "volume_rename", "volume_delete", "volume_snapshot", "volume_clone",
                 "volume_rollback", "volume_flatten", "volume_throttle", "volume_suspend",
-                "volume_resume", "config_dump"}
+                "volume_resume", "config_dump", "referral_add", "referral_remove",
+                "referral_list", "bdev_set_params", "bdev_qos_suspend", "bdev_qos_resume",
+                "bdev_create", "bdev_delete"}
 
     def test_rpc_methods_describe_every_method(self):
         methods = self.rpc.call("rpc_methods")
@@ -401,6 +403,270 @@ class TestProtocolErrors(RpcTestCase):
         self.assertIn("version", self.rpc.call("get_version"))
 
 
+class TestReferrals(RpcTestCase):
+    """Referrals to other discovery services, seen by our host's discover."""
+
+    DISCOVERY = True
+    DISC_NQN = "nqn.2014-08.org.nvmexpress.discovery"
+    OTHER_DISC = "nqn.2026-01.io.fabriq.test:disc2"
+
+    def discover(self):
+        p = self.cli("discover", "-a", ADDR, "-s", str(self.tgt.dport), "--json")
+        return json.loads(p.stdout)["records"]
+
+    def referrals_seen(self):
+        return sorted((r["traddr"], r["trsvcid"], r["subnqn"], r["adrfam"])
+                      for r in self.discover() if r["subtype"] == "referral")
+
+    def test_add_list_discover_remove(self):
+        self.assertEqual(self.rpc.call("referral_list"), [])
+        self.assertEqual(self.referrals_seen(), [])
+        self.assertTrue(self.rpc.call("referral_add", {"address": "192.0.2.10:8009"}))
+        self.assertTrue(self.rpc.call("referral_add", {"address": "[2001:db8::5]:4430",
+                                                       "nqn": self.OTHER_DISC}))
+        self.assertEqual(self.rpc.call("referral_list"), [
+            {"address": "192.0.2.10:8009", "nqn": self.DISC_NQN},
+            {"address": "[2001:db8::5]:4430", "nqn": self.OTHER_DISC}])
+        self.assertEqual(self.referrals_seen(), [
+            ("192.0.2.10", "8009", self.DISC_NQN, "ipv4"),
+            ("2001:db8::5", "4430", self.OTHER_DISC, "ipv6")])
+        # The subsystem entries are still there, with their own subtype.
+        self.assertIn(NQN, [r["subnqn"] for r in self.discover()
+                            if r["subtype"] == "nvme subsystem"])
+        dump = self.rpc.call("config_dump")["config"]
+        self.assertIn("[discovery]\nreferral = 192.0.2.10:8009 %s\n"
+                      "referral = [2001:db8::5]:4430 %s\n" % (self.DISC_NQN, self.OTHER_DISC),
+                      dump)
+
+        err = self.error_of("referral_add", {"address": "192.0.2.10:8009"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 17))
+        self.assertTrue(self.rpc.call("referral_remove", {"address": "192.0.2.10:8009"}))
+        self.assertEqual(self.referrals_seen(),
+                         [("2001:db8::5", "4430", self.OTHER_DISC, "ipv6")])
+        err = self.error_of("referral_remove", {"address": "192.0.2.10:8009"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 2))
+        self.assertTrue(self.rpc.call("referral_remove", {"address": "[2001:db8::5]:4430"}))
+        self.assertEqual(self.referrals_seen(), [])
+        self.assertEqual(self.rpc.call("referral_list"), [])
+
+    def test_host_follows_the_referral_to_another_daemon(self):
+        other_nqn = "nqn.2026-01.io.fabriq.test:behind-referral"
+        other = Fabriqd(["--nqn", other_nqn, "--ns", "ram:4M", "--reactors", "1"],
+                        discovery=True)
+        try:
+            self.rpc.call("referral_add", {"address": "%s:%d" % (ADDR, other.dport)})
+            p = self.cli("discover", "-a", ADDR, "-s", str(self.tgt.dport), "--referrals",
+                         "--json")
+            recs = json.loads(p.stdout)["records"]
+            # Our own subsystem, the referral, and what the other daemon serves, one hop away.
+            self.assertIn((NQN, "nvme subsystem", 0),
+                          [(r["subnqn"], r["subtype"], r["depth"]) for r in recs])
+            self.assertIn((self.DISC_NQN, "referral", str(other.dport), 0),
+                          [(r["subnqn"], r["subtype"], r["trsvcid"], r["depth"]) for r in recs])
+            self.assertIn((other_nqn, "nvme subsystem", str(other.port), 1),
+                          [(r["subnqn"], r["subtype"], r["trsvcid"], r["depth"]) for r in recs])
+            self.rpc.call("referral_remove", {"address": "%s:%d" % (ADDR, other.dport)})
+        finally:
+            rc, reports = other.stop()
+            other.cleanup()
+        self.assertEqual((rc, reports), (0, []))
+
+    def test_bad_referrals_name_the_parameter(self):
+        for params, param in (({"address": "192.0.2.10"}, "address"),
+                              ({"address": "disc.example:8009"}, "address"),
+                              ({"address": "0.0.0.0:8009"}, "address"),
+                              ({"address": "192.0.2.10:8009", "nqn": "iqn.bad"}, "nqn"),
+                              ({"address": 8009}, "address"),
+                              ({}, "address")):
+            err = self.error_of("referral_add", params)
+            self.assertEqual((err["code"], err["data"]["param"]), (-32602, param), params)
+        err = self.error_of("referral_remove", {"address": "nowhere"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "address"))
+        self.assertEqual(self.rpc.call("referral_list"), [])
+
+
+class TestBdevKnobs(RpcTestCase):
+    """Stacked layers' parameters changed while a host reads (lower bounds only)."""
+
+    STACK = "delay:read_us=0,write_us=0+qos:read_iops=0+ram:1M"
+    NSID = 5
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": self.STACK,
+                                                  "nsid": self.NSID}), self.NSID)
+        self.a, self.q = self.pair()
+
+    def tearDown(self):
+        self.close_all(self.a, self.q)
+        self.rpc.call("ns_remove", {"nqn": NQN, "nsid": self.NSID})
+        super().tearDown()
+
+    def layers(self):
+        b = next(b for b in self.rpc.call("bdev_list", {"nqn": NQN}) if b["nsid"] == self.NSID)
+        return [(l["module"], l.get("params")) for l in b["stack"]]
+
+    def timed_read(self):
+        t0 = time.monotonic()
+        c = self.q.read(self.NSID, 0, 8)
+        self.assertEqual(c.status, 0)
+        return time.monotonic() - t0
+
+    def set(self, module, params, **kw):
+        p = {"nqn": NQN, "nsid": self.NSID, "module": module, "params": params}
+        p.update(kw)
+        return self.rpc.request("bdev_set_params", p)
+
+    def test_delay_raised_live_makes_reads_slower(self):
+        qos0 = "read_iops=0,write_iops=0,read_bps=0,write_bps=0,burst_ms=100,max_held=4096"
+        self.assertEqual(self.layers(), [("delay", "read_us=0,write_us=0"), ("qos", qos0),
+                                         ("ram", None)])
+        self.timed_read()
+        self.assertEqual(self.set("delay", {"read_us": 150000})["result"], True)
+        self.assertEqual(self.layers()[0], ("delay", "read_us=150000,write_us=0"))
+        for _ in range(3):
+            self.assertGreaterEqual(self.timed_read(), 0.15)
+        # Writes were left alone, and the new value is what a restart would use.
+        self.assertEqual(self.q.write(self.NSID, 0, os.urandom(4096)).status, 0)
+        dump = self.rpc.call("config_dump")["config"]
+        # Only the layer that changed is rewritten in the namespace's spec.
+        self.assertIn("namespace = delay:read_us=150000,write_us=0+qos:read_iops=0+ram:1M,"
+                      "nsid=%d\n" % self.NSID, dump)
+
+    def test_qos_limit_set_live(self):
+        self.assertEqual(self.set("qos", {"read_iops": 10, "burst_ms": "1"})["result"], True)
+        t0 = time.monotonic()
+        for _ in range(6):
+            self.timed_read()
+        # Six reads at ten per second: at least half a second.
+        self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+        self.assertIn("read_iops=10,", self.layers()[1][1])
+
+    def test_qos_suspend_holds_io_until_resume(self):
+        self.assertTrue(self.rpc.call("bdev_qos_suspend", {"nqn": NQN, "nsid": self.NSID}))
+        err = self.error_of("bdev_qos_suspend", {"nqn": NQN, "nsid": self.NSID})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 114))
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault("c", self.q.read(self.NSID, 0, 8)))
+        t.start()
+        t.join(0.5)
+        self.assertNotIn("c", done, "a read completed while its namespace was suspended")
+        self.assertTrue(self.rpc.call("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID}))
+        t.join(30)
+        self.assertEqual(done["c"].status, 0)
+        err = self.error_of("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 114))
+        err = self.error_of("bdev_qos_resume", {"nqn": NQN, "nsid": self.NSID, "mode": "later"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "mode"))
+
+    def test_error_rule_moved_live(self):
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "nsid": 6,
+                                                  "bdev": "error:op=write,lba=1000+ram:1M"}), 6)
+        try:
+            self.assertEqual(self.q.read(6, 40, 8).status, 0)
+            self.assertTrue(self.rpc.call("bdev_set_params", {
+                "nqn": NQN, "nsid": 6, "module": "error",
+                "params": {"op": "read", "lba": "40-47", "sct": 2, "sc": "0x81"}}))
+            c = self.q.read(6, 40, 8)
+            self.assertEqual(c.code, (2, 0x81), c)
+            self.assertEqual(self.q.read(6, 48, 8).status, 0)
+            self.assertEqual(self.q.write(6, 40, os.urandom(4096)).status, 0)
+            b = next(b for b in self.rpc.call("bdev_list", {"nqn": NQN}) if b["nsid"] == 6)
+            self.assertEqual(b["stack"][0]["params"],
+                             "op=read,action=fail,lba=40-47,count=0,sct=2,sc=129,dnr=0")
+        finally:
+            self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 6})
+
+    def test_bad_requests(self):
+        for params, kw, param in (({"speed": 1}, {}, "params"),
+                                  ({"read_us": 999999999999}, {}, "params"),
+                                  ({"read_us": True}, {}, "params"),
+                                  ({}, {}, "params"),
+                                  ({"read_us": "1,write_us=2"}, {}, "params"),
+                                  ({"read_us": 1}, {"index": 9}, "index"),
+                                  ("read_us=1", {}, "params")):
+            r = self.set("delay", params, **kw)
+            self.assertEqual((r["error"]["code"], r["error"]["data"]["param"]), (-32602, param),
+                             (params, kw))
+        for module, kw, errno in (("error", {}, 2), ("delay", {"index": 1}, 2),
+                                  ("ram", {}, 95)):
+            r = self.set(module, {"read_us": 1}, **kw)
+            self.assertEqual((r["error"]["code"], r["error"]["data"]["errno"]), (-32000, errno),
+                             module)
+        r = self.rpc.request("bdev_set_params", {"nqn": NQN, "nsid": 77, "module": "delay",
+                                                 "params": {"read_us": 1}})
+        self.assertEqual((r["error"]["code"], r["error"]["data"]["errno"]), (-32000, 2))
+        # Nothing changed.
+        self.assertEqual(self.layers()[0], ("delay", "read_us=0,write_us=0"))
+
+
+class TestNamedBdevs(RpcTestCase):
+    """Named bdevs: made on their own, lent to one namespace at a time, data kept."""
+
+    def named(self):
+        return {b["name"]: b for b in self.rpc.call("bdev_list") if b.get("named")}
+
+    def test_create_use_move_delete(self):
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b2",
+                                                      "bdev": "delay:read_us=0+ram:1M"}))
+        b = self.named()["b2"]
+        self.assertEqual((b["spec"], b["nqn"], b["nsid"], b["num_blocks"], b["block_size"]),
+                         ("delay:read_us=0+ram:1M", None, None, 2048, 512))
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 7}), 7)
+        self.assertEqual((self.named()["b2"]["nqn"], self.named()["b2"]["nsid"]), (NQN, 7))
+        a, q = self.pair()
+        data = os.urandom(4096)
+        self.assertEqual(q.write(7, 16, data).status, 0)
+        # One namespace at a time; a used bdev cannot go.
+        err = self.error_of("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 8})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "bdev"))
+        self.assertIn("is used by namespace 7", err["message"])
+        err = self.error_of("bdev_delete", {"name": "b2"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 16))
+        # Its knobs are turned through the namespace, and recorded in its own spec.
+        self.assertTrue(self.rpc.call("bdev_set_params", {
+            "nqn": NQN, "nsid": 7, "module": "delay", "params": {"write_us": 3}}))
+        self.assertEqual(self.named()["b2"]["spec"], "delay:read_us=0,write_us=3+ram:1M")
+        dump = self.rpc.call("config_dump")["config"]
+        self.assertIn('[bdev "b2"]\nspec = delay:read_us=0,write_us=3+ram:1M\n', dump)
+        self.assertIn("namespace = bdev:b2,nsid=7\n", dump)
+        # Moved to another namespace, the data comes along.
+        self.assertTrue(self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 7}))
+        self.assertEqual(self.named()["b2"]["nqn"], None)
+        self.assertEqual(self.rpc.call("ns_add", {"nqn": NQN, "bdev": "bdev:b2", "nsid": 8}), 8)
+        c = q.read(8, 16, 8)
+        self.assertEqual((c.status, c.data), (0, data))
+        self.close_all(a, q)
+        self.assertTrue(self.rpc.call("ns_remove", {"nqn": NQN, "nsid": 8}))
+        self.assertTrue(self.rpc.call("bdev_delete", {"name": "b2"}))
+        self.assertNotIn("b2", self.named())
+        # The name is free again at once (the old bdev closes at exit).
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b2", "bdev": "null:2M,bs=4096"}))
+        self.assertEqual(self.named()["b2"]["num_blocks"], 512)
+        self.assertTrue(self.rpc.call("bdev_delete", {"name": "b2"}))
+        self.assertEqual(self.named(), {})
+
+    def test_bad_requests(self):
+        for params, param in (({"name": "a b", "bdev": "ram:1M"}, "name"),
+                              ({"name": "x" * 32, "bdev": "ram:1M"}, "name"),
+                              ({"name": "b", "bdev": "ram:1M,nsid=3"}, "bdev"),
+                              ({"name": "b", "bdev": "bdev:c"}, "bdev"),
+                              ({"name": "b", "bdev": "tape:1M"}, "bdev")):
+            err = self.error_of("bdev_create", params)
+            self.assertEqual((err["code"], err["data"]["param"]), (-32602, param), params)
+        self.assertTrue(self.rpc.call("bdev_create", {"name": "b", "bdev": "ram:1M"}))
+        err = self.error_of("bdev_create", {"name": "b", "bdev": "ram:1M"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 17))
+        err = self.error_of("ns_add", {"nqn": NQN, "bdev": "bdev:nope"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "bdev"))
+        self.assertIn("no bdev named 'nope'", err["message"])
+        err = self.error_of("ns_add", {"nqn": NQN, "bdev": "delay:read_us=1+bdev:b"})
+        self.assertEqual((err["code"], err["data"]["param"]), (-32602, "bdev"))
+        err = self.error_of("bdev_delete", {"name": "nope"})
+        self.assertEqual((err["code"], err["data"]["errno"]), (-32000, 2))
+        self.assertTrue(self.rpc.call("bdev_delete", {"name": "b"}))
+
+
 class TestConcurrency(RpcTestCase):
 
     def test_100_clients_while_io_runs(self):
@@ -608,6 +874,41 @@ class TestCli(RpcTestCase):
         p = self.cli("rpc", "-S", self.sock + ".none", "get_version", check=False)
         self.assertEqual(p.returncode, 3)
         p = self.cli("rpc", *S, "get_version", "[1]", check=False)
+        self.assertEqual(p.returncode, 2)
+
+    def test_bdev_and_referral_verbs(self):
+        S = ["-S", self.sock]
+        p = self.cli("bdev", "create", "cli1", "delay:read_us=0+ram:2M", *S)
+        self.assertIn("create: done", p.stdout)
+        self.cli("subsystem", "add-ns", NQN, "bdev:cli1", "--nsid", "9", *S)
+        self.cli("bdev", "set", NQN, "9", "delay", "read_us=40,write_us=2", *S)
+        text = self.cli("bdev", "list", *S).stdout
+        self.assertIn("%s namespace 9: 2 MiB\n  delay read_us=40,write_us=2\n  ram\n" % NQN,
+                      text)
+        self.assertIn("bdev cli1: delay:read_us=40,write_us=2+ram:2M, 2 MiB, namespace 9 of %s"
+                      % NQN, text)
+        p = self.cli("bdev", "set", NQN, "9", "delay", "read_us", *S, check=False)
+        self.assertEqual(p.returncode, 2)
+        p = self.cli("bdev", "set", NQN, "9", "qos", "read_iops=1", *S, check=False)
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("no 'qos' layer", p.stderr)
+        p = self.cli("bdev", "delete", "cli1", *S, check=False)
+        self.assertEqual(p.returncode, 6)
+        self.cli("subsystem", "remove-ns", NQN, "9", *S)
+        self.cli("bdev", "delete", "cli1", *S)
+        self.assertEqual([b for b in json.loads(self.cli("bdev", "list", "--json", *S).stdout)
+                          if b.get("named")], [])
+        p = self.cli("bdev", "qos-resume", NQN, "1", "--mode", "later", *S, check=False)
+        self.assertEqual(p.returncode, 6)
+        self.cli("referral", "add", "192.0.2.7:8009", *S)
+        self.cli("referral", "add", "192.0.2.8:8009", "nqn.2026-01.io.fabriq.test:d", *S)
+        self.assertEqual(self.cli("referral", "list", *S).stdout,
+                         "192.0.2.7:8009 nqn.2014-08.org.nvmexpress.discovery\n"
+                         "192.0.2.8:8009 nqn.2026-01.io.fabriq.test:d\n")
+        self.cli("referral", "remove", "192.0.2.7:8009", *S)
+        self.cli("referral", "remove", "192.0.2.8:8009", *S)
+        self.assertEqual(json.loads(self.cli("referral", "list", "--json", *S).stdout), [])
+        p = self.cli("referral", "add", *S, check=False)
         self.assertEqual(p.returncode, 2)
 
     def test_subsystem_verbs(self):

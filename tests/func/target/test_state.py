@@ -311,6 +311,105 @@ class StateTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("incomplete state file", err)
 
+    def test_referrals_survive_restart(self):
+        disc = "nqn.2014-08.org.nvmexpress.discovery"
+        with open(self.ini, "a") as f:
+            f.write("\n[discovery]\nreferral = 192.0.2.1:8009\n")
+        d = self.start()
+        r = d.rpc()
+        self.assertEqual(r.call("referral_list"), [{"address": "192.0.2.1:8009", "nqn": disc}])
+        # The file's referral removed, another added: the state's list wins.
+        r.call("referral_remove", {"address": "192.0.2.1:8009"})
+        r.call("referral_add", {"address": "[2001:db8::9]:8009", "nqn": NQN_B})
+        r.close()
+        d.stop()
+        d = self.start(name="second")
+        r = d.rpc()
+        self.assertEqual(r.call("referral_list"),
+                         [{"address": "[2001:db8::9]:8009", "nqn": NQN_B}])
+        # None left is a list too: the file's does not come back.
+        r.call("referral_remove", {"address": "[2001:db8::9]:8009"})
+        r.close()
+        d.stop()
+        d = self.start(name="third")
+        r = d.rpc()
+        self.assertEqual(r.call("referral_list"), [])
+        r.close()
+        d.stop()
+
+    def test_bdev_params_survive_restart(self):
+        d = self.start()
+        r = d.rpc()
+        nsid = r.call("ns_add", {"nqn": NQN_A, "bdev": "qos:read_iops=100+delay:read_us=5+ram:1M"})
+        r.call("bdev_set_params", {"nqn": NQN_A, "nsid": nsid, "module": "delay",
+                                   "params": {"write_us": 7}})
+        r.call("bdev_set_params", {"nqn": NQN_A, "nsid": nsid, "module": "qos",
+                                   "params": {"read_iops": 250}})
+        before = [b for b in r.call("bdev_list") if b["nsid"] == nsid and b["nqn"] == NQN_A]
+        r.close()
+        d.stop()
+        d = self.start(name="second")
+        r = d.rpc()
+        after = [b for b in r.call("bdev_list") if b["nsid"] == nsid and b["nqn"] == NQN_A]
+        self.assertEqual(after, before)
+        self.assertEqual([(l["module"], l.get("params")) for l in after[0]["stack"]][:2],
+                         [("qos", "read_iops=250,write_iops=0,read_bps=0,write_bps=0,"
+                                  "burst_ms=100,max_held=4096"),
+                          ("delay", "read_us=5,write_us=7")])
+        r.close()
+        d.stop()
+
+    def test_named_bdevs_survive_restart(self):
+        img = os.path.join(self.tmp, "named.img")
+        with open(self.ini, "a") as f:
+            f.write('\n[bdev "fromfile"]\nspec = ram:2M\n')
+        d = self.start()
+        r = d.rpc()
+        named = lambda: {b["name"]: (b["spec"], b["nqn"], b["nsid"])  # noqa: E731
+                         for b in r.call("bdev_list") if b.get("named")}
+        self.assertEqual(named(), {"fromfile": ("ram:2M", None, None)})
+        # The file's bdev deleted, one made live and given to a namespace.
+        r.call("bdev_delete", {"name": "fromfile"})
+        r.call("bdev_create", {"name": "disk", "bdev": "delay:read_us=1+file:%s:1M" % img})
+        r.call("ns_add", {"nqn": NQN_A, "bdev": "bdev:disk", "nsid": 5})
+        r.close()
+        d.stop()
+        d = self.start(name="second")
+        r = d.rpc()
+        self.assertEqual(named(), {"disk": ("delay:read_us=1+file:%s:1M" % img, NQN_A, 5)})
+        r.close()
+        d.stop()
+
+    def test_second_daemon_on_the_same_state_dir_refused(self):
+        d = self.start()
+        r = d.rpc()
+        r.call("subsystem_create", {"nqn": NQN_B})
+        path = os.path.join(self.state, STATE_FILE)
+        with open(path) as f:
+            before = f.read()
+        # Another port, so that only the state directory is shared.
+        other = os.path.join(self.tmp, "other.ini")
+        with open(other, "w") as f:
+            f.write(INI.format(addr=ADDR, port=free_port(), nqn_a=NQN_A, nqn_c=NQN_C))
+        rc, err = run_failing(["-c", other, "--state-dir", self.state])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("state directory %s is in use by another fabriqd (pid %d" %
+                      (self.state, d.proc.pid), err)
+        # The first one still owns the file and keeps saving into it.
+        with open(path) as f:
+            self.assertEqual(f.read(), before)
+        r.call("subsystem_delete", {"nqn": NQN_B})
+        with open(path) as f:
+            self.assertNotIn(NQN_B, f.read())
+        r.close()
+        d.stop()
+        # Its lock ended with it: the next daemon starts on the directory.
+        d = self.start(name="next")
+        r = d.rpc()
+        self.assertNotIn(NQN_B, by_nqn(r.call("subsystem_list")))
+        r.close()
+        d.stop()
+
     def test_config_save_reproduces(self):
         port2 = free_port()
         d = self.start()

@@ -157,6 +157,44 @@ static void test_set(void **state)
 	assert_int_equal(fq_bdev_delay_set(NULL, 1, 1), -EINVAL);
 }
 
+/* Run-time parameters as text: read back, changed in part, refused whole. */
+static void test_params(void **state)
+{
+	struct delay_ctx *c = *state;
+	struct fq_bdev_opts o;
+	char buf[128], err[256];
+
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "read_us=20000,write_us=30000");
+	assert_int_equal(fq_bdev_set_params(c->bdev, "read_us=60000", &o, err, sizeof(err)), 0);
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "read_us=60000,write_us=30000");
+	assert_int_equal(o.kind, FQ_BDEV_DELAY);
+	(void)timed_rw(c, FQ_BDEV_IO_WRITE, 0);
+	assert_true(timed_rw(c, FQ_BDEV_IO_READ, 0) >= 60000);
+	/* A bad key or value anywhere changes nothing. */
+	assert_int_equal(fq_bdev_set_params(c->bdev, "write_us=1,speed=3", NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown parameter 'speed' (read_us, write_us)"));
+	assert_int_equal(
+		fq_bdev_set_params(c->bdev, "write_us=1,read_us=200000000", NULL, err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "bad read_us"));
+	assert_int_equal(fq_bdev_set_params(c->bdev, "read_us", NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is not KEY=VALUE"));
+	assert_int_equal(fq_bdev_set_params(c->bdev, "read_us=1,", NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(fq_bdev_set_params(c->bdev, "", NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "read_us=60000,write_us=30000");
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, 10), -ENOSPC);
+	/* The RAM bdev below has none. */
+	assert_int_equal(fq_bdev_params_text(c->bdev->base, buf, sizeof(buf)), -ENOTSUP);
+	assert_int_equal(fq_bdev_set_params(c->bdev->base, "size=1", NULL, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "ram: no parameters that change at run time"));
+}
+
 /* Write zeroes counts as a write, flush is not delayed but still reaches the base. */
 static void test_other_commands(void **state)
 {
@@ -207,6 +245,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_latency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_commands, setup, teardown),
 		cmocka_unit_test(test_parse),
 	};

@@ -326,6 +326,56 @@ static void test_conf_rule(void **state)
 	assert_int_equal(io_at(c, FQ_BDEV_IO_WRITE, 7, 2, NULL), 0); /* count=1 */
 }
 
+/* The spec's rule as run-time parameters: read back, changed, re-armed. */
+static void test_params(void **state)
+{
+	struct err_ctx *c = *state;
+	char buf[192], err[256];
+	uint16_t st;
+
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "op=write,action=fail,lba=4-7,count=1,sct=0,sc=6,dnr=1");
+	/* Moved to reads of 20..21, with a media status, no limit. */
+	assert_int_equal(fq_bdev_set_params(c->bdev, "op=read,lba=20-21,count=0,sct=2,sc=0x81",
+					    NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "op=read,action=fail,lba=20-21,count=0,sct=2,sc=129,dnr=1");
+	assert_int_equal(io_at(c, FQ_BDEV_IO_WRITE, 4, 4, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(io_at(c, FQ_BDEV_IO_READ, 21, 1, &st), -EIO);
+		assert_int_equal(st, FQ_STATUS(2, 0x81) | FQ_STATUS_DNR);
+	}
+	assert_int_equal(io_at(c, FQ_BDEV_IO_READ, 22, 1, NULL), 0);
+	/* The text it gives back is a spec: set it again, nothing changes. */
+	assert_int_equal(fq_bdev_set_params(c->bdev, buf, NULL, err, sizeof(err)), 0);
+	assert_int_equal(fq_bdev_params_text(c->bdev, err, sizeof(err)), 0);
+	assert_string_equal(err, buf);
+	assert_int_equal(fq_bdev_set_params(c->bdev, "action=tear", NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "action=tear needs tear=BLOCKS"));
+	assert_int_equal(fq_bdev_set_params(c->bdev, "op=sideways", NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "bad op 'sideways'"));
+	assert_int_equal(io_at(c, FQ_BDEV_IO_READ, 20, 1, NULL), -EIO);
+}
+
+/* Without a rule there is nothing to show; setting one arms slot 0. */
+static void test_params_no_rule(void **state)
+{
+	struct err_ctx *c = *state;
+	char buf[128], err[256];
+
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(io_at(c, FQ_BDEV_IO_READ, 9, 1, NULL), 0);
+	assert_int_equal(fq_bdev_set_params(c->bdev, "lba=9", NULL, err, sizeof(err)), 0);
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "op=rw,action=fail,lba=9-9,count=0,dnr=0");
+	assert_int_equal(io_at(c, FQ_BDEV_IO_READ, 9, 1, NULL), -EIO);
+	assert_int_equal(io_at(c, FQ_BDEV_IO_WRITE, 9, 1, NULL), -EIO);
+}
+
 static void test_parse(void **state)
 {
 	static const struct {
@@ -373,6 +423,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf_rule, setup_conf, teardown),
+		cmocka_unit_test_setup_teardown(test_params, setup_conf, teardown),
+		cmocka_unit_test_setup_teardown(test_params_no_rule, setup, teardown),
 		cmocka_unit_test(test_parse),
 	};
 

@@ -201,6 +201,33 @@ static void test_live_change(void **state)
 	assert_int_equal(stats(c).delayed, before);
 }
 
+/* Run-time parameters as text: limits change, the hold limit does not. */
+static void test_params(void **state)
+{
+	struct qctx *c = *state;
+	struct fq_bdev_qos_limits lim;
+	char buf[192], err[256];
+
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "read_iops=0,write_iops=0,read_bps=0,write_bps=0,burst_ms=100,"
+				 "max_held=4096");
+	assert_int_equal(
+		fq_bdev_set_params(c->bdev, "read_iops=100,burst_ms=1", NULL, err, sizeof(err)), 0);
+	assert_int_equal(fq_bdev_qos_get(c->bdev, &lim, NULL), 0);
+	assert_int_equal(lim.read_iops, 100);
+	assert_int_equal(lim.burst_ms, 1);
+	assert_true(run_n(c, FQ_BDEV_IO_READ, 12, 4) >= 90000);
+	assert_int_equal(fq_bdev_set_params(c->bdev, "max_held=5", NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "max_held cannot change at run time"));
+	assert_int_equal(
+		fq_bdev_set_params(c->bdev, "max_held=4096,write_bps=7", NULL, err, sizeof(err)),
+		0);
+	assert_int_equal(fq_bdev_params_text(c->bdev, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "read_iops=100,write_iops=0,read_bps=0,write_bps=7,burst_ms=1,"
+				 "max_held=4096");
+}
+
 /* Options from the spec, and what is refused. */
 static void test_parse(void **state)
 {
@@ -343,6 +370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_iops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_bps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_params, setup, teardown),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test_setup_teardown(test_suspend_resume_normal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_error, setup, teardown),

@@ -680,7 +680,7 @@ static void parse_ns_errors(void **state)
 		{"ram:12Q", "namespace 'ram:12Q': bad size '12Q'"},
 		{"ram:", "bad size ''"},
 		{"ram:0", "bad size '0'"},
-		{"ram", "expected ram:SIZE, null:SIZE or file:PATH[:SIZE]"},
+		{"ram", "expected ram:SIZE, null:SIZE, file:PATH[:SIZE] or bdev:NAME"},
 		{"disk:/x", "expected ram:SIZE"},
 		{"file:", "missing file path"},
 		{"file::1G", "missing file path"},
@@ -1161,6 +1161,116 @@ static void merge_state(void **state)
 	fq_conf_free(&c);
 }
 
+static void referrals(void **state)
+{
+	struct fq_target_conf c, st;
+
+	(void)state;
+	assert_int_equal(load_text(&c,
+				   "[discovery]\nreferral = 192.0.2.1:8009\n"
+				   "referral = [2001:db8::7]:4430 nqn.2024-01.io.fabriq:disc\n"),
+			 0);
+	assert_true(c.has_referrals);
+	assert_int_equal(c.nreferrals, 2);
+	assert_string_equal(c.referrals[0].addr, "192.0.2.1");
+	assert_int_equal(c.referrals[0].port, 8009);
+	assert_string_equal(c.referrals[0].nqn, FQ_DISCOVERY_NQN);
+	assert_string_equal(c.referrals[1].addr, "2001:db8::7");
+	assert_int_equal(c.referrals[1].port, 4430);
+	assert_string_equal(c.referrals[1].nqn, "nqn.2024-01.io.fabriq:disc");
+	assert_int_equal(fq_conf_find_referral(&c, "2001:db8::7", 4430), 1);
+	assert_int_equal(fq_conf_find_referral(&c, "2001:db8::7", 4420), -1);
+
+	/* A state file's list replaces the file's, even an empty one ("-"). */
+	fq_conf_init(&st);
+	write_tmp("[discovery]\nreferral = -\n");
+	assert_int_equal(fq_conf_load_state_file(&st, tmp_path, err, sizeof(err)), 0);
+	unlink(tmp_path);
+	assert_true(st.has_referrals);
+	assert_int_equal(st.nreferrals, 0);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	assert_int_equal(c.nreferrals, 0);
+	fq_conf_free(&st);
+	fq_conf_free(&c);
+	/* A state without [discovery] leaves the file's referrals alone. */
+	assert_int_equal(load_text(&c, "[discovery]\nreferral = 192.0.2.1:8009\n"), 0);
+	fq_conf_init(&st);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	assert_int_equal(c.nreferrals, 1);
+	fq_conf_free(&st);
+	fq_conf_free(&c);
+
+	expect_load_error("[discovery]\nreferral = 192.0.2.1\n", 2, "referral",
+			  "'192.0.2.1' is not ADDR:PORT");
+	expect_load_error("[discovery]\nreferral = disc.example:8009\n", 2, "referral",
+			  "is not ADDR:PORT");
+	expect_load_error("[discovery]\nreferral = 0.0.0.0:8009\n", 2, "referral",
+			  "wildcard address");
+	expect_load_error("[discovery]\nreferral = 192.0.2.1:8009 iqn.x\n", 2, "referral",
+			  "referral NQN");
+	expect_load_error("[discovery]\nreferral = 192.0.2.1:8009\nreferral = 192.0.2.1:8009 " NQN1
+			  "\n",
+			  3, "referral", "listed twice");
+	expect_load_error("[discovery]\nreferrals = 192.0.2.1:8009\n", 2, "referrals",
+			  "unknown key");
+	expect_load_error("[discovery \"x\"]\n", 1, NULL, "takes no name");
+}
+
+static void named_bdevs(void **state)
+{
+	struct fq_target_conf c, st;
+
+	(void)state;
+	assert_int_equal(load_text(&c, PORT_A "[bdev \"b1\"]\nspec = delay:read_us=5+ram:1M\n"
+					      "[bdev \"b2\"]\nspec = null:1M\n" SUB1
+					      "namespace = bdev:b1,nsid=4\n"),
+			 0);
+	assert_int_equal(c.nbdevs, 2);
+	assert_int_equal(fq_conf_find_bdev(&c, "b2"), 1);
+	assert_int_equal(c.bdevs[0].ns.nlayers, 1);
+	assert_true(c.subsys[0].ns[1].named);
+	assert_string_equal(c.subsys[0].ns[1].path, "b1");
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.subsys[0].ns[1].nsid, 4);
+	/* The state's removed_bdev drops one; its own [bdev] replaces one of the same name. */
+	fq_conf_init(&st);
+	write_tmp("[state]\nremoved_bdev = b2\n[bdev \"b1\"]\nspec = ram:2M\n");
+	assert_int_equal(fq_conf_load_state_file(&st, tmp_path, err, sizeof(err)), 0);
+	unlink(tmp_path);
+	assert_int_equal(fq_conf_merge_state(&c, &st, err, sizeof(err)), 0);
+	fq_conf_free(&st);
+	assert_int_equal(c.nbdevs, 1);
+	assert_string_equal(c.bdevs[0].ns.spec, "ram:2M");
+	fq_conf_free(&c);
+
+	/* A reference must name a [bdev], once. */
+	assert_int_equal(load_text(&c, PORT_A SUB1 "namespace = bdev:nope\n"), 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no [bdev \"nope\"] defined"));
+	fq_conf_free(&c);
+	assert_int_equal(load_text(&c, PORT_A "[bdev \"b\"]\nspec = ram:1M\n" SUB1
+					      "namespace = bdev:b\nnamespace = bdev:b\n"),
+			 0);
+	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bdev 'b' is used by namespace 2"));
+	fq_conf_free(&c);
+
+	expect_load_error("[bdev \"b\"]\n[target]\n", 1, NULL, "needs spec = SPEC");
+	expect_load_error("[bdev \"b\"]\n", 1, NULL, "needs spec = SPEC");
+	expect_load_error("[bdev \"b c\"]\n", 1, NULL, "a bdev name is");
+	expect_load_error("[bdev \"b\"]\nspec = ram:1M\n[bdev \"b\"]\nspec = ram:1M\n", 3, NULL,
+			  "defined twice");
+	expect_load_error("[bdev \"b\"]\nspec = ram:1M,nsid=2\n", 2, "spec", "takes no nsid");
+	expect_load_error("[bdev \"b\"]\nspec = bdev:c\n", 2, "spec", "takes no nsid");
+	expect_load_error("[bdev \"b\"]\nsize = 1\n", 2, "size", "unknown key");
+	expect_load_error("[bdev \"b\"]\nspec = vol:p0/v\n", 2, "spec",
+			  "a volume cannot be a named bdev");
+	expect_load_error(SUB1 "namespace = delay:read_us=1+bdev:b\n", 3, "namespace",
+			  "not over bdev:NAME");
+	expect_load_error(SUB1 "namespace = bdev:b,bs=4096\n", 3, "namespace",
+			  "belongs in the named bdev's spec");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1196,6 +1306,8 @@ int main(void)
 		cmocka_unit_test(dash_values),
 		cmocka_unit_test(state_section_only_in_state_files),
 		cmocka_unit_test(merge_state),
+		cmocka_unit_test(referrals),
+		cmocka_unit_test(named_bdevs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
