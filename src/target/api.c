@@ -683,7 +683,7 @@ int fq_target_get_reactor_stats(const struct fq_target *t, int idx,
 	r = &t->tgt->reactors[idx];
 	/* start_ns is set once, before the reactor serves anything. */
 	start = __atomic_load_n(&r->start_ns, __ATOMIC_RELAXED);
-	st->idle_ns = fq_engine_idle_ns((struct fq_engine *)&r->eng, now);
+	st->idle_ns = fq_engine_idle_ns((struct fq_engine *)&r->loop->eng, now);
 	st->busy_ns = start && now - start > st->idle_ns ? now - start - st->idle_ns : 0;
 	return 0;
 }

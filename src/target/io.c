@@ -63,7 +63,7 @@ static void io_submit(struct fq_req *req, enum fq_bdev_io_type type, uint64_t of
 	req->bio.cb = cb;
 	req->bio.cb_arg = req;
 	q->ops++; /* the queue stays alive until the backend answers */
-	rc = fq_bdev_submit(req->ns->bdev, &q->r->eng, &req->bio);
+	rc = fq_bdev_submit(req->ns->bdev, &q->r->loop->eng, &req->bio);
 	if (rc) {
 		q->ops--;
 		fq_req_complete(req, fq_errno_to_status(rc));

@@ -486,7 +486,7 @@ static void arm_accept(struct fq_reactor *r, struct fq_port *p)
 		return;
 	p->reactor = r;
 	p->accept_uop.done = on_accept;
-	sqe = fq_engine_sqe(&r->eng, &p->accept_uop);
+	sqe = fq_engine_sqe(&r->loop->eng, &p->accept_uop);
 	io_uring_prep_accept(sqe, p->fd, NULL, NULL, SOCK_CLOEXEC);
 	p->accept_armed = true;
 }
@@ -593,20 +593,18 @@ static void arm_event(struct fq_reactor *r)
 	struct io_uring_sqe *sqe;
 
 	r->ev_uop.done = on_event;
-	sqe = fq_engine_sqe(&r->eng, &r->ev_uop);
+	sqe = fq_engine_sqe(&r->loop->eng, &r->ev_uop);
 	io_uring_prep_read(sqe, r->evfd, &r->evbuf, sizeof(r->evbuf), 0);
 }
 
 /* Periodic work: keep-alive expiry, dead controllers, idle handshakes. */
-static void on_tick(struct fq_uop *op, int res, uint32_t flags)
+static void on_tick(struct fq_loop *l, struct fq_timer *tm)
 {
-	struct fq_reactor *r = container_of(op, struct fq_reactor, tick_uop);
+	struct fq_reactor *r = container_of(tm, struct fq_reactor, tick);
 	struct fq_tgt *t = r->tgt;
 	struct fq_queue *q, *next;
 
-	(void)res;
-	(void)flags;
-	r->now_ns = fq_now_ns();
+	r->now_ns = l->now_ns;
 	for (q = r->queues; q; q = next) {
 		next = q->next;
 		if (q->state == FQ_CONN_CLOSING) {
@@ -638,13 +636,26 @@ static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 
 static void arm_tick(struct fq_reactor *r)
 {
-	struct io_uring_sqe *sqe;
+	r->tick.fn = on_tick;
+	/* Fails only when the loop's timer heap cannot grow. */
+	if (fq_timer_arm(r->loop, &r->tick, TICK_NS))
+		fq_err("reactor %d: cannot arm its tick: out of memory", r->idx);
+}
 
-	r->tick_uop.done = on_tick;
-	r->tick_ts.tv_sec = 0;
-	r->tick_ts.tv_nsec = TICK_NS;
-	sqe = fq_engine_sqe(&r->eng, &r->tick_uop);
-	io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
+/*
+ * Every turn, before the loop goes to the ring: the sends batched during
+ * the turn leave as one vectored send per connection, receives held back
+ * by the budget resume, and returned buffers go to waiting requests.
+ * Returns non-zero while received bytes still wait (rx_resume), so the
+ * loop does not sleep on them.
+ */
+static int reactor_poll(struct fq_loop *l, struct fq_poller *p)
+{
+	struct fq_reactor *r = container_of(p, struct fq_reactor, poller);
+
+	r->now_ns = l->now_ns;
+	fq_reactor_flush(r);
+	return r->rx_resume != NULL;
 }
 
 /* Commands still being worked on (held AERs and idle queues do not count). */
@@ -673,9 +684,9 @@ static int reactor_abort_held(struct fq_reactor *r)
 		struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 
 		for (uint32_t j = 0; tab && j < tab->n; j++)
-			n += fq_bdev_abort_held(tab->ns[j]->bdev, &r->eng);
+			n += fq_bdev_abort_held(tab->ns[j]->bdev, &r->loop->eng);
 		for (struct fq_tgt_ns *ns = s->removed; ns; ns = ns->next_removed)
-			n += fq_bdev_abort_held(ns->bdev, &r->eng);
+			n += fq_bdev_abort_held(ns->bdev, &r->loop->eng);
 	}
 	return n;
 }
@@ -693,8 +704,7 @@ static void reactor_drain(struct fq_reactor *r)
 	 */
 	while (reactor_busy(r) && fq_now_ns() < deadline) {
 		aborted += reactor_abort_held(r);
-		fq_reactor_flush(r);
-		fq_engine_run(&r->eng, 1, 50000000);
+		fq_loop_turn(r->loop, 50000000);
 	}
 	for (struct fq_queue *q = r->queues, *n; q; q = n) {
 		n = q->next;
@@ -703,8 +713,7 @@ static void reactor_drain(struct fq_reactor *r)
 	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
 	while (r->queues && fq_now_ns() < deadline) {
 		aborted += reactor_abort_held(r);
-		fq_reactor_flush(r);
-		fq_engine_run(&r->eng, 1, 50000000);
+		fq_loop_turn(r->loop, 50000000);
 	}
 	if (aborted)
 		fq_info("reactor %d: %d held command(s) aborted at exit", r->idx, aborted);
@@ -712,44 +721,63 @@ static void reactor_drain(struct fq_reactor *r)
 		fq_warn("reactor %d: connections still busy at exit", r->idx);
 }
 
-static void *reactor_main(void *arg)
+/* On the loop's thread, before the reactor serves anything. */
+static void reactor_begin(struct fq_reactor *r)
 {
-	struct fq_reactor *r = arg;
 	struct fq_tgt *t = r->tgt;
-	uint64_t busy_ns = (uint64_t)t->conf->busy_poll_us * 1000ull;
-	uint64_t last_work = 0;
-	char name[16];
 
-	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
-	pthread_setname_np(pthread_self(), name);
 	r->now_ns = fq_now_ns();
-	r->start_ns = r->now_ns;
+	__atomic_store_n(&r->start_ns, r->now_ns, __ATOMIC_RELAXED);
+	r->poller.fn = reactor_poll;
+	fq_loop_poller_add(r->loop, &r->poller);
 	arm_event(r);
 	arm_tick(r);
 	if (r->acceptor)
 		for (int i = 0; i < t->nports; i++)
 			arm_accept(r, &t->ports[i]);
-	while (!atomic_load(&t->stopping)) {
-		int n;
+}
 
-		fq_reactor_flush(r);
-		if (r->rx_resume || (busy_ns && r->now_ns - last_work < busy_ns))
-			n = fq_engine_run(&r->eng, 0,
-					  0); /* budgeted input waits, or busy-poll window */
-		else
-			n = fq_engine_run(&r->eng, 1, 0); /* sleep until something happens */
-		r->now_ns = fq_now_ns();
-		if (n > 0)
-			last_work = r->now_ns;
-		else if (n < 0 && n != -EINTR)
-			fq_err("reactor %d: io_uring: %s", r->idx, strerror(-n));
-	}
+/* On the loop's thread once the target stops: drain, then leave the loop. */
+static void reactor_end(struct fq_reactor *r)
+{
+	struct fq_tgt *t = r->tgt;
+
 	if (r->acceptor)
 		for (int i = 0; i < t->nports; i++)
 			if (t->ports[i].fd >= 0)
 				shutdown(t->ports[i].fd, SHUT_RDWR);
 	reactor_drain(r);
 	r->stopped = true;
+	fq_timer_cancel(r->loop, &r->tick);
+	fq_loop_poller_remove(r->loop, &r->poller);
+}
+
+static void *reactor_main(void *arg)
+{
+	struct fq_reactor *r = arg;
+	struct fq_tgt *t = r->tgt;
+	struct fq_loop *l = r->loop;
+	uint64_t busy_ns = (uint64_t)t->conf->busy_poll_us * 1000ull;
+	uint64_t last_work = 0;
+	char name[16];
+
+	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
+	pthread_setname_np(pthread_self(), name);
+	reactor_begin(r);
+	while (!atomic_load(&t->stopping)) {
+		/*
+		 * Busy-poll window: for busy_poll_us after the last turn that
+		 * had work, turn without sleeping; then sleep until a
+		 * completion, a message or the tick.
+		 */
+		int n = fq_loop_turn(l, busy_ns && l->now_ns - last_work < busy_ns ? 0 : -1);
+
+		if (n > 0)
+			last_work = l->now_ns;
+		else if (n < 0 && n != -EINTR)
+			fq_err("reactor %d: io_uring: %s", r->idx, strerror(-n));
+	}
+	reactor_end(r);
 	return NULL;
 }
 
@@ -774,6 +802,26 @@ int fq_tgt_default_reactors(void)
 	return ncpu > 2 ? (int)(ncpu / 2) : 1;
 }
 
+/*
+ * The reactor's own loop: 1024 SQEs (many connections, each with a receive
+ * and a send in flight), and for busy_poll_us an engine tuned for polling.
+ * The loop itself does not spin: reactor_main keeps the busy-poll window,
+ * which ends busy_poll_us after the last work and lets the thread sleep.
+ */
+static int reactor_loop_init(struct fq_reactor *r, const struct fq_target_conf *c)
+{
+	struct fq_loop_opts o = {.opts_size = sizeof(o), .ring_entries = 1024};
+	int rc;
+
+	o.busy_poll = c->busy_poll_us > 0;
+	rc = fq_loop_init(&r->own_loop, &o);
+	if (rc)
+		return rc;
+	r->own = true;
+	r->own_loop.busy_poll = false;
+	return 0;
+}
+
 static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 {
 	struct fq_target_conf *c = t->conf;
@@ -793,7 +841,8 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 		pthread_mutex_init(&r->call_mu, NULL);
 		pthread_cond_init(&r->call_cond, NULL);
 		r->evfd = eventfd(0, EFD_CLOEXEC);
-		rc = fq_engine_init_poll(&r->eng, 1024, c->busy_poll_us > 0);
+		r->loop = &r->own_loop;
+		rc = reactor_loop_init(r, c);
 		if (rc == 0)
 			rc = fq_bufpool_init(&r->pool, FQ_TGT_SMALL_BUF, 1024, c->max_transfer,
 					     c->buffers_per_reactor);
@@ -949,7 +998,8 @@ void fq_tgt_destroy(struct fq_tgt *t)
 
 		if (r->started)
 			pthread_join(r->thread, NULL);
-		fq_engine_fini(&r->eng);
+		if (r->own)
+			fq_loop_fini(&r->own_loop);
 		fq_bufpool_fini(&r->pool);
 		if (r->evfd >= 0)
 			close(r->evfd);

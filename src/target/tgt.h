@@ -26,6 +26,7 @@
 #include "proto/tcp_rx.h"
 #include "target/config.h"
 #include "xport/engine.h"
+#include "xport/loop.h"
 
 #define FQ_TGT_MAX_AER 4
 #define FQ_TGT_KAS_MS 100 /* KAS granularity advertised in Identify (100 ms units) */
@@ -303,11 +304,20 @@ struct fq_bufpool {
 	uint32_t size[2];
 };
 
+/*
+ * A reactor: one fq_loop (src/xport/loop.h) and what the target keeps on it.
+ * Its engine is the loop's, its periodic work a loop timer, and other
+ * threads reach it through loop messages. Threaded reactors own their loop
+ * and a thread turning it; a target started on a caller's loop
+ * (fq_target_opts.loop) has one reactor on that loop and no thread.
+ */
 struct fq_reactor {
 	int idx;
 	struct fq_tgt *tgt;
 	pthread_t thread;
-	struct fq_engine eng;
+	struct fq_loop *loop; /* &own_loop, or the caller's */
+	struct fq_loop own_loop;
+	bool own; /* own_loop was set up (threaded reactor) */
 	struct fq_bufpool pool;
 	struct fq_queue *queues;
 	atomic_int nqueues;
@@ -316,6 +326,10 @@ struct fq_reactor {
 	bool wake_pending; /* buffers came back: hand them to waiters at the next flush */
 	/* Queues whose received bytes wait for the next turn (receive budget). */
 	struct fq_queue *rx_resume;
+	/* Runs on every turn of the loop: sends, resumed receives, buffer waiters. */
+	struct fq_poller poller;
+	/* Periodic work (keep-alive expiry, idle handshakes, dead controllers). */
+	struct fq_timer tick;
 	/* Cross-thread inbox: accepted sockets handed over by the acceptor. */
 	pthread_mutex_t inbox_lock;
 	int inbox[256];
@@ -334,10 +348,8 @@ struct fq_reactor {
 	int evfd;
 	uint64_t evbuf;
 	struct fq_uop ev_uop;
-	struct fq_uop tick_uop;
-	struct __kernel_timespec tick_ts;
-	uint64_t now_ns;
-	uint64_t start_ns; /* when the reactor thread started (busy = elapsed - idle) */
+	uint64_t now_ns;   /* the loop's clock at the start of the current turn */
+	uint64_t start_ns; /* when the reactor started (busy = elapsed - idle) */
 	bool acceptor;
 	bool stopped;
 	bool started;
