@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -407,7 +406,6 @@ fail:
 /* ---- reactor -------------------------------------------------------------- */
 
 static void arm_accept(struct fq_reactor *r, struct fq_port *p);
-static void arm_event(struct fq_reactor *r);
 static void arm_tick(struct fq_reactor *r);
 
 static struct fq_reactor *least_loaded(struct fq_tgt *t)
@@ -420,33 +418,55 @@ static struct fq_reactor *least_loaded(struct fq_tgt *t)
 	return best;
 }
 
+/* A socket the acceptor hands to another reactor. */
+struct conn_msg {
+	struct fq_msg m;
+	struct fq_reactor *r;
+	struct fq_port *port;
+	int fd;
+};
+
+static void on_conn_msg(struct fq_loop *l, struct fq_msg *m)
+{
+	struct conn_msg *cm = container_of(m, struct conn_msg, m);
+	struct fq_reactor *r = cm->r;
+
+	r->now_ns = l->now_ns;
+	atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
+	if (atomic_load(&r->tgt->stopping)) {
+		atomic_fetch_sub(&r->tgt->nconns, 1);
+		close(cm->fd);
+	} else {
+		fq_queue_start(r, cm->fd, cm->port);
+	}
+	free(cm);
+}
+
 static void hand_over(struct fq_reactor *self, int fd, struct fq_port *p)
 {
 	struct fq_tgt *t = self->tgt;
 	struct fq_reactor *r = least_loaded(t);
-	uint64_t one = 1;
+	struct conn_msg *cm;
 
 	atomic_fetch_add(&t->nconns, 1);
 	if (r == self) {
 		fq_queue_start(r, fd, p);
 		return;
 	}
-	/* Count it now so the next placement sees the load. */
-	atomic_fetch_add(&r->nqueues, 1);
-	pthread_mutex_lock(&r->inbox_lock);
-	if (r->ninbox == (int)(sizeof(r->inbox) / sizeof(r->inbox[0]))) {
-		pthread_mutex_unlock(&r->inbox_lock);
-		atomic_fetch_sub(&r->nqueues, 1);
+	cm = malloc(sizeof(*cm));
+	if (!cm) {
 		atomic_fetch_sub(&t->nconns, 1);
-		fq_warn("reactor %d inbox full: dropping a connection", r->idx);
+		fq_warn("reactor %d: out of memory: dropping a connection", r->idx);
 		close(fd);
 		return;
 	}
-	r->inbox[r->ninbox] = fd;
-	r->inbox_port[r->ninbox++] = p;
-	pthread_mutex_unlock(&r->inbox_lock);
-	if (write(r->evfd, &one, sizeof(one)) < 0)
-		fq_warn("reactor %d: eventfd write failed: %s", r->idx, strerror(errno));
+	/* Count it now so the next placement sees the load. */
+	atomic_fetch_add(&r->nqueues, 1);
+	cm->m.fn = on_conn_msg;
+	cm->r = r;
+	cm->port = p;
+	cm->fd = fd;
+	fq_loop_post(r->loop, &cm->m);
 }
 
 static void on_accept(struct fq_uop *op, int res, uint32_t flags)
@@ -493,89 +513,73 @@ static void arm_accept(struct fq_reactor *r, struct fq_port *p)
 
 /*
  * A management call posted by fq_tgt_run_on_reactor: it runs here, on the
- * reactor's thread, so it may touch what only this thread touches (a
- * volume pool's state) while no command of this reactor is in progress.
+ * reactor's loop, so it may touch what only this thread touches (a volume
+ * pool's state) while no command of this reactor is in progress. The
+ * message lives on the caller's stack; the caller waits on its condition.
  */
-static void run_posted_call(struct fq_reactor *r)
-{
+struct call_msg {
+	struct fq_msg m;
 	int (*fn)(void *arg);
 	void *arg;
 	int rc;
+	bool done;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+};
 
-	pthread_mutex_lock(&r->inbox_lock);
-	fn = r->call_pending ? r->call_fn : NULL;
-	arg = r->call_arg;
-	r->call_pending = false;
-	pthread_mutex_unlock(&r->inbox_lock);
-	if (!fn)
-		return;
-	rc = fn(arg);
-	pthread_mutex_lock(&r->inbox_lock);
-	r->call_rc = rc;
-	r->call_done = true;
-	pthread_cond_broadcast(&r->call_cond);
-	pthread_mutex_unlock(&r->inbox_lock);
+static void on_call_msg(struct fq_loop *l, struct fq_msg *m)
+{
+	struct call_msg *cm = container_of(m, struct call_msg, m);
+	int rc;
+
+	(void)l;
+	rc = cm->fn(cm->arg);
+	pthread_mutex_lock(&cm->mu);
+	cm->rc = rc;
+	cm->done = true;
+	pthread_cond_signal(&cm->cond);
+	pthread_mutex_unlock(&cm->mu);
 }
 
 int fq_tgt_run_on_reactor(struct fq_tgt *t, int idx, int (*fn)(void *arg), void *arg)
 {
+	struct call_msg cm = {.m.fn = on_call_msg, .fn = fn, .arg = arg};
 	struct fq_reactor *r;
-	uint64_t one = 1;
-	int rc;
 
 	if (idx < 0 || idx >= t->nreactors || !fn)
 		return -EINVAL;
 	r = &t->reactors[idx];
 	if (!r->started || atomic_load(&t->stopping))
 		return -ESHUTDOWN;
-	pthread_mutex_lock(&r->call_mu);
-	pthread_mutex_lock(&r->inbox_lock);
-	r->call_fn = fn;
-	r->call_arg = arg;
-	r->call_done = false;
-	r->call_pending = true;
-	pthread_mutex_unlock(&r->inbox_lock);
-	if (write(r->evfd, &one, sizeof(one)) < 0) {
-		pthread_mutex_lock(&r->inbox_lock);
-		r->call_pending = false;
-		pthread_mutex_unlock(&r->inbox_lock);
-		pthread_mutex_unlock(&r->call_mu);
-		return -errno;
-	}
-	pthread_mutex_lock(&r->inbox_lock);
-	while (!r->call_done)
-		pthread_cond_wait(&r->call_cond, &r->inbox_lock);
-	rc = r->call_rc;
-	pthread_mutex_unlock(&r->inbox_lock);
-	pthread_mutex_unlock(&r->call_mu);
-	return rc;
+	pthread_mutex_init(&cm.mu, NULL);
+	pthread_cond_init(&cm.cond, NULL);
+	fq_loop_post(r->loop, &cm.m);
+	pthread_mutex_lock(&cm.mu);
+	while (!cm.done)
+		pthread_cond_wait(&cm.cond, &cm.mu);
+	pthread_mutex_unlock(&cm.mu);
+	pthread_cond_destroy(&cm.cond);
+	pthread_mutex_destroy(&cm.mu);
+	return cm.rc;
 }
 
-static void on_event(struct fq_uop *op, int res, uint32_t flags)
+/*
+ * "Look again", posted by fq_reactor_kick: namespace changes a reload or a
+ * live change posted to this reactor's controllers, ports added at run
+ * time or released from the hold (the acceptor arms them), the stop (the
+ * turn returns and the reactor sees the flag).
+ */
+static void on_kick(struct fq_loop *l, struct fq_msg *m)
 {
-	struct fq_reactor *r = container_of(op, struct fq_reactor, ev_uop);
-	int fds[256];
-	struct fq_port *ports[256];
-	int n;
+	struct fq_reactor *r = container_of(m, struct fq_reactor, kick_msg);
 
-	(void)res;
-	(void)flags;
-	pthread_mutex_lock(&r->inbox_lock);
-	n = r->ninbox;
-	memcpy(fds, r->inbox, sizeof(int) * (size_t)n);
-	memcpy(ports, r->inbox_port, sizeof(ports[0]) * (size_t)n);
-	r->ninbox = 0;
-	pthread_mutex_unlock(&r->inbox_lock);
-	run_posted_call(r);
-	for (int i = 0; i < n; i++) {
-		atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
-		fq_queue_start(r, fds[i], ports[i]);
-	}
+	/* Cleared first: a kick posted while this runs is run again, not lost. */
+	atomic_store(&r->kick_posted, false);
+	r->now_ns = l->now_ns;
 	for (struct fq_queue *q = r->queues; q; q = q->next)
 		if (q->ctrl && q->qid == 0 && q->state != FQ_CONN_CLOSING)
 			fq_ctrl_take_posted(q->ctrl, r->tgt);
 	if (r->acceptor && !atomic_load(&r->tgt->stopping)) {
-		/* Ports added at run time (live.c) start accepting here. */
 		int nports;
 
 		pthread_mutex_lock(&r->tgt->lock);
@@ -584,17 +588,6 @@ static void on_event(struct fq_uop *op, int res, uint32_t flags)
 		for (int i = 0; i < nports; i++)
 			arm_accept(r, &r->tgt->ports[i]);
 	}
-	if (!r->stopped)
-		arm_event(r);
-}
-
-static void arm_event(struct fq_reactor *r)
-{
-	struct io_uring_sqe *sqe;
-
-	r->ev_uop.done = on_event;
-	sqe = fq_engine_sqe(&r->loop->eng, &r->ev_uop);
-	io_uring_prep_read(sqe, r->evfd, &r->evbuf, sizeof(r->evbuf), 0);
 }
 
 /* Periodic work: keep-alive expiry, dead controllers, idle handshakes. */
@@ -730,7 +723,6 @@ static void reactor_begin(struct fq_reactor *r)
 	__atomic_store_n(&r->start_ns, r->now_ns, __ATOMIC_RELAXED);
 	r->poller.fn = reactor_poll;
 	fq_loop_poller_add(r->loop, &r->poller);
-	arm_event(r);
 	arm_tick(r);
 	if (r->acceptor)
 		for (int i = 0; i < t->nports; i++)
@@ -837,19 +829,16 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 		r->idx = i;
 		r->tgt = t;
 		r->acceptor = i == 0;
-		pthread_mutex_init(&r->inbox_lock, NULL);
-		pthread_mutex_init(&r->call_mu, NULL);
-		pthread_cond_init(&r->call_cond, NULL);
-		r->evfd = eventfd(0, EFD_CLOEXEC);
+		r->kick_msg.fn = on_kick;
+		atomic_init(&r->kick_posted, false);
 		r->loop = &r->own_loop;
 		rc = reactor_loop_init(r, c);
 		if (rc == 0)
 			rc = fq_bufpool_init(&r->pool, FQ_TGT_SMALL_BUF, 1024, c->max_transfer,
 					     c->buffers_per_reactor);
-		if (rc || r->evfd < 0) {
-			snprintf(err, errlen, "reactor %d: %s", i,
-				 rc ? strerror(-rc) : "eventfd failed");
-			return rc ? rc : -EMFILE;
+		if (rc) {
+			snprintf(err, errlen, "reactor %d: %s", i, strerror(-rc));
+			return rc;
 		}
 	}
 	return 0;
@@ -965,7 +954,7 @@ void fq_tgt_hold_accept(struct fq_tgt *t)
 void fq_tgt_release_accept(struct fq_tgt *t)
 {
 	atomic_store(&t->hold_accept, false);
-	/* The acceptor arms the ports when it handles its inbox. */
+	/* The acceptor arms the ports when it runs the kick message. */
 	for (int i = 0; i < t->nreactors; i++)
 		if (t->reactors[i].acceptor)
 			fq_reactor_kick(&t->reactors[i]);
@@ -973,20 +962,15 @@ void fq_tgt_release_accept(struct fq_tgt *t)
 
 void fq_reactor_kick(struct fq_reactor *r)
 {
-	uint64_t one = 1;
-
-	if (r->evfd >= 0 && write(r->evfd, &one, sizeof(one)) < 0)
-		fq_warn("cannot wake reactor %d: %s", r->idx, strerror(errno));
+	if (r->loop && !atomic_exchange(&r->kick_posted, true))
+		fq_loop_post(r->loop, &r->kick_msg);
 }
 
 void fq_tgt_stop(struct fq_tgt *t)
 {
-	uint64_t one = 1;
-
 	atomic_store(&t->stopping, true);
 	for (int i = 0; i < t->nreactors; i++)
-		if (t->reactors[i].evfd >= 0 && write(t->reactors[i].evfd, &one, sizeof(one)) < 0)
-			fq_warn("cannot wake reactor %d", i);
+		fq_reactor_kick(&t->reactors[i]);
 }
 
 void fq_tgt_destroy(struct fq_tgt *t)
@@ -1001,11 +985,6 @@ void fq_tgt_destroy(struct fq_tgt *t)
 		if (r->own)
 			fq_loop_fini(&r->own_loop);
 		fq_bufpool_fini(&r->pool);
-		if (r->evfd >= 0)
-			close(r->evfd);
-		pthread_mutex_destroy(&r->inbox_lock);
-		pthread_mutex_destroy(&r->call_mu);
-		pthread_cond_destroy(&r->call_cond);
 	}
 	free(t->reactors);
 	for (int i = 0; i < t->nports; i++)

@@ -330,24 +330,16 @@ struct fq_reactor {
 	struct fq_poller poller;
 	/* Periodic work (keep-alive expiry, idle handshakes, dead controllers). */
 	struct fq_timer tick;
-	/* Cross-thread inbox: accepted sockets handed over by the acceptor. */
-	pthread_mutex_t inbox_lock;
-	int inbox[256];
-	struct fq_port *inbox_port[256];
-	int ninbox;
 	/*
-	 * A function a management thread runs here (fq_target_run_on_reactor):
-	 * under inbox_lock; call_mu keeps one caller at a time.
+	 * Other threads reach the reactor through messages on its loop: an
+	 * accepted socket handed over by the acceptor (one allocated message
+	 * each), a fq_target_run_on_reactor call (on the caller's stack), and
+	 * kick_msg, "look again": namespace changes posted to controllers,
+	 * ports to accept on, the stop. kick_posted keeps kick_msg on the
+	 * inbox at most once.
 	 */
-	pthread_mutex_t call_mu;
-	pthread_cond_t call_cond;
-	int (*call_fn)(void *arg);
-	void *call_arg;
-	int call_rc;
-	bool call_pending, call_done;
-	int evfd;
-	uint64_t evbuf;
-	struct fq_uop ev_uop;
+	struct fq_msg kick_msg;
+	atomic_bool kick_posted;
 	uint64_t now_ns;   /* the loop's clock at the start of the current turn */
 	uint64_t start_ns; /* when the reactor started (busy = elapsed - idle) */
 	bool acceptor;
