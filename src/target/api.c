@@ -105,7 +105,7 @@ int fq_target_create(const struct fq_target_opts *opts, struct fq_target **out)
 	}
 	if (t->opts.reactors < 0 || t->opts.reactors > 1024 || t->opts.busy_poll_us < -1 ||
 	    t->opts.busy_poll_us > 10000000 || t->opts.log_level < -1 ||
-	    t->opts.log_level > FQ_LOG_DEBUG) {
+	    t->opts.log_level > FQ_LOG_DEBUG || (t->opts.loop && t->opts.reactors > 1)) {
 		free(t);
 		return -EINVAL;
 	}
@@ -237,6 +237,15 @@ int fq_target_start(struct fq_target *t)
 		t->conf.log_level = t->opts.log_level;
 	/* A failed start is final: the namespaces it made are gone again. */
 	t->state = TARGET_STOPPED;
+	if (t->opts.loop) {
+		/* One loop turns one reactor; a file asking for more is a mistake to say. */
+		if (t->conf.reactors > 1)
+			return fail(t, -EINVAL,
+				    "a target on the caller's loop has one reactor, but the "
+				    "configuration asks for %d (reactors)",
+				    t->conf.reactors);
+		t->conf.reactors = 1;
+	}
 	rc = fq_conf_validate(&t->conf, t->err, sizeof(t->err));
 	if (rc)
 		return rc;
@@ -244,7 +253,7 @@ int fq_target_start(struct fq_target *t)
 		if (t->ephemeral[i])
 			t->conf.ports[i].port = 0; /* bind picks one */
 	fq_log_set_level(t->conf.log_level);
-	rc = fq_tgt_create(&t->conf, &t->tgt, t->err, sizeof(t->err));
+	rc = fq_tgt_create_on(&t->conf, t->opts.loop, &t->tgt, t->err, sizeof(t->err));
 	if (!rc && t->hold)
 		fq_tgt_hold_accept(t->tgt);
 	if (!rc)

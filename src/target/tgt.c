@@ -551,6 +551,9 @@ int fq_tgt_run_on_reactor(struct fq_tgt *t, int idx, int (*fn)(void *arg), void 
 	r = &t->reactors[idx];
 	if (!r->started || atomic_load(&t->stopping))
 		return -ESHUTDOWN;
+	/* On a caller's loop, from its own thread: waiting would never end. */
+	if (!r->own && pthread_equal(r->thread, pthread_self()))
+		return fn(arg);
 	pthread_mutex_init(&cm.mu, NULL);
 	pthread_cond_init(&cm.cond, NULL);
 	fq_loop_post(r->loop, &cm.m);
@@ -744,6 +747,42 @@ static void reactor_end(struct fq_reactor *r)
 	fq_loop_poller_remove(r->loop, &r->poller);
 }
 
+/* The acceptor's accepts still armed on the loop's ring. */
+static bool accepts_armed(struct fq_reactor *r)
+{
+	for (int i = 0; r->acceptor && i < r->tgt->nports; i++)
+		if (r->tgt->ports[i].accept_armed)
+			return true;
+	return false;
+}
+
+/*
+ * A reactor on a caller's loop stops on the caller's thread: the loop
+ * outlives the target, so nothing of the reactor may stay on it. The
+ * accepts the listening sockets' shutdown failed come back, a kick posted
+ * by a last live call runs; then the tick and the poller leave.
+ */
+static void reactor_end_embedded(struct fq_reactor *r)
+{
+	uint64_t deadline;
+
+	reactor_end(r);
+	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
+	while ((accepts_armed(r) || atomic_load(&r->kick_posted)) && fq_now_ns() < deadline)
+		fq_loop_turn(r->loop, 10000000);
+	for (int i = 0; r->acceptor && i < r->tgt->nports; i++) {
+		struct fq_port *p = &r->tgt->ports[i];
+
+		if (!p->accept_armed)
+			continue;
+		/* Not seen to end: cancel it, so its completion cannot come later. */
+		io_uring_prep_cancel(fq_engine_sqe_noop(&r->loop->eng), &p->accept_uop, 0);
+		while (p->accept_armed)
+			fq_loop_turn(r->loop, 10000000);
+	}
+	fq_timer_cancel(r->loop, &r->tick); /* a kick's turn may have run the tick */
+}
+
 static void *reactor_main(void *arg)
 {
 	struct fq_reactor *r = arg;
@@ -820,6 +859,8 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 	int rc;
 
 	t->nreactors = c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
+	if (t->loop)
+		t->nreactors = 1; /* one loop, one reactor (api.c checks the configuration) */
 	t->reactors = calloc((size_t)t->nreactors, sizeof(*t->reactors));
 	if (!t->reactors)
 		return -ENOMEM;
@@ -831,8 +872,13 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 		r->acceptor = i == 0;
 		r->kick_msg.fn = on_kick;
 		atomic_init(&r->kick_posted, false);
-		r->loop = &r->own_loop;
-		rc = reactor_loop_init(r, c);
+		if (t->loop) {
+			r->loop = t->loop;
+			rc = 0;
+		} else {
+			r->loop = &r->own_loop;
+			rc = reactor_loop_init(r, c);
+		}
 		if (rc == 0)
 			rc = fq_bufpool_init(&r->pool, FQ_TGT_SMALL_BUF, 1024, c->max_transfer,
 					     c->buffers_per_reactor);
@@ -868,7 +914,8 @@ static int listen_at_start(struct fq_port *p, char *err, size_t errlen)
 	return rc;
 }
 
-static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+static int tgt_create(struct fq_target_conf *conf, struct fq_loop *loop, struct fq_tgt **out,
+		      char *err, size_t errlen)
 {
 	struct fq_tgt *t = calloc(1, sizeof(*t));
 	int rc;
@@ -877,6 +924,7 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 		return -ENOMEM;
 	*out = t;
 	t->conf = conf;
+	t->loop = loop;
 	t->genctr = 1;
 	t->mdts = (uint32_t)__builtin_ctz(conf->max_transfer / 4096);
 	pthread_mutex_init(&t->lock, NULL);
@@ -922,10 +970,16 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
 {
+	return fq_tgt_create_on(conf, NULL, out, err, errlen);
+}
+
+int fq_tgt_create_on(struct fq_target_conf *conf, struct fq_loop *loop, struct fq_tgt **out,
+		     char *err, size_t errlen)
+{
 	int rc;
 
 	*out = NULL;
-	rc = tgt_create(conf, out, err, errlen);
+	rc = tgt_create(conf, loop, out, err, errlen);
 	if (rc && *out)
 		(*out)->start_failed = true;
 	return rc;
@@ -933,6 +987,15 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 
 int fq_tgt_run(struct fq_tgt *t)
 {
+	if (t->loop) {
+		/* On the caller's loop: no thread; its turns serve the target. */
+		struct fq_reactor *r = &t->reactors[0];
+
+		r->thread = pthread_self();
+		reactor_begin(r);
+		r->started = true;
+		return 0;
+	}
 	for (int i = 0; i < t->nreactors; i++) {
 		int rc =
 			pthread_create(&t->reactors[i].thread, NULL, reactor_main, &t->reactors[i]);
@@ -969,6 +1032,13 @@ void fq_reactor_kick(struct fq_reactor *r)
 void fq_tgt_stop(struct fq_tgt *t)
 {
 	atomic_store(&t->stopping, true);
+	if (t->loop) {
+		struct fq_reactor *r = &t->reactors[0];
+
+		if (r->started && !r->stopped)
+			reactor_end_embedded(r);
+		return;
+	}
 	for (int i = 0; i < t->nreactors; i++)
 		fq_reactor_kick(&t->reactors[i]);
 }
@@ -980,7 +1050,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 	for (int i = 0; t->reactors && i < t->nreactors; i++) {
 		struct fq_reactor *r = &t->reactors[i];
 
-		if (r->started)
+		if (r->started && r->own)
 			pthread_join(r->thread, NULL);
 		if (r->own)
 			fq_loop_fini(&r->own_loop);

@@ -314,7 +314,7 @@ struct fq_bufpool {
 struct fq_reactor {
 	int idx;
 	struct fq_tgt *tgt;
-	pthread_t thread;
+	pthread_t thread;     /* the reactor's, or the one that started it on a caller's loop */
 	struct fq_loop *loop; /* &own_loop, or the caller's */
 	struct fq_loop own_loop;
 	bool own; /* own_loop was set up (threaded reactor) */
@@ -357,6 +357,7 @@ struct fq_tgt {
 	struct fq_port *ports;
 	int nreactors;
 	struct fq_reactor *reactors;
+	struct fq_loop *loop; /* the caller's loop (fq_target_opts.loop), or NULL */
 	/*
 	 * lock guards the registry: controllers, the subsystem and port arrays,
 	 * hosts and port masks (read at Connect and for the discovery log).
@@ -442,6 +443,13 @@ uint16_t fq_errno_to_status(int err);
 
 /* tgt.c lifecycle */
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen);
+/*
+ * The same on a caller's loop (@loop non-NULL): one reactor, no thread;
+ * fq_tgt_run, fq_tgt_stop and fq_tgt_destroy are then called on the
+ * loop's thread.
+ */
+int fq_tgt_create_on(struct fq_target_conf *conf, struct fq_loop *loop, struct fq_tgt **out,
+		     char *err, size_t errlen);
 int fq_tgt_run(struct fq_tgt *t);
 /*
  * Keep connections in the listen backlog (before fq_tgt_run) until
