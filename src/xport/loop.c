@@ -372,7 +372,7 @@ int fq_loop_turn(struct fq_loop *l, int64_t max_wait_ns)
 	work += run_pollers(l);
 	if (work || l->busy_poll || atomic_load_explicit(&l->inbox, memory_order_relaxed)) {
 		wait = 0;
-	} else if (l->nheap) {
+	} else if (l->nheap && wait != 0) { /* a spinning turn reads the clock once */
 		uint64_t now = fq_loop_now_ns(), due = l->heap[0]->deadline_ns;
 		int64_t until = due > now ? (int64_t)(due - now) : 0;
 
