@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Target lifecycle: subsystems and namespaces from the configuration,
- * listening ports, reactor threads (one io_uring each) and their loop,
- * connection placement and orderly shutdown.
+ * listening ports, reactors (one fq_loop each, on a thread of their own or
+ * on the caller's loop), connection placement and orderly shutdown.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,7 +2,8 @@
 /*
  * Target internals shared by the files of src/target/.
  *
- * Threading: each reactor thread owns one engine (io_uring), its
+ * Threading: each reactor is one fq_loop (its own thread's, or the caller's
+ * with fq_target_opts.loop) and owns the loop's engine (io_uring), its
  * connections (queues), their requests and a buffer pool. A queue is touched
  * only by its reactor. Controllers are shared between the reactor of their
  * admin queue and the reactors of their I/O queues; everything a non-owner
