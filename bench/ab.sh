@@ -17,7 +17,9 @@
 # rounds move by 10-30%: read the spread before the verdict.
 #
 # Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5),
-# WARMUP (1), NS_SIZE (1G), ROUNDS (3), MODES ("default poll").
+# WARMUP (1), NS_SIZE (1G), ROUNDS (3), MODES ("default poll"), CASES
+# (workload:QD pairs, default "randread:1 randread:32 randread:128
+# randwrite:1 randwrite:32 randwrite:128").
 # Results: bench/results/<time>-ab/{raw.jsonl,results.json,results.md}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +66,10 @@ start_target() { # build-dir busy-poll-us
 }
 stop_target() { bench_stop_fabriqd; }
 
-cases=("randread 1" "randread 32" "randread 128" "randwrite 1" "randwrite 32" "randwrite 128")
+read -r -a cases <<<"${CASES:-randread:1 randread:32 randread:128 randwrite:1 randwrite:32 randwrite:128}"
+for c in "${cases[@]}"; do
+	[[ $c =~ ^rand(read|write):[1-9][0-9]*$ ]] || { echo "CASES takes randread:QD and randwrite:QD, not '$c'" >&2; exit 2; }
+done
 for round in $(seq 1 "$ROUNDS"); do
 	for mode in $MODES; do
 		for rev in "$OLD" "$NEW"; do
@@ -74,7 +79,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" -w write -o 128k -q 32 -t 1 \
 				--json >/dev/null
 			for c in "${cases[@]}"; do
-				read -r wl qd <<<"$c"
+				wl=${c%%:*} qd=${c#*:}
 				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" -w "$wl" -o 4k -q "$qd" \
 					-t "$SECS" --warmup "$WARMUP" --disable-sqflow \
 					$([ "$mode" = poll ] && echo --poll || echo --no-poll) --json | python3 -c "

@@ -27,6 +27,16 @@
  * is made from them. The target does not handle signals; a program that
  * wants SIGPIPE ignored (a host may close its socket at any time) does so.
  *
+ * On the caller's loop (fq_target_opts.loop, an fq_loop of fabriq/loop.h
+ * from libfabriq): the target has one reactor and starts no thread. The
+ * loop's turns (fq_loop_run() or fq_loop_turn() on the thread that owns the
+ * loop) serve its connections, next to whatever else runs on that loop,
+ * such as controllers and qpairs of fabriq/host.h. fq_target_start(),
+ * fq_target_stop() and fq_target_destroy() are then called on the loop's
+ * thread, and stop turns the loop until the target's connections are
+ * closed. Destroy the target before the loop. The live calls below may
+ * still come from other threads while the loop turns.
+ *
  * Errors: functions return 0 or a negative errno value;
  * fq_target_last_error() then gives a sentence naming what was wrong.
  */
@@ -43,6 +53,7 @@ extern "C" {
 #endif
 
 struct fq_target;
+struct fq_loop; /* fabriq/loop.h */
 
 #define FQ_TARGET_NQN_LEN 223 /* NVMe Base 2.0 §4.5 */
 
@@ -55,6 +66,13 @@ struct fq_target_opts {
 	int reactors;	      /* reactor threads; 0: configuration (default) */
 	int64_t busy_poll_us; /* spin before sleeping when idle; -1: configuration */
 	int log_level;	      /* FQ_LOG_* of fabriq/log.h; -1: configuration (info) */
+	/*
+	 * Run on this loop (see "On the caller's loop" above) instead of
+	 * reactor threads: one reactor (reactors 0 or 1, and a configuration
+	 * file that asks for more fails the start); busy_poll_us has no effect,
+	 * the loop's own busy_poll option decides. NULL (default): threads.
+	 */
+	struct fq_loop *loop;
 };
 
 /** fq_target_opts_init() - Fill @opts with defaults. @opts_size: sizeof(*opts). */
@@ -63,7 +81,8 @@ void fq_target_opts_init(struct fq_target_opts *opts, size_t opts_size);
 /**
  * fq_target_create() - Create a target with no ports and no subsystems.
  * @opts: options, or NULL for defaults.
- * Return: 0, -EINVAL for a bad option, or -ENOMEM.
+ * Return: 0, -EINVAL for a bad option (loop with more than one reactor
+ * included), or -ENOMEM.
  */
 int fq_target_create(const struct fq_target_opts *opts, struct fq_target **out);
 
@@ -145,8 +164,10 @@ int fq_target_reload_config(struct fq_target *t);
 
 /**
  * fq_target_stop() - Stop accepting connections, finish in-flight commands,
- * flush file namespaces and join the reactor threads. Idempotent; does
- * nothing on a target that never started.
+ * flush file namespaces and join the reactor threads (on a caller's loop:
+ * turn that loop until the connections are closed and nothing of the
+ * target is left on it). Idempotent; does nothing on a target that never
+ * started.
  */
 void fq_target_stop(struct fq_target *t);
 
@@ -461,7 +482,10 @@ int fq_target_save_state(struct fq_target *t, const char *path);
  * between two of its turns, and wait for it: for work on state only that
  * thread may touch (a volume pool whose namespaces it serves). @fn must not
  * block for long: the reactor's connections wait meanwhile. Not from a
- * reactor. Return: what @fn returned; -EINVAL for a bad @idx; -ESHUTDOWN
+ * reactor thread. On a caller's loop, from another thread the call waits
+ * for one of the loop's turns; from the thread that started the target
+ * (the loop's), @fn runs at once.
+ * Return: what @fn returned; -EINVAL for a bad @idx; -ESHUTDOWN
  * when the target is not running.
  */
 int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg);

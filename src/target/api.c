@@ -109,7 +109,7 @@ int fq_target_create(const struct fq_target_opts *opts, struct fq_target **out)
 	}
 	if (t->opts.reactors < 0 || t->opts.reactors > 1024 || t->opts.busy_poll_us < -1 ||
 	    t->opts.busy_poll_us > 10000000 || t->opts.log_level < -1 ||
-	    t->opts.log_level > FQ_LOG_DEBUG) {
+	    t->opts.log_level > FQ_LOG_DEBUG || (t->opts.loop && t->opts.reactors > 1)) {
 		free(t);
 		return -EINVAL;
 	}
@@ -241,6 +241,15 @@ int fq_target_start(struct fq_target *t)
 		t->conf.log_level = t->opts.log_level;
 	/* A failed start is final: the namespaces it made are gone again. */
 	t->state = TARGET_STOPPED;
+	if (t->opts.loop) {
+		/* One loop turns one reactor; a file asking for more is a mistake to say. */
+		if (t->conf.reactors > 1)
+			return fail(t, -EINVAL,
+				    "a target on the caller's loop has one reactor, but the "
+				    "configuration asks for %d (reactors)",
+				    t->conf.reactors);
+		t->conf.reactors = 1;
+	}
 	rc = fq_conf_validate(&t->conf, t->err, sizeof(t->err));
 	if (rc)
 		return rc;
@@ -248,7 +257,7 @@ int fq_target_start(struct fq_target *t)
 		if (t->ephemeral[i])
 			t->conf.ports[i].port = 0; /* bind picks one */
 	fq_log_set_level(t->conf.log_level);
-	rc = fq_tgt_create(&t->conf, &t->tgt, t->err, sizeof(t->err));
+	rc = fq_tgt_create_on(&t->conf, t->opts.loop, &t->tgt, t->err, sizeof(t->err));
 	if (!rc && t->hold)
 		fq_tgt_hold_accept(t->tgt);
 	if (!rc)
@@ -853,7 +862,7 @@ int fq_target_get_reactor_stats(const struct fq_target *t, int idx,
 	r = &t->tgt->reactors[idx];
 	/* start_ns is set once, before the reactor serves anything. */
 	start = __atomic_load_n(&r->start_ns, __ATOMIC_RELAXED);
-	st->idle_ns = fq_engine_idle_ns((struct fq_engine *)&r->eng, now);
+	st->idle_ns = fq_engine_idle_ns((struct fq_engine *)&r->loop->eng, now);
 	st->busy_ns = start && now - start > st->idle_ns ? now - start - st->idle_ns : 0;
 	return 0;
 }

@@ -274,7 +274,7 @@ static void tx_post(struct fq_queue *q)
 	q->msg.msg_iovlen = (size_t)n;
 	q->tx_posted = true;
 	q->ops++;
-	fq_engine_sendmsg(&q->r->eng, &q->tx_uop, q->fd, &q->msg, MSG_NOSIGNAL);
+	fq_engine_sendmsg(&q->r->loop->eng, &q->tx_uop, q->fd, &q->msg, MSG_NOSIGNAL);
 }
 
 static size_t tx_len(const struct fq_tx *tx)
@@ -689,7 +689,7 @@ static bool post_recv_direct(struct fq_queue *q)
 	memset(&q->rx_msg, 0, sizeof(q->rx_msg));
 	q->rx_msg.msg_iov = q->rx_iov;
 	q->rx_msg.msg_iovlen = 2;
-	fq_engine_recvmsg(&q->r->eng, &q->rx_uop, q->fd, &q->rx_msg);
+	fq_engine_recvmsg(&q->r->loop->eng, &q->rx_uop, q->fd, &q->rx_msg);
 	q->rx_posted = true;
 	q->ops++;
 	return true;
@@ -702,7 +702,7 @@ static void post_recv(struct fq_queue *q)
 	q->rx_zc = 0;
 	if (post_recv_direct(q))
 		return;
-	fq_engine_recv(&q->r->eng, &q->rx_uop, q->fd, q->rxbuf, FQ_TGT_RXBUF);
+	fq_engine_recv(&q->r->loop->eng, &q->rx_uop, q->fd, q->rxbuf, FQ_TGT_RXBUF);
 	q->rx_posted = true;
 	q->ops++;
 }

@@ -63,7 +63,7 @@ static void io_submit(struct fq_req *req, enum fq_bdev_io_type type, uint64_t of
 	req->bio.cb = cb;
 	req->bio.cb_arg = req;
 	q->ops++; /* the queue stays alive until the backend answers */
-	rc = fq_bdev_submit(req->ns->bdev, &q->r->eng, &req->bio);
+	rc = fq_bdev_submit(req->ns->bdev, &q->r->loop->eng, &req->bio);
 	if (rc) {
 		q->ops--;
 		fq_req_complete(req, fq_errno_to_status(rc));
@@ -349,7 +349,7 @@ static void exec_copy(struct fq_req *req)
 	atomic_fetch_add_explicit(&ns->writes, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ns->bytes_written, req->bio.length, memory_order_relaxed);
 	req->q->ops++; /* the queue stays alive until the backend answers */
-	rc = fq_bdev_copy(ns->bdev, &req->q->r->eng, &req->bio);
+	rc = fq_bdev_copy(ns->bdev, &req->q->r->loop->eng, &req->bio);
 	if (rc) {
 		req->q->ops--;
 		free(req->copy);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Target lifecycle: subsystems and namespaces from the configuration,
- * listening ports, reactor threads (one io_uring each) and their loop,
- * connection placement and orderly shutdown.
+ * listening ports, reactors (one fq_loop each, on a thread of their own or
+ * on the caller's loop), connection placement and orderly shutdown.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -459,7 +458,6 @@ fail:
 /* ---- reactor -------------------------------------------------------------- */
 
 static void arm_accept(struct fq_reactor *r, struct fq_port *p);
-static void arm_event(struct fq_reactor *r);
 static void arm_tick(struct fq_reactor *r);
 
 static struct fq_reactor *least_loaded(struct fq_tgt *t)
@@ -472,33 +470,55 @@ static struct fq_reactor *least_loaded(struct fq_tgt *t)
 	return best;
 }
 
+/* A socket the acceptor hands to another reactor. */
+struct conn_msg {
+	struct fq_msg m;
+	struct fq_reactor *r;
+	struct fq_port *port;
+	int fd;
+};
+
+static void on_conn_msg(struct fq_loop *l, struct fq_msg *m)
+{
+	struct conn_msg *cm = container_of(m, struct conn_msg, m);
+	struct fq_reactor *r = cm->r;
+
+	r->now_ns = l->now_ns;
+	atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
+	if (atomic_load(&r->tgt->stopping)) {
+		atomic_fetch_sub(&r->tgt->nconns, 1);
+		close(cm->fd);
+	} else {
+		fq_queue_start(r, cm->fd, cm->port);
+	}
+	free(cm);
+}
+
 static void hand_over(struct fq_reactor *self, int fd, struct fq_port *p)
 {
 	struct fq_tgt *t = self->tgt;
 	struct fq_reactor *r = least_loaded(t);
-	uint64_t one = 1;
+	struct conn_msg *cm;
 
 	atomic_fetch_add(&t->nconns, 1);
 	if (r == self) {
 		fq_queue_start(r, fd, p);
 		return;
 	}
-	/* Count it now so the next placement sees the load. */
-	atomic_fetch_add(&r->nqueues, 1);
-	pthread_mutex_lock(&r->inbox_lock);
-	if (r->ninbox == (int)(sizeof(r->inbox) / sizeof(r->inbox[0]))) {
-		pthread_mutex_unlock(&r->inbox_lock);
-		atomic_fetch_sub(&r->nqueues, 1);
+	cm = malloc(sizeof(*cm));
+	if (!cm) {
 		atomic_fetch_sub(&t->nconns, 1);
-		fq_warn("reactor %d inbox full: dropping a connection", r->idx);
+		fq_warn("reactor %d: out of memory: dropping a connection", r->idx);
 		close(fd);
 		return;
 	}
-	r->inbox[r->ninbox] = fd;
-	r->inbox_port[r->ninbox++] = p;
-	pthread_mutex_unlock(&r->inbox_lock);
-	if (write(r->evfd, &one, sizeof(one)) < 0)
-		fq_warn("reactor %d: eventfd write failed: %s", r->idx, strerror(errno));
+	/* Count it now so the next placement sees the load. */
+	atomic_fetch_add(&r->nqueues, 1);
+	cm->m.fn = on_conn_msg;
+	cm->r = r;
+	cm->port = p;
+	cm->fd = fd;
+	fq_loop_post(r->loop, &cm->m);
 }
 
 static void on_accept(struct fq_uop *op, int res, uint32_t flags)
@@ -538,96 +558,83 @@ static void arm_accept(struct fq_reactor *r, struct fq_port *p)
 		return;
 	p->reactor = r;
 	p->accept_uop.done = on_accept;
-	sqe = fq_engine_sqe(&r->eng, &p->accept_uop);
+	sqe = fq_engine_sqe(&r->loop->eng, &p->accept_uop);
 	io_uring_prep_accept(sqe, p->fd, NULL, NULL, SOCK_CLOEXEC);
 	p->accept_armed = true;
 }
 
 /*
  * A management call posted by fq_tgt_run_on_reactor: it runs here, on the
- * reactor's thread, so it may touch what only this thread touches (a
- * volume pool's state) while no command of this reactor is in progress.
+ * reactor's loop, so it may touch what only this thread touches (a volume
+ * pool's state) while no command of this reactor is in progress. The
+ * message lives on the caller's stack; the caller waits on its condition.
  */
-static void run_posted_call(struct fq_reactor *r)
-{
+struct call_msg {
+	struct fq_msg m;
 	int (*fn)(void *arg);
 	void *arg;
 	int rc;
+	bool done;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+};
 
-	pthread_mutex_lock(&r->inbox_lock);
-	fn = r->call_pending ? r->call_fn : NULL;
-	arg = r->call_arg;
-	r->call_pending = false;
-	pthread_mutex_unlock(&r->inbox_lock);
-	if (!fn)
-		return;
-	rc = fn(arg);
-	pthread_mutex_lock(&r->inbox_lock);
-	r->call_rc = rc;
-	r->call_done = true;
-	pthread_cond_broadcast(&r->call_cond);
-	pthread_mutex_unlock(&r->inbox_lock);
+static void on_call_msg(struct fq_loop *l, struct fq_msg *m)
+{
+	struct call_msg *cm = container_of(m, struct call_msg, m);
+	int rc;
+
+	(void)l;
+	rc = cm->fn(cm->arg);
+	pthread_mutex_lock(&cm->mu);
+	cm->rc = rc;
+	cm->done = true;
+	pthread_cond_signal(&cm->cond);
+	pthread_mutex_unlock(&cm->mu);
 }
 
 int fq_tgt_run_on_reactor(struct fq_tgt *t, int idx, int (*fn)(void *arg), void *arg)
 {
+	struct call_msg cm = {.m.fn = on_call_msg, .fn = fn, .arg = arg};
 	struct fq_reactor *r;
-	uint64_t one = 1;
-	int rc;
 
 	if (idx < 0 || idx >= t->nreactors || !fn)
 		return -EINVAL;
 	r = &t->reactors[idx];
 	if (!r->started || atomic_load(&t->stopping))
 		return -ESHUTDOWN;
-	pthread_mutex_lock(&r->call_mu);
-	pthread_mutex_lock(&r->inbox_lock);
-	r->call_fn = fn;
-	r->call_arg = arg;
-	r->call_done = false;
-	r->call_pending = true;
-	pthread_mutex_unlock(&r->inbox_lock);
-	if (write(r->evfd, &one, sizeof(one)) < 0) {
-		pthread_mutex_lock(&r->inbox_lock);
-		r->call_pending = false;
-		pthread_mutex_unlock(&r->inbox_lock);
-		pthread_mutex_unlock(&r->call_mu);
-		return -errno;
-	}
-	pthread_mutex_lock(&r->inbox_lock);
-	while (!r->call_done)
-		pthread_cond_wait(&r->call_cond, &r->inbox_lock);
-	rc = r->call_rc;
-	pthread_mutex_unlock(&r->inbox_lock);
-	pthread_mutex_unlock(&r->call_mu);
-	return rc;
+	/* On a caller's loop, from its own thread: waiting would never end. */
+	if (!r->own && pthread_equal(r->thread, pthread_self()))
+		return fn(arg);
+	pthread_mutex_init(&cm.mu, NULL);
+	pthread_cond_init(&cm.cond, NULL);
+	fq_loop_post(r->loop, &cm.m);
+	pthread_mutex_lock(&cm.mu);
+	while (!cm.done)
+		pthread_cond_wait(&cm.cond, &cm.mu);
+	pthread_mutex_unlock(&cm.mu);
+	pthread_cond_destroy(&cm.cond);
+	pthread_mutex_destroy(&cm.mu);
+	return cm.rc;
 }
 
-static void on_event(struct fq_uop *op, int res, uint32_t flags)
+/*
+ * "Look again", posted by fq_reactor_kick: namespace changes a reload or a
+ * live change posted to this reactor's controllers, ports added at run
+ * time or released from the hold (the acceptor arms them), the stop (the
+ * turn returns and the reactor sees the flag).
+ */
+static void on_kick(struct fq_loop *l, struct fq_msg *m)
 {
-	struct fq_reactor *r = container_of(op, struct fq_reactor, ev_uop);
-	int fds[256];
-	struct fq_port *ports[256];
-	int n;
+	struct fq_reactor *r = container_of(m, struct fq_reactor, kick_msg);
 
-	(void)res;
-	(void)flags;
-	pthread_mutex_lock(&r->inbox_lock);
-	n = r->ninbox;
-	memcpy(fds, r->inbox, sizeof(int) * (size_t)n);
-	memcpy(ports, r->inbox_port, sizeof(ports[0]) * (size_t)n);
-	r->ninbox = 0;
-	pthread_mutex_unlock(&r->inbox_lock);
-	run_posted_call(r);
-	for (int i = 0; i < n; i++) {
-		atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
-		fq_queue_start(r, fds[i], ports[i]);
-	}
+	/* Cleared first: a kick posted while this runs is run again, not lost. */
+	atomic_store(&r->kick_posted, false);
+	r->now_ns = l->now_ns;
 	for (struct fq_queue *q = r->queues; q; q = q->next)
 		if (q->ctrl && q->qid == 0 && q->state != FQ_CONN_CLOSING)
 			fq_ctrl_take_posted(q->ctrl, r->tgt);
 	if (r->acceptor && !atomic_load(&r->tgt->stopping)) {
-		/* Ports added at run time (live.c) start accepting here. */
 		int nports;
 
 		pthread_mutex_lock(&r->tgt->lock);
@@ -636,29 +643,16 @@ static void on_event(struct fq_uop *op, int res, uint32_t flags)
 		for (int i = 0; i < nports; i++)
 			arm_accept(r, &r->tgt->ports[i]);
 	}
-	if (!r->stopped)
-		arm_event(r);
-}
-
-static void arm_event(struct fq_reactor *r)
-{
-	struct io_uring_sqe *sqe;
-
-	r->ev_uop.done = on_event;
-	sqe = fq_engine_sqe(&r->eng, &r->ev_uop);
-	io_uring_prep_read(sqe, r->evfd, &r->evbuf, sizeof(r->evbuf), 0);
 }
 
 /* Periodic work: keep-alive expiry, dead controllers, idle handshakes. */
-static void on_tick(struct fq_uop *op, int res, uint32_t flags)
+static void on_tick(struct fq_loop *l, struct fq_timer *tm)
 {
-	struct fq_reactor *r = container_of(op, struct fq_reactor, tick_uop);
+	struct fq_reactor *r = container_of(tm, struct fq_reactor, tick);
 	struct fq_tgt *t = r->tgt;
 	struct fq_queue *q, *next;
 
-	(void)res;
-	(void)flags;
-	r->now_ns = fq_now_ns();
+	r->now_ns = l->now_ns;
 	for (q = r->queues; q; q = next) {
 		next = q->next;
 		if (q->state == FQ_CONN_CLOSING) {
@@ -690,13 +684,26 @@ static void on_tick(struct fq_uop *op, int res, uint32_t flags)
 
 static void arm_tick(struct fq_reactor *r)
 {
-	struct io_uring_sqe *sqe;
+	r->tick.fn = on_tick;
+	/* Fails only when the loop's timer heap cannot grow. */
+	if (fq_timer_arm(r->loop, &r->tick, TICK_NS))
+		fq_err("reactor %d: cannot arm its tick: out of memory", r->idx);
+}
 
-	r->tick_uop.done = on_tick;
-	r->tick_ts.tv_sec = 0;
-	r->tick_ts.tv_nsec = TICK_NS;
-	sqe = fq_engine_sqe(&r->eng, &r->tick_uop);
-	io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
+/*
+ * Every turn, before the loop goes to the ring: the sends batched during
+ * the turn leave as one vectored send per connection, receives held back
+ * by the budget resume, and returned buffers go to waiting requests.
+ * Returns non-zero while received bytes still wait (rx_resume), so the
+ * loop does not sleep on them.
+ */
+static int reactor_poll(struct fq_loop *l, struct fq_poller *p)
+{
+	struct fq_reactor *r = container_of(p, struct fq_reactor, poller);
+
+	r->now_ns = l->now_ns;
+	fq_reactor_flush(r);
+	return r->rx_resume != NULL;
 }
 
 /* Commands still being worked on (held AERs and idle queues do not count). */
@@ -725,9 +732,9 @@ static int reactor_abort_held(struct fq_reactor *r)
 		struct fq_tgt_ns_table *tab = fq_subsys_ns(s);
 
 		for (uint32_t j = 0; tab && j < tab->n; j++)
-			n += fq_bdev_abort_held(tab->ns[j]->bdev, &r->eng);
+			n += fq_bdev_abort_held(tab->ns[j]->bdev, &r->loop->eng);
 		for (struct fq_tgt_ns *ns = s->removed; ns; ns = ns->next_removed)
-			n += fq_bdev_abort_held(ns->bdev, &r->eng);
+			n += fq_bdev_abort_held(ns->bdev, &r->loop->eng);
 	}
 	return n;
 }
@@ -745,8 +752,7 @@ static void reactor_drain(struct fq_reactor *r)
 	 */
 	while (reactor_busy(r) && fq_now_ns() < deadline) {
 		aborted += reactor_abort_held(r);
-		fq_reactor_flush(r);
-		fq_engine_run(&r->eng, 1, 50000000);
+		fq_loop_turn(r->loop, 50000000);
 	}
 	for (struct fq_queue *q = r->queues, *n; q; q = n) {
 		n = q->next;
@@ -755,8 +761,7 @@ static void reactor_drain(struct fq_reactor *r)
 	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
 	while (r->queues && fq_now_ns() < deadline) {
 		aborted += reactor_abort_held(r);
-		fq_reactor_flush(r);
-		fq_engine_run(&r->eng, 1, 50000000);
+		fq_loop_turn(r->loop, 50000000);
 	}
 	if (aborted)
 		fq_info("reactor %d: %d held command(s) aborted at exit", r->idx, aborted);
@@ -764,44 +769,98 @@ static void reactor_drain(struct fq_reactor *r)
 		fq_warn("reactor %d: connections still busy at exit", r->idx);
 }
 
-static void *reactor_main(void *arg)
+/* On the loop's thread, before the reactor serves anything. */
+static void reactor_begin(struct fq_reactor *r)
 {
-	struct fq_reactor *r = arg;
 	struct fq_tgt *t = r->tgt;
-	uint64_t busy_ns = (uint64_t)t->conf->busy_poll_us * 1000ull;
-	uint64_t last_work = 0;
-	char name[16];
 
-	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
-	pthread_setname_np(pthread_self(), name);
 	r->now_ns = fq_now_ns();
-	r->start_ns = r->now_ns;
-	arm_event(r);
+	__atomic_store_n(&r->start_ns, r->now_ns, __ATOMIC_RELAXED);
+	r->poller.fn = reactor_poll;
+	fq_loop_poller_add(r->loop, &r->poller);
 	arm_tick(r);
 	if (r->acceptor)
 		for (int i = 0; i < t->nports; i++)
 			arm_accept(r, &t->ports[i]);
-	while (!atomic_load(&t->stopping)) {
-		int n;
+}
 
-		fq_reactor_flush(r);
-		if (r->rx_resume || (busy_ns && r->now_ns - last_work < busy_ns))
-			n = fq_engine_run(&r->eng, 0,
-					  0); /* budgeted input waits, or busy-poll window */
-		else
-			n = fq_engine_run(&r->eng, 1, 0); /* sleep until something happens */
-		r->now_ns = fq_now_ns();
-		if (n > 0)
-			last_work = r->now_ns;
-		else if (n < 0 && n != -EINTR)
-			fq_err("reactor %d: io_uring: %s", r->idx, strerror(-n));
-	}
+/* On the loop's thread once the target stops: drain, then leave the loop. */
+static void reactor_end(struct fq_reactor *r)
+{
+	struct fq_tgt *t = r->tgt;
+
 	if (r->acceptor)
 		for (int i = 0; i < t->nports; i++)
 			if (t->ports[i].fd >= 0)
 				shutdown(t->ports[i].fd, SHUT_RDWR);
 	reactor_drain(r);
 	r->stopped = true;
+	fq_timer_cancel(r->loop, &r->tick);
+	fq_loop_poller_remove(r->loop, &r->poller);
+}
+
+/* The acceptor's accepts still armed on the loop's ring. */
+static bool accepts_armed(struct fq_reactor *r)
+{
+	for (int i = 0; r->acceptor && i < r->tgt->nports; i++)
+		if (r->tgt->ports[i].accept_armed)
+			return true;
+	return false;
+}
+
+/*
+ * A reactor on a caller's loop stops on the caller's thread: the loop
+ * outlives the target, so nothing of the reactor may stay on it. The
+ * accepts the listening sockets' shutdown failed come back, a kick posted
+ * by a last live call runs; then the tick and the poller leave.
+ */
+static void reactor_end_embedded(struct fq_reactor *r)
+{
+	uint64_t deadline;
+
+	reactor_end(r);
+	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
+	while ((accepts_armed(r) || atomic_load(&r->kick_posted)) && fq_now_ns() < deadline)
+		fq_loop_turn(r->loop, 10000000);
+	for (int i = 0; r->acceptor && i < r->tgt->nports; i++) {
+		struct fq_port *p = &r->tgt->ports[i];
+
+		if (!p->accept_armed)
+			continue;
+		/* Not seen to end: cancel it, so its completion cannot come later. */
+		io_uring_prep_cancel(fq_engine_sqe_noop(&r->loop->eng), &p->accept_uop, 0);
+		while (p->accept_armed)
+			fq_loop_turn(r->loop, 10000000);
+	}
+	fq_timer_cancel(r->loop, &r->tick); /* a kick's turn may have run the tick */
+}
+
+static void *reactor_main(void *arg)
+{
+	struct fq_reactor *r = arg;
+	struct fq_tgt *t = r->tgt;
+	struct fq_loop *l = r->loop;
+	uint64_t busy_ns = (uint64_t)t->conf->busy_poll_us * 1000ull;
+	uint64_t last_work = 0;
+	char name[16];
+
+	snprintf(name, sizeof(name), "fq-reactor-%d", r->idx);
+	pthread_setname_np(pthread_self(), name);
+	reactor_begin(r);
+	while (!atomic_load(&t->stopping)) {
+		/*
+		 * Busy-poll window: for busy_poll_us after the last turn that
+		 * had work, turn without sleeping; then sleep until a
+		 * completion, a message or the tick.
+		 */
+		int n = fq_loop_turn(l, busy_ns && l->now_ns - last_work < busy_ns ? 0 : -1);
+
+		if (n > 0)
+			last_work = l->now_ns;
+		else if (n < 0 && n != -EINTR)
+			fq_err("reactor %d: io_uring: %s", r->idx, strerror(-n));
+	}
+	reactor_end(r);
 	return NULL;
 }
 
@@ -826,12 +885,34 @@ int fq_tgt_default_reactors(void)
 	return ncpu > 2 ? (int)(ncpu / 2) : 1;
 }
 
+/*
+ * The reactor's own loop: 1024 SQEs (many connections, each with a receive
+ * and a send in flight), and for busy_poll_us an engine tuned for polling.
+ * The loop itself does not spin: reactor_main keeps the busy-poll window,
+ * which ends busy_poll_us after the last work and lets the thread sleep.
+ */
+static int reactor_loop_init(struct fq_reactor *r, const struct fq_target_conf *c)
+{
+	struct fq_loop_opts o = {.opts_size = sizeof(o), .ring_entries = 1024};
+	int rc;
+
+	o.busy_poll = c->busy_poll_us > 0;
+	rc = fq_loop_init(&r->own_loop, &o);
+	if (rc)
+		return rc;
+	r->own = true;
+	r->own_loop.busy_poll = false;
+	return 0;
+}
+
 static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 {
 	struct fq_target_conf *c = t->conf;
 	int rc;
 
 	t->nreactors = c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
+	if (t->loop)
+		t->nreactors = 1; /* one loop, one reactor (api.c checks the configuration) */
 	t->reactors = calloc((size_t)t->nreactors, sizeof(*t->reactors));
 	if (!t->reactors)
 		return -ENOMEM;
@@ -841,18 +922,21 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 		r->idx = i;
 		r->tgt = t;
 		r->acceptor = i == 0;
-		pthread_mutex_init(&r->inbox_lock, NULL);
-		pthread_mutex_init(&r->call_mu, NULL);
-		pthread_cond_init(&r->call_cond, NULL);
-		r->evfd = eventfd(0, EFD_CLOEXEC);
-		rc = fq_engine_init_poll(&r->eng, 1024, c->busy_poll_us > 0);
+		r->kick_msg.fn = on_kick;
+		atomic_init(&r->kick_posted, false);
+		if (t->loop) {
+			r->loop = t->loop;
+			rc = 0;
+		} else {
+			r->loop = &r->own_loop;
+			rc = reactor_loop_init(r, c);
+		}
 		if (rc == 0)
 			rc = fq_bufpool_init(&r->pool, FQ_TGT_SMALL_BUF, 1024, c->max_transfer,
 					     c->buffers_per_reactor);
-		if (rc || r->evfd < 0) {
-			snprintf(err, errlen, "reactor %d: %s", i,
-				 rc ? strerror(-rc) : "eventfd failed");
-			return rc ? rc : -EMFILE;
+		if (rc) {
+			snprintf(err, errlen, "reactor %d: %s", i, strerror(-rc));
+			return rc;
 		}
 	}
 	return 0;
@@ -882,7 +966,8 @@ static int listen_at_start(struct fq_port *p, char *err, size_t errlen)
 	return rc;
 }
 
-static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
+static int tgt_create(struct fq_target_conf *conf, struct fq_loop *loop, struct fq_tgt **out,
+		      char *err, size_t errlen)
 {
 	struct fq_tgt *t = calloc(1, sizeof(*t));
 	int rc;
@@ -891,6 +976,7 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 		return -ENOMEM;
 	*out = t;
 	t->conf = conf;
+	t->loop = loop;
 	t->genctr = 1;
 	t->mdts = (uint32_t)__builtin_ctz(conf->max_transfer / 4096);
 	pthread_mutex_init(&t->lock, NULL);
@@ -940,10 +1026,16 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *er
 
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen)
 {
+	return fq_tgt_create_on(conf, NULL, out, err, errlen);
+}
+
+int fq_tgt_create_on(struct fq_target_conf *conf, struct fq_loop *loop, struct fq_tgt **out,
+		     char *err, size_t errlen)
+{
 	int rc;
 
 	*out = NULL;
-	rc = tgt_create(conf, out, err, errlen);
+	rc = tgt_create(conf, loop, out, err, errlen);
 	if (rc && *out)
 		(*out)->start_failed = true;
 	return rc;
@@ -951,6 +1043,15 @@ int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, s
 
 int fq_tgt_run(struct fq_tgt *t)
 {
+	if (t->loop) {
+		/* On the caller's loop: no thread; its turns serve the target. */
+		struct fq_reactor *r = &t->reactors[0];
+
+		r->thread = pthread_self();
+		reactor_begin(r);
+		r->started = true;
+		return 0;
+	}
 	for (int i = 0; i < t->nreactors; i++) {
 		int rc =
 			pthread_create(&t->reactors[i].thread, NULL, reactor_main, &t->reactors[i]);
@@ -972,7 +1073,7 @@ void fq_tgt_hold_accept(struct fq_tgt *t)
 void fq_tgt_release_accept(struct fq_tgt *t)
 {
 	atomic_store(&t->hold_accept, false);
-	/* The acceptor arms the ports when it handles its inbox. */
+	/* The acceptor arms the ports when it runs the kick message. */
 	for (int i = 0; i < t->nreactors; i++)
 		if (t->reactors[i].acceptor)
 			fq_reactor_kick(&t->reactors[i]);
@@ -980,20 +1081,22 @@ void fq_tgt_release_accept(struct fq_tgt *t)
 
 void fq_reactor_kick(struct fq_reactor *r)
 {
-	uint64_t one = 1;
-
-	if (r->evfd >= 0 && write(r->evfd, &one, sizeof(one)) < 0)
-		fq_warn("cannot wake reactor %d: %s", r->idx, strerror(errno));
+	if (r->loop && !atomic_exchange(&r->kick_posted, true))
+		fq_loop_post(r->loop, &r->kick_msg);
 }
 
 void fq_tgt_stop(struct fq_tgt *t)
 {
-	uint64_t one = 1;
-
 	atomic_store(&t->stopping, true);
+	if (t->loop) {
+		struct fq_reactor *r = &t->reactors[0];
+
+		if (r->started && !r->stopped)
+			reactor_end_embedded(r);
+		return;
+	}
 	for (int i = 0; i < t->nreactors; i++)
-		if (t->reactors[i].evfd >= 0 && write(t->reactors[i].evfd, &one, sizeof(one)) < 0)
-			fq_warn("cannot wake reactor %d", i);
+		fq_reactor_kick(&t->reactors[i]);
 }
 
 void fq_tgt_destroy(struct fq_tgt *t)
@@ -1003,15 +1106,11 @@ void fq_tgt_destroy(struct fq_tgt *t)
 	for (int i = 0; t->reactors && i < t->nreactors; i++) {
 		struct fq_reactor *r = &t->reactors[i];
 
-		if (r->started)
+		if (r->started && r->own)
 			pthread_join(r->thread, NULL);
-		fq_engine_fini(&r->eng);
+		if (r->own)
+			fq_loop_fini(&r->own_loop);
 		fq_bufpool_fini(&r->pool);
-		if (r->evfd >= 0)
-			close(r->evfd);
-		pthread_mutex_destroy(&r->inbox_lock);
-		pthread_mutex_destroy(&r->call_mu);
-		pthread_cond_destroy(&r->call_cond);
 	}
 	free(t->reactors);
 	for (int i = 0; i < t->nports; i++)

@@ -2,7 +2,8 @@
 /*
  * Target internals shared by the files of src/target/.
  *
- * Threading: each reactor thread owns one engine (io_uring), its
+ * Threading: each reactor is one fq_loop (its own thread's, or the caller's
+ * with fq_target_opts.loop) and owns the loop's engine (io_uring), its
  * connections (queues), their requests and a buffer pool. A queue is touched
  * only by its reactor. Controllers are shared between the reactor of their
  * admin queue and the reactors of their I/O queues; everything a non-owner
@@ -27,6 +28,7 @@
 #include "proto/tcp_rx.h"
 #include "target/config.h"
 #include "xport/engine.h"
+#include "xport/loop.h"
 
 #define FQ_TGT_MAX_AER 4
 #define FQ_TGT_KAS_MS 100 /* KAS granularity advertised in Identify (100 ms units) */
@@ -338,11 +340,20 @@ struct fq_bufpool {
 	uint32_t size[2];
 };
 
+/*
+ * A reactor: one fq_loop (src/xport/loop.h) and what the target keeps on it.
+ * Its engine is the loop's, its periodic work a loop timer, and other
+ * threads reach it through loop messages. Threaded reactors own their loop
+ * and a thread turning it; a target started on a caller's loop
+ * (fq_target_opts.loop) has one reactor on that loop and no thread.
+ */
 struct fq_reactor {
 	int idx;
 	struct fq_tgt *tgt;
-	pthread_t thread;
-	struct fq_engine eng;
+	pthread_t thread;     /* the reactor's, or the one that started it on a caller's loop */
+	struct fq_loop *loop; /* &own_loop, or the caller's */
+	struct fq_loop own_loop;
+	bool own; /* own_loop was set up (threaded reactor) */
 	struct fq_bufpool pool;
 	struct fq_queue *queues;
 	atomic_int nqueues;
@@ -351,28 +362,22 @@ struct fq_reactor {
 	bool wake_pending; /* buffers came back: hand them to waiters at the next flush */
 	/* Queues whose received bytes wait for the next turn (receive budget). */
 	struct fq_queue *rx_resume;
-	/* Cross-thread inbox: accepted sockets handed over by the acceptor. */
-	pthread_mutex_t inbox_lock;
-	int inbox[256];
-	struct fq_port *inbox_port[256];
-	int ninbox;
+	/* Runs on every turn of the loop: sends, resumed receives, buffer waiters. */
+	struct fq_poller poller;
+	/* Periodic work (keep-alive expiry, idle handshakes, dead controllers). */
+	struct fq_timer tick;
 	/*
-	 * A function a management thread runs here (fq_target_run_on_reactor):
-	 * under inbox_lock; call_mu keeps one caller at a time.
+	 * Other threads reach the reactor through messages on its loop: an
+	 * accepted socket handed over by the acceptor (one allocated message
+	 * each), a fq_target_run_on_reactor call (on the caller's stack), and
+	 * kick_msg, "look again": namespace changes posted to controllers,
+	 * ports to accept on, the stop. kick_posted keeps kick_msg on the
+	 * inbox at most once.
 	 */
-	pthread_mutex_t call_mu;
-	pthread_cond_t call_cond;
-	int (*call_fn)(void *arg);
-	void *call_arg;
-	int call_rc;
-	bool call_pending, call_done;
-	int evfd;
-	uint64_t evbuf;
-	struct fq_uop ev_uop;
-	struct fq_uop tick_uop;
-	struct __kernel_timespec tick_ts;
-	uint64_t now_ns;
-	uint64_t start_ns; /* when the reactor thread started (busy = elapsed - idle) */
+	struct fq_msg kick_msg;
+	atomic_bool kick_posted;
+	uint64_t now_ns;   /* the loop's clock at the start of the current turn */
+	uint64_t start_ns; /* when the reactor started (busy = elapsed - idle) */
 	bool acceptor;
 	bool stopped;
 	bool started;
@@ -388,6 +393,7 @@ struct fq_tgt {
 	struct fq_port *ports;
 	int nreactors;
 	struct fq_reactor *reactors;
+	struct fq_loop *loop; /* the caller's loop (fq_target_opts.loop), or NULL */
 	/*
 	 * lock guards the registry: controllers, the subsystem and port arrays,
 	 * hosts and port masks (read at Connect and for the discovery log).
@@ -476,6 +482,13 @@ uint16_t fq_errno_to_status(int err);
 
 /* tgt.c lifecycle */
 int fq_tgt_create(struct fq_target_conf *conf, struct fq_tgt **out, char *err, size_t errlen);
+/*
+ * The same on a caller's loop (@loop non-NULL): one reactor, no thread;
+ * fq_tgt_run, fq_tgt_stop and fq_tgt_destroy are then called on the
+ * loop's thread.
+ */
+int fq_tgt_create_on(struct fq_target_conf *conf, struct fq_loop *loop, struct fq_tgt **out,
+		     char *err, size_t errlen);
 int fq_tgt_run(struct fq_tgt *t);
 /*
  * Keep connections in the listen backlog (before fq_tgt_run) until

@@ -229,9 +229,18 @@ void fq_loop_post(struct fq_loop *l, struct fq_msg *m)
  */
 static int run_inbox(struct fq_loop *l)
 {
-	struct fq_msg *m = atomic_exchange_explicit(&l->inbox, NULL, memory_order_acquire),
-		      *head = NULL, *tail = m;
+	struct fq_msg *m, *head = NULL, *tail;
 	int n = 0;
+
+	/*
+	 * Nearly every turn of a busy reactor finds the inbox empty: a plain
+	 * load then spares it the locked exchange. A post that races with it
+	 * is seen by the check before the turn sleeps, or wakes it.
+	 */
+	if (!l->fifo && !atomic_load_explicit(&l->inbox, memory_order_relaxed))
+		return 0;
+	m = atomic_exchange_explicit(&l->inbox, NULL, memory_order_acquire);
+	tail = m;
 
 	while (m) { /* the stack holds the newest first: reverse it */
 		struct fq_msg *next = m->next;
@@ -363,7 +372,7 @@ int fq_loop_turn(struct fq_loop *l, int64_t max_wait_ns)
 	work += run_pollers(l);
 	if (work || l->busy_poll || atomic_load_explicit(&l->inbox, memory_order_relaxed)) {
 		wait = 0;
-	} else if (l->nheap) {
+	} else if (l->nheap && wait != 0) { /* a spinning turn reads the clock once */
 		uint64_t now = fq_loop_now_ns(), due = l->heap[0]->deadline_ns;
 		int64_t until = due > now ? (int64_t)(due - now) : 0;
 

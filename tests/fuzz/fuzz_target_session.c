@@ -184,7 +184,7 @@ static void pump(int turns, int64_t wait_ns)
 
 		r->now_ns = fq_now_ns();
 		fq_reactor_flush(r);
-		n = fq_engine_run(&r->eng, 1, wait_ns);
+		n = fq_engine_run(&r->loop->eng, 1, wait_ns);
 		drain(&peers[0]);
 		drain(&peers[1]);
 		if (n <= 0)

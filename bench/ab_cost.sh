@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# What a command costs the target, in two builds side by side.
+#
+#   bench/ab_cost.sh OLD_BUILD NEW_BUILD
+#
+# OLD_BUILD and NEW_BUILD are build directories (bench/ab.sh leaves them in
+# bench/ab/<rev>/build). Each round starts each build's fabriqd (one
+# reactor, RAM namespace, pinned to TARGET_CPU) in turn and drives it with
+# that build's `fabriq perf` (pinned to LOAD_CPU) while `perf stat` counts
+# fabriqd's CPU time (task-clock), its system calls and its
+# io_uring_enter calls; the report divides each by the commands completed.
+# On a shared machine IOPS move by tens of percent when a neighbour takes
+# the CPU, but a command's CPU time and system calls barely do: a target
+# that was descheduled completes fewer commands, each at the same cost.
+# Needs perf (linux-perf) and the raw_syscalls tracepoints (root).
+#
+# Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (5),
+# NS_SIZE (1G), ROUNDS (3), MODES ("default poll"), CASES ("randread:1
+# randread:32"). Results: bench/results/<time>-cost/{raw.jsonl,results.md}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -eq 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD" >&2; exit 2; }
+OLD=$1
+NEW=$2
+for b in "$OLD" "$NEW"; do
+	[ -x "$b/tools/fabriqd/fabriqd" ] || { echo "$b: no tools/fabriqd/fabriqd (build it first)" >&2; exit 2; }
+done
+command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 2; }
+TARGET_CPU=${TARGET_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+SECS=${SECONDS_PER_CASE:-5}
+NS_SIZE=${NS_SIZE:-1G}
+ROUNDS=${ROUNDS:-3}
+MODES=${MODES:-default poll}
+read -r -a cases <<<"${CASES:-randread:1 randread:32}"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, not '$ROUNDS'" >&2; exit 2; }
+for m in $MODES; do
+	[[ $m == default || $m == poll ]] || { echo "MODES takes 'default' and 'poll', not '$m'" >&2; exit 2; }
+done
+for c in "${cases[@]}"; do
+	[[ $c =~ ^rand(read|write):[1-9][0-9]*$ ]] || { echo "CASES takes randread:QD and randwrite:QD, not '$c'" >&2; exit 2; }
+done
+
+OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-cost
+mkdir -p "$OUT"
+RAW=$OUT/raw.jsonl
+: >"$RAW"
+NQN=nqn.2026-11.io.fabriq:bench
+. bench/lib.sh
+PORT=$(bench_free_port)
+TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
+
+for round in $(seq 1 "$ROUNDS"); do
+	for mode in $MODES; do
+		for side in old new; do
+			b=$OLD
+			[ $side = new ] && b=$NEW
+			bench_start_fabriqd "$b/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" \
+				--reactors 1 --busy-poll-us "$([ "$mode" = poll ] && echo 1000000 || echo 0)"
+			# Reads of never-written RAM hit one shared zero page: write it all first.
+			taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" -w write -o 128k -q 32 -t 1 \
+				--json >/dev/null
+			for c in "${cases[@]}"; do
+				wl=${c%%:*} qd=${c#*:}
+				perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
+					-p "$FQD_PID" -o "$OUT/stat.csv" &
+				stat_pid=$!
+				sleep 0.2 # perf attaches
+				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" -w "$wl" -o 4k -q "$qd" \
+					-t "$SECS" --warmup 0 --disable-sqflow \
+					$([ "$mode" = poll ] && echo --poll || echo --no-poll) --json >"$OUT/perf.json"
+				kill -INT "$stat_pid"
+				wait "$stat_pid" || true
+				python3 - "$OUT/stat.csv" "$OUT/perf.json" "$side" "$round" "$mode" "$wl" "$qd" <<-'PY' | tee -a "$RAW"
+					import json, sys
+					stat, perfj, side, rnd, mode, wl, qd = sys.argv[1:8]
+					v = {}
+					for line in open(stat):
+					    f = line.strip().split(',')
+					    if len(f) > 2 and f[0] and f[0][0].isdigit():
+					        v[f[2]] = float(f[0])
+					t = json.load(open(perfj))['total']
+					n = t['reads'] + t['writes']
+					print(json.dumps({'side': side, 'round': int(rnd), 'mode': mode, 'workload': wl,
+					                  'qd': int(qd), 'iops': t['iops'], 'commands': n,
+					                  'cpu_ns_per_cmd': v['task-clock'] * 1e6 / n,
+					                  'syscalls_per_cmd': v['raw_syscalls:sys_enter'] / n,
+					                  'enters_per_cmd': v['syscalls:sys_enter_io_uring_enter'] / n}))
+				PY
+			done
+			bench_stop_fabriqd
+		done
+	done
+done
+
+python3 - "$RAW" "$OUT" "$OLD" "$NEW" <<'PY'
+import json, statistics, sys
+raw, out, old, new = sys.argv[1:5]
+rows = [json.loads(l) for l in open(raw)]
+keys = sorted({(r['mode'], r['workload'], r['qd']) for r in rows})
+lines = ['old: %s, new: %s; medians over %d rounds' % (old, new, max(r['round'] for r in rows)), '',
+         '| mode | case | QD | CPU ns/cmd old | new | new/old | syscalls/cmd old | new | io_uring_enter/cmd old | new |',
+         '|---|---|---|---|---|---|---|---|---|---|']
+for mode, wl, qd in keys:
+    m = {}
+    for side in ('old', 'new'):
+        rr = [r for r in rows if (r['mode'], r['workload'], r['qd'], r['side']) == (mode, wl, qd, side)]
+        m[side] = {k: statistics.median(r[k] for r in rr)
+                   for k in ('cpu_ns_per_cmd', 'syscalls_per_cmd', 'enters_per_cmd')}
+    lines.append('| %s | %s 4K | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f |' % (
+        mode, wl, qd, m['old']['cpu_ns_per_cmd'], m['new']['cpu_ns_per_cmd'],
+        m['new']['cpu_ns_per_cmd'] / m['old']['cpu_ns_per_cmd'],
+        m['old']['syscalls_per_cmd'], m['new']['syscalls_per_cmd'],
+        m['old']['enters_per_cmd'], m['new']['enters_per_cmd']))
+open(out + '/results.md', 'w').write('\n'.join(lines) + '\n')
+print('\n'.join(lines))
+PY
+echo "results in $OUT"
