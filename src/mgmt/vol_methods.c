@@ -2,7 +2,8 @@
 /*
  * Pool and volume methods of the management socket (docs/rpc.md "Pools and
  * volumes"). The volume engine gives a pool to one thread: the reactor that
- * serves its vol bdevs (reactor 0: a daemon with volumes runs one reactor).
+ * serves its vol bdevs (reactor 0, fq_vol_set_home; the other reactors send
+ * it their commands on volumes).
  * So every call on a pool runs there through fq_target_run_on_reactor; one
  * that changes metadata first holds the pool's I/O (new commands queue in
  * the vol bdevs) and waits until none is in flight, so the change never
@@ -303,15 +304,6 @@ static json_object *pool_json(const char *name, const struct fq_pool_info *pi)
 
 /* ---- pools ------------------------------------------------------------------ */
 
-static int one_reactor(struct fq_rpc_call *call)
-{
-	if (fq_target_get_num_reactors(tgt(call)) != 1)
-		return fq_rpc_fail(
-			call, -ENOTSUP,
-			"volumes need a daemon with one reactor ([target] reactors = 1)");
-	return 0;
-}
-
 static int m_pool_create(struct fq_rpc_call *call, json_object *params, json_object **result)
 {
 	const char *name = fq_rpc_str(params, "name", "");
@@ -321,8 +313,6 @@ static int m_pool_create(struct fq_rpc_call *call, json_object *params, json_obj
 	char err[512];
 	int rc;
 
-	if (one_reactor(call))
-		return FQ_RPC_FAILED;
 	if (size % 4096)
 		return fq_rpc_error(call, FQ_RPC_INVALID_PARAMS, "size",
 				    "size must be a multiple of 4 KiB");
@@ -1035,10 +1025,6 @@ int fq_mgmt_export_volumes(struct fq_target *t)
 	char names[FQ_POOL_REGISTRY_MAX][FQ_POOL_NAME_MAX], err[512];
 	int n = pool_names(names, FQ_POOL_REGISTRY_MAX), exported = 0;
 
-	if (n && fq_target_get_num_reactors(t) != 1) {
-		fq_warn("volumes are not exported: they need a daemon with one reactor");
-		return 0;
-	}
 	for (int i = 0; i < n; i++) {
 		struct names ns = {0};
 		struct vop op = {.fn = op_names, .out = &ns, .pool = fq_pool_lookup(names[i])};

@@ -42,17 +42,10 @@ static int validate_target(const struct fq_target_conf *c, char *err, size_t err
 			c->max_transfer);
 		return -EINVAL;
 	}
-	/* The volume engine serves a pool from one thread (docs/volumes.md). */
-	for (int i = 0; i < c->nsubsys && c->reactors != 1; i++)
-		for (int n = 0; n < c->subsys[i].nns; n++)
-			if (c->subsys[i].ns[n].bdev.kind == FQ_BDEV_VOL) {
-				fq_errf(err, errlen,
-					"subsystem '%s': namespace vol:%s needs [target] reactors "
-					"= 1 "
-					"(--reactors 1) for now",
-					c->subsys[i].nqn, c->subsys[i].ns[n].path);
-				return -EINVAL;
-			}
+	/*
+	 * vol: namespaces work with any number of reactors: the first one
+	 * serves every pool and the others send it their commands (vol_bdev.c).
+	 */
 	return 0;
 }
 

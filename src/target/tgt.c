@@ -794,7 +794,21 @@ static void reactor_end(struct fq_reactor *r)
 			if (t->ports[i].fd >= 0)
 				shutdown(t->ports[i].fd, SHUT_RDWR);
 	reactor_drain(r);
-	r->stopped = true;
+	/*
+	 * The first reactor serves every volume (fq_vol_set_home): other
+	 * reactors' commands on volumes come here as messages, so it keeps
+	 * turning until they have drained too.
+	 */
+	if (r->idx == 0 && t->nreactors > 1) {
+		uint64_t deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
+
+		for (int i = 1; i < t->nreactors && fq_now_ns() < deadline; i++)
+			while (t->reactors[i].started &&
+			       !__atomic_load_n(&t->reactors[i].stopped, __ATOMIC_ACQUIRE) &&
+			       fq_now_ns() < deadline)
+				fq_loop_turn(r->loop, 10000000);
+	}
+	__atomic_store_n(&r->stopped, true, __ATOMIC_RELEASE);
 	fq_timer_cancel(r->loop, &r->tick);
 	fq_loop_poller_remove(r->loop, &r->poller);
 }
@@ -939,6 +953,8 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	/* Volume pools are served by the first reactor, as the management socket expects. */
+	fq_vol_set_home(&t->reactors[0].loop->eng);
 	return 0;
 }
 
@@ -1126,7 +1142,8 @@ void fq_tgt_destroy(struct fq_tgt *t)
 		fq_subsys_free(s, false);
 	}
 	free(t->subsys);
-	fq_tgt_bdevs_close(t);	  /* after the namespaces that borrowed them */
+	fq_tgt_bdevs_close(t); /* after the namespaces that borrowed them */
+	fq_vol_set_home(NULL);
 	fq_pool_conf_close_all(); /* after the last namespace on a volume */
 	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {

@@ -5,11 +5,13 @@
  * through the pool, not through a base of its own) and can have delay or
  * error layers stacked over it like any other.
  *
- * The engine serves a pool from one thread (docs/volumes.md), so a vol bdev
- * is bound to the first engine that submits to it; I/O from another engine
- * is refused with -EXDEV rather than raced. A namespace on a vol bdev thus
- * needs a daemon whose namespaces are served by one reactor until the
- * target routes each volume's I/O to its owning reactor.
+ * The engine serves a pool from one thread (docs/volumes.md): a vol bdev
+ * is bound to the home engine the target names (fq_vol_set_home: its first
+ * reactor, the one the management socket runs pool operations on), or else
+ * to the first engine that submits to it. I/O submitted on another engine
+ * travels to the owner's loop as a message and its completion comes back
+ * the same way (struct hop), so connections on any reactor may use any
+ * volume; an engine without a loop gets -EXDEV rather than a race.
  *
  * Each I/O passes the volume's gate first (gate.c: rate limits and
  * suspension). What waits for a limit is released by one timer per pool,
@@ -22,6 +24,7 @@
 
 #include "bdev/backend.h"
 #include "proto/nvme.h"
+#include "xport/loop.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -310,21 +313,106 @@ static bool gate_open(const struct vol_gate *g)
 	       !fq_tbucket_rate(&g->b[GB_WRITE_BPS]);
 }
 
+static _Atomic(struct fq_engine *) home_engine;
+
+void fq_vol_set_home(struct fq_engine *eng)
+{
+	atomic_store(&home_engine, eng);
+}
+
+/*
+ * An I/O on its way to the owner's thread and back. It rides in a frame of
+ * its own, pushed on the submitting thread, so the layers under it complete
+ * into hop_done on the owner's thread, and the caller's callback runs on
+ * the submitting thread again (hop_back).
+ */
+struct hop {
+	struct fq_msg msg;
+	struct fq_bdev *bdev;
+	struct fq_bdev_io *io;
+	struct fq_engine *owner;
+	struct fq_loop *home; /* the submitter's loop */
+	int rc;
+};
+
+static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io);
+
+static void hop_back(struct fq_loop *l, struct fq_msg *m)
+{
+	struct hop *h = (struct hop *)m;
+	struct fq_bdev_io *io = h->io;
+	int rc = h->rc;
+
+	(void)l;
+	free(h);
+	fq_bdev_complete_up(io, rc);
+}
+
+/* On the owner's thread: the I/O is over; send it home. */
+static void hop_done(struct fq_bdev_io *io, int rc)
+{
+	struct hop *h = (struct hop *)(uintptr_t)fq_bdev_frame_top(io)->scratch[0];
+
+	h->rc = rc;
+	h->msg.fn = hop_back;
+	fq_loop_post(h->home, &h->msg);
+}
+
+static void hop_run(struct fq_loop *l, struct fq_msg *m)
+{
+	struct hop *h = (struct hop *)m;
+	int rc;
+
+	(void)l;
+	rc = vol_submit(h->bdev, h->owner, h->io);
+	if (rc)
+		hop_done(h->io, rc);
+}
+
+static int hop_start(struct fq_bdev *bdev, struct fq_engine *owner, struct fq_engine *eng,
+		     struct fq_bdev_io *io)
+{
+	struct fq_bdev_frame *f;
+	struct hop *h;
+
+	if (!owner->loop || !eng->loop)
+		return -EXDEV; /* no loop to carry it: refuse rather than race */
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	f = fq_bdev_push(bdev, io, hop_done);
+	if (!f) {
+		free(h);
+		return -EBUSY;
+	}
+	f->scratch[0] = (uint64_t)(uintptr_t)h;
+	h->bdev = bdev;
+	h->io = io;
+	h->owner = owner;
+	h->home = eng->loop;
+	h->msg.fn = hop_run;
+	fq_loop_post(owner->loop, &h->msg);
+	return 0;
+}
+
 static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bdev_io *io)
 {
 	struct vol_bdev *vb = bdev->priv;
-	struct fq_engine *want = NULL;
+	struct fq_engine *want = NULL, *owner;
 
 	if (!vb->vol)
 		return -ENXIO; /* the volume is gone */
 
-	/* Bind to the first engine; another thread would race the pool's state. */
+	/* Bind to the home engine, or the first one: one thread owns the pool's state. */
 	if (!atomic_load_explicit(&vb->bound_flag, memory_order_acquire)) {
-		if (atomic_compare_exchange_strong(&vb->owner, &want, eng))
+		struct fq_engine *home = atomic_load(&home_engine);
+
+		if (atomic_compare_exchange_strong(&vb->owner, &want, home ? home : eng))
 			atomic_store_explicit(&vb->bound_flag, true, memory_order_release);
 	}
-	if (atomic_load_explicit(&vb->owner, memory_order_relaxed) != eng)
-		return -EXDEV;
+	owner = atomic_load_explicit(&vb->owner, memory_order_relaxed);
+	if (owner != eng)
+		return hop_start(bdev, owner, eng, io);
 	/* No limit and no suspension: nothing to look at. */
 	if (gate_open(&vb->vol->gate))
 		return vol_go(vb, bdev, eng, io);

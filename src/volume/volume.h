@@ -198,6 +198,13 @@ void fq_pool_io_release(struct fq_pool *pool);
 void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol);
 /* After a resize of @vol (same thread): its vol bdevs take the new size. */
 void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol);
+/*
+ * The engine (of a loop) that serves every pool's I/O from now on: vol
+ * bdevs not bound yet bind to it, and I/O submitted on other loops'
+ * engines is carried there and back. NULL: each vol bdev binds to the
+ * first engine that submits to it. The target sets its first reactor's.
+ */
+void fq_vol_set_home(struct fq_engine *eng);
 
 /*
  * [pool "NAME"] sections of the configuration file (pool_conf.c): the

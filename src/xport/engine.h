@@ -53,6 +53,8 @@ struct fq_engine {
 	 */
 	_Atomic uint64_t idle_ns, sleep_since_ns;
 	_Atomic uint32_t idle_seq;
+	/* The loop whose ring this is (fq_loop_init), or NULL: where to post work for it. */
+	struct fq_loop *loop;
 };
 
 /* Time @e has spent asleep so far, the current sleep included, at @now_ns. */

@@ -282,6 +282,7 @@ int fq_loop_init(struct fq_loop *l, const struct fq_loop_opts *opts)
 	if (l->evfd < 0)
 		return -errno;
 	rc = fq_engine_init_poll(&l->eng, entries, l->busy_poll);
+	l->eng.loop = l;
 	if (rc) {
 		close(l->evfd);
 		l->evfd = -1;

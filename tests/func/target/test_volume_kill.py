@@ -43,7 +43,7 @@ WRITERS = 2
 
 INI = """
 [target]
-reactors = 1
+reactors = 2
 
 [port "io"]
 address = {addr}

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: MIT
+"""Volumes in a daemon with two reactors (docs/volumes.md "Reactors").
+
+The first reactor serves every pool; connections that land on the other
+reactor send it their commands and get the completions back. Four hosts
+(eight TCP connections, spread over both reactors) write and read their own
+blocks of one thin volume at the same time while snapshots are taken and
+deleted over the management socket; every block reads back, from its own
+connection and from another one; the volume's snapshot holds what was
+written before it; SIGTERM stops the daemon cleanly (exit 0) and the pool
+checks clean afterwards.
+"""
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import nvmeof_raw as raw  # noqa: E402
+from fabriqd_proc import ADDR, Fabriqd  # noqa: E402
+from test_rpc import Rpc, fabriq_cli  # noqa: E402
+
+NQN = "nqn.2026-01.io.fabriq:vol:p0:v1"
+CLUSTER = 64 * 1024
+BLOCK = 4096
+LBAS = BLOCK // 512
+HOSTS = 4
+WRITES = 150
+
+INI = """
+[target]
+reactors = 2
+
+[port "io"]
+address = {addr}
+port = {port}
+
+[rpc]
+socket = {tmp}/fabriqd.sock
+
+[pool "p0"]
+bdev = file:%s:256M
+create = yes
+cluster_size = 64K
+volume = v1:64M
+"""
+
+
+def connect(port):
+    a = raw.admin_queue(ADDR, port, NQN)
+    c = a.set_features(0x07, 0)
+    if c.status != 0:
+        raise AssertionError("Set Features: %r" % c)
+    return a, raw.io_queue(ADDR, port, NQN, a.cntlid)
+
+
+class VolumeReactorsTest(unittest.TestCase):
+
+    def test_two_reactors(self):
+        tmp = tempfile.TemporaryDirectory(prefix="fabriq-reactors-")
+        pool = os.path.join(tmp.name, "pool.img")
+        tgt = Fabriqd(None, ini=INI % pool)
+        sock = os.path.join(tgt.tmp.name, "fabriqd.sock")
+        try:
+            conns = [connect(tgt.port) for _ in range(HOSTS)]
+            written = [dict() for _ in range(HOSTS)]
+            errors = []
+
+            def host(i):
+                rng = random.Random(i)
+                _, q = conns[i]
+                try:
+                    for _ in range(WRITES):
+                        # Host i owns clusters i, i + HOSTS, ...: first writes and overwrites.
+                        cl = rng.randrange(i, 1024, HOSTS)
+                        slba = (cl * CLUSTER + rng.randrange(CLUSTER // BLOCK) * BLOCK) // 512
+                        data = rng.randbytes(BLOCK)
+                        c = q.write(1, slba, data)
+                        if c.status != 0:
+                            errors.append("host %d write at %d: %r" % (i, slba, c))
+                            return
+                        written[i][slba] = data
+                        c = q.read(1, slba, LBAS)
+                        if c.status != 0 or c.data != data:
+                            errors.append("host %d read at %d: %r" % (i, slba, c))
+                            return
+                except Exception as e:  # reported below, with the others
+                    errors.append("host %d: %r" % (i, e))
+
+            threads = [threading.Thread(target=host, args=(i,)) for i in range(HOSTS)]
+            for t in threads:
+                t.start()
+            # Metadata changes while the commands cross between reactors.
+            r = Rpc(sock)
+            for k in range(5):
+                r.call("volume_snapshot", {"pool": "p0", "name": "v1@s%d" % k})
+                r.call("volume_delete", {"pool": "p0", "name": "v1@s%d" % k})
+            for t in threads:
+                t.join(120)
+            self.assertEqual(errors, [])
+            # Every block, read through another host's connection.
+            for i in range(HOSTS):
+                _, q = conns[(i + 1) % HOSTS]
+                for slba, data in written[i].items():
+                    c = q.read(1, slba, LBAS)
+                    self.assertEqual(c.status, 0, c)
+                    self.assertEqual(c.data, data, "host %d's block at %d" % (i, slba))
+            # A snapshot now holds the data; a write after it does not reach it.
+            r.call("volume_snapshot", {"pool": "p0", "name": "v1@last"})
+            slba, old = next(iter(written[0].items()))
+            _, q = conns[1]
+            self.assertEqual(q.write(1, slba, bytes(BLOCK)).status, 0)
+            sa, sq = raw.admin_queue(ADDR, tgt.port, NQN + "@last"), None
+            sa.set_features(0x07, 0)
+            sq = raw.io_queue(ADDR, tgt.port, NQN + "@last", sa.cntlid)
+            self.assertEqual(sq.read(1, slba, LBAS).data, old)
+            self.assertEqual(q.read(1, slba, LBAS).data, bytes(BLOCK))
+            for x in (sq, sa):
+                x.close()
+            r.close()
+            for a, q in conns:
+                q.close()
+                a.close()
+            rc, reports = tgt.stop()
+            self.assertEqual(rc, 0, tgt.log_text()[-3000:])
+            self.assertEqual(reports, [])
+            p = subprocess.run([fabriq_cli(), "pool", "check", pool], capture_output=True,
+                               text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        finally:
+            tgt.kill()
+            tgt.cleanup()
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
