@@ -805,8 +805,11 @@ static void reactor_end(struct fq_reactor *r)
 		for (int i = 1; i < t->nreactors && fq_now_ns() < deadline; i++)
 			while (t->reactors[i].started &&
 			       !__atomic_load_n(&t->reactors[i].stopped, __ATOMIC_ACQUIRE) &&
-			       fq_now_ns() < deadline)
+			       fq_now_ns() < deadline) {
+				/* Their commands held by a volume (suspended) are held here. */
+				reactor_abort_held(r);
 				fq_loop_turn(r->loop, 10000000);
+			}
 	}
 	__atomic_store_n(&r->stopped, true, __ATOMIC_RELEASE);
 	fq_timer_cancel(r->loop, &r->tick);

@@ -7,8 +7,9 @@ reactor send it their commands and get the completions back. Four hosts
 blocks of one thin volume at the same time while snapshots are taken and
 deleted over the management socket; every block reads back, from its own
 connection and from another one; the volume's snapshot holds what was
-written before it; SIGTERM stops the daemon cleanly (exit 0) and the pool
-checks clean afterwards.
+written before it; with the volume suspended and a read of every host held,
+SIGTERM aborts them and stops the daemon cleanly (exit 0, every connection
+closed) and the pool checks clean afterwards.
 """
 
 import os
@@ -122,13 +123,21 @@ class VolumeReactorsTest(unittest.TestCase):
             self.assertEqual(q.read(1, slba, LBAS).data, bytes(BLOCK))
             for x in (sq, sa):
                 x.close()
+            # Suspended, with a read of every host held: the stop aborts them
+            # (the first reactor holds them for all) and every connection closes.
+            r.call("volume_suspend", {"pool": "p0", "name": "v1"})
+            for _, q in conns:
+                q.submit(q.rw_cmd(raw.IO_READ, 1, 0, LBAS), data_in=BLOCK)
             r.close()
+            rc, reports = tgt.stop()
+            log = tgt.log_text()
+            self.assertEqual(rc, 0, log[-3000:])
+            self.assertEqual(reports, [])
+            self.assertIn("held command(s) aborted at exit", log)
+            self.assertNotIn("still busy at exit", log)
             for a, q in conns:
                 q.close()
                 a.close()
-            rc, reports = tgt.stop()
-            self.assertEqual(rc, 0, tgt.log_text()[-3000:])
-            self.assertEqual(reports, [])
             p = subprocess.run([fabriq_cli(), "pool", "check", pool], capture_output=True,
                                text=True, timeout=120)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
