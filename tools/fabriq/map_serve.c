@@ -55,6 +55,8 @@
  * lock); each thread starts at its own slot and takes the first free one.
  */
 #define MAX_QP 16
+/* FUSE background requests in flight (see fs_init). */
+#define MAP_MAX_BACKGROUND 128
 
 struct qp_slot {
 	pthread_mutex_t lock;
@@ -419,7 +421,13 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/*
+	 * The loop device's direct I/O reaches FUSE as asynchronous requests,
+	 * which the kernel counts as background requests: 12 by default, too
+	 * few for a queue depth of 32 and more across 16 qpairs.
+	 */
+	conn->max_background = MAP_MAX_BACKGROUND;
+	conn->congestion_threshold = MAP_MAX_BACKGROUND * 3 / 4;
 	cfg->direct_io = 1;
 	cfg->kernel_cache = 0;
 	cfg->attr_timeout = 1.0;
