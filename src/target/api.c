@@ -18,6 +18,7 @@
 #include "target/state.h"
 #include "target/tgt.h"
 #include "util/log.h"
+#include "volume/volume.h"
 
 enum target_state {
 	TARGET_NEW,	/* being configured */
@@ -293,6 +294,14 @@ int fq_target_reload_config(struct fq_target *t)
 	rc = fq_conf_load_file(nc, t->config_path, t->err, sizeof(t->err));
 	if (!rc)
 		rc = fq_conf_validate(nc, t->err, sizeof(t->err));
+	/*
+	 * Pools the file names now and that are not open yet are opened (and
+	 * created, with their volumes) before the namespaces that may sit on
+	 * them; open ones are left alone. A new pool's first I/O binds it to
+	 * the first reactor like any other (fq_vol_set_home).
+	 */
+	if (!rc)
+		rc = fq_pool_conf_open_all(t->err, sizeof(t->err));
 	if (!rc)
 		rc = fq_tgt_reload(t->tgt, nc, t->err, sizeof(t->err));
 	/* Namespaces keep their own copy of what they were made from. */

@@ -433,11 +433,18 @@ static void reload(struct fq_target *t, struct fq_mgmt *mgmt, const char *path, 
 		return;
 	}
 	fq_mgmt_lock(mgmt); /* one caller of the target API at a time */
-	if (fq_target_reload_config(t))
+	if (fq_target_reload_config(t)) {
 		fq_err("SIGHUP: reload of %s failed, configuration unchanged: %s", path,
 		       fq_target_last_error(t));
-	else if (state[0] && fq_target_save_state(t, state))
-		fq_err("SIGHUP: the state was not saved: %s", fq_target_last_error(t));
+	} else {
+		/* The volumes of pools the reload opened get their subsystems. */
+		int n = fq_mgmt_export_volumes(t);
+
+		if (n)
+			fq_info("SIGHUP: %d volume(s) exported", n);
+		if (state[0] && fq_target_save_state(t, state))
+			fq_err("SIGHUP: the state was not saved: %s", fq_target_last_error(t));
+	}
 	fq_mgmt_unlock(mgmt);
 }
 

@@ -230,6 +230,36 @@ class StateTest(unittest.TestCase):
         r.close()
         d.stop()
 
+    def test_sighup_opens_new_pools(self):
+        """A [pool] added to the file is opened by a SIGHUP, its volumes exported."""
+        d = self.start()
+        img = os.path.join(self.tmp, "late.img")
+        vol = "nqn.2026-01.io.fabriq:vol:late:v"
+        with open(self.ini, "a") as f:
+            f.write('\n[pool "late"]\nbdev = file:%s:64M\ncreate = yes\n'
+                    "cluster_size = 64K\nvolume = v:8M\n" % img)
+        r = d.rpc()
+        for _ in range(2):  # the second reload finds the pool open already
+            d.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 15
+            while vol not in by_nqn(r.call("subsystem_list")):
+                self.assertLess(time.monotonic(), deadline, d.log_text()[-2000:])
+                time.sleep(0.05)
+        self.assertEqual(r.call("volume_info", {"pool": "late", "name": "v"})["size"],
+                         8 << 20)
+        data = os.urandom(4096)
+        src = os.path.join(self.tmp, "in.bin")
+        out = os.path.join(self.tmp, "out.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        self.io("write", vol, src, "--offset", "8192", "--input", src)
+        self.io("read", vol, out, "--offset", "8192", "--length", "4096", "--output", out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertNotIn("reload of", d.log_text())
+        r.close()
+        d.stop()
+
     def test_no_state_dir_nothing_persists(self):
         d = Daemon(self.tmp, ["-c", self.ini])
         self.daemons.append(d)
