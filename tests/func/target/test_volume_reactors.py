@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -128,6 +129,11 @@ class VolumeReactorsTest(unittest.TestCase):
             r.call("volume_suspend", {"pool": "p0", "name": "v1"})
             for _, q in conns:
                 q.submit(q.rw_cmd(raw.IO_READ, 1, 0, LBAS), data_in=BLOCK)
+            # Stop only once the volume holds all of them (they cross reactors first).
+            deadline = time.monotonic() + 30
+            while r.call("volume_info", {"pool": "p0", "name": "v1"})["qos"]["held"] < HOSTS:
+                self.assertLess(time.monotonic(), deadline, "the reads were never held")
+                time.sleep(0.02)
             r.close()
             rc, reports = tgt.stop()
             log = tgt.log_text()
