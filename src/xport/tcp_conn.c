@@ -787,6 +787,7 @@ void fq_tcp_conn_release(struct fq_tcp_conn *c)
 	if (c->has_stream)
 		fq_stream_close(&c->stream);
 	c->has_stream = false;
+	c->started = false; /* the next start is a new connection */
 }
 
 void fq_tcp_conn_fini(struct fq_tcp_conn *c)
