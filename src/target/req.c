@@ -261,7 +261,6 @@ int fq_queue_alloc_reqs(struct fq_queue *q, uint32_t n)
 	return 0;
 }
 
-
 /*
  * Parked requests of a queue that closes are released: held AERs, requests
  * waiting for host data or for a buffer. Requests at a backend finish on

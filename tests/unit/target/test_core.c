@@ -31,16 +31,16 @@
 /* ---- the fake transport ------------------------------------------------ */
 
 static struct {
-	bool hold;		/* keep responses until the test releases them */
+	bool hold; /* keep responses until the test releases them */
 	int nrsp, ndata, nfetch, nclose;
-	struct fq_cqe cqe;	/* the last completion sent */
-	uint8_t data[8192];	/* the last read data sent */
+	struct fq_cqe cqe;  /* the last completion sent */
+	uint8_t data[8192]; /* the last read data sent */
 	size_t data_len;
 	struct fq_req *last;	/* the request of the last completion */
 	struct fq_req *fetched; /* the last request that asked for host data */
 	enum fq_req_state state_at_send;
-	int depth_at_send;	/* exec_depth seen by the last send */
-	int max_depth;		/* the largest exec_depth any send saw */
+	int depth_at_send;	     /* exec_depth seen by the last send */
+	int max_depth;		     /* the largest exec_depth any send saw */
 	struct fq_req *on_send_done; /* finished inside the next send callback */
 } fk;
 
@@ -151,8 +151,7 @@ static void queue_free(struct fq_queue *q)
  * hand over its in-capsule data (@data, @len) and run it, or start it
  * (the core asks for write data through fetch_data). Returns the request.
  */
-static struct fq_req *submit(struct fq_queue *q, struct fq_sqe *sqe, const void *data,
-			     uint32_t len)
+static struct fq_req *submit(struct fq_queue *q, struct fq_sqe *sqe, const void *data, uint32_t len)
 {
 	struct fq_req *req = fq_req_alloc(q);
 
@@ -205,7 +204,7 @@ static uint64_t prop(struct fq_queue *q, bool set, uint32_t off, uint64_t v, uin
 }
 
 static uint16_t admin_q(struct fq_queue *q, uint8_t opc, uint32_t nsid, uint32_t cdw10,
-		       uint32_t cdw11, uint32_t len)
+			uint32_t cdw11, uint32_t len)
 {
 	struct fq_sqe s = {.opcode = opc, .nsid = nsid, .cdw10 = cdw10, .cdw11 = cdw11};
 
@@ -536,7 +535,8 @@ static void test_read_write(void **state)
 	submit(ioq, &bad, NULL, BS);
 	assert_int_equal(fk.cqe.status, FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_LBA_RANGE) | FQ_STATUS_DNR);
 	submit(ioq, &none, NULL, BS);
-	assert_int_equal(fk.cqe.status, FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_INVALID_NS) | FQ_STATUS_DNR);
+	assert_int_equal(fk.cqe.status,
+			 FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_INVALID_NS) | FQ_STATUS_DNR);
 	assert_int_equal(fk.ndata, 2);
 	assert_int_equal(ioq->busy, 0);
 }
