@@ -33,8 +33,8 @@
 static struct {
 	bool hold; /* keep responses until the test releases them */
 	int nrsp, ndata, nfetch, nclose;
-	struct fq_cqe cqe;  /* the last completion sent */
-	uint8_t data[8192]; /* the last read data sent */
+	struct fq_cqe cqe;		 /* the last completion sent */
+	_Alignas(16) uint8_t data[8192]; /* the last read data (Identify data is read in place) */
 	size_t data_len;
 	struct fq_req *last;	/* the request of the last completion */
 	struct fq_req *fetched; /* the last request that asked for host data */
