@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One NVMe/TCP connection at the target: the target role on the connection
+ * The NVMe/TCP transport of the target: the target role on the connection
  * object (xport/tcp_conn.h, which frames, checks digests, batches sends and
- * receives into request buffers) and the request lifecycle. The role sees
- * command capsules and host data and sends responses, read data and R2Ts.
- * NVMe/TCP 1.0 §3.3 (connection), §3.5 (transfers).
+ * receives into request buffers) and the transport ops the core sends
+ * through (xprt.h). The role sees command capsules and host data and sends
+ * responses, read data and R2Ts. The request lifecycle is the core's
+ * (req.c). NVMe/TCP 1.0 §3.3 (connection), §3.5 (transfers).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,210 +23,7 @@
 
 static const struct fq_tcp_conn_ops tgt_conn_ops;
 static void queue_destroy(struct fq_queue *q);
-static void send_r2t(struct fq_req *req);
 void fq_queue_maybe_destroy(struct fq_queue *q);
-
-static const char *const req_state_name[] = {
-	[FQ_REQ_FREE] = "free", [FQ_REQ_RX_DATA] = "rx-data", [FQ_REQ_NEED_BUF] = "need-buf",
-	[FQ_REQ_R2T] = "r2t",	[FQ_REQ_EXEC] = "exec",	      [FQ_REQ_AER] = "aer",
-	[FQ_REQ_TX] = "tx",
-};
-static_assert(sizeof(req_state_name) / sizeof(req_state_name[0]) == FQ_REQ_NUM_STATES,
-	      "a name per request state");
-
-/* The one place request states change; debug builds trace every move. */
-void fq_req_set_state(struct fq_req *req, enum fq_req_state s)
-{
-	fq_dbg("q%u req %u: %s -> %s", req->q->qid, req->ttag, req_state_name[req->state],
-	       req_state_name[s]);
-	if (req->state == FQ_REQ_FREE && s != FQ_REQ_FREE)
-		req->q->busy++;
-	else if (req->state != FQ_REQ_FREE && s == FQ_REQ_FREE)
-		req->q->busy--;
-	req->state = s;
-}
-
-/* ---- buffers ---------------------------------------------------------- */
-
-int fq_bufpool_init(struct fq_bufpool *p, uint32_t small, uint32_t nsmall, uint32_t large,
-		    uint32_t nlarge)
-{
-	uint32_t sizes[2] = {small, large}, counts[2] = {nsmall, nlarge};
-
-	memset(p, 0, sizeof(*p));
-	for (int c = 0; c < 2; c++) {
-		/* Page-aligned so O_DIRECT file backends can use them as is. */
-		if (posix_memalign((void **)&p->mem[c], 4096, (size_t)sizes[c] * counts[c]))
-			return -ENOMEM;
-		p->free[c] = calloc(counts[c], sizeof(uint8_t *));
-		if (!p->free[c])
-			return -ENOMEM;
-		for (uint32_t i = 0; i < counts[c]; i++)
-			p->free[c][i] = p->mem[c] + (size_t)i * sizes[c];
-		p->nfree[c] = p->count[c] = counts[c];
-		p->size[c] = sizes[c];
-	}
-	return 0;
-}
-
-void fq_bufpool_fini(struct fq_bufpool *p)
-{
-	for (int c = 0; c < 2; c++) {
-		free(p->mem[c]);
-		free(p->free[c]);
-	}
-	memset(p, 0, sizeof(*p));
-}
-
-uint8_t *fq_buf_get(struct fq_bufpool *p, uint32_t len, int *cls)
-{
-	for (int c = 0; c < 2; c++) {
-		if (len > p->size[c])
-			continue;
-		if (!p->nfree[c])
-			continue; /* a small request may borrow a large buffer */
-		*cls = c;
-		return p->free[c][--p->nfree[c]];
-	}
-	return NULL;
-}
-
-void fq_buf_put(struct fq_bufpool *p, uint8_t *buf, int cls)
-{
-	p->free[cls][p->nfree[cls]++] = buf;
-}
-
-int fq_req_get_buf(struct fq_req *req, uint32_t len)
-{
-	if (req->buf)
-		return 0;
-	req->buf = fq_buf_get(&req->q->r->pool, len ? len : 1, &req->buf_class);
-	return req->buf ? 0 : -ENOMEM;
-}
-
-/* Hand freed buffers to waiting requests, oldest first. */
-static void wake_waiters(struct fq_reactor *r)
-{
-	while (r->wait_head) {
-		struct fq_req *req = r->wait_head;
-
-		if (fq_req_get_buf(req, req->xfer_len))
-			return;
-		r->wait_head = req->next_wait;
-		if (!r->wait_head)
-			r->wait_tail = NULL;
-		req->next_wait = NULL;
-		if (req->data_in && req->xfer_len && req->rcvd < req->xfer_len) {
-			/* A write parked before its R2T: ask for the data now. */
-			send_r2t(req);
-		} else {
-			fq_req_set_state(req, FQ_REQ_EXEC);
-			fq_exec(req);
-		}
-	}
-}
-
-void fq_req_need_buf(struct fq_req *req)
-{
-	struct fq_reactor *r = req->q->r;
-
-	fq_req_set_state(req, FQ_REQ_NEED_BUF);
-	req->next_wait = NULL;
-	if (r->wait_tail)
-		r->wait_tail->next_wait = req;
-	else
-		r->wait_head = req;
-	r->wait_tail = req;
-}
-
-static void unlink_waiters(struct fq_queue *q)
-{
-	struct fq_reactor *r = q->r;
-	struct fq_req **pp = &r->wait_head, *last = NULL;
-
-	while (*pp) {
-		if ((*pp)->q == q) {
-			*pp = (*pp)->next_wait;
-			continue;
-		}
-		last = *pp;
-		pp = &(*pp)->next_wait;
-	}
-	r->wait_tail = last;
-}
-
-/* ---- requests --------------------------------------------------------- */
-
-static struct fq_req *req_alloc(struct fq_queue *q)
-{
-	struct fq_req *req = q->free_reqs;
-
-	if (!req)
-		return NULL;
-	q->free_reqs = req->next_wait;
-	req->next_wait = NULL;
-	req->buf = NULL;
-	req->buf_borrowed = false;
-	req->xfer_len = req->rcvd = 0;
-	req->data_in = req->incapsule = req->ddgst_error = req->close_after = false;
-	req->data_iov.iov_base = NULL;
-	req->data_iov.iov_len = 0;
-	req->ns = NULL;
-	req->start_ns = q->r->now_ns;
-	req->cmp_buf = NULL;
-	req->step = 0;
-	memset(&req->cqe, 0, sizeof(req->cqe));
-	return req;
-}
-
-/*
- * Reads and writes into their namespace's latency histogram, at the
- * reactor's clock of this turn: no clock read per command, so commands
- * served within one turn (RAM, null) count as under a microsecond.
- */
-static void lat_record(const struct fq_req *req)
-{
-	uint64_t us = (req->q->r->now_ns - req->start_ns) / 1000;
-	int d, b = us ? 64 - __builtin_clzll(us) : 0;
-
-	if (req->cmd.opcode == FQ_IO_READ)
-		d = 0;
-	else if (req->cmd.opcode == FQ_IO_WRITE)
-		d = 1;
-	else
-		return;
-	if (b >= FQ_TGT_LAT_BUCKETS)
-		b = FQ_TGT_LAT_BUCKETS - 1;
-	fq_stat_add(req->ns->lat[d][b], 1);
-	fq_stat_add(req->ns->lat_sum_ns[d], req->q->r->now_ns - req->start_ns);
-}
-
-void fq_req_free(struct fq_req *req)
-{
-	struct fq_queue *q = req->q;
-
-	if (req->ns)
-		lat_record(req);
-	if (req->buf_borrowed) {
-		req->buf = NULL;
-		req->buf_borrowed = false;
-	} else if (req->buf) {
-		fq_buf_put(&q->r->pool, req->buf, req->buf_class);
-		req->buf = NULL;
-		/*
-		 * Waiters get the buffer at the reactor's next flush, not here:
-		 * a completion must not re-enter dispatch (the waiter's command
-		 * would run inside this one's send completion).
-		 */
-		if (q->r->wait_head)
-			q->r->wake_pending = true;
-	}
-	fq_req_set_state(req, FQ_REQ_FREE);
-	req->next_wait = q->free_reqs;
-	q->free_reqs = req;
-	if (q->state == FQ_CONN_CLOSING)
-		fq_queue_maybe_destroy(q);
-}
 
 /* ---- transmit ---------------------------------------------------------- */
 
@@ -236,23 +34,13 @@ void fq_req_free(struct fq_req *req)
 void fq_reactor_flush(struct fq_reactor *r)
 {
 	fq_tcp_batch_resume(&r->batch);
-	if (r->wake_pending) {
-		r->wake_pending = false;
-		wake_waiters(r);
-	}
+	fq_req_wake_waiters(r);
 	fq_tcp_batch_flush(&r->batch);
 }
 
 static void tx_done_final(struct fq_tcp_unit *tx)
 {
-	struct fq_req *req = container_of(tx, struct fq_req, tx);
-	struct fq_queue *q = req->q;
-	bool close_after = req->close_after;
-
-	req->close_after = false;
-	fq_req_free(req);
-	if (close_after)
-		fq_queue_close(q, "Disconnect command");
+	fq_req_done(container_of(tx, struct fq_req, tx));
 }
 
 static void tx2_done_final(struct fq_tcp_unit *tx)
@@ -260,37 +48,11 @@ static void tx2_done_final(struct fq_tcp_unit *tx)
 	fq_req_free(container_of(tx, struct fq_req, tx2));
 }
 
-/* Fill the CQE; NVMe Base 2.0 §4.6: SQHD and SQID always, CID echoed. */
-static void fill_cqe(struct fq_req *req, uint16_t status)
+/* CapsuleResp (NVMe/TCP 1.0 §3.6.2.5); the request is released once it is sent. */
+static void tcp_send_rsp(struct fq_req *req)
 {
-	struct fq_queue *q = req->q;
-
-	req->cqe.cid = req->cmd.cid;
-	req->cqe.sq_id = q->qid;
-	req->cqe.sq_head = q->sqflow_disabled ? 0xffff : q->sqhd;
-	req->cqe.status = status;
-}
-
-void fq_req_complete(struct fq_req *req, uint16_t status)
-{
-	struct fq_queue *q = req->q;
-
-	if (status && req->ns) {
-		unsigned sct =
-			(status >> 9) & 7; /* status without the phase bit: SC 1..8, SCT 9..11 */
-
-		fq_stat_add(req->ns->errors, 1);
-		fq_stat_add(req->ns->errors_sct[sct < 3 ? sct : 3], 1);
-	}
-
-	if (q->state == FQ_CONN_CLOSING) {
-		fq_req_free(req);
-		return;
-	}
-	fill_cqe(req, status);
-	fq_req_set_state(req, FQ_REQ_TX);
 	fq_tcp_unit_init(&req->tx, NULL, 0, tx_done_final);
-	fq_tcp_conn_send_rsp(&q->conn, &req->tx, &req->cqe);
+	fq_tcp_conn_send_rsp(&req->q->conn, &req->tx, &req->cqe);
 }
 
 /*
@@ -299,17 +61,11 @@ void fq_req_complete(struct fq_req *req, uint16_t status)
  * CapsuleResp follows; otherwise a CapsuleResp carrying SQHD follows in the
  * same send.
  */
-void fq_req_send_data(struct fq_req *req)
+static void tcp_send_data(struct fq_req *req)
 {
 	struct fq_queue *q = req->q;
 	uint32_t len = (uint32_t)req->data_iov.iov_len;
 
-	if (q->state == FQ_CONN_CLOSING) {
-		fq_req_free(req);
-		return;
-	}
-	fill_cqe(req, 0);
-	fq_req_set_state(req, FQ_REQ_TX);
 	/*
 	 * Without a pooled buffer the data is the namespace's own memory
 	 * (RAM), which a random read finds cold; a pooled buffer was just
@@ -327,10 +83,19 @@ void fq_req_send_data(struct fq_req *req)
 /* Ask for all write data at once: we advertise MAXR2T 0 handling (one R2T). */
 static void send_r2t(struct fq_req *req)
 {
-	fq_req_set_state(req, FQ_REQ_R2T);
 	fq_tcp_unit_init(&req->tx2, NULL, 0, NULL);
 	fq_tcp_conn_send_r2t(&req->q->conn, &req->tx2, req->cmd.cid, req->ttag, 0, req->xfer_len);
 }
+
+/* The core's way out to NVMe/TCP (xprt.h). */
+static const struct fq_xprt_ops tcp_xprt_ops = {
+	.name = "tcp",
+	.send_rsp = tcp_send_rsp,
+	.send_data = tcp_send_data,
+	.fetch_data = send_r2t,
+	.close = fq_queue_close,
+	.release = fq_queue_maybe_destroy,
+};
 
 /* ---- connection lifecycle ---------------------------------------------- */
 
@@ -373,6 +138,7 @@ void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	q->id = atomic_fetch_add(&r->tgt->next_queue_id, 1);
+	q->xprt = &tcp_xprt_ops;
 	q->port = port;
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		char host[INET6_ADDRSTRLEN] = "?";
@@ -405,22 +171,6 @@ void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
 	fq_dbg("connection from %s on port %u (reactor %d)", q->peer, port->conf.port, r->idx);
 	fq_stream_socket(&st, &r->loop->eng, fd);
 	fq_tcp_conn_start(&q->conn, &st);
-}
-
-/* Allocate the request array once the queue size is known (Connect). */
-int fq_queue_alloc_reqs(struct fq_queue *q, uint32_t n)
-{
-	q->reqs = calloc(n, sizeof(*q->reqs));
-	if (!q->reqs)
-		return -ENOMEM;
-	q->nreqs = n;
-	for (uint32_t i = n; i-- > 0;) {
-		q->reqs[i].q = q;
-		q->reqs[i].ttag = (uint16_t)i;
-		q->reqs[i].next_wait = q->free_reqs;
-		q->free_reqs = &q->reqs[i];
-	}
-	return 0;
 }
 
 static void queue_destroy(struct fq_queue *q)
@@ -481,20 +231,9 @@ void fq_queue_close(struct fq_queue *q, const char *why)
 	} else {
 		fq_info("connection from %s closed: %s", q->peer, why);
 	}
-	unlink_waiters(q);
-	q->in_drain = true; /* no destroy while parked requests are released */
-	for (uint32_t i = 0; i < q->nreqs; i++) {
-		struct fq_req *req = &q->reqs[i];
-
-		if (req->state == FQ_REQ_AER || req->state == FQ_REQ_R2T ||
-		    req->state == FQ_REQ_NEED_BUF || req->state == FQ_REQ_RX_DATA)
-			fq_req_free(req);
-	}
-	if (q->ctrl && q->qid == 0)
-		q->ctrl->naer = 0;
+	fq_queue_drop_parked(q);
 	/* A TermReq of ours goes out first, with the responses queued before it. */
 	fq_tcp_conn_close(&q->conn);
-	q->in_drain = false;
 	fq_queue_maybe_destroy(q);
 }
 
@@ -522,21 +261,6 @@ static int on_ready(void *arg)
 			fq_queue_close(q, "out of memory");
 	}
 	return q->state == FQ_CONN_CLOSING ? -ECONNRESET : 0;
-}
-
-/* A command without in-capsule data: fetch write data or execute now. */
-static void cmd_start(struct fq_req *req)
-{
-	if (req->data_in && req->xfer_len) {
-		if (fq_req_get_buf(req, req->xfer_len)) {
-			fq_req_need_buf(req);
-			return;
-		}
-		send_r2t(req);
-		return;
-	}
-	fq_req_set_state(req, FQ_REQ_EXEC);
-	fq_exec(req);
 }
 
 /*
@@ -617,7 +341,7 @@ static int on_command(void *arg, const struct fq_sqe *sqe, uint32_t icdata, cons
 	q->rx_discard = false;
 	if (q->state != FQ_CONN_LIVE)
 		return closing(q);
-	req = req_alloc(q);
+	req = fq_req_alloc(q);
 	if (!req)
 		return fq_tcp_conn_reject(&q->conn, FQ_TCP_FAULT_SEQUENCE,
 					  "more commands outstanding than the queue size");
@@ -655,7 +379,7 @@ static int on_command(void *arg, const struct fq_sqe *sqe, uint32_t icdata, cons
 	if (st)
 		fq_req_complete(req, st);
 	else
-		cmd_start(req);
+		fq_req_start(req);
 	return closing(q);
 }
 
@@ -711,8 +435,7 @@ static int on_data_done(void *arg, void *ctx, const struct fq_tcp_data_info *d, 
 		fq_req_complete(req, FQ_STATUS(FQ_SCT_GENERIC, FQ_SC_TRANSIENT_TRANSPORT));
 		return closing(q);
 	}
-	fq_req_set_state(req, FQ_REQ_EXEC);
-	fq_exec(req);
+	fq_req_data_ready(req);
 	return closing(q);
 }
 

@@ -152,7 +152,7 @@ void fq_ctrl_check_kato(struct fq_ctrl *c, uint64_t now)
 		return;
 	fq_warn("controller %u (host %s, %s): keep-alive timeout (KATO %u ms) expired", c->cntlid,
 		c->hostnqn, c->admin->peer, c->kato_ms);
-	fq_queue_close(c->admin, "keep-alive timeout expired");
+	c->admin->xprt->close(c->admin, "keep-alive timeout expired");
 }
 
 /* Management asked this controller to go (live.c): runs on the admin reactor. */
@@ -162,7 +162,7 @@ void fq_ctrl_check_disconnect(struct fq_ctrl *c)
 		return;
 	fq_info("controller %u (host %s, %s): disconnected by management", c->cntlid, c->hostnqn,
 		c->admin->peer);
-	fq_queue_close(c->admin, "disconnected by management");
+	c->admin->xprt->close(c->admin, "disconnected by management");
 }
 
 /* Complete one held AER with the oldest pending event, if both exist. */

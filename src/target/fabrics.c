@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fabrics commands at the target: Connect (NVMe-oF 1.1 §3.3), Property Get
- * and Set (§3.4, §3.5) and Disconnect (§3.6), plus the dispatcher that
- * routes every command to the fabrics, admin or I/O handlers.
+ * and Set (§3.4, §3.5) and Disconnect (§3.6).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -328,28 +327,4 @@ void fq_exec_fabrics(struct fq_req *req)
 		fq_req_complete(req, SC(FQ_SCT_GENERIC, FQ_SC_INVALID_OPCODE) | FQ_STATUS_DNR);
 		break;
 	}
-}
-
-void fq_exec(struct fq_req *req)
-{
-	struct fq_queue *q = req->q;
-
-	if (req->cmd.opcode == FQ_ADM_FABRICS) {
-		fq_exec_fabrics(req);
-		return;
-	}
-	if (!q->ctrl) {
-		/* Only Fabrics commands are allowed before Connect. */
-		fq_req_complete(req, SC(FQ_SCT_GENERIC, FQ_SC_CMD_SEQ_ERROR));
-		return;
-	}
-	if (atomic_load(&q->ctrl->dead)) {
-		fq_req_free(req);
-		fq_queue_close(q, "controller was torn down");
-		return;
-	}
-	if (q->qid == 0)
-		fq_exec_admin(req);
-	else
-		fq_exec_io(req);
 }

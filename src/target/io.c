@@ -75,7 +75,7 @@ static void io_put(struct fq_queue *q)
 {
 	q->ops--;
 	if (q->state == FQ_CONN_CLOSING)
-		fq_queue_maybe_destroy(q);
+		q->xprt->release(q);
 }
 
 static void read_done(struct fq_bdev_io *bio, int res)

@@ -25,6 +25,7 @@
 #include "proto/copy.h"
 #include "proto/nvmf.h"
 #include "target/config.h"
+#include "target/xprt.h"
 #include "xport/engine.h"
 #include "xport/loop.h"
 #include "xport/tcp_conn.h"
@@ -197,12 +198,12 @@ struct fq_ctrl {
 #define FQ_EV_NS_CHANGED (1u << 0)
 #define FQ_EV_DISC_CHANGED (1u << 1)
 
-/* Request states (one enum, one setter: req_set_state in conn.c). */
+/* Request states (one enum, one setter: fq_req_set_state in req.c). */
 enum fq_req_state {
 	FQ_REQ_FREE,
 	FQ_REQ_RX_DATA,	 /* in-capsule data arriving */
 	FQ_REQ_NEED_BUF, /* waiting for a data buffer */
-	FQ_REQ_R2T,	 /* R2T sent, H2CData arriving */
+	FQ_REQ_R2T,	 /* host data asked for (R2T on TCP), arriving */
 	FQ_REQ_EXEC,	 /* at the backend or being handled */
 	FQ_REQ_AER,	 /* held Async Event Request */
 	FQ_REQ_TX,	 /* response (and data) queued or being sent */
@@ -245,9 +246,13 @@ enum fq_conn_state {
 	FQ_CONN_NUM_STATES,
 };
 
-/* One TCP connection = one NVMe queue (admin or I/O). */
+/*
+ * One NVMe queue (admin or I/O). The core uses the queue part and reaches
+ * the host through xprt; the rest is the NVMe/TCP connection (conn.c).
+ */
 struct fq_queue {
 	uint64_t id;
+	const struct fq_xprt_ops *xprt; /* its transport */
 	struct fq_reactor *r;
 	struct fq_port *port;
 	char peer[64];
@@ -308,6 +313,7 @@ struct fq_reactor {
 	struct fq_tcp_batch batch;
 	struct fq_req *wait_head, *wait_tail; /* NEED_BUF requests */
 	bool wake_pending; /* buffers came back: hand them to waiters at the next flush */
+	int exec_depth;	   /* nested fq_exec calls: 1 at most (completions never dispatch) */
 	/* Runs on every turn of the loop: sends, resumed receives, buffer waiters. */
 	struct fq_poller poller;
 	/* Periodic work (keep-alive expiry, idle handshakes, dead controllers). */
@@ -389,20 +395,34 @@ int fq_ctrl_add_ioq(struct fq_ctrl *c, uint16_t qid);
 void fq_ctrl_del_ioq(struct fq_ctrl *c, struct fq_tgt *t, uint16_t qid);
 void fq_ctrl_check_disconnect(struct fq_ctrl *c);
 
-/* conn.c */
+/* conn.c: the NVMe/TCP transport */
 void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port);
 void fq_queue_close(struct fq_queue *q, const char *why);
 void fq_queue_maybe_destroy(struct fq_queue *q);
+/* Per turn: resumed receives, buffer waiters, then one send per connection. */
+void fq_reactor_flush(struct fq_reactor *r);
+
+/* req.c: the request lifecycle, transport-neutral */
 int fq_queue_alloc_reqs(struct fq_queue *q, uint32_t n);
+/* Release a closing queue's parked requests (AER, waiting for data or a buffer). */
+void fq_queue_drop_parked(struct fq_queue *q);
+struct fq_req *fq_req_alloc(struct fq_queue *q);
+void fq_req_set_state(struct fq_req *req, enum fq_req_state s);
+/* Start a new command: fetch its write data (waiting for a buffer) or run it. */
+void fq_req_start(struct fq_req *req);
+/* The transport has all host data of @req: run it. */
+void fq_req_data_ready(struct fq_req *req);
 void fq_req_complete(struct fq_req *req, uint16_t status);
 void fq_req_send_data(struct fq_req *req);
+/* The transport is done with @req's response: release it (Disconnect closes). */
+void fq_req_done(struct fq_req *req);
 void fq_req_free(struct fq_req *req);
 int fq_req_get_buf(struct fq_req *req, uint32_t len);
-void fq_reactor_flush(struct fq_reactor *r);
 void fq_req_need_buf(struct fq_req *req);
-void fq_req_set_state(struct fq_req *req, enum fq_req_state s);
+/* From the reactor's poller: hand buffers freed since the last turn to waiters. */
+void fq_req_wake_waiters(struct fq_reactor *r);
 
-/* bufpool */
+/* bufpool (req.c) */
 int fq_bufpool_init(struct fq_bufpool *p, uint32_t small, uint32_t nsmall, uint32_t large,
 		    uint32_t nlarge);
 void fq_bufpool_fini(struct fq_bufpool *p);
@@ -415,7 +435,7 @@ void fq_exec_admin(struct fq_req *req);
 void fq_exec_io(struct fq_req *req);
 /* The Copy limits a namespace reports in Identify Namespace and enforces. */
 void fq_tgt_copy_limits(const struct fq_tgt_ns *ns, struct fq_copy_limits *lim);
-/* Called once all host data of @req has arrived. */
+/* req.c: route @req to the fabrics, admin or I/O handlers. */
 void fq_exec(struct fq_req *req);
 void fq_discovery_log(struct fq_tgt *t, struct fq_ctrl *c, uint8_t *buf, uint64_t off,
 		      uint32_t len);
