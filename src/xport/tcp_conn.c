@@ -377,8 +377,8 @@ static int on_icreq(struct fq_tcp_conn *c)
 	}
 	fq_tcp_unit_init(u, NULL, 0, NULL);
 	/* The digest bits are echoed exactly. */
-	u->iov[0].iov_base = u->h.ic.b;
-	u->iov[0].iov_len = fq_tcp_build_icresp(&u->h.ic, dg, 0, c->o.max_h2c_data);
+	u->iov[0].iov_base = c->ic_hdr.b;
+	u->iov[0].iov_len = fq_tcp_build_icresp(&c->ic_hdr, dg, 0, c->o.max_h2c_data);
 	u->iovcnt = 1;
 	u->len = (uint32_t)u->iov[0].iov_len;
 	queue_unit(c, u);
@@ -411,8 +411,8 @@ static void send_icreq(struct fq_tcp_conn *c)
 
 	/* PFV 0, HPDA 0 (data right after the header), MAXR2T 0 (one R2T at a time). */
 	fq_tcp_unit_init(u, NULL, 0, NULL);
-	u->iov[0].iov_base = u->h.ic.b;
-	u->iov[0].iov_len = fq_tcp_build_icreq(&u->h.ic, c->o.want_hdgst, c->o.want_ddgst, 0, 0);
+	u->iov[0].iov_base = c->ic_hdr.b;
+	u->iov[0].iov_len = fq_tcp_build_icreq(&c->ic_hdr, c->o.want_hdgst, c->o.want_ddgst, 0, 0);
 	u->iovcnt = 1;
 	u->len = (uint32_t)u->iov[0].iov_len;
 	queue_unit(c, u);

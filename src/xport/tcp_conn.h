@@ -53,19 +53,20 @@ struct fq_tcp_batch;
  * left, or when the connection dropped it unsent (fq_tcp_unit_sent() tells).
  */
 struct fq_tcp_unit {
+	/* What the sender walks, first: it stays in one cache line. */
 	struct fq_tcp_unit *next;
-	void (*done)(struct fq_tcp_unit *u);
 	struct iovec *iov; /* iov_own, or the role's array (fq_tcp_unit_init) */
-	int iovcap;
 	int iovcnt;
 	uint32_t len;
+	void (*done)(struct fq_tcp_unit *u);
 	bool sent;
+	uint8_t iovcap;
 	uint32_t ddgst;
 	struct iovec iov_own[FQ_TCP_UNIT_IOV];
+	/* A CapsuleCmd header at most (ICReq/ICResp use the connection's own room). */
 	union {
 		struct fq_tcp_hbuf_small small;
 		struct fq_tcp_hbuf_cmd cmd;
-		struct fq_tcp_hbuf_ic ic;
 	} h;
 };
 
@@ -240,6 +241,7 @@ struct fq_tcp_conn {
 	struct iovec tx_iov[FQ_TCP_CONN_TX_IOV];
 	/* ICReq/ICResp and TermReq: separate units, a TermReq may follow a queued ICResp. */
 	struct fq_tcp_unit ic_unit;
+	struct fq_tcp_hbuf_ic ic_hdr;
 	struct fq_tcp_unit term_unit;
 	uint8_t term_data[FQ_TCP_TERM_MAX_DATA];
 	char why[160];
