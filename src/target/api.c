@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fabriq/target.h"
@@ -19,6 +20,9 @@
 #include "target/tgt.h"
 #include "util/log.h"
 #include "volume/volume.h"
+
+/* How long a call that changes a pool's metadata waits for its I/O to drain. */
+#define POOL_DRAIN_TIMEOUT_MS 10000
 
 enum target_state {
 	TARGET_NEW,	/* being configured */
@@ -297,8 +301,8 @@ int fq_target_reload_config(struct fq_target *t)
 	/*
 	 * Pools the file names now and that are not open yet are opened (and
 	 * created, with their volumes) before the namespaces that may sit on
-	 * them; open ones are left alone. A new pool's first I/O binds it to
-	 * the first reactor like any other (fq_vol_set_home).
+	 * them; open ones are left alone. A new pool gets a home reactor as it
+	 * is registered (fq_vol_set_homes).
 	 */
 	if (!rc)
 		rc = fq_pool_conf_open_all(t->err, sizeof(t->err));
@@ -940,6 +944,72 @@ int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg),
 	if (t->state != TARGET_RUNNING || !t->tgt)
 		return -ESHUTDOWN;
 	return fq_tgt_run_on_reactor(t->tgt, idx, fn, arg);
+}
+
+/* A call on a pool's home reactor, with the pool's I/O drained (fq_target_run_on_pool). */
+struct pool_call {
+	struct fq_pool *pool;
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;
+	bool held;
+};
+
+static int pool_call_change(void *arg)
+{
+	struct pool_call *pc = arg;
+
+	if (!fq_pool_io_idle(pc->pool))
+		return -EAGAIN;
+	pc->rc = pc->fn(pc->arg);
+	fq_pool_io_release(pc->pool);
+	pc->held = false;
+	return 0;
+}
+
+static int pool_call_release(void *arg)
+{
+	fq_pool_io_release(((struct pool_call *)arg)->pool);
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int fq_target_run_on_pool(struct fq_target *t, struct fq_pool *pool, bool change,
+			  int (*fn)(void *arg), void *arg)
+{
+	struct pool_call pc = {.pool = pool, .fn = fn, .arg = arg};
+	int home = fq_pool_home(pool);
+	int rc;
+
+	if (home < 0)
+		return home;
+	if (!change)
+		return fq_target_run_on_reactor(t, home, fn, arg);
+	/*
+	 * New I/O queues in the vol bdevs; the call runs on the home once
+	 * nothing is in flight there (polled, a turn of the reactor apart).
+	 */
+	fq_pool_io_hold(pool, true);
+	pc.held = true;
+	for (int waited = 0;; waited++) {
+		rc = fq_target_run_on_reactor(t, home, pool_call_change, &pc);
+		if (rc != -EAGAIN)
+			break;
+		if (waited >= POOL_DRAIN_TIMEOUT_MS) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		sleep_ms(1);
+	}
+	if (pc.held && fq_target_run_on_reactor(t, home, pool_call_release, &pc))
+		fq_pool_io_hold(pool, false);
+	return rc ? rc : pc.rc;
 }
 
 const char *fq_target_get_state_dir(const struct fq_target *t)
