@@ -281,6 +281,43 @@ int fq_target_start(struct fq_target *t)
 	return 0;
 }
 
+struct limits_call {
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+static int apply_limits(void *arg)
+{
+	struct limits_call *lc = arg;
+
+	return fq_pool_conf_apply_qos(lc->name, lc->err, lc->errlen);
+}
+
+/*
+ * The limits of the file's volume lines, on the pools open already: on each
+ * pool's home with its I/O drained, as volume_throttle does it.
+ */
+static int reload_limits(struct fq_target *t)
+{
+	for (int i = 0; i < fq_pool_conf_count(); i++) {
+		struct limits_call lc = {fq_pool_conf_name(i), t->err, sizeof(t->err)};
+		struct fq_pool *p = fq_pool_lookup(lc.name);
+		int rc;
+
+		if (!p || !fq_pool_conf_has_qos(lc.name))
+			continue;
+		rc = fq_target_run_on_pool(t, p, true, apply_limits, &lc);
+		if (rc) {
+			if (!t->err[0])
+				snprintf(t->err, sizeof(t->err), "pool '%s': limits: %s", lc.name,
+					 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int fq_target_reload_config(struct fq_target *t)
 {
 	struct fq_target_conf *nc;
@@ -301,11 +338,14 @@ int fq_target_reload_config(struct fq_target *t)
 	/*
 	 * Pools the file names now and that are not open yet are opened (and
 	 * created, with their volumes) before the namespaces that may sit on
-	 * them; open ones are left alone. A new pool gets a home reactor as it
-	 * is registered (fq_vol_set_homes).
+	 * them; open ones are left alone but for the limits their volume lines
+	 * name, set live. A new pool gets a home reactor as it is registered
+	 * (fq_vol_set_homes).
 	 */
 	if (!rc)
 		rc = fq_pool_conf_open_all(t->err, sizeof(t->err));
+	if (!rc)
+		rc = reload_limits(t);
 	if (!rc)
 		rc = fq_tgt_reload(t->tgt, nc, t->err, sizeof(t->err));
 	/* Namespaces keep their own copy of what they were made from. */

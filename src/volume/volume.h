@@ -230,6 +230,16 @@ int fq_pool_conf_begin(const char *name, char *err, size_t errlen);
 int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen);
 int fq_pool_conf_open_all(char *err, size_t errlen);
 void fq_pool_conf_close_all(void);
+/* The name of the @i-th [pool] section read (0 .. fq_pool_conf_count() - 1), or NULL. */
+const char *fq_pool_conf_name(int i);
+/* Whether section @name's volume lines name limits (read_iops=...). */
+bool fq_pool_conf_has_qos(const char *name);
+/*
+ * Set the limits section @name's volume lines name on its open pool's
+ * volumes (fq_pool_conf_open_all does it for the pools it opens). On the
+ * pool's home thread with its I/O drained, as a management call.
+ */
+int fq_pool_conf_apply_qos(const char *name, char *err, size_t errlen);
 
 /*
  * Pools created and deleted at run time (the management socket), kept with
