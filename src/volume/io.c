@@ -38,7 +38,12 @@
  * no malloc/free on the I/O path; a larger one is allocated to size.
  */
 #define SEG_CACHE_IOV 4
+#if defined(__SANITIZE_ADDRESS__)
+/* Under ASan every piece is freed, so a use after its end is still reported. */
+#define SEG_CACHE_MAX 0
+#else
 #define SEG_CACHE_MAX 512
+#endif
 
 /* NVMe generic status 20h, Namespace Is Write Protected (NVMe base 2.0, 4.2.3.1). */
 #define SC_NS_WRITE_PROTECTED 0x20
@@ -115,7 +120,7 @@ static struct seg *seg_new(struct fq_pool *p, int n)
 static void seg_free(struct fq_pool *p, struct seg *s)
 {
 	free(s->buf);
-	if (!s->cacheable || p->seg_ncache >= SEG_CACHE_MAX) {
+	if (!s->cacheable || p->seg_ncache + 1 > SEG_CACHE_MAX) {
 		free(s);
 		return;
 	}
