@@ -11,10 +11,11 @@
  * device without blocking, queues each as an NVMe command (map_io.c) and
  * answers FUSE from the command's completion, in a later turn. The loop
  * device's queue depth thus reaches the target with no thread per request
- * and no wake-up per request: while commands are in flight the thread
- * reads new requests between completions. Only when it has nothing in
- * flight does it sleep in the loop; a second thread then waits for the
- * FUSE device to become readable (and for SIGTERM/SIGINT) and wakes it.
+ * and no wake-up per request: a busy thread reads new requests between
+ * completions. When there is nothing to read it sleeps in the loop (until
+ * a completion or a timer), and a second thread, told so once per sleep,
+ * waits for the FUSE device to become readable meanwhile and wakes it; that
+ * thread also takes SIGTERM/SIGINT.
  *
  * A resize of the volume reaches the host as a Namespace Attribute Changed
  * event (NVMe Base 2.0 §5.2.2, notice 00h): the I/O thread re-reads the
@@ -62,12 +63,6 @@
 #define MAP_MAX_BACKGROUND 128
 /* FUSE requests read in a row before the loop is turned. */
 #define MAP_READ_BATCH 32
-/*
- * While commands are in flight the I/O thread sleeps in the loop for at
- * most this long before it looks at the FUSE device again: a request that
- * arrives while the target is slow waits no longer than that.
- */
-#define MAP_BUSY_WAIT_NS 200000
 
 static struct serve {
 	struct fq_loop *loop;
@@ -84,8 +79,8 @@ static struct serve {
 	sem_t changed;		 /* the size changed: the refresher's turn */
 	atomic_bool rescan;	 /* a Namespace Attribute Changed event came */
 	atomic_bool stopping;	 /* SIGTERM/SIGINT, or the file was unmounted */
-	int idle_fd;		 /* eventfd: the I/O thread is about to sleep */
-	bool watched;		 /* idle_fd was written and the wake-up not run yet */
+	int sleep_fd;		 /* eventfd: the I/O thread is about to sleep */
+	bool watched;		 /* sleep_fd was written and the wake-up not run yet */
 	atomic_bool wake_posted; /* the watcher's message is on the loop's inbox */
 	struct fq_msg wake;
 } S;
@@ -509,21 +504,21 @@ static void post_wake(void)
 }
 
 /*
- * Sleeps until the I/O thread says it is idle, then until the FUSE device
- * has a request for it; SIGTERM and SIGINT (blocked everywhere, read from
- * @sigfd here) stop the process.
+ * Sleeps until the I/O thread says it sleeps, then until the FUSE device
+ * has a request for it (or is unmounted), and wakes it. SIGTERM and SIGINT
+ * (blocked everywhere, read from @sigfd here) stop the process.
  */
 static void *watcher(void *arg)
 {
 	int sigfd = (int)(intptr_t)arg;
-	bool idle = false;
+	bool armed = false;
 
 	while (!atomic_load(&S.stopping)) {
 		struct pollfd p[3] = {{.fd = sigfd, .events = POLLIN},
-				      {.fd = S.idle_fd, .events = POLLIN},
+				      {.fd = S.sleep_fd, .events = POLLIN},
 				      {.fd = S.fuse_fd, .events = POLLIN}};
 
-		if (poll(p, idle ? 3 : 2, -1) < 0)
+		if (poll(p, armed ? 3 : 2, -1) < 0)
 			continue;
 		if (p[0].revents) {
 			struct signalfd_siginfo si;
@@ -537,16 +532,28 @@ static void *watcher(void *arg)
 		if (p[1].revents) {
 			uint64_t v;
 
-			if (read(S.idle_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-				idle = true;
+			if (read(S.sleep_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+				armed = true;
 			continue;
 		}
-		if (idle && p[2].revents) {
-			idle = false;
+		if (armed && p[2].revents) {
+			armed = false;
 			post_wake();
 		}
 	}
 	return NULL;
+}
+
+/* Have the watcher look at the FUSE device while this thread sleeps. */
+static void watch(void)
+{
+	uint64_t one = 1;
+
+	if (S.watched)
+		return; /* it still does: its wake-up did not run yet */
+	S.watched = true;
+	if (write(S.sleep_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		S.watched = false;
 }
 
 /*
@@ -587,17 +594,12 @@ static void serve_loop(void)
 		map_io_service();
 		if (n > 0) {
 			rc = fq_loop_turn(S.loop, 0); /* send them now, and take what came back */
-		} else if (map_io_inflight()) {
-			rc = fq_loop_turn(S.loop, MAP_BUSY_WAIT_NS);
 		} else {
-			/* Nothing in flight: sleep in the loop, the watcher wakes us. */
-			if (!S.watched) {
-				uint64_t one = 1;
-
-				S.watched = true;
-				if (write(S.idle_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-					S.watched = false;
-			}
+			/*
+			 * Sleep in the loop until a completion, a timer or the
+			 * watcher, which looks at the FUSE device meanwhile.
+			 */
+			watch();
 			rc = fq_loop_turn(S.loop, -1);
 		}
 		if (rc < 0 && rc != -EINTR) {
@@ -636,12 +638,12 @@ static int serve(const char *file)
 	}
 	S.fuse_fd = fuse_session_fd(S.se);
 	fcntl(S.fuse_fd, F_SETFL, fcntl(S.fuse_fd, F_GETFL) | O_NONBLOCK);
-	S.idle_fd = eventfd(0, EFD_CLOEXEC);
+	S.sleep_fd = eventfd(0, EFD_CLOEXEC);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (S.idle_fd < 0 || sigfd < 0) {
+	if (S.sleep_fd < 0 || sigfd < 0) {
 		fprintf(stderr, "map-serve: eventfd/signalfd: %s\n", strerror(errno));
 		rc = -errno;
 	} else {
@@ -659,7 +661,7 @@ static int serve(const char *file)
 			uint64_t one = 1;
 
 			/* Wakes the watcher's poll. */
-			if (write(S.idle_fd, &one, sizeof(one)) < 0)
+			if (write(S.sleep_fd, &one, sizeof(one)) < 0)
 				pthread_cancel(wth);
 			pthread_join(wth, NULL);
 		}
@@ -674,8 +676,8 @@ static int serve(const char *file)
 	fuse_session_destroy(S.se);
 	if (sigfd >= 0)
 		close(sigfd);
-	if (S.idle_fd >= 0)
-		close(S.idle_fd);
+	if (S.sleep_fd >= 0)
+		close(S.sleep_fd);
 	return rc;
 }
 
