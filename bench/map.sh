@@ -11,6 +11,10 @@
 # reads the volume's subsystem directly:
 #   4 KiB randread at QD32 (goal: map >= 0.25x perf),
 #   128 KiB sequential read at QD8 (goal: map >= 0.5x perf).
+# Last, the same fio cases on a loop device over a FUSE file that
+# bench/fuse_mem.c serves from memory (one thread, nothing behind it): what
+# the loop device and the FUSE round trip alone allow on this machine, the
+# bound of the map column.
 # The map serving process (FUSE threads and libfabriq) is left to the
 # scheduler, as a user's would be. Needs root, fio, /dev/fuse and loop devices.
 #
@@ -33,9 +37,13 @@ OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-map
 mkdir -p "$OUT"
 WORK=$(mktemp -d "$DIR/fabriq-mapbench-XXXXXX")
 POOL=mb$$
+MEMLOOP=
+MEM_PID=
 . bench/lib.sh
 cleanup() {
 	"$FQ" unmap --force "$POOL/v1" >/dev/null 2>&1 || true
+	[ -n "$MEMLOOP" ] && losetup -d "$MEMLOOP" 2>/dev/null
+	[ -n "$MEM_PID" ] && kill "$MEM_PID" 2>/dev/null && wait "$MEM_PID" 2>/dev/null
 	[ -n "$FQD_PID" ] && kill "$FQD_PID" 2>/dev/null
 	rm -rf "$WORK"
 }
@@ -73,8 +81,8 @@ DEV=$("$FQ" map "tcp://127.0.0.1:$DPORT/$POOL/v1" --via user)
 echo "mapped $DEV" | tee "$OUT/summary.txt"
 dd if=/dev/urandom of="$DEV" bs=1M count=1024 oflag=direct status=none
 
-fio_case() { # name rw bs depth
-	taskset -c "$LOAD_CPU" fio --name="$1" --filename="$DEV" --ioengine=io_uring --direct=1 \
+fio_case() { # name rw bs depth [device]
+	taskset -c "$LOAD_CPU" fio --name="$1" --filename="${5:-$DEV}" --ioengine=io_uring --direct=1 \
 		--rw="$2" --bs="$3" --iodepth="$4" --time_based --runtime="$SECS" --ramp_time=1 \
 		--output-format=json >"$OUT/fio-$1.json"
 	python3 -c "import json,sys; j=json.load(open('$OUT/fio-$1.json'))['jobs'][0]['read']; print('%.0f %.1f' % (j['iops'], j['bw_bytes']/1048576))"
@@ -103,4 +111,27 @@ report "128 KiB seq read QD8" "$m" "$p" 0.5
 
 "$FQ" unmap "$POOL/v1" >/dev/null
 bench_stop_fabriqd
+
+cc -O2 -std=gnu11 bench/fuse_mem.c $(pkg-config --cflags --libs fuse3) -o "$WORK/fuse_mem"
+touch "$WORK/memfile"
+"$WORK/fuse_mem" "$WORK/memfile" 1024 &
+MEM_PID=$!
+for _ in $(seq 50); do
+	grep -q " $WORK/memfile " /proc/mounts && break
+	sleep 0.1
+done
+MEMLOOP=$(losetup --direct-io=on -f --show "$WORK/memfile")
+bound() { # label fio-result
+	python3 -c "
+m=[float(x) for x in '$2'.split()]
+print('%-26s FUSE from memory %9.0f IOPS %8.1f MiB/s (bound of map)' % ('$1', m[0], m[1]))" |
+		tee -a "$OUT/summary.txt"
+}
+bound "4 KiB randread QD32" "$(fio_case mem-rr4k randread 4k 32 "$MEMLOOP")"
+bound "128 KiB seq read QD8" "$(fio_case mem-sr128k read 128k 8 "$MEMLOOP")"
+losetup -d "$MEMLOOP"
+MEMLOOP=
+kill "$MEM_PID"
+wait "$MEM_PID" || true
+MEM_PID=
 echo "results in $OUT"

@@ -18,7 +18,8 @@
 #
 # Environment: DIR (/var/tmp), CLUSTERS ("10000 100000 1000000"), VOL_SIZE
 # (4G), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10), ROUNDS (5: the
-# volume and raw cases alternate that many times; medians are reported).
+# volume and raw cases alternate that many times; medians are reported),
+# META (1; 0 skips part 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-/var/tmp}
@@ -28,6 +29,7 @@ TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SECS=${SECONDS_PER_CASE:-10}
 ROUNDS=${ROUNDS:-5}
+META=${META:-1}
 
 scripts/deps.sh
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=false >/dev/null
@@ -44,8 +46,11 @@ trap 'rm -rf "$WORK"' EXIT
 . bench/lib.sh
 trap '[ -n "$FQD_PID" ] && kill "$FQD_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-# shellcheck disable=SC2086
-build-release/bench/vol_meta "$WORK/meta.img" $CLUSTERS | tee -a "$RAW"
+if [ "$META" != 0 ]; then
+	# shellcheck disable=SC2086
+	build-release/bench/vol_meta "$WORK/meta.img" $CLUSTERS | tee -a "$RAW"
+	rm -f "$WORK/meta.img" # its page cache is not the data path's
+fi
 
 PORT=$(bench_free_port)
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
@@ -74,6 +79,10 @@ for _ in $(seq 100); do
 done
 
 perf_case() { # label nsid workload size qd
+	# Each case starts with no dirty page of the others: without this, the
+	# writeback of the fill (after its 30 s expiry) or of the previous
+	# randwrite lands inside whichever case runs then and slows it.
+	sync
 	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -n "$2" -w "$3" -o "$4" -q "$5" -t "$SECS" --warmup 1 \
 		--json | python3 -c "
 import json,sys; t=json.load(sys.stdin)['total']
@@ -87,10 +96,17 @@ for ns in 1 2; do
 done
 # Alternated, ROUNDS times: on a shared machine the noise between two runs
 # is larger than the difference measured, so the report takes medians.
-for _ in $(seq "$ROUNDS"); do
+# The order within a pair changes every round, so neither side always
+# runs first.
+for r in $(seq "$ROUNDS"); do
 	for wl in randread randwrite; do
-		perf_case volume 1 "$wl" 4k 32
-		perf_case raw 2 "$wl" 4k 32
+		if [ $((r % 2)) = 1 ]; then
+			perf_case volume 1 "$wl" 4k 32
+			perf_case raw 2 "$wl" 4k 32
+		else
+			perf_case raw 2 "$wl" 4k 32
+			perf_case volume 1 "$wl" 4k 32
+		fi
 	done
 done
 bench_stop_fabriqd

@@ -490,6 +490,20 @@ int fq_target_save_state(struct fq_target *t, const char *path);
  */
 int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg), void *arg);
 
+struct fq_pool;
+
+/**
+ * fq_target_run_on_pool() - Run @fn(@arg) on the home reactor of volume
+ * pool @pool (each pool has one, docs/volumes.md "Reactors") and wait for
+ * it. With @change, the pool's I/O is held first (new commands queue) and
+ * @fn runs once none is in flight, then what queued goes on: for a call
+ * that changes the pool's metadata. Not from a reactor thread.
+ * Return: what @fn returned; -ETIMEDOUT when the I/O did not drain in
+ * 10 s; -ENOENT for a pool not registered; as fq_target_run_on_reactor().
+ */
+int fq_target_run_on_pool(struct fq_target *t, struct fq_pool *pool, bool change,
+			  int (*fn)(void *arg), void *arg);
+
 /**
  * fq_target_hold_connections() - Before fq_target_start(): bind the ports
  * at start but leave connections in their listen backlog until

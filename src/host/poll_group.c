@@ -119,7 +119,13 @@ static int pg_turn(struct fq_poll_group *pg, int64_t wait_ns)
 	rc = fq_engine_run(pg->eng, wait_ns ? 1 : 0, wait_ns);
 	for (struct fq_qpair *qp = pg->qps; qp; qp = qp->pg_next)
 		hq_sock_kick(&qp->q);
-	fq_engine_flush(pg->eng);
+	/*
+	 * Commands the completions queued leave now. Receives they re-armed
+	 * alone wait for the next turn's submit-and-wait: a caller that
+	 * queues its next commands between turns (the fio engine) would
+	 * otherwise pay a system call per turn for them, one in three.
+	 */
+	fq_engine_flush_sends(pg->eng);
 	if (rc < 0)
 		return rc;
 	return (int)(total_completions(pg) - before);

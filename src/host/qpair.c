@@ -155,7 +155,7 @@ static int poll_once(struct fq_qpair *qp, int64_t wait_ns)
 	qpair_service(qp, hq_now_ns());
 	rc = fq_engine_run(qp->eng, wait_ns ? 1 : 0, wait_ns);
 	hq_sock_kick(&qp->q);
-	fq_engine_flush(qp->eng);
+	fq_engine_flush_sends(qp->eng); /* as pg_turn() */
 	if (rc < 0)
 		return rc;
 	return (int)(qp->q.completions - before);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pool and volume methods of the management socket (docs/rpc.md "Pools and
- * volumes"). The volume engine gives a pool to one thread: the reactor that
- * serves its vol bdevs (reactor 0, fq_vol_set_home; the other reactors send
- * it their commands on volumes).
- * So every call on a pool runs there through fq_target_run_on_reactor; one
+ * volumes"). The volume engine gives a pool to one thread: its home reactor,
+ * which serves its vol bdevs (fq_vol_set_homes spreads the pools over the
+ * reactors; the others send it their commands on the pool's volumes).
+ * So every call on a pool runs there through fq_target_run_on_pool; one
  * that changes metadata first holds the pool's I/O (new commands queue in
  * the vol bdevs) and waits until none is in flight, so the change never
  * interleaves with a command half done, then releases what was queued.
@@ -24,10 +24,6 @@
 #include "util/log.h"
 #include "volume/volume.h"
 
-#define OWNER_REACTOR 0
-/* How long a metadata change waits for the pool's I/O to drain. */
-#define DRAIN_TIMEOUT_MS 10000
-
 static struct fq_target *tgt(struct fq_rpc_call *call)
 {
 	return ((struct fq_mgmt_ctx *)fq_rpc_ctx(call))->t;
@@ -44,7 +40,6 @@ struct vop {
 	const char *name, *name2;
 	uint64_t size;
 	bool flag;
-	bool held; /* the pool's I/O was held for it */
 	struct fq_vol_qos qos;
 	int mode;
 	int rc;
@@ -61,56 +56,11 @@ static int vop_read(void *arg)
 	return 0;
 }
 
-static int vop_change(void *arg)
-{
-	struct vop *op = arg;
-
-	if (!fq_pool_io_idle(op->pool))
-		return -EAGAIN;
-	op->rc = op->fn(op);
-	fq_pool_io_release(op->pool);
-	op->held = false;
-	return 0;
-}
-
-static int vop_release(void *arg)
-{
-	struct vop *op = arg;
-
-	fq_pool_io_release(op->pool);
-	return 0;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* Run @op->fn on the pool's thread; @change: with its I/O drained. */
+/* Run @op->fn on the pool's home reactor; @change: with its I/O drained. */
 static int run(struct fq_target *t, struct vop *op, bool change)
 {
-	int rc;
+	int rc = fq_target_run_on_pool(t, op->pool, change, vop_read, op);
 
-	if (!change) {
-		rc = fq_target_run_on_reactor(t, OWNER_REACTOR, vop_read, op);
-		return rc ? rc : op->rc;
-	}
-	fq_pool_io_hold(op->pool, true);
-	op->held = true;
-	for (int waited = 0;; waited++) {
-		rc = fq_target_run_on_reactor(t, OWNER_REACTOR, vop_change, op);
-		if (rc != -EAGAIN)
-			break;
-		if (waited >= DRAIN_TIMEOUT_MS) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		sleep_ms(1);
-	}
-	if (op->held && fq_target_run_on_reactor(t, OWNER_REACTOR, vop_release, op))
-		fq_pool_io_hold(op->pool, false);
 	return rc ? rc : op->rc;
 }
 
@@ -230,8 +180,7 @@ static int vol_fail(struct fq_rpc_call *call, int rc, const char *pool, const ch
 		snprintf(msg, sizeof(msg), "'%s' is a snapshot (read-only)", name);
 		break;
 	case -ETIMEDOUT:
-		snprintf(msg, sizeof(msg), "pool '%s': its I/O did not drain in %d ms", pool,
-			 DRAIN_TIMEOUT_MS);
+		snprintf(msg, sizeof(msg), "pool '%s': its I/O did not drain in 10 s", pool);
 		break;
 	case -EIO:
 		snprintf(msg, sizeof(msg), "pool '%s': I/O error on its device", pool);
@@ -291,6 +240,7 @@ static json_object *pool_json(const char *name, const struct fq_pool_info *pi)
 {
 	json_object *o = json_object_new_object();
 	const char *bdev = fq_pool_conf_bdev(name);
+	int home = fq_pool_home(fq_pool_lookup(name));
 
 	add_str(o, "name", name);
 	add_str(o, "bdev", bdev ? bdev : "");
@@ -299,6 +249,8 @@ static json_object *pool_json(const char *name, const struct fq_pool_info *pi)
 	add_u64(o, "allocated", pi->allocated);
 	add_u64(o, "free", pi->capacity - pi->allocated);
 	add_u64(o, "volumes", pi->volumes);
+	/* The reactor that serves the pool's I/O and runs its management calls. */
+	add_u64(o, "reactor", home < 0 ? 0 : (uint64_t)home);
 	return o;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fabriq/target.h"
@@ -19,6 +20,9 @@
 #include "target/tgt.h"
 #include "util/log.h"
 #include "volume/volume.h"
+
+/* How long a call that changes a pool's metadata waits for its I/O to drain. */
+#define POOL_DRAIN_TIMEOUT_MS 10000
 
 enum target_state {
 	TARGET_NEW,	/* being configured */
@@ -277,6 +281,43 @@ int fq_target_start(struct fq_target *t)
 	return 0;
 }
 
+struct limits_call {
+	const char *name;
+	char *err;
+	size_t errlen;
+};
+
+static int apply_limits(void *arg)
+{
+	struct limits_call *lc = arg;
+
+	return fq_pool_conf_apply_qos(lc->name, lc->err, lc->errlen);
+}
+
+/*
+ * The limits of the file's volume lines, on the pools open already: on each
+ * pool's home with its I/O drained, as volume_throttle does it.
+ */
+static int reload_limits(struct fq_target *t)
+{
+	for (int i = 0; i < fq_pool_conf_count(); i++) {
+		struct limits_call lc = {fq_pool_conf_name(i), t->err, sizeof(t->err)};
+		struct fq_pool *p = fq_pool_lookup(lc.name);
+		int rc;
+
+		if (!p || !fq_pool_conf_has_qos(lc.name))
+			continue;
+		rc = fq_target_run_on_pool(t, p, true, apply_limits, &lc);
+		if (rc) {
+			if (!t->err[0])
+				snprintf(t->err, sizeof(t->err), "pool '%s': limits: %s", lc.name,
+					 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int fq_target_reload_config(struct fq_target *t)
 {
 	struct fq_target_conf *nc;
@@ -297,11 +338,14 @@ int fq_target_reload_config(struct fq_target *t)
 	/*
 	 * Pools the file names now and that are not open yet are opened (and
 	 * created, with their volumes) before the namespaces that may sit on
-	 * them; open ones are left alone. A new pool's first I/O binds it to
-	 * the first reactor like any other (fq_vol_set_home).
+	 * them; open ones are left alone but for the limits their volume lines
+	 * name, set live. A new pool gets a home reactor as it is registered
+	 * (fq_vol_set_homes).
 	 */
 	if (!rc)
 		rc = fq_pool_conf_open_all(t->err, sizeof(t->err));
+	if (!rc)
+		rc = reload_limits(t);
 	if (!rc)
 		rc = fq_tgt_reload(t->tgt, nc, t->err, sizeof(t->err));
 	/* Namespaces keep their own copy of what they were made from. */
@@ -940,6 +984,72 @@ int fq_target_run_on_reactor(struct fq_target *t, int idx, int (*fn)(void *arg),
 	if (t->state != TARGET_RUNNING || !t->tgt)
 		return -ESHUTDOWN;
 	return fq_tgt_run_on_reactor(t->tgt, idx, fn, arg);
+}
+
+/* A call on a pool's home reactor, with the pool's I/O drained (fq_target_run_on_pool). */
+struct pool_call {
+	struct fq_pool *pool;
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;
+	bool held;
+};
+
+static int pool_call_change(void *arg)
+{
+	struct pool_call *pc = arg;
+
+	if (!fq_pool_io_idle(pc->pool))
+		return -EAGAIN;
+	pc->rc = pc->fn(pc->arg);
+	fq_pool_io_release(pc->pool);
+	pc->held = false;
+	return 0;
+}
+
+static int pool_call_release(void *arg)
+{
+	fq_pool_io_release(((struct pool_call *)arg)->pool);
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int fq_target_run_on_pool(struct fq_target *t, struct fq_pool *pool, bool change,
+			  int (*fn)(void *arg), void *arg)
+{
+	struct pool_call pc = {.pool = pool, .fn = fn, .arg = arg};
+	int home = fq_pool_home(pool);
+	int rc;
+
+	if (home < 0)
+		return home;
+	if (!change)
+		return fq_target_run_on_reactor(t, home, fn, arg);
+	/*
+	 * New I/O queues in the vol bdevs; the call runs on the home once
+	 * nothing is in flight there (polled, a turn of the reactor apart).
+	 */
+	fq_pool_io_hold(pool, true);
+	pc.held = true;
+	for (int waited = 0;; waited++) {
+		rc = fq_target_run_on_reactor(t, home, pool_call_change, &pc);
+		if (rc != -EAGAIN)
+			break;
+		if (waited >= POOL_DRAIN_TIMEOUT_MS) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		sleep_ms(1);
+	}
+	if (pc.held && fq_target_run_on_reactor(t, home, pool_call_release, &pc))
+		fq_pool_io_hold(pool, false);
+	return rc ? rc : pc.rc;
 }
 
 const char *fq_target_get_state_dir(const struct fq_target *t)

@@ -796,17 +796,20 @@ static void reactor_end(struct fq_reactor *r)
 			if (t->ports[i].fd >= 0)
 				shutdown(t->ports[i].fd, SHUT_RDWR);
 	reactor_drain(r);
+	__atomic_store_n(&r->drained, true, __ATOMIC_RELEASE);
 	/*
-	 * The first reactor serves every volume (fq_vol_set_home): other
-	 * reactors' commands on volumes come here as messages, so it keeps
-	 * turning until they have drained too.
+	 * Each pool is served by its home reactor (fq_vol_set_homes), which
+	 * other reactors' commands on its volumes reach as messages: every
+	 * reactor keeps turning until all the others have drained their
+	 * connections too, so a home is never gone while a command is on its
+	 * way to it, and no reactor waits for one that waits for it.
 	 */
-	if (r->idx == 0 && t->nreactors > 1) {
+	if (t->nreactors > 1) {
 		uint64_t deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
 
-		for (int i = 1; i < t->nreactors && fq_now_ns() < deadline; i++)
-			while (t->reactors[i].started &&
-			       !__atomic_load_n(&t->reactors[i].stopped, __ATOMIC_ACQUIRE) &&
+		for (int i = 0; i < t->nreactors && fq_now_ns() < deadline; i++)
+			while (i != r->idx && t->reactors[i].started &&
+			       !__atomic_load_n(&t->reactors[i].drained, __ATOMIC_ACQUIRE) &&
 			       fq_now_ns() < deadline) {
 				/* Their commands held by a volume (suspended) are held here. */
 				reactor_abort_held(r);
@@ -958,8 +961,22 @@ static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	/* Volume pools are served by the first reactor, as the management socket expects. */
-	fq_vol_set_home(&t->reactors[0].loop->eng);
+	/* Each volume pool gets a home reactor; management calls on it run there. */
+	{
+		struct fq_engine **engs = calloc((size_t)t->nreactors, sizeof(*engs));
+
+		if (!engs)
+			return -ENOMEM;
+		for (int i = 0; i < t->nreactors; i++)
+			engs[i] = &t->reactors[i].loop->eng;
+		rc = fq_vol_set_homes(engs, t->nreactors < FQ_VOL_MAX_HOMES ? t->nreactors
+									    : FQ_VOL_MAX_HOMES);
+		free(engs);
+		if (rc) {
+			snprintf(err, errlen, "volume homes: %s", strerror(-rc));
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -1148,7 +1165,7 @@ void fq_tgt_destroy(struct fq_tgt *t)
 	}
 	free(t->subsys);
 	fq_tgt_bdevs_close(t); /* after the namespaces that borrowed them */
-	fq_vol_set_home(NULL);
+	fq_vol_set_homes(NULL, 0);
 	fq_pool_conf_close_all(); /* after the last namespace on a volume */
 	free(atomic_load(&t->disc.nstab));
 	while (t->ctrls) {

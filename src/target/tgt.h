@@ -332,6 +332,7 @@ struct fq_reactor {
 	uint64_t start_ns; /* when the reactor started (busy = elapsed - idle) */
 	bool acceptor;
 	bool stopped;
+	bool drained; /* its connections are closed (set before it waits for the others) */
 	bool started;
 };
 

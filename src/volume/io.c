@@ -31,6 +31,20 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/*
+ * Pieces with room for this many iovecs are kept for reuse when done (up
+ * to SEG_CACHE_MAX per pool, about a queue depth's worth for several
+ * hosts), so a request that fits (any 4 KiB I/O, most larger ones) takes
+ * no malloc/free on the I/O path; a larger one is allocated to size.
+ */
+#define SEG_CACHE_IOV 4
+#if defined(__SANITIZE_ADDRESS__)
+/* Under ASan every piece is freed, so a use after its end is still reported. */
+#define SEG_CACHE_MAX 0
+#else
+#define SEG_CACHE_MAX 512
+#endif
+
 /* NVMe generic status 20h, Namespace Is Write Protected (NVMe base 2.0, 4.2.3.1). */
 #define SC_NS_WRITE_PROTECTED 0x20
 
@@ -52,8 +66,9 @@ struct seg {
 	enum seg_stage stage;
 	uint32_t idx, off, len;
 	uint32_t newval;
-	bool fresh;    /* newval's cluster was taken for this piece */
-	uint32_t busy; /* ST_DIRECT: the cluster it holds busy (busy.c) */
+	bool fresh;	/* newval's cluster was taken for this piece */
+	bool cacheable; /* has room for SEG_CACHE_IOV iovecs */
+	uint32_t busy;	/* ST_DIRECT: the cluster it holds busy (busy.c) */
 	uint64_t flush_mark;
 	uint8_t *buf;
 	struct jwait jw;
@@ -81,13 +96,56 @@ static void host_put(struct fq_vol *v, struct fq_bdev_io *io, int rc)
 	io->cb(io, io->error);
 }
 
+/* A zeroed piece with room for @n iovecs, from the pool's cache when it fits. */
+static struct seg *seg_new(struct fq_pool *p, int n)
+{
+	struct seg *s;
+
+	if (n > SEG_CACHE_IOV)
+		return calloc(1, sizeof(*s) + (size_t)n * sizeof(struct iovec));
+	s = p->seg_cache;
+	if (!s) {
+		s = calloc(1, sizeof(*s) + SEG_CACHE_IOV * sizeof(struct iovec));
+		if (s)
+			s->cacheable = true;
+		return s;
+	}
+	p->seg_cache = s->wnext;
+	p->seg_ncache--;
+	memset(s, 0, offsetof(struct seg, iov));
+	s->cacheable = true;
+	return s;
+}
+
+static void seg_free(struct fq_pool *p, struct seg *s)
+{
+	free(s->buf);
+	if (!s->cacheable || p->seg_ncache + 1 > SEG_CACHE_MAX) {
+		free(s);
+		return;
+	}
+	s->wnext = p->seg_cache;
+	p->seg_cache = s;
+	p->seg_ncache++;
+}
+
+void seg_cache_free(struct fq_pool *p)
+{
+	while (p->seg_cache) {
+		struct seg *s = p->seg_cache;
+
+		p->seg_cache = s->wnext;
+		free(s);
+	}
+	p->seg_ncache = 0;
+}
+
 static void seg_done(struct seg *s, int rc)
 {
 	struct fq_bdev_io *host = s->host;
 	struct fq_vol *v = s->vol;
 
-	free(s->buf);
-	free(s);
+	seg_free(s->p, s);
 	host_put(v, host, rc);
 }
 
@@ -530,7 +588,7 @@ int fq_vol_submit(struct fq_vol *v, struct fq_engine *eng, struct fq_bdev_io *io
 	}
 	io->pending = 1; /* held until every piece is started */
 	if (io->type == FQ_BDEV_IO_FLUSH) {
-		struct seg *s = calloc(1, sizeof(*s));
+		struct seg *s = seg_new(p, 0);
 
 		if (!s)
 			return -ENOMEM;
@@ -548,7 +606,7 @@ int fq_vol_submit(struct fq_vol *v, struct fq_engine *eng, struct fq_bdev_io *io
 		uint64_t len = (cl_end < end ? cl_end : end) - pos;
 		bool rw = io->type == FQ_BDEV_IO_READ || io->type == FQ_BDEV_IO_WRITE;
 		int n = rw ? iov_span(io, pos - io->offset, len, NULL) : 1;
-		struct seg *s = calloc(1, sizeof(*s) + (size_t)n * sizeof(struct iovec));
+		struct seg *s = seg_new(p, n);
 
 		if (!s) {
 			host_put(v, io, -ENOMEM);

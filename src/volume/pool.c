@@ -114,6 +114,7 @@ static void pool_free(struct fq_pool *p)
 	}
 	refs_free(p);
 	busy_free(p);
+	seg_cache_free(p);
 	free(p->bitmap);
 	free(p->quar);
 	free(p->pend);

@@ -6,7 +6,13 @@
  *   bdev = ram:SIZE | file:PATH[:SIZE]
  *   create = yes              ; format the bdev if it holds no pool
  *   cluster_size = 1M         ; for create
- *   volume = VOL:SIZE[:thick] ; created at start if missing (repeatable)
+ *   volume = VOL:SIZE[:thick][:LIMITS] ; created at start if missing (repeatable)
+ *
+ * LIMITS is "read_iops=N,write_iops=N,read_bps=N,write_bps=N,burst_ms=N"
+ * (any subset, as `fabriq volume throttle` takes them): the volume's limits
+ * named there are set at start and at each reload (live, with the pool's I/O
+ * drained, fq_pool_conf_apply_qos); those not named keep what the pool
+ * holds (the limits are pool metadata, changed at run time too).
  *
  * The target's configuration reader hands each section and key here; the
  * pools are opened and registered (for "vol:NAME/VOL" namespaces) before the
@@ -25,6 +31,11 @@
 
 #define CONF_MAX_VOLS 64
 
+/* The limits a volume line may name, in the order of enum qos_key. */
+enum qos_key { QK_READ_IOPS, QK_WRITE_IOPS, QK_READ_BPS, QK_WRITE_BPS, QK_BURST_MS, QK_N };
+static const char *const qos_names[QK_N] = {"read_iops", "write_iops", "read_bps", "write_bps",
+					    "burst_ms"};
+
 struct pool_conf {
 	char name[FQ_POOL_NAME_MAX];
 	char path[4096];
@@ -37,6 +48,8 @@ struct pool_conf {
 		char name[FQ_VOL_NAME_MAX];
 		uint64_t size;
 		bool thick;
+		unsigned qos_given; /* 1 << enum qos_key for each limit the line names */
+		uint64_t qos[QK_N];
 	} vols[CONF_MAX_VOLS];
 };
 
@@ -148,9 +161,74 @@ static int conf_bdev(struct pool_conf *c, const char *val, char *err, size_t err
 	return 0;
 }
 
+/* A limit's value: a count, or for the _bps keys bytes with a K/M/G suffix. */
+static int qos_value(enum qos_key k, const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (k == QK_READ_BPS || k == QK_WRITE_BPS) {
+		if (!s[0] || s[0] == '-' || parse_size(s, out))
+			return -EINVAL;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (k == QK_BURST_MS)
+		return *out >= 1 && *out <= FQ_VOL_QOS_MAX_BURST_MS ? 0 : -EINVAL;
+	return *out <= FQ_VOL_QOS_MAX_IOPS ? 0 : -EINVAL;
+}
+
+/* "read_iops=N,write_bps=N,..." of volume @vol into @c's volume @i. */
+static int conf_limits(struct pool_conf *c, int i, const char *vol, char *list, char *err,
+		       size_t errlen)
+{
+	char *save = NULL;
+
+	for (char *kv = strtok_r(list, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		int k;
+
+		if (eq)
+			*eq++ = '\0';
+		for (k = 0; k < QK_N; k++)
+			if (!strcmp(kv, qos_names[k]))
+				break;
+		if (k == QK_N) {
+			snprintf(err, errlen,
+				 "volume '%s': unknown limit '%s' (expected read_iops, write_iops, "
+				 "read_bps, write_bps, burst_ms)",
+				 vol, kv);
+			return -EINVAL;
+		}
+		if (!eq || qos_value((enum qos_key)k, eq, &c->vols[i].qos[k])) {
+			snprintf(err, errlen, "volume '%s': %s '%s': %s", vol, kv, eq ? eq : "",
+				 k == QK_BURST_MS ? "milliseconds, 1..10000"
+				 : k == QK_READ_BPS || k == QK_WRITE_BPS
+					 ? "bytes per second, K/M/G suffixes allowed, 0 = no limit"
+					 : "operations per second up to 4294967295, 0 = no limit");
+			return -EINVAL;
+		}
+		if (c->vols[i].qos_given & (1u << k)) {
+			snprintf(err, errlen, "volume '%s': %s given twice", vol, kv);
+			return -EINVAL;
+		}
+		c->vols[i].qos_given |= 1u << k;
+	}
+	if (!c->vols[i].qos_given) {
+		snprintf(err, errlen, "volume '%s': expected KEY=VALUE[,KEY=VALUE...] limits", vol);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int conf_volume(struct pool_conf *c, const char *val, char *err, size_t errlen)
 {
-	char buf[256], *size, *thick;
+	char buf[512], *size, *opt, *limits = NULL;
+	int i = c->nvols;
 
 	if (c->nvols == CONF_MAX_VOLS || strlen(val) >= sizeof(buf)) {
 		snprintf(err, errlen, "volume '%s': too many or too long", val);
@@ -159,20 +237,31 @@ static int conf_volume(struct pool_conf *c, const char *val, char *err, size_t e
 	strcpy(buf, val);
 	size = strchr(buf, ':');
 	if (!size) {
-		snprintf(err, errlen, "volume '%s': expected NAME:SIZE[:thick]", val);
+		snprintf(err, errlen, "volume '%s': expected NAME:SIZE[:thick][:LIMITS]", val);
 		return -EINVAL;
 	}
 	*size++ = '\0';
-	thick = strchr(size, ':');
-	if (thick)
-		*thick++ = '\0';
-	if (!buf[0] || strlen(buf) >= FQ_VOL_NAME_MAX || strchr(buf, '@') ||
-	    parse_size(size, &c->vols[c->nvols].size) || (thick && strcmp(thick, "thick"))) {
-		snprintf(err, errlen, "volume '%s': expected NAME:SIZE[:thick]", val);
+	memset(&c->vols[i], 0, sizeof(c->vols[i]));
+	/* After the size: "thick", then the limits, each optional. */
+	opt = strchr(size, ':');
+	if (opt)
+		*opt++ = '\0';
+	if (opt && !strncmp(opt, "thick", 5) && (!opt[5] || opt[5] == ':')) {
+		c->vols[i].thick = true;
+		opt = opt[5] ? opt + 6 : NULL;
+	}
+	if (opt && strchr(opt, '='))
+		limits = opt;
+	else if (opt)
+		size = NULL; /* neither thick nor limits */
+	if (!size || !buf[0] || strlen(buf) >= FQ_VOL_NAME_MAX || strchr(buf, '@') ||
+	    parse_size(size, &c->vols[i].size)) {
+		snprintf(err, errlen, "volume '%s': expected NAME:SIZE[:thick][:LIMITS]", val);
 		return -EINVAL;
 	}
-	snprintf(c->vols[c->nvols].name, sizeof(c->vols[c->nvols].name), "%s", buf);
-	c->vols[c->nvols].thick = thick != NULL;
+	if (limits && conf_limits(c, i, buf, limits, err, errlen))
+		return -EINVAL;
+	snprintf(c->vols[i].name, sizeof(c->vols[i].name), "%s", buf);
 	c->nvols++;
 	return 0;
 }
@@ -205,9 +294,91 @@ int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen)
 		c->cluster_size = (uint32_t)v;
 		return 0;
 	}
+	for (int k = 0; k < QK_N; k++)
+		if (!strcmp(key, qos_names[k])) {
+			snprintf(err, errlen,
+				 "unknown key '%s': limits go on a volume line "
+				 "(volume = NAME:SIZE[:thick]:%s=N,...)",
+				 key, key);
+			return -ENOENT;
+		}
 	snprintf(err, errlen, "unknown key '%s' (expected bdev, create, cluster_size, volume)",
 		 key);
 	return -ENOENT;
+}
+
+/*
+ * The limits @c's volume lines name, onto @pool: each volume's current
+ * limits with those replaced, committed only when that changes something
+ * (a QOS journal record). On the pool's thread, its I/O drained.
+ */
+static int apply_qos(const struct pool_conf *c, struct fq_pool *pool, char *err, size_t errlen)
+{
+	for (int i = 0; i < c->nvols; i++) {
+		struct fq_vol *v = fq_vol_find(pool, c->vols[i].name);
+		struct fq_vol_info vi;
+		struct fq_vol_qos q;
+		uint64_t *dst[QK_N] = {&q.read_iops, &q.write_iops, &q.read_bps, &q.write_bps,
+				       NULL};
+		int rc;
+
+		/* A volume deleted at run time is not made again by a reload. */
+		if (!c->vols[i].qos_given || !v || fq_vol_info(v, &vi))
+			continue;
+		q = vi.qos;
+		for (int k = 0; k < QK_N; k++) {
+			if (!(c->vols[i].qos_given & (1u << k)))
+				continue;
+			if (dst[k])
+				*dst[k] = c->vols[i].qos[k];
+			else
+				q.burst_ms = (uint32_t)c->vols[i].qos[k];
+		}
+		if (!memcmp(&q, &vi.qos, sizeof(q)))
+			continue;
+		rc = fq_vol_set_qos(pool, c->vols[i].name, &q);
+		if (rc) {
+			snprintf(err, errlen, "pool '%s': volume '%s': limits: %s", c->name,
+				 c->vols[i].name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static const struct pool_conf *conf_find(const char *name)
+{
+	for (int i = 0; i < nconfs; i++)
+		if (!strcmp(confs[i].name, name))
+			return &confs[i];
+	return NULL;
+}
+
+bool fq_pool_conf_has_qos(const char *name)
+{
+	const struct pool_conf *c = conf_find(name);
+
+	for (int i = 0; c && i < c->nvols; i++)
+		if (c->vols[i].qos_given)
+			return true;
+	return false;
+}
+
+const char *fq_pool_conf_name(int i)
+{
+	return i >= 0 && i < nconfs ? confs[i].name : NULL;
+}
+
+int fq_pool_conf_apply_qos(const char *name, char *err, size_t errlen)
+{
+	const struct pool_conf *c = conf_find(name);
+	struct fq_pool *p = fq_pool_lookup(name);
+
+	if (!c || !p) {
+		snprintf(err, errlen, "no open pool '%s' in the configuration", name);
+		return -ENOENT;
+	}
+	return apply_qos(c, p, err, errlen);
 }
 
 static int open_one(const struct pool_conf *c, char *err, size_t errlen)
@@ -261,6 +432,10 @@ static int open_one(const struct pool_conf *c, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	/* Nothing serves the pool yet: its limits are set here, before any I/O. */
+	rc = apply_qos(c, po->pool, err, errlen);
+	if (rc)
+		goto fail;
 	note_cluster_size(po);
 	rc = fq_pool_register(c->name, po->pool);
 	if (rc) {

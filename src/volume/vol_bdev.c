@@ -6,9 +6,10 @@
  * error layers stacked over it like any other.
  *
  * The engine serves a pool from one thread (docs/volumes.md): a vol bdev
- * is bound to the home engine the target names (fq_vol_set_home: its first
- * reactor, the one the management socket runs pool operations on), or else
- * to the first engine that submits to it. I/O submitted on another engine
+ * is bound to its pool's home engine (fq_vol_set_homes: one of the target's
+ * reactors, each pool on the one with the fewest pools, where the management
+ * socket runs that pool's operations), or else to the first engine that
+ * submits to it. I/O submitted on another engine
  * travels to the owner's loop as a message and its completion comes back
  * the same way (struct hop), so connections on any reactor may use any
  * volume; an engine without a loop gets -EXDEV rather than a race.
@@ -71,10 +72,76 @@ struct reg {
 	struct fq_uop tuop;
 	struct __kernel_timespec ts;
 	struct fq_engine *teng;
+	int home; /* index into homes[], -1: none yet (under reg_lock) */
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg regs[FQ_POOL_REGISTRY_MAX];
+/* The engines pools may be served by (fq_vol_set_homes), under reg_lock. */
+static struct fq_engine *homes[FQ_VOL_MAX_HOMES];
+static int nhomes;
+
+/*
+ * Under reg_lock: give @r the home serving the fewest pools, so pools
+ * spread over the reactors (each pool's I/O and metadata stay on one).
+ */
+static void home_pick(struct reg *r)
+{
+	unsigned count[FQ_VOL_MAX_HOMES] = {0};
+	int best = 0;
+
+	r->home = -1;
+	if (!nhomes)
+		return;
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		if (regs[i].pool && regs[i].home >= 0 && regs[i].home < nhomes)
+			count[regs[i].home]++;
+	for (int i = 1; i < nhomes; i++)
+		if (count[i] < count[best])
+			best = i;
+	r->home = best;
+}
+
+int fq_vol_set_homes(struct fq_engine *const *engs, int n)
+{
+	if (n < 0 || n > FQ_VOL_MAX_HOMES || (n && !engs))
+		return -EINVAL;
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < n; i++)
+		homes[i] = engs[i];
+	nhomes = n;
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		regs[i].home = -1;
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		if (regs[i].pool)
+			home_pick(&regs[i]);
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+}
+
+int fq_pool_home(struct fq_pool *pool)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+		if (pool && regs[i].pool == pool)
+			rc = regs[i].home >= 0 ? regs[i].home : 0;
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+/* The engine @r's vol bdevs bind to, NULL for none (the first submitter). */
+static struct fq_engine *home_engine(struct reg *r)
+{
+	struct fq_engine *e = NULL;
+
+	pthread_mutex_lock(&reg_lock);
+	if (r && r->home >= 0 && r->home < nhomes)
+		e = homes[r->home];
+	pthread_mutex_unlock(&reg_lock);
+	return e;
+}
 
 static struct reg *reg_find(const char *name)
 {
@@ -101,6 +168,7 @@ int fq_pool_register(const char *name, struct fq_pool *pool)
 			memset(&regs[i], 0, sizeof(regs[i]));
 			snprintf(regs[i].name, sizeof(regs[i].name), "%s", name);
 			regs[i].pool = pool;
+			home_pick(&regs[i]);
 			rc = 0;
 			break;
 		}
@@ -313,13 +381,6 @@ static bool gate_open(const struct vol_gate *g)
 	       !fq_tbucket_rate(&g->b[GB_WRITE_BPS]);
 }
 
-static _Atomic(struct fq_engine *) home_engine;
-
-void fq_vol_set_home(struct fq_engine *eng)
-{
-	atomic_store(&home_engine, eng);
-}
-
 /*
  * An I/O on its way to the owner's thread and back. It rides in a frame of
  * its own, pushed on the submitting thread, so the layers under it complete
@@ -403,9 +464,9 @@ static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bde
 	if (!vb->vol)
 		return -ENXIO; /* the volume is gone */
 
-	/* Bind to the home engine, or the first one: one thread owns the pool's state. */
+	/* Bind to the pool's home engine, or the first one: one thread owns the pool's state. */
 	if (!atomic_load_explicit(&vb->bound_flag, memory_order_acquire)) {
-		struct fq_engine *home = atomic_load(&home_engine);
+		struct fq_engine *home = home_engine(vb->reg);
 
 		if (atomic_compare_exchange_strong(&vb->owner, &want, home ? home : eng))
 			atomic_store_explicit(&vb->bound_flag, true, memory_order_release);

@@ -236,6 +236,10 @@ struct fq_pool {
 	struct busy_ent *busy;
 	uint32_t busy_cap, busy_n;
 
+	/* Pieces of finished requests kept for the next ones (io.c). */
+	struct seg *seg_cache;
+	uint32_t seg_ncache;
+
 	/* Freed clusters waiting for a Flush (docs/volumes.md rule 4). */
 	uint32_t *quar;
 	uint64_t nquar, quar_cap, quar_base;
@@ -362,6 +366,8 @@ struct inflight *inflight_find(struct fq_pool *p, struct fq_vol *v, uint32_t idx
 struct inflight *inflight_add(struct fq_pool *p, struct fq_vol *v, uint32_t idx);
 /* The change is over: restart the pieces that waited, free @i. */
 void inflight_release(struct fq_pool *p, struct inflight *i);
+/* Free the pieces io.c keeps for reuse (at pool close). */
+void seg_cache_free(struct fq_pool *p);
 
 /* journal.c: records, entries, checkpoints. */
 int jrec_add(struct fq_pool *p, uint16_t type, const void *payload, uint16_t len, struct jwait *w);

@@ -199,12 +199,19 @@ void fq_vol_bdev_detach(struct fq_pool *pool, struct fq_vol *vol);
 /* After a resize of @vol (same thread): its vol bdevs take the new size. */
 void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol);
 /*
- * The engine (of a loop) that serves every pool's I/O from now on: vol
- * bdevs not bound yet bind to it, and I/O submitted on other loops'
- * engines is carried there and back. NULL: each vol bdev binds to the
- * first engine that submits to it. The target sets its first reactor's.
+ * The engines (of loops, one per reactor of a target) that serve pools:
+ * each registered pool has one of them as its home, the one with the
+ * fewest pools (the lowest index on a tie), chosen when the pool is
+ * registered or, for pools registered before, by this call in registration
+ * order. A pool's vol bdevs bind to its home; I/O submitted on other
+ * loops' engines is carried there and back; management calls on the pool
+ * must run there. n = 0: each vol bdev binds to the first engine that
+ * submits to it. At most FQ_VOL_MAX_HOMES engines.
  */
-void fq_vol_set_home(struct fq_engine *eng);
+#define FQ_VOL_MAX_HOMES 256
+int fq_vol_set_homes(struct fq_engine *const *engs, int n);
+/* @pool's home: an index into fq_vol_set_homes' engines (0 when none), or -ENOENT. */
+int fq_pool_home(struct fq_pool *pool);
 
 /*
  * [pool "NAME"] sections of the configuration file (pool_conf.c): the
@@ -223,6 +230,16 @@ int fq_pool_conf_begin(const char *name, char *err, size_t errlen);
 int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen);
 int fq_pool_conf_open_all(char *err, size_t errlen);
 void fq_pool_conf_close_all(void);
+/* The name of the @i-th [pool] section read (0 .. fq_pool_conf_count() - 1), or NULL. */
+const char *fq_pool_conf_name(int i);
+/* Whether section @name's volume lines name limits (read_iops=...). */
+bool fq_pool_conf_has_qos(const char *name);
+/*
+ * Set the limits section @name's volume lines name on its open pool's
+ * volumes (fq_pool_conf_open_all does it for the pools it opens). On the
+ * pool's home thread with its I/O drained, as a management call.
+ */
+int fq_pool_conf_apply_qos(const char *name, char *err, size_t errlen);
 
 /*
  * Pools created and deleted at run time (the management socket), kept with

@@ -59,6 +59,7 @@ static struct io_uring_sqe *get_sqe(struct fq_engine *e)
 		/* SQ full: hand what we have to the kernel and retry. */
 		io_uring_submit(&e->ring);
 		e->pending = 0;
+		e->pending_sends = 0;
 		sqe = io_uring_get_sqe(&e->ring);
 	}
 	e->pending++;
@@ -200,6 +201,7 @@ void fq_engine_sendmsg(struct fq_engine *e, struct fq_uop *op, int fd, struct ms
 	}
 	sqe = fq_engine_sqe(e, op);
 	io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)flags);
+	e->pending_sends++;
 }
 
 struct io_uring_sqe *fq_engine_sqe_noop(struct fq_engine *e)
@@ -218,8 +220,14 @@ int fq_engine_flush(struct fq_engine *e)
 	if (e->pending) {
 		rc = io_uring_submit(&e->ring);
 		e->pending = 0;
+		e->pending_sends = 0;
 	}
 	return rc < 0 ? rc : 0;
+}
+
+int fq_engine_flush_sends(struct fq_engine *e)
+{
+	return e->pending_sends ? fq_engine_flush(e) : 0;
 }
 
 static int reap(struct fq_engine *e)
@@ -334,6 +342,7 @@ int fq_engine_run(struct fq_engine *e, unsigned min_complete, int64_t timeout_ns
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	idle_mark(e, ts_ns(&t1) - ts_ns(&t0), 0);
 	e->pending = 0;
+	e->pending_sends = 0;
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 		return rc;
 	return reap(e);

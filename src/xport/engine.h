@@ -35,7 +35,8 @@ struct fq_uop {
 
 struct fq_engine {
 	struct io_uring ring;
-	unsigned pending; /* SQEs prepared but not yet submitted */
+	unsigned pending;	/* SQEs prepared but not yet submitted */
+	unsigned pending_sends; /* of those, sends (fq_engine_sendmsg) */
 	unsigned inflight;
 	bool has_ring;
 	bool busy_poll; /* created for a thread that spins on fq_engine_run(e, 0, 0) */
@@ -107,5 +108,12 @@ int fq_engine_run(struct fq_engine *e, unsigned min_complete, int64_t timeout_ns
 
 /* Submit pending SQEs without waiting. */
 int fq_engine_flush(struct fq_engine *e);
+
+/*
+ * Submit pending SQEs without waiting if a send is among them; otherwise
+ * leave them (receives re-armed by the completions just run) for the next
+ * fq_engine_run, which submits them with its wait in the same system call.
+ */
+int fq_engine_flush_sends(struct fq_engine *e);
 
 #endif

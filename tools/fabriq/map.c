@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fabriq/nvme_spec.h>
+
 #include "cli.h"
 #include "map.h"
 
@@ -58,6 +60,8 @@ struct mapping {
 	/* From the info file. */
 	char uri[MAP_PATH_MAX], subnqn[FQ_NQN_LEN + 1], trid[MAP_PATH_MAX], device[64], mode[16];
 	pid_t pid;
+	/* The discovery log entry allows SQ flow control off (TREQ bit 2): see map_serve.c. */
+	bool no_sqflow;
 };
 
 static bool is_kernel(const struct mapping *m)
@@ -637,12 +641,16 @@ static int start_server(struct mapping *m, const struct map_conf *conf, uint64_t
 				tmo,
 				NULL,
 				NULL,
+				NULL,
 				NULL};
+		int k = 10;
 
 		if (conf->hostnqn[0]) {
-			argv[10] = (char *)"--hostnqn";
-			argv[11] = (char *)conf->hostnqn;
+			argv[k++] = (char *)"--hostnqn";
+			argv[k++] = (char *)conf->hostnqn;
 		}
+		if (m->no_sqflow)
+			argv[k++] = (char *)"--no-sqflow";
 		setsid();
 		fd = open(m->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fd >= 0) {
@@ -1219,6 +1227,7 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 		return EXIT_CONNECT;
 	}
 	snprintf(m.mode, sizeof(m.mode), "user");
+	m.no_sqflow = e.treq & FQ_TREQ_SQFLOW_NOT_REQUIRED;
 	snprintf(dir, sizeof(dir), "%s/%s", run_dir(), pool);
 	if (mkdirs(dir)) {
 		fprintf(stderr, "fabriq map: cannot create %s: %s\n", dir, strerror(errno));

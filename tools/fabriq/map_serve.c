@@ -6,64 +6,66 @@
  * device can be attached to it. `fabriq map` starts it (the hidden verb
  * `map-serve`) in the background with its log next to the file.
  *
- * FUSE runs its multi-threaded loop over a set of I/O qpairs (as many as
- * the controller grants, up to 16), so the loop device's queue depth
- * reaches the target.
- * While the controller reconnects (target restarted, network gone), I/O is
- * retried every 100 ms for up to io_timeout seconds before it fails with
- * EIO, the way a kernel host holds I/O for ctrl-loss-tmo; nothing written
- * is reported done before the target answered it.
+ * One thread does the I/O: it turns a libfabriq loop (fabriq/loop.h) that
+ * carries the controller and its qpairs, reads FUSE requests from the
+ * device without blocking, queues each as an NVMe command (map_io.c) and
+ * answers FUSE from the command's completion, in a later turn. The loop
+ * device's queue depth thus reaches the target with no thread per request
+ * and no wake-up per request: a busy thread reads new requests between
+ * completions. When there is nothing to read it sleeps in the loop (until
+ * a completion or a timer), and a second thread, told so once per sleep,
+ * waits for the FUSE device to become readable meanwhile and wakes it; that
+ * thread also takes SIGTERM/SIGINT.
  *
  * A resize of the volume reaches the host as a Namespace Attribute Changed
- * event (NVMe Base 2.0 §5.2.2, notice 00h): a thread re-reads the
- * namespace, gives the file its new size and tells the loop devices on it
- * (LOOP_SET_CAPACITY), so the mapped device grows without a remap.
+ * event (NVMe Base 2.0 §5.2.2, notice 00h): the I/O thread re-reads the
+ * namespace, and a third thread gives the file its new size and tells the
+ * loop devices on it (LOOP_SET_CAPACITY), so the mapped device grows
+ * without a remap. That thread waits on FUSE itself (stat), so it cannot
+ * be the one that answers FUSE.
  *
  * The process writes its state ("live", "reconnecting", "failed") to the
  * state file whenever the controller's state changes; SIGHUP is a no-op
  * wake-up that `fabriq remap` sends before it waits for "live".
  */
 #define FUSE_USE_VERSION 35
-#include <fuse3/fuse.h>
+#include <fuse3/fuse_lowlevel.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <dirent.h>
 #include <linux/falloc.h>
 #include <linux/loop.h>
+#include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <semaphore.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "map.h"
+#include "map_io.h"
 
-#define RETRY_NS 100000000ull
-
-/*
- * I/O qpairs: as many as the controller granted (up to MAX_QP), shared by
- * the FUSE worker threads. A qpair is used by one thread at a time (its
- * lock); each thread starts at its own slot and takes the first free one.
- */
-#define MAX_QP 16
-/* FUSE background requests in flight (see fs_init). */
+/* I/O qpairs opened, at most (fewer if the controller grants fewer). */
+#define MAP_QPAIRS 2
+/* FUSE background requests in flight (see ll_init). */
 #define MAP_MAX_BACKGROUND 128
-
-struct qp_slot {
-	pthread_mutex_t lock;
-	struct fq_qpair *qp;
-};
+/* FUSE requests read in a row before the loop is turned. */
+#define MAP_READ_BATCH 32
 
 static struct serve {
+	struct fq_loop *loop;
 	struct fq_ctrlr *ctrlr;
 	struct fq_ns *ns;
 	uint32_t nsid;
@@ -72,23 +74,16 @@ static struct serve {
 	uint32_t io_timeout_s;
 	const char *state_path;
 	char file[MAP_PATH_MAX]; /* the served file, as the loop devices name it */
-	struct fuse *fuse;
-	sem_t changed; /* posted by the async event callback */
-	atomic_bool stopping;
-	uint32_t nqp;
-	struct qp_slot slot[MAX_QP];
-	atomic_uint next_slot;
+	struct fuse_session *se;
+	int fuse_fd;
+	sem_t changed;		 /* the size changed: the refresher's turn */
+	atomic_bool rescan;	 /* a Namespace Attribute Changed event came */
+	atomic_bool stopping;	 /* SIGTERM/SIGINT, or the file was unmounted */
+	int sleep_fd;		 /* eventfd: the I/O thread is about to sleep */
+	bool watched;		 /* sleep_fd was written and the wake-up not run yet */
+	atomic_bool wake_posted; /* the watcher's message is on the loop's inbox */
+	struct fq_msg wake;
 } S;
-
-static __thread int tls_slot = -1;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void write_state(const char *state)
 {
@@ -113,105 +108,16 @@ static void on_state(void *arg, enum fq_ctrlr_state state)
 						  : "failed");
 }
 
-/* Lock a qpair slot for this thread; its qpair is connected on first use. */
-static struct qp_slot *take_slot(void)
-{
-	struct qp_slot *s = NULL;
-
-	if (tls_slot < 0)
-		tls_slot = (int)(atomic_fetch_add(&S.next_slot, 1) % S.nqp);
-	for (uint32_t i = 0; i < S.nqp && !s; i++)
-		if (!pthread_mutex_trylock(&S.slot[(tls_slot + i) % S.nqp].lock))
-			s = &S.slot[(tls_slot + i) % S.nqp];
-	if (!s) {
-		s = &S.slot[tls_slot];
-		pthread_mutex_lock(&s->lock);
-	}
-	if (s->qp && fq_qpair_get_state(s->qp) == FQ_QPAIR_FAILED) {
-		fq_qpair_free(s->qp);
-		s->qp = NULL;
-	}
-	/* After a controller reset a qpair reconnects when it is polled. */
-	if (s->qp && fq_qpair_get_state(s->qp) != FQ_QPAIR_LIVE)
-		fq_qpair_process_completions(s->qp, 0);
-	if (!s->qp) {
-		struct fq_qpair_opts o;
-
-		fq_qpair_opts_init(&o, sizeof(o));
-		if (fq_ctrlr_alloc_io_qpair(S.ctrlr, &o, &s->qp))
-			s->qp = NULL;
-	}
-	return s;
-}
-
-/* Retry what failed for want of a connection, up to io_timeout. */
-static bool transient(int rc, const struct fq_cpl *cpl)
-{
-	if (rc == -ENXIO || rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT ||
-	    rc == -ESHUTDOWN || rc == -ENOTCONN || rc == -EAGAIN)
-		return true;
-	/* Path errors (SCT 3) and Namespace Not Ready are retryable by definition. */
-	return rc == -EIO && cpl && !(cpl->status & 0x8000) /* DNR */ &&
-	       (fq_cpl_sct(cpl) == 3 || (fq_cpl_sct(cpl) == 0 && fq_cpl_sc(cpl) == 0x82));
-}
-
-enum op { OP_READ, OP_WRITE, OP_FLUSH, OP_DEALLOC };
-
-static int do_op(enum op op, void *buf, uint64_t lba, uint32_t nlb)
-{
-	uint64_t deadline = now_ns() + (uint64_t)S.io_timeout_s * 1000000000ull;
-	struct fq_cpl cpl;
-	int rc;
-
-	for (;;) {
-		struct qp_slot *slot = take_slot();
-		struct fq_qpair *qp = slot->qp;
-
-		memset(&cpl, 0, sizeof(cpl));
-		if (!qp) {
-			rc = -ENXIO;
-		} else {
-			switch (op) {
-			case OP_READ:
-				rc = fq_ns_read_sync(S.ns, qp, buf, lba, nlb, &cpl);
-				break;
-			case OP_WRITE:
-				rc = fq_ns_write_sync(S.ns, qp, buf, lba, nlb, 0, &cpl);
-				break;
-			case OP_FLUSH:
-				rc = fq_ns_flush_sync(S.ns, qp, &cpl);
-				break;
-			default:
-				rc = fq_ns_deallocate_sync(S.ns, qp, lba, nlb, &cpl);
-				break;
-			}
-		}
-		pthread_mutex_unlock(&slot->lock);
-		if (!rc)
-			return 0;
-		if (!transient(rc, &cpl) || now_ns() >= deadline) {
-			char msg[96];
-
-			fprintf(stderr, "map-serve: %s at LBA %llu: %s\n",
-				op == OP_READ	 ? "read"
-				: op == OP_WRITE ? "write"
-				: op == OP_FLUSH ? "flush"
-						 : "deallocate",
-				(unsigned long long)lba,
-				rc == -EIO ? fq_cpl_str(&cpl, msg, sizeof(msg)) : strerror(-rc));
-			return -EIO;
-		}
-		nanosleep(&(struct timespec){0, RETRY_NS}, NULL);
-	}
-}
-
-/* Async events arrive on the library's thread: only wake the refresher there. */
+/*
+ * Async events arrive inside an admin completion, where no blocking admin
+ * command may be sent: the I/O thread rescans after the turn.
+ */
 static void on_aer(void *arg, uint32_t cdw0)
 {
 	(void)arg;
 	/* Type 2h (notice), information 00h: Namespace Attribute Changed. */
 	if ((cdw0 & 0x7) == 2 && ((cdw0 >> 8) & 0xff) == 0)
-		sem_post(&S.changed);
+		atomic_store(&S.rescan, true);
 }
 
 /* Every loop device whose backing file is the served file gets the new size. */
@@ -262,8 +168,7 @@ static void refresh_file(uint64_t size)
 	for (int i = 0; i < 30; i++) {
 		struct stat st;
 
-		if (S.fuse)
-			fuse_invalidate_path(S.fuse, "/");
+		fuse_lowlevel_notify_inval_inode(S.se, FUSE_ROOT_ID, 0, 0);
 		if (!stat(S.file, &st) && (uint64_t)st.st_size == size)
 			return;
 		nanosleep(&(struct timespec){0, 100000000}, NULL);
@@ -275,196 +180,527 @@ static void *refresher(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		uint64_t old, size;
-		int rc;
-
 		while (sem_wait(&S.changed) && errno == EINTR)
 			;
 		if (atomic_load(&S.stopping))
 			return NULL;
-		rc = fq_ctrlr_rescan_ns(S.ctrlr);
-		if (rc) {
-			fprintf(stderr, "map-serve: namespace rescan: %s\n", strerror(-rc));
-			continue;
-		}
-		size = fq_ns_get_size(S.ns);
-		old = atomic_exchange(&S.size, size);
-		if (size == old)
-			continue;
-		fprintf(stderr, "map-serve: namespace %u resized from %llu to %llu bytes\n", S.nsid,
-			(unsigned long long)old, (unsigned long long)size);
-		refresh_file(size);
+		refresh_file(atomic_load(&S.size));
 		refresh_loops();
 	}
 }
 
-static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+/* On the I/O thread, between turns: re-read the namespace after an event. */
+static void rescan(void)
 {
-	(void)fi;
-	if (strcmp(path, "/"))
-		return -ENOENT;
-	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | 0600;
-	st->st_nlink = 1;
-	st->st_size = (off_t)S.size;
-	st->st_blksize = S.sector;
-	st->st_blocks = (blkcnt_t)(S.size / 512);
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	return 0;
-}
-
-static int fs_open(const char *path, struct fuse_file_info *fi)
-{
-	if (strcmp(path, "/"))
-		return -ENOENT;
-	/* No page cache here: the loop device above has its own, and data must reach the target. */
-	fi->direct_io = 1;
-	return 0;
-}
-
-/*
- * Unaligned pieces go through a bounce buffer (read, and for writes
- * read-modify-write); the loop device only ever sends whole sectors.
- */
-static int rw(bool write, char *buf, size_t size, off_t off)
-{
-	uint64_t start = (uint64_t)off, end;
-	uint64_t a0, a1;
-	char *b;
+	uint64_t old, size;
 	int rc;
 
-	if (start >= S.size)
-		return write ? -ENOSPC : 0;
-	if (size > S.size - start)
-		size = (size_t)(S.size - start);
-	end = start + size;
-	if (!(start % S.sector) && !(size % S.sector)) {
-		rc = do_op(write ? OP_WRITE : OP_READ, buf, start / S.sector,
-			   (uint32_t)(size / S.sector));
-		return rc ? rc : (int)size;
+	atomic_store(&S.rescan, false);
+	rc = fq_ctrlr_rescan_ns(S.ctrlr);
+	if (rc) {
+		fprintf(stderr, "map-serve: namespace rescan: %s\n", strerror(-rc));
+		return;
 	}
+	size = fq_ns_get_size(S.ns);
+	old = atomic_exchange(&S.size, size);
+	if (size == old)
+		return;
+	fprintf(stderr, "map-serve: namespace %u resized from %llu to %llu bytes\n", S.nsid,
+		(unsigned long long)old, (unsigned long long)size);
+	sem_post(&S.changed);
+}
+
+/* ------------------------------------------------------------------ */
+/* FUSE requests                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One FUSE request in flight. Unaligned pieces go through the aligned
+ * buffer: read the whole sectors, and for a write modify them and write
+ * them back (the loop device only ever sends whole sectors). A punched
+ * hole is deallocated 65536 sectors at a time.
+ */
+struct req {
+	struct map_cmd cmd;
+	fuse_req_t freq;
+	enum { R_READ, R_WRITE, R_FSYNC, R_PUNCH } kind;
+	bool merged;	  /* unaligned write: the user's bytes are in the buffer */
+	uint64_t start;	  /* byte offset asked */
+	size_t size;	  /* bytes asked */
+	uint64_t a0;	  /* start rounded down to a sector */
+	uint64_t end_lba; /* R_PUNCH: the sector after the hole */
+	char *user;	  /* unaligned write: the user's bytes (after the buffer) */
+	char data[];	  /* the aligned buffer */
+};
+
+static void req_reply(struct req *r, int rc)
+{
+	if (rc)
+		fuse_reply_err(r->freq, -rc);
+	else if (r->kind == R_READ)
+		fuse_reply_buf(r->freq, r->data + (r->start - r->a0), r->size);
+	else if (r->kind == R_WRITE)
+		fuse_reply_write(r->freq, r->size);
+	else
+		fuse_reply_err(r->freq, 0);
+	free(r);
+}
+
+/* A command of @r is done: start its next one, or answer FUSE. */
+static void req_step(struct map_cmd *c, int rc)
+{
+	struct req *r = (struct req *)c;
+
+	if (rc) {
+		req_reply(r, rc);
+		return;
+	}
+	if (r->kind == R_WRITE && r->cmd.op == MAP_READ) {
+		memcpy(r->data + (r->start - r->a0), r->user, r->size);
+		r->cmd.op = MAP_WRITE;
+		map_io_submit(&r->cmd);
+		return;
+	}
+	if (r->kind == R_PUNCH && r->cmd.lba + r->cmd.nlb < r->end_lba) {
+		uint64_t left;
+
+		r->cmd.lba += r->cmd.nlb;
+		left = r->end_lba - r->cmd.lba;
+		r->cmd.nlb = left > 65536 ? 65536 : (uint32_t)left;
+		map_io_submit(&r->cmd);
+		return;
+	}
+	req_reply(r, 0);
+}
+
+/* A read or write of @size bytes at @off, clamped to the volume's size. */
+static void rw(fuse_req_t freq, bool write, const char *wbuf, size_t size, off_t off)
+{
+	uint64_t vsize = atomic_load(&S.size), start = (uint64_t)off, a0, a1;
+	bool aligned;
+	struct req *r;
+
+	if (!size) {
+		if (write)
+			fuse_reply_write(freq, 0);
+		else
+			fuse_reply_buf(freq, NULL, 0);
+		return;
+	}
+	if (start >= vsize) {
+		if (write)
+			fuse_reply_err(freq, ENOSPC);
+		else
+			fuse_reply_buf(freq, NULL, 0);
+		return;
+	}
+	if (size > vsize - start)
+		size = (size_t)(vsize - start);
 	a0 = start / S.sector * S.sector;
-	a1 = (end + S.sector - 1) / S.sector * S.sector;
-	b = aligned_alloc(4096, (size_t)(a1 - a0 + 4095) / 4096 * 4096);
-	if (!b)
-		return -ENOMEM;
-	rc = do_op(OP_READ, b, a0 / S.sector, (uint32_t)((a1 - a0) / S.sector));
-	if (!rc && write) {
-		memcpy(b + (start - a0), buf, size);
-		rc = do_op(OP_WRITE, b, a0 / S.sector, (uint32_t)((a1 - a0) / S.sector));
-	} else if (!rc) {
-		memcpy(buf, b + (start - a0), size);
+	a1 = (start + size + S.sector - 1) / S.sector * S.sector;
+	aligned = a0 == start && a1 == start + size;
+	r = malloc(sizeof(*r) + (size_t)(a1 - a0) + (write && !aligned ? size : 0));
+	if (!r) {
+		fuse_reply_err(freq, ENOMEM);
+		return;
 	}
-	free(b);
-	return rc ? rc : (int)size;
-}
-
-static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	(void)path;
-	(void)fi;
-	return rw(false, buf, size, off);
-}
-
-static int fs_write(const char *path, const char *buf, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	(void)path;
-	(void)fi;
-	return rw(true, (char *)buf, size, off);
-}
-
-static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
-{
-	(void)path;
-	(void)datasync;
-	(void)fi;
-	return do_op(OP_FLUSH, NULL, 0, 0);
-}
-
-static int fs_flush(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
-	(void)fi;
-	return 0; /* close(), not a durability point: fsync is */
-}
-
-/* Punching a hole deallocates the whole sectors inside it (the loop device's discard). */
-static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
-{
-	uint64_t a0, a1;
-
-	(void)path;
-	(void)fi;
-	if (!(mode & FALLOC_FL_PUNCH_HOLE))
-		return mode ? -EOPNOTSUPP : 0; /* the whole size is there already */
-	a0 = ((uint64_t)off + S.sector - 1) / S.sector;
-	a1 = ((uint64_t)off + (uint64_t)len) / S.sector;
-	while (a0 < a1) {
-		uint32_t n = a1 - a0 > 65536 ? 65536 : (uint32_t)(a1 - a0);
-		int rc = do_op(OP_DEALLOC, NULL, a0, n);
-
-		if (rc)
-			return rc;
-		a0 += n;
+	r->freq = freq;
+	r->kind = write ? R_WRITE : R_READ;
+	r->start = start;
+	r->size = size;
+	r->a0 = a0;
+	r->cmd.buf = r->data;
+	r->cmd.lba = a0 / S.sector;
+	r->cmd.nlb = (uint32_t)((a1 - a0) / S.sector);
+	r->cmd.done = req_step;
+	r->cmd.op = write && aligned ? MAP_WRITE : MAP_READ;
+	if (write && aligned) {
+		memcpy(r->data, wbuf, size);
+	} else if (write) {
+		r->user = r->data + (a1 - a0);
+		memcpy(r->user, wbuf, size);
 	}
-	return 0;
+	map_io_submit(&r->cmd);
 }
 
-static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+static void fill_attr(struct stat *st)
 {
-	(void)path;
-	(void)fi;
-	return (uint64_t)size == S.size ? 0 : -EPERM; /* the volume's size is the target's */
+	uint64_t size = atomic_load(&S.size);
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = FUSE_ROOT_ID;
+	st->st_mode = S_IFREG | 0600;
+	st->st_nlink = 1;
+	st->st_size = (off_t)size;
+	st->st_blksize = S.sector;
+	st->st_blocks = (blkcnt_t)(size / 512);
+	st->st_uid = getuid();
+	st->st_gid = getgid();
 }
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
+	(void)userdata;
 	/*
 	 * The loop device's direct I/O reaches FUSE as asynchronous requests,
 	 * which the kernel counts as background requests: 12 by default, too
-	 * few for a queue depth of 32 and more across 16 qpairs.
+	 * few for a queue depth of 32 and more.
 	 */
 	conn->max_background = MAP_MAX_BACKGROUND;
 	conn->congestion_threshold = MAP_MAX_BACKGROUND * 3 / 4;
-	cfg->direct_io = 1;
-	cfg->kernel_cache = 0;
-	cfg->attr_timeout = 1.0;
-	S.fuse = fuse_get_context()->fuse;
 	write_state("live");
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_attr(&st);
+	fuse_reply_attr(req, &st, 1.0);
+}
+
+/* Only the size may be "set", to what it is: the volume's size is the target's. */
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)ino;
+	(void)fi;
+	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+		       FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != atomic_load(&S.size)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fill_attr(&st);
+	fuse_reply_attr(req, &st, 1.0);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* No page cache here: the loop device above has its own, and data must reach the target. */
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	rw(req, false, NULL, size, off);
+}
+
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	rw(req, true, buf, size, off);
+}
+
+/* close(), not a durability point: fsync is. */
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	if (!r) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r->freq = req;
+	r->kind = R_FSYNC;
+	r->cmd.op = MAP_FLUSH;
+	r->cmd.done = req_step;
+	map_io_submit(&r->cmd);
+}
+
+/* Punching a hole deallocates the whole sectors inside it (the loop device's discard). */
+static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	uint64_t a0 = ((uint64_t)off + S.sector - 1) / S.sector;
+	uint64_t a1 = ((uint64_t)off + (uint64_t)len) / S.sector;
+	struct req *r;
+
+	(void)ino;
+	(void)fi;
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		fuse_reply_err(req, mode ? EOPNOTSUPP : 0); /* the whole size is there already */
+		return;
+	}
+	if (a0 >= a1) {
+		fuse_reply_err(req, 0); /* no whole sector inside */
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	r->freq = req;
+	r->kind = R_PUNCH;
+	r->end_lba = a1;
+	r->cmd.op = MAP_DEALLOC;
+	r->cmd.lba = a0;
+	r->cmd.nlb = a1 - a0 > 65536 ? 65536 : (uint32_t)(a1 - a0);
+	r->cmd.done = req_step;
+	map_io_submit(&r->cmd);
+}
+
+static const struct fuse_lowlevel_ops ll_ops = {
+	.init = ll_init,
+	.getattr = ll_getattr,
+	.setattr = ll_setattr,
+	.open = ll_open,
+	.read = ll_read,
+	.write = ll_write,
+	.flush = ll_flush,
+	.release = ll_release,
+	.fsync = ll_fsync,
+	.fallocate = ll_fallocate,
+};
+
+/* ------------------------------------------------------------------ */
+/* The I/O thread and its watcher                                      */
+/* ------------------------------------------------------------------ */
+
+/* The watcher's message: the FUSE device is readable (or the process stops). */
+static void on_wake(struct fq_loop *l, struct fq_msg *m)
+{
+	(void)l;
+	(void)m;
+	atomic_store(&S.wake_posted, false);
+	S.watched = false;
+}
+
+static void post_wake(void)
+{
+	if (!atomic_exchange(&S.wake_posted, true))
+		fq_loop_post(S.loop, &S.wake);
+}
+
+/*
+ * Sleeps until the I/O thread says it sleeps, then until the FUSE device
+ * has a request for it (or is unmounted), and wakes it. SIGTERM and SIGINT
+ * (blocked everywhere, read from @sigfd here) stop the process.
+ */
+static void *watcher(void *arg)
+{
+	int sigfd = (int)(intptr_t)arg;
+	bool armed = false;
+
+	while (!atomic_load(&S.stopping)) {
+		struct pollfd p[3] = {{.fd = sigfd, .events = POLLIN},
+				      {.fd = S.sleep_fd, .events = POLLIN},
+				      {.fd = S.fuse_fd, .events = POLLIN}};
+
+		if (poll(p, armed ? 3 : 2, -1) < 0)
+			continue;
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				fprintf(stderr, "map-serve: signal %u, stopping\n", si.ssi_signo);
+			atomic_store(&S.stopping, true);
+			post_wake();
+			break;
+		}
+		if (p[1].revents) {
+			uint64_t v;
+
+			if (read(S.sleep_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+				armed = true;
+			continue;
+		}
+		if (armed && p[2].revents) {
+			armed = false;
+			post_wake();
+		}
+	}
 	return NULL;
 }
 
-static const struct fuse_operations ops = {
-	.getattr = fs_getattr,
-	.open = fs_open,
-	.read = fs_read,
-	.write = fs_write,
-	.fsync = fs_fsync,
-	.flush = fs_flush,
-	.fallocate = fs_fallocate,
-	.truncate = fs_truncate,
-	.init = fs_init,
-};
+/* Have the watcher look at the FUSE device while this thread sleeps. */
+static void watch(void)
+{
+	uint64_t one = 1;
+
+	if (S.watched)
+		return; /* it still does: its wake-up did not run yet */
+	S.watched = true;
+	if (write(S.sleep_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		S.watched = false;
+}
+
+/*
+ * Read and dispatch what the FUSE device holds, up to a batch. Return: the
+ * number of requests, or -1 once the file is no longer mounted.
+ */
+static int read_requests(struct fuse_buf *fbuf)
+{
+	int n = 0;
+
+	while (n < MAP_READ_BATCH) {
+		int rc = fuse_session_receive_buf(S.se, fbuf);
+
+		if (rc == -EAGAIN)
+			break;
+		if (rc == -EINTR)
+			continue;
+		if (rc <= 0 || fuse_session_exited(S.se))
+			return -1;
+		fuse_session_process_buf(S.se, fbuf);
+		n++;
+	}
+	return n;
+}
+
+/* Turn the loop and serve FUSE until the file is unmounted or a signal stops us. */
+static void serve_loop(void)
+{
+	struct fuse_buf fbuf = {.mem = NULL};
+
+	while (!atomic_load(&S.stopping)) {
+		int n = read_requests(&fbuf), rc;
+
+		if (n < 0)
+			break;
+		if (atomic_load(&S.rescan))
+			rescan();
+		map_io_service();
+		if (n > 0) {
+			rc = fq_loop_turn(S.loop, 0); /* send them now, and take what came back */
+		} else {
+			/*
+			 * Sleep in the loop until a completion, a timer or the
+			 * watcher, which looks at the FUSE device meanwhile.
+			 */
+			watch();
+			rc = fq_loop_turn(S.loop, -1);
+		}
+		if (rc < 0 && rc != -EINTR) {
+			fprintf(stderr, "map-serve: loop: %s\n", strerror(-rc));
+			break;
+		}
+	}
+	free(fbuf.mem);
+}
 
 static void on_hup(int sig)
 {
 	(void)sig; /* interrupts sleeps; the controller reconnects on its own policy */
 }
 
+/* Mount the file and serve it; returns once it is unmounted or on a signal. */
+static int serve(const char *file)
+{
+	char *fargv[] = {(char *)"fabriq-map", (char *)"-o", (char *)"fsname=fabriq,subtype=fabriq",
+			 NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+	pthread_t wth, rth;
+	bool have_w, have_r;
+	sigset_t sigs;
+	int sigfd, rc = 0;
+
+	S.se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), NULL);
+	if (!S.se) {
+		fprintf(stderr, "map-serve: FUSE session not created\n");
+		return -ENOMEM;
+	}
+	if (fuse_session_mount(S.se, file)) {
+		fprintf(stderr, "map-serve: %s: FUSE mount failed\n", file);
+		fuse_session_destroy(S.se);
+		return -EIO;
+	}
+	S.fuse_fd = fuse_session_fd(S.se);
+	fcntl(S.fuse_fd, F_SETFL, fcntl(S.fuse_fd, F_GETFL) | O_NONBLOCK);
+	S.sleep_fd = eventfd(0, EFD_CLOEXEC);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (S.sleep_fd < 0 || sigfd < 0) {
+		fprintf(stderr, "map-serve: eventfd/signalfd: %s\n", strerror(errno));
+		rc = -errno;
+	} else {
+		S.wake.fn = on_wake;
+		have_w = !pthread_create(&wth, NULL, watcher, (void *)(intptr_t)sigfd);
+		have_r = !pthread_create(&rth, NULL, refresher, NULL);
+		if (!have_w) {
+			fprintf(stderr, "map-serve: no watcher thread\n");
+			rc = -EAGAIN;
+		} else {
+			serve_loop();
+		}
+		atomic_store(&S.stopping, true);
+		if (have_w) {
+			uint64_t one = 1;
+
+			/* Wakes the watcher's poll. */
+			if (write(S.sleep_fd, &one, sizeof(one)) < 0)
+				pthread_cancel(wth);
+			pthread_join(wth, NULL);
+		}
+		if (have_r) {
+			sem_post(&S.changed);
+			pthread_join(rth, NULL);
+		}
+	}
+	/* Commands still in flight fail now; FUSE gets EIO for them. */
+	map_io_fini();
+	fuse_session_unmount(S.se);
+	fuse_session_destroy(S.se);
+	if (sigfd >= 0)
+		close(sigfd);
+	if (S.sleep_fd >= 0)
+		close(S.sleep_fd);
+	return rc;
+}
+
 int map_serve_main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"trid", required_argument, 0, 't'},
-					   {"nsid", required_argument, 0, 'n'},
-					   {"file", required_argument, 0, 'f'},
-					   {"state", required_argument, 0, 's'},
-					   {"hostnqn", required_argument, 0, 'H'},
-					   {"io-timeout", required_argument, 0, 'T'},
-					   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+		{"trid", required_argument, 0, 't'},	{"nsid", required_argument, 0, 'n'},
+		{"file", required_argument, 0, 'f'},	{"state", required_argument, 0, 's'},
+		{"hostnqn", required_argument, 0, 'H'}, {"io-timeout", required_argument, 0, 'T'},
+		{"no-sqflow", no_argument, 0, 'Q'},	{0, 0, 0, 0}};
 	const char *trid_s = NULL, *file = NULL, *hostnqn = NULL;
 	struct fq_ctrlr_opts co;
 	struct fq_trid trid;
+	bool no_sqflow = false;
+	sigset_t sigs;
+	uint32_t nqp;
 	int opt, rc;
 
 	S.nsid = 1;
@@ -490,6 +726,9 @@ int map_serve_main(int argc, char **argv)
 		case 'T':
 			S.io_timeout_s = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
+		case 'Q':
+			no_sqflow = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -504,61 +743,62 @@ int map_serve_main(int argc, char **argv)
 	}
 	sem_init(&S.changed, 0, 0);
 	signal(SIGHUP, on_hup);
+	/* SIGTERM and SIGINT are read by the watcher (signalfd); every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	rc = fq_loop_create(NULL, &S.loop);
+	if (rc) {
+		fprintf(stderr, "map-serve: loop: %s\n", strerror(-rc));
+		write_state("failed");
+		return EXIT_LOCAL_IO;
+	}
 	fq_ctrlr_opts_init(&co, sizeof(co));
 	if (hostnqn)
 		snprintf(co.hostnqn, sizeof(co.hostnqn), "%s", hostnqn);
 	co.state_cb = on_state;
 	co.aer_cb = on_aer;
 	co.ctrl_loss_timeout_ms = -1; /* keep reconnecting: the mapping outlives outages */
-	co.num_io_queues = MAX_QP;
+	co.num_io_queues = MAP_QPAIRS;
+	co.loop = S.loop; /* this thread runs the controller and its qpairs */
+	/*
+	 * Where the discovery log allows it (`fabriq map` passes --no-sqflow),
+	 * the target may then complete a read with its last data PDU instead
+	 * of a separate response capsule: one PDU less to send and parse per read.
+	 */
+	co.disable_sqflow = no_sqflow;
 	rc = fq_ctrlr_connect(&trid, &co, &S.ctrlr);
 	if (rc) {
 		fprintf(stderr, "map-serve: connect %s: %s\n", trid_s, fq_last_error());
 		write_state("failed");
+		fq_loop_destroy(S.loop);
 		return EXIT_CONNECT;
 	}
 	S.ns = fq_ctrlr_get_ns(S.ctrlr, S.nsid);
-	if (!S.ns) {
+	nqp = fq_ctrlr_get_num_io_queues(S.ctrlr);
+	rc = !S.ns ? -ENOENT : !nqp ? -ENOSPC : 0;
+	if (rc == -ENOENT)
 		fprintf(stderr, "map-serve: %s has no namespace %u\n", trid.subnqn, S.nsid);
-		fq_ctrlr_disconnect(S.ctrlr);
-		write_state("failed");
-		return EXIT_NVME;
-	}
-	S.nqp = fq_ctrlr_get_num_io_queues(S.ctrlr);
-	if (S.nqp > MAX_QP)
-		S.nqp = MAX_QP;
-	if (!S.nqp) {
+	else if (rc)
 		fprintf(stderr, "map-serve: the controller granted no I/O queue\n");
+	else if ((rc = map_io_init(S.loop, S.ctrlr, S.ns, nqp > MAP_QPAIRS ? MAP_QPAIRS : nqp,
+				   S.io_timeout_s)))
+		fprintf(stderr, "map-serve: no I/O qpair: %s\n", fq_last_error());
+	if (rc) {
+		map_io_fini();
 		fq_ctrlr_disconnect(S.ctrlr);
+		fq_loop_destroy(S.loop);
 		write_state("failed");
-		return EXIT_CONNECT;
+		return rc == -ENOENT ? EXIT_NVME : EXIT_CONNECT;
 	}
-	for (uint32_t i = 0; i < S.nqp; i++)
-		pthread_mutex_init(&S.slot[i].lock, NULL);
 	S.sector = fq_ns_get_sector_size(S.ns);
 	S.size = fq_ns_get_size(S.ns);
 	fprintf(stderr, "map-serve: %s namespace %u, %llu bytes, serving %s\n", trid.subnqn, S.nsid,
 		(unsigned long long)S.size, file);
-	{
-		char *fargv[] = {
-			(char *)"fabriq-map", (char *)"-f",
-			(char *)"-o",	      (char *)"fsname=fabriq,subtype=fabriq,max_threads=16",
-			(char *)file,	      NULL};
-
-		pthread_t th;
-		bool have_th = !pthread_create(&th, NULL, refresher, NULL);
-
-		rc = fuse_main(5, fargv, &ops, NULL);
-		atomic_store(&S.stopping, true);
-		if (have_th) {
-			sem_post(&S.changed);
-			pthread_join(th, NULL);
-		}
-	}
-	for (uint32_t i = 0; i < S.nqp; i++)
-		if (S.slot[i].qp)
-			fq_qpair_free(S.slot[i].qp);
+	rc = serve(file);
 	fq_ctrlr_disconnect(S.ctrlr);
+	fq_loop_destroy(S.loop);
 	write_state("stopped");
 	fprintf(stderr, "map-serve: stopped\n");
 	return rc ? EXIT_LOCAL_IO : EXIT_OK;

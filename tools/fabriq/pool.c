@@ -60,9 +60,10 @@ static bool flag(json_object *o, const char *key)
 static void print_pool(json_object *p)
 {
 	printf("%s  %s\n  capacity %llu MiB, allocated %llu MiB, free %llu MiB, %llu volume(s), "
-	       "cluster %llu KiB\n",
+	       "cluster %llu KiB, reactor %llu\n",
 	       str(p, "name"), str(p, "bdev"), num(p, "capacity") >> 20, num(p, "allocated") >> 20,
-	       num(p, "free") >> 20, num(p, "volumes"), num(p, "cluster_size") >> 10);
+	       num(p, "free") >> 20, num(p, "volumes"), num(p, "cluster_size") >> 10,
+	       num(p, "reactor"));
 }
 
 /* One limit: "read_iops 50", "read_iops -" when there is none. */

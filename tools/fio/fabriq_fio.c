@@ -44,11 +44,13 @@ struct ffio_file {
 	struct fq_ns *ns;
 	struct fq_qpair *qp;
 	uint32_t sector;
+	unsigned int sector_shift; /* log2(sector): LBA data sizes are powers of two */
 };
 
 /*
- * One job: its poll group and the I/O units completed but not yet reaped, in
- * a ring of iodepth entries (no more can be complete at once).
+ * One job: its poll group, the I/O units completed but not yet reaped, in
+ * a ring of iodepth entries (no more can be complete at once), and the units
+ * queued since the last poll, which that poll sends.
  */
 struct ffio_job {
 	struct fq_poll_group *pg;
@@ -57,8 +59,18 @@ struct ffio_job {
 	unsigned int ndone;    /* completed, from head on */
 	unsigned int nhanded;  /* of those, handed to fio by the last getevents */
 	unsigned int capacity; /* iodepth */
+	struct io_u **queued;  /* iodepth entries */
+	unsigned int nqueued;
 	bool busy_poll;
 };
+
+/* Index @i entries after @head in a ring of @cap: no division per I/O. */
+static unsigned int ring_at(unsigned int head, unsigned int i, unsigned int cap)
+{
+	unsigned int at = head + i;
+
+	return at >= cap ? at - cap : at;
+}
 
 struct ioengine_ops ioengine;
 
@@ -222,6 +234,7 @@ static int connect_file(struct thread_data *td, struct fio_file *f, struct ffio_
 		return -ENODEV;
 	}
 	ff->sector = fq_ns_get_sector_size(ff->ns);
+	ff->sector_shift = (unsigned int)__builtin_ctz(ff->sector);
 	return 0;
 }
 
@@ -271,11 +284,13 @@ static int ffio_init(struct thread_data *td)
 	job->capacity = td->o.iodepth;
 	job->busy_poll = o->busy_poll;
 	job->done = calloc(job->capacity, sizeof(*job->done));
+	job->queued = calloc(job->capacity, sizeof(*job->queued));
 	fq_poll_group_opts_init(&po, sizeof(po));
 	po.busy_poll = o->busy_poll;
-	if (!job->done || (rc = fq_poll_group_create_opts(&po, &job->pg)) < 0) {
+	if (!job->done || !job->queued || (rc = fq_poll_group_create_opts(&po, &job->pg)) < 0) {
 		log_err("fabriq-fio: cannot create a poll group\n");
 		free(job->done);
+		free(job->queued);
 		free(job);
 		return 1;
 	}
@@ -341,21 +356,48 @@ static void io_done(void *arg, const struct fq_cpl *cpl)
 	} else {
 		io_u->error = 0;
 	}
-	job->done[(job->head + job->ndone++) % job->capacity] = io_u;
+	job->done[ring_at(job->head, job->ndone++, job->capacity)] = io_u;
+}
+
+/*
+ * The engine sets issue times (FIO_ASYNCIO_SETS_ISSUE_TIME): the units fio
+ * queued since the last poll leave on the wire with the next one, so that
+ * is when they are issued. One clock reading stamps them all, where fio
+ * would take one per unit at queue() time, before anything was sent; fio's
+ * completion latency then runs from the send, and its submission latency,
+ * which an engine with a commit hook must report itself (io_u_queued()),
+ * from fio's start time to the send.
+ */
+static void mark_issued(struct thread_data *td, struct ffio_job *job)
+{
+	struct timespec now;
+
+	if (!job->nqueued)
+		return;
+	if (fio_fill_issue_time(td)) {
+		fio_gettime(&now, NULL);
+		for (unsigned int i = 0; i < job->nqueued; i++) {
+			job->queued[i]->issue_time = now;
+			io_u_queued(td, job->queued[i]);
+		}
+		if (td->o.read_iolog_file)
+			td->last_issue = now;
+	}
+	job->nqueued = 0;
 }
 
 static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
 {
 	struct ffio_job *job = td->io_ops_data;
 	struct ffio_file *ff = FILE_ENG_DATA(io_u->file);
-	uint64_t lba = io_u->offset / ff->sector;
-	uint32_t nlb = (uint32_t)(io_u->xfer_buflen / ff->sector);
+	uint64_t lba = io_u->offset >> ff->sector_shift;
+	uint32_t nlb = (uint32_t)(io_u->xfer_buflen >> ff->sector_shift);
 	int rc;
 
 	fio_ro_check(td, io_u);
 	io_u->engine_data = job;
 	if (io_u->ddir != DDIR_SYNC &&
-	    (io_u->offset % ff->sector || io_u->xfer_buflen % ff->sector || !nlb)) {
+	    ((io_u->offset | io_u->xfer_buflen) & (ff->sector - 1) || !nlb)) {
 		log_err("fabriq-fio: offset %llu length %llu is not in whole %u-byte sectors\n",
 			io_u->offset, io_u->xfer_buflen, ff->sector);
 		io_u->error = EINVAL;
@@ -385,6 +427,13 @@ static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = -rc;
 		return FIO_Q_COMPLETED;
 	}
+	/*
+	 * fio has iodepth units, so queued[] cannot fill up; should it ever,
+	 * stamping these early costs only accuracy.
+	 */
+	if (job->nqueued == job->capacity)
+		mark_issued(td, job);
+	job->queued[job->nqueued++] = io_u;
 	return FIO_Q_QUEUED;
 }
 
@@ -395,7 +444,7 @@ static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
  */
 static void drop_handed(struct ffio_job *job)
 {
-	job->head = (job->head + job->nhanded) % job->capacity;
+	job->head = ring_at(job->head, job->nhanded, job->capacity);
 	job->ndone -= job->nhanded;
 	job->nhanded = 0;
 }
@@ -449,6 +498,7 @@ static int ffio_getevents(struct thread_data *td, unsigned int min, unsigned int
 	drop_handed(job);
 	if (job->ndone >= min && job->ndone)
 		goto out;
+	mark_issued(td, job);
 	if (!min) {
 		/* fio only looks: one turn, without waiting. */
 		if (poll_failed(rc = fq_poll_group_process_completions(job->pg)))
@@ -481,7 +531,7 @@ static struct io_u *ffio_event(struct thread_data *td, int event)
 {
 	struct ffio_job *job = td->io_ops_data;
 
-	return job->done[(job->head + (unsigned int)event) % job->capacity];
+	return job->done[ring_at(job->head, (unsigned int)event, job->capacity)];
 }
 
 static void ffio_cleanup(struct thread_data *td)
@@ -496,6 +546,7 @@ static void ffio_cleanup(struct thread_data *td)
 	for_each_file(td, f, i) ffio_close_file(td, f);
 	fq_poll_group_destroy(job->pg);
 	free(job->done);
+	free(job->queued);
 	free(job);
 	td->io_ops_data = NULL;
 }
@@ -558,7 +609,7 @@ static struct fio_option options[] = {
 struct ioengine_ops ioengine = {
 	.name = "fabriq",
 	.version = FIO_IOOPS_VERSION,
-	.flags = FIO_DISKLESSIO | FIO_NOEXTEND | FIO_NODISKUTIL,
+	.flags = FIO_DISKLESSIO | FIO_NOEXTEND | FIO_NODISKUTIL | FIO_ASYNCIO_SETS_ISSUE_TIME,
 	.setup = ffio_setup,
 	.init = ffio_init,
 	.queue = ffio_queue,

@@ -2,7 +2,8 @@
 # The fio engine against fabriqd, run by the installed /usr/bin/fio: verify
 # jobs (write, then read back and check every block) for randwrite and randrw,
 # 4 KiB and 128 KiB, one and two jobs (each job on its own range, its own
-# controller and qpair), and with fio's iodepth_batch options; a read of data
+# controller and qpair), and with fio's iodepth_batch options; submission,
+# completion and total latency for every I/O, adding up; a read of data
 # written with another pattern must fail verification; a bad filename must be
 # refused with a message naming it.
 set -euo pipefail
@@ -64,6 +65,24 @@ for batch in "--iodepth_batch_submit=8 --iodepth_batch_complete_min=4 --iodepth_
 		check "d['jobs'][0]['error'] == 0 and d['jobs'][0]['write']['io_bytes'] > 0 and d['jobs'][0]['read']['io_bytes'] >= d['jobs'][0]['write']['io_bytes'] // 2" \
 			"verify with $batch busy_poll=$poll"
 	done
+done
+
+# Latencies: the engine stamps units as issued when the poll that sends them
+# starts and reports submission latency itself (fio leaves that to engines
+# with a commit hook). Every I/O then has a submission, a completion and a
+# total latency, and for each one total = submission + completion, so the
+# means add up too.
+for poll in 1 0; do
+	runfio 0 --name=l --thread=1 --filename="$FILE ns=1" --rw=randread --bs=4k --iodepth=8 \
+		--size=8M --busy_poll=$poll
+	check "d['jobs'][0]['read']['total_ios'] == 2048" "latency job: I/O count"
+	for s in slat_ns clat_ns lat_ns; do
+		check "d['jobs'][0]['read']['$s']['N'] == 2048" "busy_poll=$poll: $s has not one sample per I/O"
+	done
+	check "abs(d['jobs'][0]['read']['slat_ns']['mean'] + d['jobs'][0]['read']['clat_ns']['mean'] - d['jobs'][0]['read']['lat_ns']['mean']) <= 1e-6 * d['jobs'][0]['read']['lat_ns']['mean'] + 1" \
+		"busy_poll=$poll: mean submission + completion latency differs from mean total latency"
+	check "0 <= d['jobs'][0]['read']['slat_ns']['min'] and d['jobs'][0]['read']['slat_ns']['max'] <= d['jobs'][0]['read']['lat_ns']['max']" \
+		"busy_poll=$poll: submission latency outside 0..total"
 done
 
 # Processes instead of threads, and sleeping instead of polling.

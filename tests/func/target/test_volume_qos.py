@@ -11,10 +11,13 @@ limit releases what waits. A suspended volume holds new commands (up to
 them go on, fails them or completes them undone. Bad
 parameters are named and the daemon carries on. The limits survive a
 clean restart and a kill -9 (journal replay); the suspension does not.
+Limits on a [pool] section's volume lines hold from the start, change on
+a SIGHUP (the others kept), and a bad one is refused with its line and key.
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import nvmeof_raw as raw  # noqa: E402
-from fabriqd_proc import ADDR, TargetTestCase, free_port  # noqa: E402
+from fabriqd_proc import ADDR, Fabriqd, TargetTestCase, fabriqd_path, free_port  # noqa: E402
 from test_rpc import Rpc, fabriq_cli  # noqa: E402
 from test_state import Daemon  # noqa: E402
 
@@ -402,6 +405,117 @@ class VolumeQosRestartTest(unittest.TestCase):
         self.assertIn("5 held command(s) aborted at exit", d.log_text())
         for x in queues:
             x.close()
+
+
+CONF_INI = """
+[target]
+reactors = 2
+
+[port "io"]
+address = {addr}
+port = {port}
+
+[rpc]
+socket = {tmp}/fabriqd.sock
+
+[pool "c0"]
+bdev = file:{tmp}/c0.img:64M
+create = yes
+cluster_size = 64K
+volume = slow:4M:read_iops=50,burst_ms=1,write_bps=1M
+volume = free:4M
+"""
+
+
+class VolumeConfLimitsTest(unittest.TestCase):
+    """Limits of the configuration file's volume lines (docs/volumes.md "Configuration")."""
+
+    def setUp(self):
+        self.d = Fabriqd(None, ini=CONF_INI)
+        self.ini = os.path.join(self.d.tmp.name, "fabriqd.ini")
+        self.rpc = Rpc(os.path.join(self.d.tmp.name, "fabriqd.sock"))
+        self.queues = []
+
+    def tearDown(self):
+        for q in self.queues:
+            q.close()
+        self.rpc.close()
+        rc, reports = self.d.stop()
+        self.d.cleanup()
+        self.assertEqual((rc, reports), (0, []))
+
+    def qos(self, name):
+        return self.rpc.call("volume_info", {"pool": "c0", "name": name})["qos"]
+
+    def io_queue(self, name):
+        nqn = vol_nqn("c0", name)
+        a = raw.admin_queue(ADDR, self.d.port, nqn)
+        self.assertEqual(a.set_features(0x07, 0).status, 0)
+        q = raw.io_queue(ADDR, self.d.port, nqn, a.cntlid)
+        self.queues += [a, q]
+        return q
+
+    def rewrite(self, old, new):
+        with open(self.ini) as f:
+            text = f.read()
+        self.assertIn(old, text)
+        with open(self.ini, "w") as f:
+            f.write(text.replace(old, new))
+
+    def reload_until(self, name, key, value):
+        self.d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while self.qos(name)[key] != value:
+            self.assertLess(time.monotonic(), deadline, self.d.log_text()[-2000:])
+            time.sleep(0.05)
+
+    def test_limits_from_the_file(self):
+        q = self.qos("slow")
+        self.assertEqual((q["read_iops"], q["burst_ms"], q["write_bps"]), (50, 1, MiB))
+        self.assertEqual((q["write_iops"], q["read_bps"]), (0, 0))
+        self.assertEqual(self.qos("free")["read_iops"], 0)
+        # The limit holds reads back: 100 reads at 50/s, 1 ms of burst.
+        io = self.io_queue("slow")
+        t0 = time.monotonic()
+        for i in range(100):
+            c = io.read(1, 8 * (i % 64), 8)
+            self.assertEqual(c.status, 0, c)
+        took = time.monotonic() - t0
+        self.assertGreaterEqual(took, 1.5, "100 reads took %.3f s" % took)
+        self.assertGreater(self.qos("slow")["delayed"], 50)
+        # Changed at run time, then the file reloaded: what the line names
+        # is set again (live), the rest kept.
+        self.rpc.call("volume_throttle", {"pool": "c0", "name": "slow", "read_iops": 7,
+                                          "write_iops": 9})
+        self.rewrite("read_iops=50,burst_ms=1,write_bps=1M", "read_iops=0,burst_ms=1,write_bps=2M")
+        self.reload_until("slow", "write_bps", 2 * MiB)
+        q = self.qos("slow")
+        self.assertEqual((q["read_iops"], q["write_iops"], q["burst_ms"]), (0, 9, 1))
+        # Limits added to a volume line on a reload; I/O goes on meanwhile.
+        self.rewrite("volume = free:4M\n", "volume = free:4M:read_bps=64K\n")
+        fio = self.io_queue("free")
+        self.assertEqual(fio.write(1, 0, bytes(4096)).status, 0)
+        self.reload_until("free", "read_bps", 64 * 1024)
+        self.assertEqual(fio.read(1, 0, 8).status, 0)
+        # A bad limit: the reload is refused with its line and key, nothing changes.
+        self.rewrite("read_bps=64K", "read_bps=64X")
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.d.wait_log("reload of", timeout=10), self.d.log_text()[-2000:])
+        log = self.d.log_text()
+        self.assertIn("fabriqd.ini:17: key 'volume': volume 'free': read_bps '64X'", log)
+        self.assertEqual(self.qos("free")["read_bps"], 64 * 1024)
+        self.assertEqual(io.read(1, 0, 8).status, 0)
+
+    def test_bad_limit_at_start(self):
+        bad = os.path.join(self.d.tmp.name, "bad.ini")
+        with open(self.ini) as f:
+            text = f.read()
+        with open(bad, "w") as f:
+            f.write(text.replace("read_iops=50", "read_iops=fast"))
+        p = subprocess.run([fabriqd_path(), "-c", bad], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("bad.ini:16: key 'volume': volume 'slow': read_iops 'fast'", p.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Volumes in a daemon with two reactors (docs/volumes.md "Reactors").
 
-The first reactor serves every pool; connections that land on the other
+One pool's home reactor serves it; connections that land on the other
 reactor send it their commands and get the completions back. Four hosts
 (eight TCP connections, spread over both reactors) write and read their own
 blocks of one thin volume at the same time while snapshots are taken and
@@ -10,6 +10,10 @@ connection and from another one; the volume's snapshot holds what was
 written before it; with the volume suspended and a read of every host held,
 SIGTERM aborts them and stops the daemon cleanly (exit 0, every connection
 closed) and the pool checks clean afterwards.
+
+Two pools get two different home reactors (pool_list's "reactor"), and
+each serves I/O from queues on both reactors; with both volumes suspended
+and reads from both reactors held, the stop is clean.
 """
 
 import os
@@ -125,7 +129,7 @@ class VolumeReactorsTest(unittest.TestCase):
             for x in (sq, sa):
                 x.close()
             # Suspended, with a read of every host held: the stop aborts them
-            # (the first reactor holds them for all) and every connection closes.
+            # (the pool's home holds them for all) and every connection closes.
             r.call("volume_suspend", {"pool": "p0", "name": "v1"})
             for _, q in conns:
                 q.submit(q.rw_cmd(raw.IO_READ, 1, 0, LBAS), data_in=BLOCK)
@@ -151,6 +155,124 @@ class VolumeReactorsTest(unittest.TestCase):
             tgt.kill()
             tgt.cleanup()
             tmp.cleanup()
+
+
+TWO_POOLS = """
+[target]
+reactors = 2
+
+[port "io"]
+address = {addr}
+port = {port}
+
+[rpc]
+socket = {tmp}/fabriqd.sock
+
+[pool "pa"]
+bdev = file:{tmp}/pa.img:128M
+create = yes
+cluster_size = 64K
+volume = v:32M
+
+[pool "pb"]
+bdev = file:{tmp}/pb.img:128M
+create = yes
+cluster_size = 64K
+volume = v:32M
+"""
+
+
+class TwoHomesTest(unittest.TestCase):
+
+    def test_pools_on_two_reactors(self):
+        tgt = Fabriqd(None, ini=TWO_POOLS)
+        sock = os.path.join(tgt.tmp.name, "fabriqd.sock")
+        queues = []
+        try:
+            r = Rpc(sock)
+            homes = {p["name"]: p["reactor"] for p in r.call("pool_list")}
+            self.assertEqual(sorted(homes.values()), [0, 1], homes)
+            out = subprocess.run([fabriq_cli(), "pool", "info", "pb", "-S", sock],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertIn("reactor %d" % homes["pb"], out.stdout)
+            # One controller per pool with two I/O queues: connections go to
+            # the least loaded reactor in turn, so each volume has an I/O
+            # queue on either reactor (one crosses to the pool's home).
+            ioq = {}
+            for pool in ("pa", "pb"):
+                nqn = "nqn.2026-01.io.fabriq:vol:%s:v" % pool
+                a = raw.admin_queue(ADDR, tgt.port, nqn)
+                self.assertEqual(a.set_features(0x07, 0x00010001).status, 0)
+                ioq[pool] = [raw.io_queue(ADDR, tgt.port, nqn, a.cntlid, qid=k)
+                             for k in (1, 2)]
+                queues += [a] + ioq[pool]
+            written = {}
+            errors = []
+
+            def host(pool, k):
+                rng = random.Random(pool + str(k))
+                q = ioq[pool][k]
+                try:
+                    for _ in range(WRITES):
+                        # Queue k writes the clusters of its parity: first writes, overwrites.
+                        cl = rng.randrange(k, 512, 2)
+                        slba = (cl * CLUSTER + rng.randrange(CLUSTER // BLOCK) * BLOCK) // 512
+                        data = rng.randbytes(BLOCK)
+                        c = q.write(1, slba, data)
+                        if c.status != 0:
+                            errors.append("%s/%d write at %d: %r" % (pool, k, slba, c))
+                            return
+                        written[(pool, slba)] = data
+                        c = q.read(1, slba, LBAS)
+                        if c.status != 0 or c.data != data:
+                            errors.append("%s/%d read at %d: %r" % (pool, k, slba, c))
+                            return
+                except Exception as e:  # reported below, with the others
+                    errors.append("%s/%d: %r" % (pool, k, e))
+
+            threads = [threading.Thread(target=host, args=(p, k))
+                       for p in ("pa", "pb") for k in (0, 1)]
+            for t in threads:
+                t.start()
+            for k in range(3):  # metadata changes on both homes meanwhile
+                for pool in ("pa", "pb"):
+                    r.call("volume_snapshot", {"pool": pool, "name": "v@s%d" % k})
+                    r.call("volume_delete", {"pool": pool, "name": "v@s%d" % k})
+            for t in threads:
+                t.join(120)
+            self.assertEqual(errors, [])
+            # Every block from the other queue of its pool; the pools hold apart data.
+            for (pool, slba), data in written.items():
+                for q in ioq[pool]:
+                    c = q.read(1, slba, LBAS)
+                    self.assertEqual((c.status, c.data), (0, data), "%s at %d" % (pool, slba))
+            # Both volumes suspended, a read from either reactor held by each home.
+            for pool in ("pa", "pb"):
+                r.call("volume_suspend", {"pool": pool, "name": "v"})
+                for q in ioq[pool]:
+                    q.submit(q.rw_cmd(raw.IO_READ, 1, 0, LBAS), data_in=BLOCK)
+            deadline = time.monotonic() + 30
+            for pool in ("pa", "pb"):
+                while r.call("volume_info", {"pool": pool, "name": "v"})["qos"]["held"] < 2:
+                    self.assertLess(time.monotonic(), deadline, "%s never held them" % pool)
+                    time.sleep(0.02)
+            r.close()
+            rc, reports = tgt.stop()
+            log = tgt.log_text()
+            self.assertEqual(rc, 0, log[-3000:])
+            self.assertEqual(reports, [])
+            self.assertIn("held command(s) aborted at exit", log)
+            self.assertNotIn("still busy at exit", log)
+            for pool in ("pa", "pb"):
+                p = subprocess.run([fabriq_cli(), "pool", "check",
+                                    os.path.join(tgt.tmp.name, pool + ".img")],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        finally:
+            for q in queues:
+                q.close()
+            tgt.kill()
+            tgt.cleanup()
 
 
 if __name__ == "__main__":

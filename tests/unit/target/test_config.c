@@ -834,7 +834,7 @@ static void validate_vol_any_reactors(void **state)
 	struct fq_target_conf c;
 
 	(void)state;
-	/* The first reactor serves the pools; the others send it their commands. */
+	/* Each pool's home reactor serves it; the others send it their commands. */
 	build(&c, NQN1, specs, 2);
 	c.reactors = 2;
 	assert_int_equal(fq_conf_validate(&c, err, sizeof(err)), 0);

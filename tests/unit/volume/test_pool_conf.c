@@ -5,6 +5,8 @@
  * fq_pool_conf_emit as [pool] sections; once closed, those sections read
  * back through fq_pool_conf_begin/key open the same pool with its volume
  * and data. A RAM pool's section formats it again with its cluster size.
+ * Volume lines' limits are parsed, refused with the limit named, set at
+ * open and set again on an open pool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,10 +122,117 @@ static void test_round_trip(void **state)
 	rmdir(dir);
 }
 
+/* @val as volume line of a new section; its error message must hold @needle. */
+static void refused(const char *val, const char *needle)
+{
+	char err[512] = "";
+
+	fq_pool_conf_reset();
+	assert_int_equal(fq_pool_conf_begin("q", err, sizeof(err)), 0);
+	if (fq_pool_conf_key("volume", val, err, sizeof(err)) != -EINVAL)
+		fail_msg("volume = %s was accepted", val);
+	if (!strstr(err, needle))
+		fail_msg("volume = %s: '%s' does not name '%s'", val, err, needle);
+}
+
+static void limits_of(struct fq_pool *p, const char *name, struct fq_vol_qos *q)
+{
+	struct fq_vol_info vi;
+
+	assert_non_null(fq_vol_find(p, name));
+	assert_int_equal(fq_vol_info(fq_vol_find(p, name), &vi), 0);
+	*q = vi.qos;
+}
+
+/*
+ * Limits on volume lines: parsed and refused with the limit named, set at
+ * open, and set again by fq_pool_conf_apply_qos (a reload) over a change
+ * made at run time, for the limits the line names only.
+ */
+static void test_limits(void **state)
+{
+	char err[512];
+	struct fq_vol_qos q;
+	struct fq_pool *p;
+
+	(void)state;
+	refused("a:8M:read_iops=x", "read_iops 'x'");
+	refused("a:8M:read_iops=-1", "read_iops '-1'");
+	refused("a:8M:write_iops=4294967296", "write_iops '4294967296'");
+	refused("a:8M:read_bps=1Q", "read_bps '1Q'");
+	refused("a:8M:burst_ms=0", "burst_ms '0'");
+	refused("a:8M:burst_ms=10001", "burst_ms '10001'");
+	refused("a:8M:read_iop=5", "unknown limit 'read_iop'");
+	refused("a:8M:read_iops=5,write_iops", "write_iops ''");
+	refused("a:8M:read_iops=1,read_iops=2", "read_iops given twice");
+	refused("a:8M:thin", "NAME:SIZE[:thick][:LIMITS]");
+	refused("a:8M:thick:fast", "NAME:SIZE[:thick][:LIMITS]");
+	refused("a:8M:read_iops=5:thick", "read_iops '5:thick'");
+	/* A limit as a key of its own says where it goes. */
+	assert_int_equal(fq_pool_conf_key("read_iops", "5", err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "volume = NAME:SIZE[:thick]:read_iops=N"));
+
+	fq_pool_conf_reset();
+	assert_int_equal(fq_pool_conf_begin("q", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("bdev", "ram:32M", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("create", "yes", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("cluster_size", "64K", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("volume", "a:8M:read_iops=100,write_bps=1M,burst_ms=50",
+					  err, sizeof(err)),
+			 0);
+	assert_int_equal(fq_pool_conf_key("volume", "b:8M:thick:write_iops=7", err, sizeof(err)),
+			 0);
+	assert_int_equal(fq_pool_conf_key("volume", "c:8M", err, sizeof(err)), 0);
+	assert_true(fq_pool_conf_has_qos("q"));
+	assert_string_equal(fq_pool_conf_name(0), "q");
+	assert_null(fq_pool_conf_name(1));
+	assert_int_equal(fq_pool_conf_open_all(err, sizeof(err)), 0);
+	p = fq_pool_lookup("q");
+	assert_non_null(p);
+	limits_of(p, "a", &q);
+	assert_int_equal(q.read_iops, 100);
+	assert_int_equal(q.write_bps, MiB);
+	assert_int_equal(q.burst_ms, 50);
+	assert_int_equal(q.write_iops + q.read_bps, 0);
+	limits_of(p, "b", &q);
+	assert_int_equal(q.write_iops, 7);
+	assert_int_equal(q.read_iops, 0);
+	limits_of(p, "c", &q);
+	assert_int_equal(q.read_iops + q.write_iops + q.read_bps + q.write_bps, 0);
+
+	/* Changed at run time: a reload sets what the line names, keeps the rest. */
+	q = (struct fq_vol_qos){.read_iops = 5, .write_iops = 9, .burst_ms = 20};
+	assert_int_equal(fq_vol_set_qos(p, "a", &q), 0);
+	assert_int_equal(fq_pool_conf_apply_qos("q", err, sizeof(err)), 0);
+	limits_of(p, "a", &q);
+	assert_int_equal(q.read_iops, 100);
+	assert_int_equal(q.write_iops, 9);
+	assert_int_equal(q.write_bps, MiB);
+	assert_int_equal(q.burst_ms, 50);
+
+	/* The file read again with other values: they apply to the open pool. */
+	fq_pool_conf_reset();
+	assert_int_equal(fq_pool_conf_begin("q", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("bdev", "ram:32M", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("volume", "a:8M:read_iops=0", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("volume", "b:8M:thick", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_open_all(err, sizeof(err)), 0); /* open already */
+	assert_int_equal(fq_pool_conf_apply_qos("q", err, sizeof(err)), 0);
+	limits_of(p, "a", &q);
+	assert_int_equal(q.read_iops, 0);
+	assert_int_equal(q.write_iops, 9);
+	limits_of(p, "b", &q);
+	assert_int_equal(q.write_iops, 7); /* the line names none: kept */
+	assert_int_equal(fq_pool_conf_apply_qos("nope", err, sizeof(err)), -ENOENT);
+	fq_pool_conf_close_all();
+	fq_pool_conf_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,6 +204,45 @@ static void spinning_send_on_full_socket(void **state)
 	teardown(&f);
 }
 
+/*
+ * fq_engine_flush_sends() submits only when a send is pending: a receive
+ * alone stays in the submission queue (the next run submits it with its
+ * wait, one system call instead of two); a send goes at once, with the
+ * receive prepared before it, and the receive still completes.
+ */
+static void flush_sends_leaves_lone_receives(void **state)
+{
+	struct fixture f;
+	struct probe rx = {.op.done = probe_done}, tx = {.op.done = probe_done};
+	char buf[16] = {0};
+	struct iovec iov = {.iov_base = "abc", .iov_len = 3};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	(void)state;
+	setup(&f, false);
+	fq_engine_recv(&f.e, &rx.op, f.fd[0], buf, sizeof(buf));
+	assert_int_equal(fq_engine_flush_sends(&f.e), 0);
+	assert_int_equal(io_uring_sq_ready(&f.e.ring), 1);
+	assert_int_equal(f.e.pending, 1);
+
+	fq_engine_sendmsg(&f.e, &tx.op, f.fd[1], &msg, MSG_NOSIGNAL);
+	assert_int_equal(f.e.pending_sends, 1);
+	assert_int_equal(fq_engine_flush_sends(&f.e), 0);
+	assert_int_equal(io_uring_sq_ready(&f.e.ring), 0);
+	assert_int_equal(f.e.pending, 0);
+	assert_int_equal(f.e.pending_sends, 0);
+	while (rx.calls == 0 || tx.calls == 0)
+		assert_true(fq_engine_run(&f.e, 1, 1000 * 1000 * 1000) > 0);
+	assert_int_equal(tx.res, 3);
+	assert_int_equal(rx.res, 3);
+	assert_memory_equal(buf, "abc", 3);
+
+	/* Nothing pending: nothing to do. */
+	assert_int_equal(fq_engine_flush_sends(&f.e), 0);
+	assert_int_equal(f.e.inflight, 0);
+	teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +251,7 @@ int main(void)
 		cmocka_unit_test(spinning_recv_survives_sleep),
 		cmocka_unit_test(spinning_recv_sees_shutdown),
 		cmocka_unit_test(spinning_send_on_full_socket),
+		cmocka_unit_test(flush_sends_leaves_lone_receives),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
