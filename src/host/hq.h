@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The host side of one NVMe/TCP connection (one queue pair): request slots,
- * the receive and transmit PDU state machines and their io_uring glue.
+ * connection bring-up, timers, and the host role on the connection object
+ * (xport/tcp_conn.h), which does the framing, the digests and the socket
+ * I/O. The queue sees commands, responses, controller data and R2Ts.
  *
- * The protocol core is free of I/O: hq_rx_feed() consumes bytes the socket
- * produced and hq_tx_* hand out PDUs as iovecs, so unit tests drive it with
- * a fake transport. hq_sock.c moves the bytes through the I/O engine.
+ * Without an engine the connection runs in manual mode: hq_rx_feed()
+ * hands it bytes and hq_tx_gather()/hq_tx_advance() take what it sends, so
+ * unit tests drive the queue with a fake transport.
  *
  * A struct hq is used by one thread at a time: the qpair owner, or the
  * controller's service thread (with hq->lock held) for the admin queue.
@@ -22,17 +24,14 @@
 #include "fabriq/host.h"
 #include "proto/nvme.h"
 #include "proto/nvmf.h"
-#include "proto/tcp_build.h"
-#include "proto/tcp_rx.h"
 #include "xport/engine.h"
+#include "xport/tcp_conn.h"
 
 #define HQ_MAX_DEPTH 1024 /* request slots; CID = generation << 10 | index */
 #define HQ_IDX_BITS 10
 #define HQ_PDU_IOVS (FQ_MAX_IOVS + 2) /* header, data segments, data digest */
-#define HQ_SEND_IOVS 256	      /* iovecs handed to one sendmsg */
+#define HQ_SEND_IOVS 256	      /* iovecs a fake transport takes at once */
 #define HQ_RXBUF_SIZE (128 * 1024)
-/* Payload still to come above which a receive goes straight to the caller. */
-#define HQ_RX_DIRECT_MIN (16u * 1024)
 #define HQ_SCRATCH 64 /* small per-request payload (DSM ranges, ...) */
 #define HQ_ERRMSG 1024
 
@@ -51,16 +50,6 @@ const char *hq_state_name(enum hq_state s);
 struct hq;
 struct hreq;
 
-/* One PDU queued for sending. */
-struct hq_pdu {
-	struct hq_pdu *next;
-	struct iovec iov[HQ_PDU_IOVS];
-	int iovcnt;
-	uint32_t len;
-	uint32_t sent;
-	struct hreq *req; /* owner, NULL for connection-level PDUs */
-};
-
 enum hreq_dir {
 	HREQ_NONE = 0,
 	HREQ_H2C, /* host to controller (write-like) */
@@ -73,7 +62,7 @@ struct hreq {
 	uint16_t gen;
 	bool in_use;
 	bool is_parent;	  /* groups children, never on the wire */
-	bool tx_queued;	  /* a PDU of ours is on the tx list */
+	bool tx_queued;	  /* a unit of ours is on the connection's send queue */
 	bool rsp_done;	  /* response (or failure) recorded in cpl */
 	bool inline_data; /* data travels in the capsule */
 	bool r2t_active;
@@ -108,12 +97,8 @@ struct hreq {
 	 * clearing them cost 3-4% of the host's CPU at 4 KiB QD128.
 	 */
 	struct iovec iov[FQ_MAX_IOVS]; /* iovcnt valid entries */
-	struct hq_pdu pdu;	       /* set up by hq_tx_push and pdu_layout */
-	union {
-		struct fq_tcp_hbuf_cmd cmd;	/* CapsuleCmd */
-		struct fq_tcp_hbuf_small small; /* H2CData */
-	} hdr;
-	uint32_t ddgst;
+	struct fq_tcp_unit unit;       /* the CapsuleCmd or the current H2CData */
+	struct iovec unit_iov[HQ_PDU_IOVS];
 	uint8_t scratch[HQ_SCRATCH];
 };
 
@@ -153,45 +138,17 @@ struct hq {
 	pthread_mutex_t *lock; /* taken by engine callbacks if set */
 	struct hq_params p;
 
-	/* Engine and socket. */
+	/* Engine and socket (the TCP connect; then the connection's stream). */
 	struct fq_engine *eng;
 	int fd;
-	struct fq_uop recv_op, send_op, conn_op;
-	bool recv_busy, send_busy, conn_busy;
-	bool shut;
+	struct fq_uop conn_op;
+	bool conn_busy;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 
-	/* Negotiated at ICResp. */
-	bool hdgst, ddgst;
-	uint32_t maxh2cdata;
+	/* The NVMe/TCP connection: framing, digests, sends and receives. */
+	struct fq_tcp_conn conn;
 	uint16_t cntlid; /* from the Connect response */
-
-	/* Receive. */
-	uint8_t *rxbuf;
-	uint32_t rxcap;
-	struct fq_tcp_rx rx; /* the framer: PDU boundaries, digests, data placement */
-	struct hreq *rx_req; /* C2HData target */
-	/*
-	 * Direct receive (hq_sock.c): the rest of a large C2HData payload is
-	 * received straight into the command's buffers, the bytes after it
-	 * into rxbuf. rx_direct is that command while the receive is posted.
-	 */
-	struct hreq *rx_direct;
-	uint32_t rx_direct_len;
-	struct msghdr rx_msg;
-	struct iovec rx_iov[FQ_MAX_IOVS + 1];
-
-	/* Transmit. */
-	struct hq_pdu *tx_head, *tx_tail;
-	struct iovec send_iov[HQ_SEND_IOVS];
-	struct msghdr send_msg;
-	struct hq_pdu ctl; /* ICReq or H2CTermReq */
-	union {
-		struct fq_tcp_hbuf_ic icreq;
-		struct fq_tcp_hbuf_small term;
-	} ctl_hdr;
-	uint8_t ctl_data[FQ_TCP_TERM_MAX_DATA];
 
 	struct fq_connect_data connect_data;
 
@@ -209,10 +166,6 @@ struct hq {
 	uint64_t next_scan_ns;
 
 	/* Failure. */
-	bool term_pending; /* send H2CTermReq before closing */
-	uint16_t term_fes;
-	uint32_t term_fei;
-	uint32_t term_hlen;
 	bool err_dnr; /* the target said do not retry (Connect rejected with DNR) */
 	int err;
 	char errmsg[HQ_ERRMSG];
@@ -236,32 +189,25 @@ void hq_fail_all(struct hq *q, unsigned sct, unsigned sc);
 /* Fill @cmd's data into @r (opcode decides direction). */
 int hq_req_from_raw(struct hreq *r, const struct fq_nvme_cmd *cmd, void *buf, uint32_t len);
 
-/* Receive side (hq_rx.c). Returns 0, or -EPROTO after failing the queue. */
+/* The host role on the connection (hq_rx.c): what it is told. */
+extern const struct fq_tcp_conn_ops hq_conn_ops;
+/* Manual mode: bytes from the controller. Returns 0, or -EPROTO once the queue failed. */
 int hq_rx_feed(struct hq *q, const uint8_t *buf, size_t len);
-/* @len bytes of the current C2HData payload were received in place (q->rx_iov). */
-void hq_rx_direct(struct hq *q, uint32_t len);
-void hq_rx_reset(struct hq *q);
 
 /* Transmit side (hq_tx.c). */
-/* Describe the bytes [off, off + len) of @src in @dst; returns the count. */
-void hq_tx_push(struct hq *q, struct hq_pdu *pdu);
 void hq_tx_cmd(struct hq *q, struct hreq *r);
 void hq_tx_next_h2c(struct hreq *r);
-void hq_tx_icreq(struct hq *q);
-void hq_tx_term(struct hq *q, uint16_t fes, uint32_t fei, const void *hdr, uint32_t hlen);
-/* Collect up to @max iovecs of pending PDUs; returns the count. */
+/* Manual mode: up to @max iovecs of what is queued; returns the count. */
 int hq_tx_gather(struct hq *q, struct iovec *iov, int max);
-/* @n bytes of the gathered data went out. */
+/* Manual mode: @n bytes of the gathered data went out. */
 void hq_tx_advance(struct hq *q, size_t n);
-/* Drop PDUs nobody started to send (closing). */
-void hq_tx_drop_unstarted(struct hq *q);
-/* Forget every queued PDU (the socket is gone); release their requests. */
-void hq_tx_abandon(struct hq *q);
 
 /* Connection control (hq_conn.c). */
 int hq_start(struct hq *q, struct fq_engine *eng, const struct sockaddr *sa, socklen_t salen);
 void hq_fail(struct hq *q, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void hq_proto_error(struct hq *q, const struct fq_tcp_err *e, const void *hdr, uint32_t hlen);
+/* The connection failed (the role's failed callback). */
+void hq_conn_failed(struct hq *q, const struct fq_tcp_fail *f);
+/* ICResp accepted: go on with Fabrics Connect. */
 void hq_on_icresp(struct hq *q);
 void hq_check_timers(struct hq *q, uint64_t now_ns);
 void hq_set_state(struct hq *q, enum hq_state s);
@@ -269,13 +215,13 @@ void hq_set_state(struct hq *q, enum hq_state s);
 void hq_maybe_closed(struct hq *q);
 
 /*
- * Socket glue (hq_sock.c). With no engine (q->eng == NULL) the queue runs
- * over a fake transport: the caller moves bytes with hq_rx_feed() and
- * hq_tx_gather()/hq_tx_advance(), as the unit tests do.
+ * Socket glue (hq_sock.c): the TCP connect, then the connection on a
+ * socket stream. With no engine (q->eng == NULL) the connection runs in
+ * manual mode (a fake transport).
  */
 void hq_sock_connect(struct hq *q);
+/* Send what the connection queued, unless a send is in flight. */
 void hq_sock_kick(struct hq *q);
-void hq_sock_recv(struct hq *q);
 void hq_sock_shutdown(struct hq *q);
 
 uint64_t hq_now_ns(void);

@@ -59,13 +59,12 @@ int hq_start(struct hq *q, struct fq_engine *eng, const struct sockaddr *sa, soc
 	q->err = 0;
 	q->err_dnr = false;
 	q->errmsg[0] = 0;
-	q->hdgst = q->ddgst = false;
-	q->maxh2cdata = 0;
-	q->shut = false;
-	q->term_pending = false;
-	q->tx_head = q->tx_tail = NULL;
 	q->connect_req = NULL;
-	hq_rx_reset(q);
+	/* What this connection asks for; the rest was set at hq_init. */
+	q->conn.o.want_hdgst = q->p.hdgst;
+	q->conn.o.want_ddgst = q->p.ddgst;
+	q->conn.o.lock = q->lock;
+	q->conn.o.peer = q->p.peer;
 	memcpy(&q->addr, sa, salen);
 	q->addrlen = salen;
 	step_deadline(q, hq_now_ns());
@@ -116,24 +115,9 @@ static void send_connect(struct hq *q)
 	}
 }
 
-/* The ICResp is the framer's current header. */
+/* The connection accepted the ICResp: digests and MAXH2CDATA are set. */
 void hq_on_icresp(struct hq *q)
 {
-	struct fq_tcp_dgst want = {.hdgst = q->p.hdgst, .ddgst = q->p.ddgst};
-	uint32_t maxh2cdata;
-	struct fq_tcp_err e;
-
-	if (fq_tcp_rx_check_icresp(&q->rx, want, &maxh2cdata, &e)) {
-		hq_fail(q, -EPROTO, "ICResp from %s rejected: %s (byte %u)", q->p.peer, e.reason,
-			e.fei);
-		return;
-	}
-	q->hdgst = q->p.hdgst;
-	q->ddgst = q->p.ddgst;
-	q->maxh2cdata = maxh2cdata;
-	q->rx.ctx.ic_done = true;
-	q->rx.ctx.hdgst = q->hdgst;
-	q->rx.ctx.ddgst = q->ddgst;
 	step_deadline(q, hq_now_ns());
 	hq_set_state(q, HQ_FABRIC_CONNECT);
 	send_connect(q);
@@ -224,17 +208,14 @@ static void fail_common(struct hq *q, int err)
 	q->err = err;
 	hq_set_state(q, HQ_CLOSING);
 	q->step_deadline_ns = hq_now_ns() + CLOSE_GRACE_NS;
-	hq_tx_drop_unstarted(q);
-	if (q->term_pending && (q->fd >= 0 || !q->eng)) {
-		hq_tx_term(q, q->term_fes, q->term_fei, q->ctl_data, q->term_hlen);
-		q->term_pending = false;
-	}
+	/* What nobody started to send is dropped; a TermReq of ours still leaves. */
+	fq_tcp_conn_drop_unstarted(&q->conn);
 	/* Outstanding commands get a path error: retrying elsewhere may work. */
 	hq_fail_all(q, FQ_SCT_PATH, FQ_SC_HOST_PATH_ERROR);
-	if (!q->tx_head || !q->eng)
-		hq_sock_shutdown(q);
-	else
-		hq_sock_kick(q);
+	fq_tcp_conn_close(&q->conn);
+	if (!q->conn.started)
+		hq_sock_shutdown(q); /* still connecting */
+	hq_sock_kick(q);
 	hq_maybe_closed(q);
 }
 
@@ -255,33 +236,43 @@ void hq_fail(struct hq *q, int err, const char *fmt, ...)
 	fail_common(q, err);
 }
 
-void hq_proto_error(struct hq *q, const struct fq_tcp_err *e, const void *hdr, uint32_t hlen)
+void hq_conn_failed(struct hq *q, const struct fq_tcp_fail *f)
 {
 	if (q->state == HQ_CLOSED || q->state == HQ_CLOSING)
 		return;
-	if (hlen > sizeof(q->ctl_data))
-		hlen = sizeof(q->ctl_data);
-	memcpy(q->ctl_data, hdr, hlen);
-	q->term_pending = true;
-	q->term_fes = e->fes;
-	q->term_fei = e->fei;
-	q->term_hlen = hlen;
-	snprintf(q->errmsg, sizeof(q->errmsg), "protocol error from %s: %s (%s, FEI %u)", q->p.peer,
-		 e->reason, fq_tcp_fes_name(e->fes), e->fei);
-	fq_warn("queue %u: %s", q->p.qid, q->errmsg);
-	fail_common(q, -EPROTO);
+	switch (f->kind) {
+	case FQ_TCP_FAIL_PROTO:
+		/* A TermReq naming the field is on its way (§3.6.2.3). */
+		snprintf(q->errmsg, sizeof(q->errmsg), "protocol error from %s: %s (%s, FEI %u)",
+			 q->p.peer, f->why, f->fes_name, f->fei);
+		fq_warn("queue %u: %s", q->p.qid, q->errmsg);
+		fail_common(q, -EPROTO);
+		break;
+	case FQ_TCP_FAIL_PEER_TERM:
+		hq_fail(q, -ECONNRESET, "%s terminated the connection: %s (FEI %u)", q->p.peer,
+			f->fes_name, f->fei);
+		break;
+	case FQ_TCP_FAIL_IC:
+		hq_fail(q, -EPROTO, "ICResp from %s rejected: %s (byte %u)", q->p.peer, f->why,
+			f->fei);
+		break;
+	case FQ_TCP_FAIL_CLOSED:
+		hq_fail(q, -ECONNRESET, "connection closed by %s", q->p.peer);
+		break;
+	case FQ_TCP_FAIL_IO:
+		hq_fail(q, f->err, "I/O with %s failed: %s", q->p.peer, f->why);
+		break;
+	}
 }
 
 void hq_maybe_closed(struct hq *q)
 {
-	if (q->state != HQ_CLOSING || q->recv_busy || q->send_busy || q->conn_busy)
-		return;
-	if (q->eng && q->tx_head && !q->shut)
+	if (q->state != HQ_CLOSING || q->conn_busy || fq_tcp_conn_busy(&q->conn))
 		return;
 	if (q->fd >= 0)
 		close(q->fd);
 	q->fd = -1;
-	hq_tx_abandon(q);
+	fq_tcp_conn_release(&q->conn);
 	hq_set_state(q, HQ_CLOSED);
 }
 

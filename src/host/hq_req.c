@@ -34,12 +34,20 @@ int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops
 	q->depth = depth;
 	q->wire_max = wire_max;
 	q->reqs = calloc(depth, sizeof(*q->reqs));
-	q->rxcap = HQ_RXBUF_SIZE;
-	q->rxbuf = malloc(q->rxcap);
-	if (!q->reqs || !q->rxbuf) {
-		free(q->reqs);
-		free(q->rxbuf);
+	if (!q->reqs)
 		return -ENOMEM;
+	{
+		struct fq_tcp_conn_opts o = {
+			.is_target = false,
+			.ops = &hq_conn_ops,
+			.arg = q,
+			.rxbuf_size = HQ_RXBUF_SIZE,
+		};
+
+		if (fq_tcp_conn_init(&q->conn, &o)) {
+			free(q->reqs);
+			return -ENOMEM;
+		}
 	}
 	for (uint32_t i = depth; i-- > 0;) {
 		struct hreq *r = &q->reqs[i];
@@ -54,10 +62,9 @@ int hq_init(struct hq *q, uint32_t depth, uint32_t wire_max, const struct hq_ops
 
 void hq_fini(struct hq *q)
 {
+	fq_tcp_conn_fini(&q->conn);
 	free(q->reqs);
-	free(q->rxbuf);
 	q->reqs = NULL;
-	q->rxbuf = NULL;
 }
 
 struct hreq *hq_req_get(struct hq *q)
@@ -72,7 +79,6 @@ struct hreq *hq_req_get(struct hq *q)
 	memset(&r->in_use, 0, offsetof(struct hreq, iov) - offsetof(struct hreq, in_use));
 	r->gen = gen;
 	r->in_use = true;
-	r->pdu.req = r;
 	q->outstanding++;
 	return r;
 }

@@ -950,8 +950,8 @@ int fq_target_get_controller(const struct fq_target *t, int idx, struct fq_targe
 		ci->io_queues += (uint32_t)__builtin_popcountll(c->ioq_map[w]);
 	ci->queue_depth = atomic_load(&((struct fq_ctrl *)c)->io_qdepth);
 	ci->kato_ms = c->kato_ms;
-	ci->hdgst = c->admin->hdgst;
-	ci->ddgst = c->admin->ddgst;
+	ci->hdgst = fq_tcp_conn_params(&c->admin->conn)->hdgst;
+	ci->ddgst = fq_tcp_conn_params(&c->admin->conn)->ddgst;
 	pthread_mutex_unlock(&t->tgt->lock);
 	return 0;
 }

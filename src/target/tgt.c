@@ -657,9 +657,11 @@ static void on_tick(struct fq_loop *l, struct fq_timer *tm)
 		next = q->next;
 		if (q->state == FQ_CONN_CLOSING) {
 			/* A peer that never reads must not hold its TermReq'd queue. */
-			if (!q->shut && q->closing_sent &&
-			    r->now_ns - q->last_activity_ns > TERM_TIMEOUT_NS)
-				fq_queue_close(q, "C2HTermReq not delivered within 5 s");
+			if (fq_tcp_conn_terminating(&q->conn) &&
+			    r->now_ns - q->last_activity_ns > TERM_TIMEOUT_NS) {
+				fq_warn("C2HTermReq to %s not delivered within 5 s", q->peer);
+				fq_tcp_conn_shutdown(&q->conn);
+			}
 			continue;
 		}
 		if (q->state == FQ_CONN_IC_WAIT &&
@@ -694,7 +696,7 @@ static void arm_tick(struct fq_reactor *r)
  * Every turn, before the loop goes to the ring: the sends batched during
  * the turn leave as one vectored send per connection, receives held back
  * by the budget resume, and returned buffers go to waiting requests.
- * Returns non-zero while received bytes still wait (rx_resume), so the
+ * Returns non-zero while received bytes still wait (the receive budget), so the
  * loop does not sleep on them.
  */
 static int reactor_poll(struct fq_loop *l, struct fq_poller *p)
@@ -703,7 +705,7 @@ static int reactor_poll(struct fq_loop *l, struct fq_poller *p)
 
 	r->now_ns = l->now_ns;
 	fq_reactor_flush(r);
-	return r->rx_resume != NULL;
+	return fq_tcp_batch_rx_waiting(&r->batch);
 }
 
 /* Commands still being worked on (held AERs and idle queues do not count). */

@@ -24,18 +24,16 @@
 #include "bdev/bdev.h"
 #include "proto/copy.h"
 #include "proto/nvmf.h"
-#include "proto/tcp_build.h"
-#include "proto/tcp_rx.h"
 #include "target/config.h"
 #include "target/xprt.h"
 #include "xport/engine.h"
 #include "xport/loop.h"
+#include "xport/tcp_conn.h"
 
 #define FQ_TGT_MAX_AER 4
 #define FQ_TGT_KAS_MS 100 /* KAS granularity advertised in Identify (100 ms units) */
 #define FQ_TGT_ADMIN_QSIZE 128
 #define FQ_TGT_RXBUF (128 * 1024)
-#define FQ_TGT_TX_IOV 512 /* one sendmsg carries ~170 read responses */
 #define FQ_TGT_SMALL_BUF 8192
 /*
  * Commands one connection may start per reactor turn: a burst from one
@@ -212,14 +210,6 @@ enum fq_req_state {
 	FQ_REQ_NUM_STATES,
 };
 
-/* A unit of transmission: up to 4 iovecs sent in order, then done(). */
-struct fq_tx {
-	struct fq_tx *next;
-	struct iovec iov[4];
-	int iovcnt;
-	void (*done)(struct fq_tx *tx);
-};
-
 struct fq_req {
 	struct fq_queue *q;
 	uint16_t ttag; /* index in q->reqs */
@@ -243,12 +233,9 @@ struct fq_req {
 	uint8_t *cmp_buf;		 /* Compare: data read back from the backend */
 	struct fq_bdev_copy_range *copy; /* Copy: the decoded source ranges */
 	uint32_t step;			 /* multi-step commands (DSM ranges, flush-all, FUA) */
-	/* Transmission: headers live here so the sender needs no allocation. */
-	struct fq_tcp_hbuf_small hdr;  /* CapsuleResp or C2HData, with HDGST */
-	uint32_t ddgst;		       /* of the C2HData */
-	struct fq_tcp_hbuf_small hdr2; /* R2T, or the CapsuleResp after C2HData */
-	struct fq_tx tx;
-	struct fq_tx tx2; /* R2T, may overlap the response on the wire queue */
+	/* Transmission: headers live in the units, so sending needs no allocation. */
+	struct fq_tcp_unit tx;	/* response, or read data */
+	struct fq_tcp_unit tx2; /* R2T, or the response after read data */
 	struct fq_req *next_wait;
 };
 
@@ -268,45 +255,17 @@ struct fq_queue {
 	const struct fq_xprt_ops *xprt; /* its transport */
 	struct fq_reactor *r;
 	struct fq_port *port;
-	int fd;
 	char peer[64];
 	char local[64]; /* our address as the host reached it */
 	enum fq_conn_state state;
-	bool hdgst, ddgst;
 	bool sqflow_disabled;
-	/* Receive side. */
-	uint8_t *rxbuf; /* every receive is fed whole to the framer */
-	struct fq_uop rx_uop;
-	bool rx_posted;
-	struct fq_tcp_rx rx;
-	struct fq_req *rx_req; /* the command the current PDU's data belongs to */
-	bool rx_h2c;	       /* that data is H2CData (not in-capsule) */
-	bool rx_discard;       /* that data is skipped: the command already failed */
 	/*
-	 * Direct receive: a large data PDU is read straight into its request
-	 * buffer (rx_zc bytes of the posted receive go there, the rest to
-	 * rxbuf). rx_msg/rx_iov describe that receive.
+	 * The NVMe/TCP connection (xport/tcp_conn.h): receives (budgeted per
+	 * reactor turn, large data straight into request buffers), the send
+	 * queue batched per turn, digests, ICReq and TermReq.
 	 */
-	uint32_t rx_zc;
-	struct msghdr rx_msg;
-	struct iovec rx_iov[2];
-	/*
-	 * Receive budget: a receive starts at most FQ_TGT_RX_BUDGET commands
-	 * per reactor turn; the rest of rxbuf[rx_off, rx_len) waits on the
-	 * reactor's rx_resume list (holding an op reference) for the next turn.
-	 */
-	uint32_t rx_cmds;
-	uint32_t rx_off, rx_len;
-	struct fq_queue *next_resume;
-	/* Transmit side. */
-	struct fq_tx *tx_head, *tx_tail;
-	size_t tx_off; /* bytes of tx_head already sent */
-	struct fq_uop tx_uop;
-	bool tx_posted;
-	bool tx_dirty; /* on the reactor's flush list */
-	struct fq_queue *next_flush;
-	struct msghdr msg;
-	struct iovec msg_iov[FQ_TGT_TX_IOV];
+	struct fq_tcp_conn conn;
+	bool rx_discard; /* the current in-capsule data is skipped: its command failed */
 	/* Queue. */
 	uint16_t qid;
 	uint16_t sqsize; /* entries (1's based) */
@@ -316,20 +275,8 @@ struct fq_queue {
 	uint32_t nreqs;
 	struct fq_req *free_reqs; /* via next_wait */
 	uint32_t busy;		  /* requests not FREE */
-	uint32_t ops;		  /* engine ops in flight referencing this queue */
-	/* Control-PDU storage. */
-	struct fq_tcp_hbuf_ic icresp;
-	struct fq_tcp_hbuf_small term;
-	uint8_t term_data[FQ_TCP_TERM_MAX_DATA];
-	struct fq_tx ctl_tx; /* ICResp */
-	/*
-	 * The TermReq has its own slot: a host may pipeline PDUs behind its
-	 * ICReq, so a fatal error can come while the ICResp is still queued,
-	 * and re-queuing one fq_tx would cut the send list (or loop it).
-	 */
-	struct fq_tx term_tx;
-	bool closing_sent; /* a TermReq is queued: keep sending until it is out */
-	bool shut;	   /* socket shut down; waiting for references to drop */
+	uint32_t ops;		  /* backend operations in flight referencing this queue */
+	bool shut; /* closed: the connection is shutting down; waiting for references to drop */
 	bool in_drain;
 	struct fq_queue *next; /* reactor list */
 	struct fq_queue *prev;
@@ -362,12 +309,11 @@ struct fq_reactor {
 	struct fq_bufpool pool;
 	struct fq_queue *queues;
 	atomic_int nqueues;
-	struct fq_queue *flush_list;
+	/* Connections with sends queued this turn, or received bytes held back (budget). */
+	struct fq_tcp_batch batch;
 	struct fq_req *wait_head, *wait_tail; /* NEED_BUF requests */
 	bool wake_pending; /* buffers came back: hand them to waiters at the next flush */
 	int exec_depth;	   /* nested fq_exec calls: 1 at most (completions never dispatch) */
-	/* Queues whose received bytes wait for the next turn (receive budget). */
-	struct fq_queue *rx_resume;
 	/* Runs on every turn of the loop: sends, resumed receives, buffer waiters. */
 	struct fq_poller poller;
 	/* Periodic work (keep-alive expiry, idle handshakes, dead controllers). */
@@ -453,7 +399,6 @@ void fq_ctrl_check_disconnect(struct fq_ctrl *c);
 /* conn.c: the NVMe/TCP transport */
 void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port);
 void fq_queue_close(struct fq_queue *q, const char *why);
-void fq_queue_fatal(struct fq_queue *q, const struct fq_tcp_err *err);
 void fq_queue_maybe_destroy(struct fq_queue *q);
 /* Per turn: resumed receives, buffer waiters, then one send per connection. */
 void fq_reactor_flush(struct fq_reactor *r);

@@ -637,7 +637,7 @@ static void finish(void)
 	}
 	check(r->queues == NULL, "a queue was not torn down after close");
 	check(r->wait_head == NULL, "a request still waits for a buffer");
-	check(r->flush_list == NULL, "a destroyed queue is still on the flush list");
+	check(r->batch.flush == NULL, "a destroyed queue is still on the flush list");
 	for (int c = 0; c < 2; c++)
 		check(r->pool.nfree[c] == r->pool.count[c], "a data buffer was not returned");
 	check(tgt->ctrls == NULL, "a controller is still registered");

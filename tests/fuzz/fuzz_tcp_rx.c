@@ -13,6 +13,13 @@
  * the data delivered or on the outcome, or when an event breaks the framing
  * invariants: data_done only after a header announcing data, errors with a
  * known FES, nothing after a failure.
+ *
+ * The same stream then goes to the connection object (src/xport/tcp_conn.c)
+ * in manual mode, as a target and as a host, whole and in pieces: the
+ * roles place data into per-tag buffers of exactly the transfer size,
+ * reject some commands, answer R2Ts with host data and commands with
+ * responses, and the queued sends are drained in pieces. The two runs must
+ * report the same commands, responses, data (by hash), R2Ts and failure.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -23,6 +30,7 @@
 
 #include "proto/crc32c.h"
 #include "proto/tcp_rx.h"
+#include "xport/tcp_conn.h"
 
 #define MAX_EV 256
 
@@ -245,6 +253,303 @@ static int feed_pieces(struct run *r, const uint8_t *data, size_t size)
 	return 0;
 }
 
+/* ---- the connection object, both roles ------------------------------------ */
+
+#define TAGS 4
+#define XFER 16384u
+
+struct crun {
+	struct fq_tcp_conn c;
+	struct ev ev[MAX_EV];
+	int nev;
+	bool failed;
+	uint8_t *buf[TAGS];
+	struct iovec iov[TAGS][3];
+	struct fq_tcp_unit h2c[TAGS];
+	struct iovec h2c_iov[TAGS][5]; /* header, three segments, digest */
+	bool h2c_busy[TAGS];
+	struct fq_tcp_unit rsp[TAGS];
+	bool rsp_busy[TAGS];
+	uint8_t *ic; /* in-capsule data of the current command */
+	const uint8_t *drain;
+	size_t drain_len;
+	unsigned drain_k;
+};
+
+static struct ev *cadd(struct crun *r, char kind)
+{
+	struct ev *e;
+
+	if (r->nev == MAX_EV)
+		return NULL;
+	e = &r->ev[r->nev++];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	return e;
+}
+
+static int c_ready(void *arg)
+{
+	struct crun *r = arg;
+
+	check(!r->failed);
+	cadd(r, 'y');
+	return 0;
+}
+
+static void rsp_done(struct fq_tcp_unit *u)
+{
+	(void)u;
+}
+
+static int c_command(void *arg, const struct fq_sqe *sqe, uint32_t icdata, const uint8_t *inplace,
+		     struct fq_tcp_place *pl)
+{
+	struct crun *r = arg;
+	struct ev *e = cadd(r, 'c');
+	unsigned t = sqe->cid % TAGS;
+
+	check(!r->failed);
+	if (e) {
+		e->fei = sqe->cid;
+		e->len = icdata;
+	}
+	if (sqe->cid % 5 == 4)
+		return fq_tcp_conn_reject(&r->c, FQ_TCP_FAULT_SEQUENCE, "refused");
+	if (!r->rsp_busy[t]) {
+		struct fq_cqe cqe = {.cid = sqe->cid};
+
+		r->rsp_busy[t] = true;
+		fq_tcp_unit_init(&r->rsp[t], NULL, 0, rsp_done);
+		fq_tcp_conn_send_rsp(&r->c, &r->rsp[t], &cqe);
+	}
+	if (icdata) {
+		check(r->ic == NULL);
+		if (inplace && (sqe->cid & 1)) {
+			pl->buf = (void *)inplace;
+		} else {
+			r->ic = malloc(icdata);
+			check(r->ic != NULL);
+			pl->buf = r->ic;
+		}
+		pl->ctx = pl->buf;
+	}
+	return 0;
+}
+
+static int c_response(void *arg, const struct fq_cqe *cqe)
+{
+	struct crun *r = arg;
+	struct ev *e = cadd(r, 'r');
+
+	check(!r->failed);
+	if (e)
+		e->fei = cqe->cid;
+	if (cqe->cid % 7 == 6)
+		return fq_tcp_conn_reject(&r->c, FQ_TCP_FAULT_CID, "unknown cid");
+	return 0;
+}
+
+static int c_data(void *arg, const struct fq_tcp_data_info *d, struct fq_tcp_place *pl)
+{
+	struct crun *r = arg;
+	unsigned t = r->c.o.is_target ? d->ttag : d->cid;
+	struct ev *e = cadd(r, 'D');
+
+	check(!r->failed);
+	if (e) {
+		e->fei = d->off;
+		e->len = d->len;
+	}
+	if (t >= TAGS)
+		return fq_tcp_conn_reject(&r->c,
+					  r->c.o.is_target ? FQ_TCP_FAULT_TTAG : FQ_TCP_FAULT_CID,
+					  "unknown tag");
+	if (r->c.o.is_target) {
+		pl->buf = r->buf[t] + d->off; /* the range is checked before placing */
+	} else {
+		pl->iov = r->iov[t];
+		pl->iovcnt = 3;
+		pl->off = d->off;
+	}
+	pl->ctx = &r->buf[t];
+	pl->expect_off = d->off & 1 ? d->off : 0;
+	pl->xfer_len = XFER;
+	return 0;
+}
+
+static int c_data_done(void *arg, void *ctx, const struct fq_tcp_data_info *d, bool ok)
+{
+	struct crun *r = arg;
+	struct ev *e = cadd(r, 'd');
+	uint32_t h;
+
+	check(!r->failed);
+	if (d->incapsule) {
+		h = fq_crc32c(ctx, d->len);
+		if (ctx == r->ic) {
+			free(r->ic);
+			r->ic = NULL;
+		}
+	} else {
+		uint8_t **b = ctx;
+
+		check(d->off + d->len <= XFER);
+		h = fq_crc32c(*b + d->off, d->len);
+	}
+	if (e) {
+		e->ok = ok;
+		e->hash = ok ? h : 0;
+		e->len = d->len;
+	}
+	return 0;
+}
+
+static void h2c_done(struct fq_tcp_unit *u)
+{
+	(void)u;
+}
+
+static int c_r2t(void *arg, uint16_t cid, uint16_t ttag, uint32_t off, uint32_t len)
+{
+	struct crun *r = arg;
+	struct ev *e = cadd(r, 't');
+
+	check(!r->failed);
+	if (e) {
+		e->fei = off;
+		e->len = len;
+	}
+	if (cid >= TAGS)
+		return fq_tcp_conn_reject(&r->c, FQ_TCP_FAULT_CID, "unknown cid");
+	if (len == 0 || len > XFER || off > XFER - len)
+		return fq_tcp_conn_reject(&r->c, FQ_TCP_FAULT_R2TO, "outside the data");
+	if (!r->h2c_busy[cid]) {
+		r->h2c_busy[cid] = true;
+		fq_tcp_unit_init(&r->h2c[cid], r->h2c_iov[cid], 5, h2c_done);
+		fq_tcp_conn_send_h2c(&r->c, &r->h2c[cid], cid, ttag, r->iov[cid], 3, off, len,
+				     true);
+	}
+	return 0;
+}
+
+static void c_failed(void *arg, const struct fq_tcp_fail *f)
+{
+	struct crun *r = arg;
+	struct ev *e = cadd(r, 'f');
+
+	check(!r->failed);
+	check(f->why && f->why[0]);
+	r->failed = true;
+	if (e) {
+		e->type = (uint8_t)f->kind;
+		e->fes = f->fes;
+	}
+	fq_tcp_conn_close(&r->c);
+}
+
+static const struct fq_tcp_conn_ops conn_ops = {
+	.ready = c_ready,
+	.command = c_command,
+	.response = c_response,
+	.data = c_data,
+	.data_done = c_data_done,
+	.r2t = c_r2t,
+	.failed = c_failed,
+};
+
+/* Take some of what the connection queued, as a short send would. */
+static void drain(struct crun *r)
+{
+	struct iovec v[16];
+	int n = fq_tcp_conn_gather(&r->c, v, 16);
+	size_t total = 0, take;
+
+	for (int i = 0; i < n; i++) {
+		(void)fq_crc32c(v[i].iov_base, v[i].iov_len); /* ASan: every byte readable */
+		total += v[i].iov_len;
+	}
+	take = r->drain_len ? r->drain[r->drain_k++ % r->drain_len] * 7u : total;
+	fq_tcp_conn_advance(&r->c, take < total ? take : total);
+}
+
+static void crun_init(struct crun *r, bool target, unsigned v, const uint8_t *data, size_t size)
+{
+	struct fq_tcp_conn_opts o = {
+		.is_target = target,
+		.ops = &conn_ops,
+		.arg = r,
+		.rxbuf_size = 4096,
+		.max_h2c_data = 65536,
+		.max_icdata = 8192,
+		.want_hdgst = v & 4,
+		.want_ddgst = v & 8,
+	};
+
+	memset(r, 0, sizeof(*r));
+	check(fq_tcp_conn_init(&r->c, &o) == 0);
+	for (int t = 0; t < TAGS; t++) {
+		r->buf[t] = malloc(XFER);
+		check(r->buf[t] != NULL);
+		memset(r->buf[t], t, XFER);
+		r->iov[t][0] = (struct iovec){r->buf[t], 1000};
+		r->iov[t][1] = (struct iovec){r->buf[t] + 1000, 4000};
+		r->iov[t][2] = (struct iovec){r->buf[t] + 5000, XFER - 5000};
+	}
+	r->drain = data;
+	r->drain_len = size;
+	fq_tcp_conn_start(&r->c, NULL);
+	if (v & 2) {
+		/* Past the IC exchange already: commands and data from the first byte. */
+		r->c.ic_done = true;
+		r->c.params.hdgst = r->c.rx.ctx.hdgst = v & 4;
+		r->c.params.ddgst = r->c.rx.ctx.ddgst = v & 8;
+		r->c.params.maxh2cdata = 4096;
+		r->c.rx.ctx.ic_done = true;
+	}
+}
+
+static void crun_fini(struct crun *r)
+{
+	fq_tcp_conn_close(&r->c);
+	check(!fq_tcp_conn_busy(&r->c));
+	fq_tcp_conn_fini(&r->c);
+	for (int t = 0; t < TAGS; t++)
+		free(r->buf[t]);
+	free(r->ic);
+}
+
+static void conn_case(const uint8_t *data, size_t size, bool target, unsigned v)
+{
+	static struct crun whole, pieces;
+	size_t off = 0;
+	unsigned k = 0;
+	int rc1, rc2 = 0;
+
+	crun_init(&whole, target, v, NULL, 0);
+	crun_init(&pieces, target, v, data, size);
+	rc1 = fq_tcp_conn_feed(&whole.c, data, size);
+	drain(&whole);
+	while (off < size && !rc2) {
+		size_t n = (size_t)(data[k++ % size] % 61) + 1;
+
+		if (n > size - off)
+			n = size - off;
+		rc2 = fq_tcp_conn_feed(&pieces.c, data + off, n);
+		drain(&pieces);
+		off += n;
+	}
+	check(rc1 == 0 || rc1 == -EPROTO);
+	check(rc1 == rc2);
+	check(whole.failed == pieces.failed);
+	if (whole.nev < MAX_EV && pieces.nev < MAX_EV) {
+		check(whole.nev == pieces.nev);
+		check(memcmp(whole.ev, pieces.ev, sizeof(whole.ev[0]) * whole.nev) == 0);
+	}
+	crun_fini(&whole);
+	crun_fini(&pieces);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run whole, pieces;
@@ -279,6 +584,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      (size ? -EPROTO : 0));
 		run_fini(&whole);
 		run_fini(&pieces);
+		if (!(v & 16))
+			conn_case(data, size, v & 1, v);
 	}
 	return 0;
 }

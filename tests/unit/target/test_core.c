@@ -121,7 +121,6 @@ static struct fq_queue *queue_new(void)
 	q->xprt = &fake_ops;
 	q->r = r;
 	q->port = &tgt->ports[0];
-	q->fd = -1;
 	q->state = FQ_CONN_LIVE;
 	snprintf(q->peer, sizeof(q->peer), "fake");
 	assert_int_equal(fq_queue_alloc_reqs(q, 64), 0);
