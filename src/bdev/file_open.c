@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -158,6 +159,9 @@ static long lock_holder(const struct stat *st)
  * process or another, and goes away with the last close. The error names
  * the holder, so the user knows which process to look at.
  */
+#define LOCK_RETRY_MS 20
+#define LOCK_DEAD_WAIT_MS 5000
+
 static int file_lock(int fd, const char *path, char *err, size_t errlen)
 {
 	char comm[64] = "";
@@ -165,14 +169,29 @@ static int file_lock(int fd, const char *path, char *err, size_t errlen)
 	long pid;
 	int rc;
 
-	if (!flock(fd, LOCK_EX | LOCK_NB))
-		return 0;
-	rc = -errno;
-	if (rc != -EWOULDBLOCK) {
-		fq_bdev_errf(err, errlen, "file %s: cannot lock it: %s", path, strerror(-rc));
-		return rc;
+	for (int waited_ms = 0;; waited_ms += LOCK_RETRY_MS) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return 0;
+		rc = -errno;
+		if (rc != -EWOULDBLOCK) {
+			fq_bdev_errf(err, errlen, "file %s: cannot lock it: %s", path,
+				     strerror(-rc));
+			return rc;
+		}
+		pid = fstat(fd, &st) ? 0 : lock_holder(&st);
+		/*
+		 * A holder that no longer exists was killed: the kernel drops
+		 * its lock once the last reference to the open file goes, and
+		 * an io_uring the process had set up releases its references
+		 * from a work queue after the exit. /proc/locks then shows the
+		 * dead pid, or 0 once the pid is gone. Wait for that (briefly)
+		 * rather than refuse a restart or a check right after kill -9.
+		 */
+		if (waited_ms >= LOCK_DEAD_WAIT_MS || pid == (long)getpid() ||
+		    (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+			break;
+		usleep(LOCK_RETRY_MS * 1000);
 	}
-	pid = fstat(fd, &st) ? 0 : lock_holder(&st);
 	if (pid == (long)getpid()) {
 		fq_bdev_errf(err, errlen,
 			     "file %s: this process already has it open (another namespace, or one "

@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bdev/backend.h"
@@ -368,6 +370,66 @@ static void test_many_inflight(void **state)
 	free(buf);
 }
 
+/*
+ * The lock of a killed daemon can outlive it for a moment (its io_uring
+ * drops the file from a work queue after the exit). Here a process takes
+ * the lock and exits while a child that inherited the open file keeps it
+ * for 300 ms: /proc/locks names a pid that is gone. The open waits for the
+ * lock instead of refusing; a live holder is still refused at once.
+ */
+static void test_lock_of_dead_holder(void **state)
+{
+	struct file_ctx *c = *state;
+	struct fq_bdev *b = NULL;
+	int sync_pipe[2];
+	pid_t holder;
+	int status;
+	char ch;
+
+	put_file(c->path, 64 * 1024, 3);
+	assert_int_equal(pipe(sync_pipe), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		int fd = open(c->path, O_RDWR);
+
+		if (fd < 0 || flock(fd, LOCK_EX))
+			_exit(1);
+		if (fork() == 0) { /* keeps the open file, and so the lock */
+			close(sync_pipe[0]);
+			if (write(sync_pipe[1], "x", 1) != 1)
+				_exit(1);
+			close(sync_pipe[1]);
+			usleep(300 * 1000);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(sync_pipe[1]);
+	assert_int_equal(read(sync_pipe[0], &ch, 1), 1);
+	close(sync_pipe[0]);
+	assert_int_equal(waitpid(holder, &status, 0), holder); /* the lock's pid is gone */
+	assert_int_equal(status, 0);
+	assert_int_equal(open_file(c, 0, false, false, &b), 0);
+	fq_bdev_close(b);
+
+	/* A live holder: refused, and named. */
+	int fd = open(c->path, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0)
+		_exit(open_file(c, 0, false, false, &b) == -EBUSY &&
+				      strstr(c->err, "in use by process")
+			      ? 0
+			      : 1);
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	assert_int_equal(status, 0);
+	close(fd);
+}
+
 static void test_blkdev(void **state)
 {
 	struct file_ctx *c = *state;
@@ -401,6 +463,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_punch_frees_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_inflight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_of_dead_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blkdev, setup, teardown),
 	};
 
