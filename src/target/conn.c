@@ -390,7 +390,7 @@ static int on_host_data(void *arg, const struct fq_tcp_data_info *d, struct fq_t
 	struct fq_req *req;
 
 	q->rx_discard = false;
-	if (d->ttag >= q->nreqs || q->reqs[d->ttag].state != FQ_REQ_R2T)
+	if (d->ttag >= q->nreqs || q->reqs[d->ttag].state != FQ_REQ_NEED_DATA)
 		return fq_tcp_conn_reject(&q->conn, FQ_TCP_FAULT_TTAG,
 					  "H2CData with an unknown transfer tag");
 	req = &q->reqs[d->ttag];

@@ -201,12 +201,12 @@ struct fq_ctrl {
 /* Request states (one enum, one setter: fq_req_set_state in req.c). */
 enum fq_req_state {
 	FQ_REQ_FREE,
-	FQ_REQ_RX_DATA,	 /* in-capsule data arriving */
-	FQ_REQ_NEED_BUF, /* waiting for a data buffer */
-	FQ_REQ_R2T,	 /* host data asked for (R2T on TCP), arriving */
-	FQ_REQ_EXEC,	 /* at the backend or being handled */
-	FQ_REQ_AER,	 /* held Async Event Request */
-	FQ_REQ_TX,	 /* response (and data) queued or being sent */
+	FQ_REQ_RX_DATA,	  /* in-capsule data arriving */
+	FQ_REQ_NEED_BUF,  /* waiting for a data buffer */
+	FQ_REQ_NEED_DATA, /* host data asked for (R2T on TCP), arriving */
+	FQ_REQ_EXEC,	  /* at the backend or being handled */
+	FQ_REQ_AER,	  /* held Async Event Request */
+	FQ_REQ_TX,	  /* response (and data) queued or being sent */
 	FQ_REQ_NUM_STATES,
 };
 

@@ -36,7 +36,7 @@ struct fq_xprt_ops {
 	void (*send_rsp)(struct fq_req *req);
 	/* Send req->data_iov to the host, then the completion in req->cqe. */
 	void (*send_data)(struct fq_req *req);
-	/* Fetch req->xfer_len bytes of host data into req->buf (R2T on TCP). */
+	/* Fetch req->xfer_len bytes of host data into req->buf (NEED_DATA; R2T on TCP). */
 	void (*fetch_data)(struct fq_req *req);
 	/* Stop the queue: no more commands; it goes once nothing refers to it. */
 	void (*close)(struct fq_queue *q, const char *why);
