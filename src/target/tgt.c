@@ -923,14 +923,20 @@ static int reactor_loop_init(struct fq_reactor *r, const struct fq_target_conf *
 	return 0;
 }
 
+/* How many reactors @c gets (on a caller's @loop: one; api.c checks the configuration). */
+static int reactors_wanted(const struct fq_target_conf *c, const struct fq_loop *loop)
+{
+	if (loop)
+		return 1;
+	return c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
+}
+
 static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 {
 	struct fq_target_conf *c = t->conf;
 	int rc;
 
-	t->nreactors = c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
-	if (t->loop)
-		t->nreactors = 1; /* one loop, one reactor (api.c checks the configuration) */
+	t->nreactors = reactors_wanted(c, t->loop);
 	t->reactors = calloc((size_t)t->nreactors, sizeof(*t->reactors));
 	if (!t->reactors)
 		return -ENOMEM;
@@ -1038,7 +1044,13 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_loop *loop, struct 
 	rc = ram_fits(conf, err, errlen);
 	if (rc)
 		return rc;
-	/* Pools before the namespaces on their volumes (docs/volumes.md). */
+	/*
+	 * Pools before the namespaces on their volumes (docs/volumes.md); a
+	 * home reactor a [pool] section asks for must be one of ours.
+	 */
+	rc = fq_pool_conf_check_reactors(reactors_wanted(conf, loop), err, errlen);
+	if (rc)
+		return rc;
 	rc = fq_pool_conf_open_all(err, errlen);
 	if (rc)
 		return rc;
