@@ -273,7 +273,9 @@ static int m_pool_create(struct fq_rpc_call *call, json_object *params, json_obj
 				    "cluster_size must be a power of two, 4K..1M");
 	err[0] = '\0';
 	rc = fq_pool_conf_create(name, fq_rpc_str(params, "path", ""), (uint64_t)size, (uint32_t)cs,
-				 err, sizeof(err));
+				 (int)fq_rpc_int(params, "reactor", -1), err, sizeof(err));
+	if (rc == -ERANGE)
+		return fq_rpc_error(call, FQ_RPC_INVALID_PARAMS, "reactor", "%s", err);
 	if (rc == -EINVAL)
 		return fq_rpc_error(call, FQ_RPC_INVALID_PARAMS,
 				    strstr(err, "name") ? "name" : "path", "%s", err);
@@ -1058,6 +1060,9 @@ static const struct fq_rpc_param pool_create_params[] = {
 	 SIZE_MAX_P},
 	{"cluster_size", FQ_RPC_INT, false, "bytes, a power of two 4K..1M (default 1M)", 0,
 	 1 << 20},
+	{"reactor", FQ_RPC_INT, false,
+	 "home reactor, below the target's reactors (default: the one with the fewest pools)", 0,
+	 FQ_VOL_MAX_HOMES - 1},
 	END_P,
 };
 static const struct fq_rpc_param pool_name_params[] = {

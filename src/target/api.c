@@ -340,8 +340,10 @@ int fq_target_reload_config(struct fq_target *t)
 	 * created, with their volumes) before the namespaces that may sit on
 	 * them; open ones are left alone but for the limits their volume lines
 	 * name, set live. A new pool gets a home reactor as it is registered
-	 * (fq_vol_set_homes).
+	 * (fq_vol_set_homes), the one its reactor key names if it has one.
 	 */
+	if (!rc)
+		rc = fq_pool_conf_check_reactors(t->tgt->nreactors, t->err, sizeof(t->err));
 	if (!rc)
 		rc = fq_pool_conf_open_all(t->err, sizeof(t->err));
 	if (!rc)

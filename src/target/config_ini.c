@@ -463,6 +463,7 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	case SECT_POOL: {
 		char msg[512];
 
+		fq_pool_conf_at(ld->path, ld->lineno);
 		if (fq_pool_conf_key(name, value, msg, sizeof(msg)))
 			ld_fail(ld, name, "%s", msg);
 		break;

@@ -21,21 +21,30 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
+/* A handshake (ICReq) within 10 s; a TermReq of ours read within 5 s. */
+#define IC_TIMEOUT_NS 10000000000ull
+#define TERM_TIMEOUT_NS 5000000000ull
+
 static const struct fq_tcp_conn_ops tgt_conn_ops;
 static void queue_destroy(struct fq_queue *q);
-void fq_queue_maybe_destroy(struct fq_queue *q);
+static void queue_maybe_destroy(struct fq_queue *q);
+static void queue_close(struct fq_queue *q, const char *why);
 
 /* ---- transmit ---------------------------------------------------------- */
 
 /*
- * Units go on the connection's send queue; the reactor's flush at the end
- * of the turn sends each connection's queue in one vectored send.
+ * Every turn of the reactor's loop (xprt poll): receives held back by the
+ * budget resume, buffers returned during the turn go to waiting requests,
+ * and the units queued on each connection leave in one vectored send.
+ * Non-zero while received bytes still wait (the receive budget), so the
+ * loop does not sleep on them.
  */
-void fq_reactor_flush(struct fq_reactor *r)
+static int tcp_poll(struct fq_reactor *r)
 {
 	fq_tcp_batch_resume(&r->batch);
 	fq_req_wake_waiters(r);
 	fq_tcp_batch_flush(&r->batch);
+	return fq_tcp_batch_rx_waiting(&r->batch);
 }
 
 static void tx_done_final(struct fq_tcp_unit *tx)
@@ -87,14 +96,20 @@ static void send_r2t(struct fq_req *req)
 	fq_tcp_conn_send_r2t(&req->q->conn, &req->tx2, req->cmd.cid, req->ttag, 0, req->xfer_len);
 }
 
-/* The core's way out to NVMe/TCP (xprt.h). */
-static const struct fq_xprt_ops tcp_xprt_ops = {
+static void tcp_tick(struct fq_queue *q);
+static void tcp_accept(struct fq_reactor *r, int fd, struct fq_port *port);
+
+/* The core's and the reactor's way out to NVMe/TCP (xprt.h). */
+const struct fq_xprt_ops fq_tgt_xprt_tcp = {
 	.name = "tcp",
 	.send_rsp = tcp_send_rsp,
 	.send_data = tcp_send_data,
 	.fetch_data = send_r2t,
-	.close = fq_queue_close,
-	.release = fq_queue_maybe_destroy,
+	.close = queue_close,
+	.release = queue_maybe_destroy,
+	.tick = tcp_tick,
+	.accept = tcp_accept,
+	.poll = tcp_poll,
 };
 
 /* ---- connection lifecycle ---------------------------------------------- */
@@ -118,7 +133,11 @@ static int conn_init(struct fq_queue *q, const struct fq_target_conf *conf)
 	return fq_tcp_conn_init(&q->conn, &o);
 }
 
-void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
+/*
+ * A connection the acceptor took (xprt accept), on its reactor: it waits
+ * for the host's ICReq (NVMe/TCP 1.0 §3.3).
+ */
+static void tcp_accept(struct fq_reactor *r, int fd, struct fq_port *port)
 {
 	struct fq_target_conf *conf = r->tgt->conf;
 	struct fq_queue *q = calloc(1, sizeof(*q));
@@ -138,7 +157,7 @@ void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	q->id = atomic_fetch_add(&r->tgt->next_queue_id, 1);
-	q->xprt = &tcp_xprt_ops;
+	q->xprt = &fq_tgt_xprt_tcp;
 	q->port = port;
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		char host[INET6_ADDRSTRLEN] = "?";
@@ -201,7 +220,7 @@ static void queue_destroy(struct fq_queue *q)
  * handed back, releasing their requests, once the socket is shut), and no
  * request at a backend.
  */
-void fq_queue_maybe_destroy(struct fq_queue *q)
+static void queue_maybe_destroy(struct fq_queue *q)
 {
 	if (q->state != FQ_CONN_CLOSING || !q->shut || q->ops || q->in_drain ||
 	    fq_tcp_conn_busy(&q->conn))
@@ -215,7 +234,7 @@ void fq_queue_maybe_destroy(struct fq_queue *q)
  * finish and are dropped; the socket is shut down so pending receive and
  * send operations complete; the queue is freed when nothing refers to it.
  */
-void fq_queue_close(struct fq_queue *q, const char *why)
+static void queue_close(struct fq_queue *q, const char *why)
 {
 	if (q->shut)
 		return;
@@ -234,7 +253,28 @@ void fq_queue_close(struct fq_queue *q, const char *why)
 	fq_queue_drop_parked(q);
 	/* A TermReq of ours goes out first, with the responses queued before it. */
 	fq_tcp_conn_close(&q->conn);
-	fq_queue_maybe_destroy(q);
+	queue_maybe_destroy(q);
+}
+
+/*
+ * The reactor's tick for a queue not live (xprt tick): a host that sends
+ * no ICReq within 10 s is dropped (the Connect that must follow has its
+ * own deadline in the core), and a peer that never reads must not hold a
+ * TermReq'd queue: after 5 s the socket is shut without it.
+ */
+static void tcp_tick(struct fq_queue *q)
+{
+	uint64_t idle = q->r->now_ns - q->last_activity_ns;
+
+	if (q->state == FQ_CONN_CLOSING) {
+		if (fq_tcp_conn_terminating(&q->conn) && idle > TERM_TIMEOUT_NS) {
+			fq_warn("C2HTermReq to %s not delivered within 5 s", q->peer);
+			fq_tcp_conn_shutdown(&q->conn);
+		}
+	} else if (q->state == FQ_CONN_IC_WAIT && idle > IC_TIMEOUT_NS) {
+		fq_warn("connection from %s sent no ICReq within 10 s", q->peer);
+		queue_close(q, "initialization timeout");
+	}
 }
 
 /* ---- receive: what the connection reports ------------------------------ */
@@ -258,7 +298,7 @@ static int on_ready(void *arg)
 		if (n < FQ_TGT_ADMIN_QSIZE)
 			n = FQ_TGT_ADMIN_QSIZE;
 		if (fq_queue_alloc_reqs(q, 2 * n))
-			fq_queue_close(q, "out of memory");
+			queue_close(q, "out of memory");
 	}
 	return q->state == FQ_CONN_CLOSING ? -ECONNRESET : 0;
 }
@@ -390,7 +430,7 @@ static int on_host_data(void *arg, const struct fq_tcp_data_info *d, struct fq_t
 	struct fq_req *req;
 
 	q->rx_discard = false;
-	if (d->ttag >= q->nreqs || q->reqs[d->ttag].state != FQ_REQ_R2T)
+	if (d->ttag >= q->nreqs || q->reqs[d->ttag].state != FQ_REQ_NEED_DATA)
 		return fq_tcp_conn_reject(&q->conn, FQ_TCP_FAULT_TTAG,
 					  "H2CData with an unknown transfer tag");
 	req = &q->reqs[d->ttag];
@@ -451,18 +491,18 @@ static void on_failed(void *arg, const struct fq_tcp_fail *f)
 			q->peer, q->qid, f->why, f->fes, f->fes_name, f->fei);
 		/* The tick closes the socket if the TermReq sticks. */
 		q->last_activity_ns = q->r->now_ns;
-		fq_queue_close(q, "fatal transport error");
+		queue_close(q, "fatal transport error");
 		break;
 	case FQ_TCP_FAIL_PEER_TERM:
 		fq_warn("host %s terminated the connection: FES 0x%x (%s) FEI %u", q->peer, f->fes,
 			f->fes_name, f->fei);
-		fq_queue_close(q, "H2CTermReq received");
+		queue_close(q, "H2CTermReq received");
 		break;
 	case FQ_TCP_FAIL_CLOSED:
-		fq_queue_close(q, "peer closed the connection");
+		queue_close(q, "peer closed the connection");
 		break;
 	default:
-		fq_queue_close(q, f->why);
+		queue_close(q, f->why);
 		break;
 	}
 }
@@ -470,7 +510,7 @@ static void on_failed(void *arg, const struct fq_tcp_fail *f)
 /* After each engine completion: a closed queue may be freed now. */
 static void on_io_done(void *arg)
 {
-	fq_queue_maybe_destroy(arg);
+	queue_maybe_destroy(arg);
 }
 
 static const struct fq_tcp_conn_ops tgt_conn_ops = {

@@ -398,6 +398,7 @@ int fq_live_listener(struct fq_tgt *t, const char *nqn, const char *addr, uint16
 	memset(p, 0, sizeof(*p));
 	p->idx = t->nports;
 	p->fd = -1;
+	p->xprt = fq_tgt_xprts[0];
 	/* Unique, also next to ports a state file brought in under such names. */
 	for (int k = p->idx, dup = 1; dup; k++) {
 		snprintf(p->conf.name, sizeof(p->conf.name), "rpc%d", k);

@@ -14,8 +14,12 @@
 #include "util/log.h"
 
 static const char *const req_state_name[] = {
-	[FQ_REQ_FREE] = "free", [FQ_REQ_RX_DATA] = "rx-data", [FQ_REQ_NEED_BUF] = "need-buf",
-	[FQ_REQ_R2T] = "r2t",	[FQ_REQ_EXEC] = "exec",	      [FQ_REQ_AER] = "aer",
+	[FQ_REQ_FREE] = "free",
+	[FQ_REQ_RX_DATA] = "rx-data",
+	[FQ_REQ_NEED_BUF] = "need-buf",
+	[FQ_REQ_NEED_DATA] = "need-data",
+	[FQ_REQ_EXEC] = "exec",
+	[FQ_REQ_AER] = "aer",
 	[FQ_REQ_TX] = "tx",
 };
 static_assert(sizeof(req_state_name) / sizeof(req_state_name[0]) == FQ_REQ_NUM_STATES,
@@ -36,7 +40,7 @@ void fq_req_set_state(struct fq_req *req, enum fq_req_state s)
 /* Ask the transport for the host's write data (all of it at once). */
 static void fetch_data(struct fq_req *req)
 {
-	fq_req_set_state(req, FQ_REQ_R2T);
+	fq_req_set_state(req, FQ_REQ_NEED_DATA);
 	req->q->xprt->fetch_data(req);
 }
 
@@ -273,7 +277,7 @@ void fq_queue_drop_parked(struct fq_queue *q)
 	for (uint32_t i = 0; i < q->nreqs; i++) {
 		struct fq_req *req = &q->reqs[i];
 
-		if (req->state == FQ_REQ_AER || req->state == FQ_REQ_R2T ||
+		if (req->state == FQ_REQ_AER || req->state == FQ_REQ_NEED_DATA ||
 		    req->state == FQ_REQ_NEED_BUF || req->state == FQ_REQ_RX_DATA)
 			fq_req_free(req);
 	}

@@ -21,8 +21,8 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 #define TICK_NS 250000000ll
-#define IC_TIMEOUT_NS 10000000000ull /* ICReq, then Connect, each within 10 s */
-#define TERM_TIMEOUT_NS 5000000000ull
+/* Connect within 10 s of the transport's handshake (ICReq on TCP: its own deadline). */
+#define CONNECT_TIMEOUT_NS 10000000000ull
 #define DRAIN_TIMEOUT_NS 5000000000ull
 
 uint64_t fq_now_ns(void)
@@ -484,12 +484,12 @@ static void on_conn_msg(struct fq_loop *l, struct fq_msg *m)
 	struct fq_reactor *r = cm->r;
 
 	r->now_ns = l->now_ns;
-	atomic_fetch_sub(&r->nqueues, 1); /* fq_queue_start counts it again */
+	atomic_fetch_sub(&r->nqueues, 1); /* the transport's accept counts it again */
 	if (atomic_load(&r->tgt->stopping)) {
 		atomic_fetch_sub(&r->tgt->nconns, 1);
 		close(cm->fd);
 	} else {
-		fq_queue_start(r, cm->fd, cm->port);
+		cm->port->xprt->accept(r, cm->fd, cm->port);
 	}
 	free(cm);
 }
@@ -502,7 +502,7 @@ static void hand_over(struct fq_reactor *self, int fd, struct fq_port *p)
 
 	atomic_fetch_add(&t->nconns, 1);
 	if (r == self) {
-		fq_queue_start(r, fd, p);
+		p->xprt->accept(r, fd, p);
 		return;
 	}
 	cm = malloc(sizeof(*cm));
@@ -655,29 +655,23 @@ static void on_tick(struct fq_loop *l, struct fq_timer *tm)
 	r->now_ns = l->now_ns;
 	for (q = r->queues; q; q = next) {
 		next = q->next;
-		if (q->state == FQ_CONN_CLOSING) {
-			/* A peer that never reads must not hold its TermReq'd queue. */
-			if (fq_tcp_conn_terminating(&q->conn) &&
-			    r->now_ns - q->last_activity_ns > TERM_TIMEOUT_NS) {
-				fq_warn("C2HTermReq to %s not delivered within 5 s", q->peer);
-				fq_tcp_conn_shutdown(&q->conn);
-			}
+		/*
+		 * Before its handshake is done and once it closes, a queue's
+		 * deadlines are its transport's (which may free it).
+		 */
+		if (q->state != FQ_CONN_LIVE) {
+			q->xprt->tick(q);
 			continue;
 		}
-		if (q->state == FQ_CONN_IC_WAIT &&
-		    r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
-			fq_warn("connection from %s sent no ICReq within 10 s", q->peer);
-			fq_queue_close(q, "initialization timeout");
-		} else if (q->state == FQ_CONN_LIVE && !q->ctrl &&
-			   r->now_ns - q->last_activity_ns > IC_TIMEOUT_NS) {
+		if (!q->ctrl && r->now_ns - q->last_activity_ns > CONNECT_TIMEOUT_NS) {
 			fq_warn("connection from %s sent no Connect within 10 s", q->peer);
-			fq_queue_close(q, "no Fabrics Connect");
+			q->xprt->close(q, "no Fabrics Connect");
 		} else if (q->ctrl && q->qid == 0) {
 			fq_ctrl_take_posted(q->ctrl, t);
 			fq_ctrl_check_kato(q->ctrl, r->now_ns);
 			fq_ctrl_check_disconnect(q->ctrl);
 		} else if (q->ctrl && atomic_load(&q->ctrl->dead)) {
-			fq_queue_close(q, "controller was torn down");
+			q->xprt->close(q, "controller was torn down");
 		}
 	}
 	if (!r->stopped)
@@ -693,19 +687,21 @@ static void arm_tick(struct fq_reactor *r)
 }
 
 /*
- * Every turn, before the loop goes to the ring: the sends batched during
- * the turn leave as one vectored send per connection, receives held back
- * by the budget resume, and returned buffers go to waiting requests.
- * Returns non-zero while received bytes still wait (the receive budget), so the
- * loop does not sleep on them.
+ * Every turn, before the loop goes to the ring, each transport's per-turn
+ * work (on TCP: the sends batched during the turn leave as one vectored
+ * send per connection, receives held back by the budget resume, returned
+ * buffers go to waiting requests). Non-zero while a transport still has
+ * received bytes waiting, so the loop does not sleep on them.
  */
 static int reactor_poll(struct fq_loop *l, struct fq_poller *p)
 {
 	struct fq_reactor *r = container_of(p, struct fq_reactor, poller);
+	int busy = 0;
 
 	r->now_ns = l->now_ns;
-	fq_reactor_flush(r);
-	return fq_tcp_batch_rx_waiting(&r->batch);
+	for (int i = 0; fq_tgt_xprts[i]; i++)
+		busy |= fq_tgt_xprts[i]->poll(r);
+	return busy;
 }
 
 /* Commands still being worked on (held AERs and idle queues do not count). */
@@ -758,7 +754,7 @@ static void reactor_drain(struct fq_reactor *r)
 	}
 	for (struct fq_queue *q = r->queues, *n; q; q = n) {
 		n = q->next;
-		fq_queue_close(q, "target shutting down");
+		q->xprt->close(q, "target shutting down");
 	}
 	deadline = fq_now_ns() + DRAIN_TIMEOUT_NS;
 	while (r->queues && fq_now_ns() < deadline) {
@@ -927,14 +923,20 @@ static int reactor_loop_init(struct fq_reactor *r, const struct fq_target_conf *
 	return 0;
 }
 
+/* How many reactors @c gets (on a caller's @loop: one; api.c checks the configuration). */
+static int reactors_wanted(const struct fq_target_conf *c, const struct fq_loop *loop)
+{
+	if (loop)
+		return 1;
+	return c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
+}
+
 static int reactors_create(struct fq_tgt *t, char *err, size_t errlen)
 {
 	struct fq_target_conf *c = t->conf;
 	int rc;
 
-	t->nreactors = c->reactors > 0 ? c->reactors : fq_tgt_default_reactors();
-	if (t->loop)
-		t->nreactors = 1; /* one loop, one reactor (api.c checks the configuration) */
+	t->nreactors = reactors_wanted(c, t->loop);
 	t->reactors = calloc((size_t)t->nreactors, sizeof(*t->reactors));
 	if (!t->reactors)
 		return -ENOMEM;
@@ -1036,12 +1038,19 @@ static int tgt_create(struct fq_target_conf *conf, struct fq_loop *loop, struct 
 	for (int i = 0; i < t->nports; i++) {
 		t->ports[i].idx = i;
 		t->ports[i].fd = -1;
+		t->ports[i].xprt = fq_tgt_xprts[0]; /* NVMe/TCP */
 		t->ports[i].conf = conf->ports[i];
 	}
 	rc = ram_fits(conf, err, errlen);
 	if (rc)
 		return rc;
-	/* Pools before the namespaces on their volumes (docs/volumes.md). */
+	/*
+	 * Pools before the namespaces on their volumes (docs/volumes.md); a
+	 * home reactor a [pool] section asks for must be one of ours.
+	 */
+	rc = fq_pool_conf_check_reactors(reactors_wanted(conf, loop), err, errlen);
+	if (rc)
+		return rc;
 	rc = fq_pool_conf_open_all(err, errlen);
 	if (rc)
 		return rc;

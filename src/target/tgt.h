@@ -154,6 +154,7 @@ struct fq_port {
 	struct fq_port_conf conf;
 	int fd;
 	int family;
+	const struct fq_xprt_ops *xprt; /* the transport its connections use */
 	struct fq_uop accept_uop;
 	bool accept_armed;
 	struct fq_reactor *reactor; /* the acceptor */
@@ -201,12 +202,12 @@ struct fq_ctrl {
 /* Request states (one enum, one setter: fq_req_set_state in req.c). */
 enum fq_req_state {
 	FQ_REQ_FREE,
-	FQ_REQ_RX_DATA,	 /* in-capsule data arriving */
-	FQ_REQ_NEED_BUF, /* waiting for a data buffer */
-	FQ_REQ_R2T,	 /* host data asked for (R2T on TCP), arriving */
-	FQ_REQ_EXEC,	 /* at the backend or being handled */
-	FQ_REQ_AER,	 /* held Async Event Request */
-	FQ_REQ_TX,	 /* response (and data) queued or being sent */
+	FQ_REQ_RX_DATA,	  /* in-capsule data arriving */
+	FQ_REQ_NEED_BUF,  /* waiting for a data buffer */
+	FQ_REQ_NEED_DATA, /* host data asked for (R2T on TCP), arriving */
+	FQ_REQ_EXEC,	  /* at the backend or being handled */
+	FQ_REQ_AER,	  /* held Async Event Request */
+	FQ_REQ_TX,	  /* response (and data) queued or being sent */
 	FQ_REQ_NUM_STATES,
 };
 
@@ -396,12 +397,8 @@ int fq_ctrl_add_ioq(struct fq_ctrl *c, uint16_t qid);
 void fq_ctrl_del_ioq(struct fq_ctrl *c, struct fq_tgt *t, uint16_t qid);
 void fq_ctrl_check_disconnect(struct fq_ctrl *c);
 
-/* conn.c: the NVMe/TCP transport */
-void fq_queue_start(struct fq_reactor *r, int fd, struct fq_port *port);
-void fq_queue_close(struct fq_queue *q, const char *why);
-void fq_queue_maybe_destroy(struct fq_queue *q);
-/* Per turn: resumed receives, buffer waiters, then one send per connection. */
-void fq_reactor_flush(struct fq_reactor *r);
+/* conn.c: the NVMe/TCP transport; the core and the reactor use its ops (xprt.h). */
+extern const struct fq_xprt_ops fq_tgt_xprt_tcp;
 
 /* req.c: the request lifecycle, transport-neutral */
 int fq_queue_alloc_reqs(struct fq_queue *q, uint32_t n);

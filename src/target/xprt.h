@@ -23,12 +23,25 @@
  * - close stops the queue (no new commands) and release is called whenever
  *   a request was freed or a backend answered on a closing queue, so the
  *   transport can free the queue once nothing refers to it.
+ * - tick is the transport's share of the reactor's periodic work, for a
+ *   queue that is not live: still in the transport's own handshake
+ *   (FQ_CONN_IC_WAIT) or closing. Its deadlines (a handshake that never
+ *   came, a termination the peer never reads) are the transport's; it may
+ *   close the queue, which may free it.
+ *
+ * The reactor (tgt.c) reaches a transport through the same table, without
+ * a queue: accept starts a connection the acceptor took on a port, and poll
+ * runs once per loop turn for the transport's per-reactor work (batched
+ * sends, receives held back by the budget). fq_tgt_xprts lists the
+ * transports the target serves.
  */
 #ifndef FQ_TARGET_XPRT_H
 #define FQ_TARGET_XPRT_H
 
 struct fq_req;
 struct fq_queue;
+struct fq_reactor;
+struct fq_port;
 
 struct fq_xprt_ops {
 	const char *name;
@@ -36,12 +49,24 @@ struct fq_xprt_ops {
 	void (*send_rsp)(struct fq_req *req);
 	/* Send req->data_iov to the host, then the completion in req->cqe. */
 	void (*send_data)(struct fq_req *req);
-	/* Fetch req->xfer_len bytes of host data into req->buf (R2T on TCP). */
+	/* Fetch req->xfer_len bytes of host data into req->buf (NEED_DATA; R2T on TCP). */
 	void (*fetch_data)(struct fq_req *req);
 	/* Stop the queue: no more commands; it goes once nothing refers to it. */
 	void (*close)(struct fq_queue *q, const char *why);
 	/* A reference to a closing queue went away: free it if it was the last. */
 	void (*release)(struct fq_queue *q);
+	/* From the reactor's tick, for a queue not live (handshake or closing). */
+	void (*tick)(struct fq_queue *q);
+	/* Take over @fd, accepted on @port, as a new queue of reactor @r. */
+	void (*accept)(struct fq_reactor *r, int fd, struct fq_port *port);
+	/*
+	 * Once per turn of @r's loop, before it goes to the ring. Returns
+	 * non-zero while received bytes still wait, so the loop does not sleep.
+	 */
+	int (*poll)(struct fq_reactor *r);
 };
+
+/* The transports of the target (xprt.c), NULL-terminated; ports use the first. */
+extern const struct fq_xprt_ops *const fq_tgt_xprts[];
 
 #endif

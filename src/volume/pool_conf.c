@@ -7,6 +7,7 @@
  *   create = yes              ; format the bdev if it holds no pool
  *   cluster_size = 1M         ; for create
  *   volume = VOL:SIZE[:thick][:LIMITS] ; created at start if missing (repeatable)
+ *   reactor = N               ; home reactor (default: the one with the fewest pools)
  *
  * LIMITS is "read_iops=N,write_iops=N,read_bps=N,write_bps=N,burst_ms=N"
  * (any subset, as `fabriq volume throttle` takes them): the volume's limits
@@ -43,6 +44,8 @@ struct pool_conf {
 	bool has_bdev;
 	bool create;
 	uint32_t cluster_size;
+	int reactor;	      /* home reactor asked for, -1: the spread's */
+	char reactor_at[300]; /* "FILE:LINE" of the reactor key, for the range check */
 	int nvols;
 	struct {
 		char name[FQ_VOL_NAME_MAX];
@@ -61,12 +64,15 @@ struct pool_open {
 	struct fq_engine eng;
 	bool has_eng;
 	uint32_t cluster_size; /* read at open: the emitter must not touch the pool */
+	int reactor;	       /* pinned home reactor, -1: none (emitted as reactor = N) */
 };
 
 static struct pool_conf confs[FQ_POOL_REGISTRY_MAX];
 static int nconfs;
 static struct pool_open opened[FQ_POOL_REGISTRY_MAX];
 static int nopened;
+/* Where the key fq_pool_conf_key gets next comes from (fq_pool_conf_at). */
+static char key_at[300];
 
 void fq_pool_conf_reset(void)
 {
@@ -112,7 +118,50 @@ int fq_pool_conf_begin(const char *name, char *err, size_t errlen)
 	}
 	memset(&confs[nconfs], 0, sizeof(confs[nconfs]));
 	snprintf(confs[nconfs].name, sizeof(confs[nconfs].name), "%s", name);
+	confs[nconfs].reactor = -1;
 	nconfs++;
+	return 0;
+}
+
+void fq_pool_conf_at(const char *path, int line)
+{
+	snprintf(key_at, sizeof(key_at), "%s:%d", path ? path : "?", line);
+}
+
+/* A reactor index: decimal digits, 0 .. FQ_VOL_MAX_HOMES - 1. */
+static int reactor_value(const char *s, int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v >= FQ_VOL_MAX_HOMES)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static void range_msg(char *err, size_t errlen, int reactor, int nreactors)
+{
+	snprintf(err, errlen, "reactor %d is out of range: the target has %d reactor%s (0..%d)",
+		 reactor, nreactors, nreactors == 1 ? "" : "s", nreactors - 1);
+}
+
+int fq_pool_conf_check_reactors(int nreactors, char *err, size_t errlen)
+{
+	for (int i = 0; i < nconfs; i++) {
+		char msg[160];
+
+		if (confs[i].reactor < nreactors)
+			continue;
+		range_msg(msg, sizeof(msg), confs[i].reactor, nreactors);
+		snprintf(err, errlen, "%s: key 'reactor': pool '%s': %s", confs[i].reactor_at,
+			 confs[i].name, msg);
+		return -ERANGE;
+	}
 	return 0;
 }
 
@@ -286,6 +335,17 @@ int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen)
 		c->create = !strcmp(val, "yes") || !strcmp(val, "1");
 		return 0;
 	}
+	if (!strcmp(key, "reactor")) {
+		if (reactor_value(val, &c->reactor)) {
+			snprintf(err, errlen,
+				 "reactor '%s': a reactor index, 0..%d (below the target's "
+				 "number of reactors)",
+				 val, FQ_VOL_MAX_HOMES - 1);
+			return -EINVAL;
+		}
+		snprintf(c->reactor_at, sizeof(c->reactor_at), "%s", key_at);
+		return 0;
+	}
 	if (!strcmp(key, "cluster_size")) {
 		if (parse_size(val, &v) || v < 4096 || v > (1u << 20) || (v & (v - 1))) {
 			snprintf(err, errlen, "cluster_size '%s': a power of two, 4K..1M", val);
@@ -302,8 +362,8 @@ int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen)
 				 key, key);
 			return -ENOENT;
 		}
-	snprintf(err, errlen, "unknown key '%s' (expected bdev, create, cluster_size, volume)",
-		 key);
+	snprintf(err, errlen,
+		 "unknown key '%s' (expected bdev, create, cluster_size, reactor, volume)", key);
 	return -ENOENT;
 }
 
@@ -381,6 +441,26 @@ int fq_pool_conf_apply_qos(const char *name, char *err, size_t errlen)
 	return apply_qos(c, p, err, errlen);
 }
 
+/* A pool just registered goes to the home reactor it asks for, if any. */
+static int pin(struct pool_open *po, char *err, size_t errlen)
+{
+	int rc;
+
+	if (po->reactor < 0)
+		return 0;
+	rc = fq_pool_pin_home(po->pool, po->reactor);
+	if (rc == -ERANGE) {
+		char msg[160];
+
+		range_msg(msg, sizeof(msg), po->reactor, fq_vol_homes());
+		snprintf(err, errlen, "pool '%s': %s", po->name, msg);
+	} else if (rc) {
+		snprintf(err, errlen, "pool '%s': reactor %d: %s", po->name, po->reactor,
+			 strerror(-rc));
+	}
+	return rc;
+}
+
 static int open_one(const struct pool_conf *c, char *err, size_t errlen)
 {
 	struct pool_open *po = &opened[nopened];
@@ -389,6 +469,7 @@ static int open_one(const struct pool_conf *c, char *err, size_t errlen)
 
 	memset(po, 0, sizeof(*po));
 	snprintf(po->name, sizeof(po->name), "%s", c->name);
+	po->reactor = c->reactor;
 	if (c->bdev.kind == FQ_BDEV_FILE)
 		snprintf(po->bdev_spec, sizeof(po->bdev_spec), "file:%s", c->path);
 	else
@@ -440,6 +521,11 @@ static int open_one(const struct pool_conf *c, char *err, size_t errlen)
 	rc = fq_pool_register(c->name, po->pool);
 	if (rc) {
 		snprintf(err, errlen, "pool '%s': %s", c->name, strerror(-rc));
+		goto fail;
+	}
+	rc = pin(po, err, errlen);
+	if (rc) {
+		fq_pool_unregister(c->name);
 		goto fail;
 	}
 	nopened++;
@@ -496,7 +582,7 @@ static bool live_name_ok(const char *name)
 }
 
 int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint32_t cluster_size,
-			char *err, size_t errlen)
+			int reactor, char *err, size_t errlen)
 {
 	struct pool_open *po;
 	struct fq_bdev_opts bo;
@@ -521,6 +607,15 @@ int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint3
 		snprintf(err, errlen, "cluster_size must be a power of two, 4K..1M");
 		return -EINVAL;
 	}
+	if (reactor < -1 || reactor >= FQ_VOL_MAX_HOMES) {
+		snprintf(err, errlen, "reactor must be 0..%d", FQ_VOL_MAX_HOMES - 1);
+		return -EINVAL;
+	}
+	/* Before anything is formatted: a pool never lands where it did not ask to. */
+	if (reactor >= 0 && fq_vol_homes() && reactor >= fq_vol_homes()) {
+		range_msg(err, errlen, reactor, fq_vol_homes());
+		return -ERANGE;
+	}
 	if (fq_pool_lookup(name)) {
 		snprintf(err, errlen, "pool '%s' exists already", name);
 		return -EEXIST;
@@ -540,6 +635,7 @@ int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint3
 	memset(po, 0, sizeof(*po));
 	snprintf(po->name, sizeof(po->name), "%s", name);
 	snprintf(po->bdev_spec, sizeof(po->bdev_spec), "file:%s", path);
+	po->reactor = reactor;
 	fq_bdev_opts_init(&bo, FQ_BDEV_FILE);
 	bo.path = path;
 	bo.size = size;
@@ -582,6 +678,11 @@ int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint3
 	rc = fq_pool_register(name, po->pool);
 	if (rc) {
 		snprintf(err, errlen, "pool '%s': %s", name, strerror(-rc));
+		goto fail;
+	}
+	rc = pin(po, err, errlen);
+	if (rc) {
+		fq_pool_unregister(name);
 		goto fail;
 	}
 	nopened++;
@@ -651,6 +752,9 @@ int fq_pool_conf_emit(FILE *f)
 			return -EIO;
 		if (!strncmp(po->bdev_spec, "ram:", 4) &&
 		    fprintf(f, "create = yes\ncluster_size = %u\n", po->cluster_size) < 0)
+			return -EIO;
+		/* A home asked for stays asked for; the spread is made again at start. */
+		if (po->reactor >= 0 && fprintf(f, "reactor = %d\n", po->reactor) < 0)
 			return -EIO;
 		if (fprintf(f, "\n") < 0)
 			return -EIO;

@@ -73,6 +73,7 @@ struct reg {
 	struct __kernel_timespec ts;
 	struct fq_engine *teng;
 	int home; /* index into homes[], -1: none yet (under reg_lock) */
+	int pin;  /* the home asked for (fq_pool_pin_home), -1: the spread's */
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -83,7 +84,8 @@ static int nhomes;
 
 /*
  * Under reg_lock: give @r the home serving the fewest pools, so pools
- * spread over the reactors (each pool's I/O and metadata stay on one).
+ * spread over the reactors (each pool's I/O and metadata stay on one),
+ * or the one it is pinned to.
  */
 static void home_pick(struct reg *r)
 {
@@ -93,6 +95,10 @@ static void home_pick(struct reg *r)
 	r->home = -1;
 	if (!nhomes)
 		return;
+	if (r->pin >= 0 && r->pin < nhomes) {
+		r->home = r->pin;
+		return;
+	}
 	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
 		if (regs[i].pool && regs[i].home >= 0 && regs[i].home < nhomes)
 			count[regs[i].home]++;
@@ -112,11 +118,50 @@ int fq_vol_set_homes(struct fq_engine *const *engs, int n)
 	nhomes = n;
 	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
 		regs[i].home = -1;
-	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
-		if (regs[i].pool)
-			home_pick(&regs[i]);
+	/* Pinned pools first, so the others spread around them. */
+	for (int pinned = 1; pinned >= 0; pinned--)
+		for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++)
+			if (regs[i].pool && (regs[i].pin >= 0 && regs[i].pin < n) == pinned)
+				home_pick(&regs[i]);
 	pthread_mutex_unlock(&reg_lock);
 	return 0;
+}
+
+int fq_vol_homes(void)
+{
+	int n;
+
+	pthread_mutex_lock(&reg_lock);
+	n = nhomes;
+	pthread_mutex_unlock(&reg_lock);
+	return n;
+}
+
+int fq_pool_pin_home(struct fq_pool *pool, int idx)
+{
+	int rc = -ENOENT;
+
+	if (idx < -1 || idx >= FQ_VOL_MAX_HOMES)
+		return -EINVAL;
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < FQ_POOL_REGISTRY_MAX; i++) {
+		struct reg *r = &regs[i];
+
+		if (!pool || r->pool != pool)
+			continue;
+		if (nhomes && idx >= nhomes) {
+			rc = -ERANGE;
+		} else if (r->bdevs) {
+			rc = -EBUSY; /* its vol bdevs are bound to the home they found */
+		} else {
+			r->pin = idx;
+			home_pick(r);
+			rc = 0;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
 }
 
 int fq_pool_home(struct fq_pool *pool)
@@ -168,6 +213,7 @@ int fq_pool_register(const char *name, struct fq_pool *pool)
 			memset(&regs[i], 0, sizeof(regs[i]));
 			snprintf(regs[i].name, sizeof(regs[i].name), "%s", name);
 			regs[i].pool = pool;
+			regs[i].pin = -1;
 			home_pick(&regs[i]);
 			rc = 0;
 			break;

@@ -212,6 +212,15 @@ void fq_vol_bdev_resized(struct fq_pool *pool, struct fq_vol *vol);
 int fq_vol_set_homes(struct fq_engine *const *engs, int n);
 /* @pool's home: an index into fq_vol_set_homes' engines (0 when none), or -ENOENT. */
 int fq_pool_home(struct fq_pool *pool);
+/* How many engines fq_vol_set_homes was given (0: none yet). */
+int fq_vol_homes(void);
+/*
+ * Pin registered @pool to home @idx (-1: back to the spread), before any
+ * vol bdev of it opens (-EBUSY after). Kept over fq_vol_set_homes, where
+ * pinned pools are placed first; -ERANGE when @idx is not below the
+ * engines set (a pin set before any is used once they are, if in range).
+ */
+int fq_pool_pin_home(struct fq_pool *pool, int idx);
 
 /*
  * [pool "NAME"] sections of the configuration file (pool_conf.c): the
@@ -228,6 +237,13 @@ int fq_pool_conf_count(void);
 bool fq_pool_conf_defined(const char *name);
 int fq_pool_conf_begin(const char *name, char *err, size_t errlen);
 int fq_pool_conf_key(const char *key, const char *val, char *err, size_t errlen);
+/* Where the next key comes from ("FILE:LINE"), for fq_pool_conf_check_reactors' message. */
+void fq_pool_conf_at(const char *path, int line);
+/*
+ * A [pool] section's reactor = N names a reactor the target has (0 ..
+ * @nreactors - 1); -ERANGE with FILE:LINE, the key and the count in @err.
+ */
+int fq_pool_conf_check_reactors(int nreactors, char *err, size_t errlen);
 int fq_pool_conf_open_all(char *err, size_t errlen);
 void fq_pool_conf_close_all(void);
 /* The name of the @i-th [pool] section read (0 .. fq_pool_conf_count() - 1), or NULL. */
@@ -246,13 +262,15 @@ int fq_pool_conf_apply_qos(const char *name, char *err, size_t errlen);
  * those of the configuration so fq_pool_conf_close_all closes them too.
  * fq_pool_conf_create formats the file or device @path (created with @size
  * bytes when @size > 0; 0 for an existing one) as pool @name and registers
- * it; it refuses a path that holds a pool already (-EEXIST).
- * fq_pool_conf_delete closes and unregisters it (-EBUSY while a vol bdev is
+ * it; it refuses a path that holds a pool already (-EEXIST). @reactor pins
+ * its home (-1: the reactor with the fewest pools; -ERANGE, before anything
+ * is formatted, when the target has no such reactor) and is kept in what
+ * fq_pool_conf_emit writes. fq_pool_conf_delete closes and unregisters it (-EBUSY while a vol bdev is
  * open on it); the file stays. fq_pool_conf_bdev: the "file:PATH" or
  * "ram:SIZE" a pool is on, or NULL.
  */
 int fq_pool_conf_create(const char *name, const char *path, uint64_t size, uint32_t cluster_size,
-			char *err, size_t errlen);
+			int reactor, char *err, size_t errlen);
 int fq_pool_conf_delete(const char *name, char *err, size_t errlen);
 const char *fq_pool_conf_bdev(const char *name);
 

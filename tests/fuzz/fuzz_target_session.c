@@ -183,7 +183,7 @@ static void pump(int turns, int64_t wait_ns)
 		int n;
 
 		r->now_ns = fq_now_ns();
-		fq_reactor_flush(r);
+		fq_tgt_xprt_tcp.poll(r);
 		n = fq_engine_run(&r->loop->eng, 1, wait_ns);
 		drain(&peers[0]);
 		drain(&peers[1]);
@@ -557,7 +557,7 @@ static void open_peer(struct peer *p)
 	p->fd = sv[0];
 	p->next_cid = 1;
 	atomic_fetch_add(&tgt->nconns, 1); /* as the acceptor counts it */
-	fq_queue_start(&tgt->reactors[0], sv[1], &port0);
+	fq_tgt_xprt_tcp.accept(&tgt->reactors[0], sv[1], &port0);
 }
 
 static void send_icreq(struct peer *p, uint8_t dgst)
@@ -619,7 +619,7 @@ static void finish(void)
 		for (struct fq_queue *q = r->queues, *n; q; q = n) {
 			n = q->next;
 			if (q->state != FQ_CONN_CLOSING && q->ctrl && atomic_load(&q->ctrl->dead))
-				fq_queue_close(q, "controller was torn down");
+				q->xprt->close(q, "controller was torn down");
 		}
 	}
 	if (r->queues) {
@@ -630,7 +630,7 @@ static void finish(void)
 		 */
 		for (struct fq_queue *q = r->queues, *n; q; q = n) {
 			n = q->next;
-			fq_queue_close(q, "fuzz session over");
+			q->xprt->close(q, "fuzz session over");
 		}
 		for (int i = 0; i < DRAIN_TURNS && r->queues; i++)
 			pump(1, DRAIN_WAIT_NS);
@@ -704,6 +704,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	port0.idx = 0;
 	port0.fd = -1;
+	port0.xprt = &fq_tgt_xprt_tcp;
 	port0.conf = conf.ports[0];
 	/* No listening socket: sessions are handed to the reactor directly. */
 	conf.nports = 0;

@@ -3,7 +3,7 @@
  * fabriq pool and fabriq volume: pools and volumes of a running fabriqd
  * through its management socket (docs/rpc.md, docs/volumes.md):
  *
- *   fabriq pool create POOL PATH [--size SIZE] [--cluster-size SIZE]
+ *   fabriq pool create POOL PATH [--size SIZE] [--cluster-size SIZE] [--reactor N]
  *   fabriq pool list | info POOL | delete POOL [--force] | check PATH
  *   fabriq volume create POOL/NAME SIZE [--thick]
  *   fabriq volume list [POOL] | info POOL/NAME | delete POOL/NAME[@SNAP]
@@ -33,6 +33,7 @@ struct opts {
 	const char *mode;
 	uint64_t size, cluster_size;
 	bool has_size;
+	long reactor; /* -1: not given */
 };
 
 static const char *str(json_object *o, const char *key)
@@ -235,7 +236,7 @@ static int throttle_args(const char *arg, json_object *params)
 
 static int parse_opts(int argc, char **argv, struct opts *o, const char *usage_line)
 {
-	enum { O_SIZE = 0x100, O_CS, O_FORCE, O_THICK, O_SHRINK, O_MODE };
+	enum { O_SIZE = 0x100, O_CS, O_FORCE, O_THICK, O_SHRINK, O_MODE, O_REACTOR };
 	static const struct option lopts[] = {
 		{"socket", required_argument, NULL, 'S'},
 		{"json", no_argument, NULL, 'j'},
@@ -245,6 +246,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *usage_l
 		{"thick", no_argument, NULL, O_THICK},
 		{"allow-shrink", no_argument, NULL, O_SHRINK},
 		{"mode", required_argument, NULL, O_MODE},
+		{"reactor", required_argument, NULL, O_REACTOR},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -280,6 +282,21 @@ static int parse_opts(int argc, char **argv, struct opts *o, const char *usage_l
 		case O_MODE:
 			o->mode = optarg;
 			break;
+		case O_REACTOR: {
+			char *end;
+
+			errno = 0;
+			o->reactor = strtol(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end || errno ||
+			    o->reactor > 65535) {
+				fprintf(stderr,
+					"fabriq: --reactor: expected a reactor index (0, 1, "
+					"...), got '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h':
 			printf("%s", usage_line);
 			return -1;
@@ -314,7 +331,7 @@ static int call(const char *what, const char *verb, const struct opts *o, const 
 static const char pool_usage[] =
 	"usage: fabriq pool VERB [ARGS] [-S PATH] [--json]\n\n"
 	"Pools of a running fabriqd (docs/volumes.md).\n\nverbs:\n"
-	"  create POOL PATH [--size SIZE] [--cluster-size SIZE]\n"
+	"  create POOL PATH [--size SIZE] [--cluster-size SIZE] [--reactor N]\n"
 	"  list\n"
 	"  info POOL\n"
 	"  delete POOL [--force]\n"
@@ -326,7 +343,7 @@ static const char pool_usage[] =
 
 int cmd_pool(int argc, char **argv)
 {
-	struct opts o = {0};
+	struct opts o = {.reactor = -1};
 	const char *verb;
 	json_object *p;
 	char **pos;
@@ -355,6 +372,8 @@ int cmd_pool(int argc, char **argv)
 		if (o.cluster_size)
 			json_object_object_add(p, "cluster_size",
 					       json_object_new_int64((int64_t)o.cluster_size));
+		if (o.reactor >= 0)
+			json_object_object_add(p, "reactor", json_object_new_int64(o.reactor));
 		return call("pool", verb, &o, "pool_create", p);
 	}
 	if (!strcmp(verb, "list") && n == 0)

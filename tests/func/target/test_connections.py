@@ -3,6 +3,7 @@
 hosts without a host NQN."""
 
 import os
+import socket
 import struct
 import sys
 import time
@@ -107,6 +108,16 @@ class IdleHandshakeTest(TargetTestCase):
         self.assertGreater(elapsed, 8, "closed too early")
         self.assertLess(elapsed, 16, "not closed in time")
         self.assertTrue(self.tgt.wait_log("no Connect within 10 s"))
+        self.assert_serving()
+
+    def test_no_icreq_is_closed(self):
+        """A connection that never sends its ICReq is dropped by the
+        transport's own deadline (the reactor's tick hands it the queue)."""
+        s = socket.create_connection((self.addr, self.port), timeout=30)
+        self.addCleanup(s.close)
+        self.assertEqual(s.recv(1), b"", "the target sent something before an ICReq")
+        self.assertTrue(self.tgt.wait_log("sent no ICReq within 10 s"))
+        self.assertTrue(self.tgt.wait_log("closed: initialization timeout"))
         self.assert_serving()
 
 

@@ -14,10 +14,16 @@ closed) and the pool checks clean afterwards.
 Two pools get two different home reactors (pool_list's "reactor"), and
 each serves I/O from queues on both reactors; with both volumes suspended
 and reads from both reactors held, the stop is clean.
+
+A pool pinned to a reactor (reactor = N in its [pool] section, or
+`fabriq pool create --reactor N`) lands there instead of where the spread
+would put it, keeps it over a restart (the state file), and a reactor the
+daemon lacks is refused with the file, line, key and number of reactors.
 """
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,8 +34,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import nvmeof_raw as raw  # noqa: E402
-from fabriqd_proc import ADDR, Fabriqd  # noqa: E402
+from fabriqd_proc import ADDR, Fabriqd, free_port  # noqa: E402
 from test_rpc import Rpc, fabriq_cli  # noqa: E402
+from test_state import Daemon, run_failing  # noqa: E402
 
 NQN = "nqn.2026-01.io.fabriq:vol:p0:v1"
 CLUSTER = 64 * 1024
@@ -57,12 +64,12 @@ volume = v1:64M
 """
 
 
-def connect(port):
-    a = raw.admin_queue(ADDR, port, NQN)
+def connect(port, nqn=NQN):
+    a = raw.admin_queue(ADDR, port, nqn)
     c = a.set_features(0x07, 0)
     if c.status != 0:
         raise AssertionError("Set Features: %r" % c)
-    return a, raw.io_queue(ADDR, port, NQN, a.cntlid)
+    return a, raw.io_queue(ADDR, port, nqn, a.cntlid)
 
 
 class VolumeReactorsTest(unittest.TestCase):
@@ -273,6 +280,131 @@ class TwoHomesTest(unittest.TestCase):
                 q.close()
             tgt.kill()
             tgt.cleanup()
+
+
+# pa asks for reactor 1: the spread would give it 0 (registered first) and pb 1.
+PINNED = """[target]
+reactors = 2
+
+[port "io"]
+address = {addr}
+port = {port}
+
+[pool "pa"]
+bdev = ram:32M
+create = yes
+cluster_size = 64K
+reactor = 1
+volume = v:8M
+
+[pool "pb"]
+bdev = ram:32M
+create = yes
+cluster_size = 64K
+volume = v:8M
+"""
+
+
+class PinnedPoolsTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmpdir = tempfile.TemporaryDirectory(prefix="fq-pinned-")
+        self.tmp = self.tmpdir.name
+        self.port = free_port()
+        self.ini = os.path.join(self.tmp, "fabriqd.ini")
+        self.text = PINNED.format(addr=ADDR, port=self.port)
+        with open(self.ini, "w") as f:
+            f.write(self.text)
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.kill()
+        self.tmpdir.cleanup()
+
+    def start(self, name):
+        d = Daemon(self.tmp, ["-c", self.ini, "--state-dir", os.path.join(self.tmp, "state")],
+                   name=name)
+        self.daemons.append(d)
+        return d
+
+    def homes(self, d):
+        r = d.rpc()
+        try:
+            return {p["name"]: p["reactor"] for p in r.call("pool_list")}
+        finally:
+            r.close()
+
+    def cli(self, d, *args):
+        return subprocess.run([fabriq_cli(), "pool"] + list(args) + ["-S", d.sock],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_pinned_pools(self):
+        d = self.start("first")
+        self.assertEqual(self.homes(d), {"pa": 1, "pb": 0})
+        self.assertIn("reactor 1", self.cli(d, "info", "pa").stdout)
+        # The pinned pool serves I/O, from a queue on either reactor.
+        a, q = connect(self.port, "nqn.2026-01.io.fabriq:vol:pa:v")
+        a2, q2 = connect(self.port, "nqn.2026-01.io.fabriq:vol:pa:v")
+        try:
+            self.assertEqual(q.write(1, 8, bytes(range(256)) * 16).status, 0)
+            c = q2.read(1, 8, 8)
+            self.assertEqual((c.status, c.data), (0, bytes(range(256)) * 16))
+        finally:
+            for x in (q, a, q2, a2):
+                x.close()
+        # Made at run time: the spread would give pc reactor 0 (one pool on each).
+        img = os.path.join(self.tmp, "pc.img")
+        p = self.cli(d, "create", "pc", img, "--size", "64M", "--reactor", "1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.homes(d)["pc"], 1)
+        # A reactor the daemon lacks: refused before anything is formatted.
+        bad = os.path.join(self.tmp, "pd.img")
+        p = self.cli(d, "create", "pd", bad, "--size", "64M", "--reactor", "2")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("reactor 2 is out of range: the target has 2 reactors (0..1)", p.stderr)
+        self.assertFalse(os.path.exists(bad))
+        self.assertNotIn("pd", self.homes(d))
+        # A reload adding a pool pinned out of range is refused with its line.
+        with open(self.ini, "a") as f:
+            f.write('\n[pool "late"]\nbdev = ram:16M\ncreate = yes\nreactor = 7\n')
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while "reload of" not in d.log_text():
+            self.assertLess(time.monotonic(), deadline, d.log_text()[-2000:])
+            time.sleep(0.05)
+        line = self.text.count("\n") + 5
+        self.assertIn("fabriqd.ini:%d: key 'reactor': pool 'late': reactor 7 is out of range: "
+                      "the target has 2 reactors (0..1)" % line, d.log_text())
+        self.assertNotIn("late", self.homes(d))
+        with open(self.ini, "w") as f:
+            f.write(self.text)
+        d.stop()
+
+        # The pin of the pool made at run time is kept: the spread would now give it 0.
+        d = self.start("second")
+        self.assertEqual(self.homes(d), {"pa": 1, "pb": 0, "pc": 1})
+        d.stop()
+
+    def test_bad_reactor_at_start(self):
+        line = self.text.splitlines().index("reactor = 1") + 1
+        for val, msg in (("2", "reactor 2 is out of range: the target has 2 reactors (0..1)"),
+                         ("x", "reactor 'x': a reactor index")):
+            with open(self.ini, "w") as f:
+                f.write(self.text.replace("reactor = 1", "reactor = " + val))
+            rc, err = run_failing(["-c", self.ini])
+            self.assertNotEqual(rc, 0)
+            self.assertIn("fabriqd.ini:%d: key 'reactor': " % line, err)
+            self.assertIn(msg, err)
+            if val == "2":
+                self.assertIn("pool 'pa': ", err)
+        # The same file with one reactor from the command line: out of range too.
+        with open(self.ini, "w") as f:
+            f.write(self.text)
+        rc, err = run_failing(["-c", self.ini, "--reactors", "1"])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("fabriqd.ini:%d: key 'reactor': pool 'pa': reactor 1 is out of range: "
+                      "the target has 1 reactor (0..0)" % line, err)
 
 
 if __name__ == "__main__":

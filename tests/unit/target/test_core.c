@@ -462,7 +462,7 @@ static void test_lifecycle(void **state)
 		pat[i] = (uint8_t)(i * 7 + 3);
 	fk.hold = true;
 	req = submit(ioq, &w, NULL, BS);
-	assert_int_equal(req->state, FQ_REQ_R2T);
+	assert_int_equal(req->state, FQ_REQ_NEED_DATA);
 	assert_int_equal(fk.nfetch, 1);
 	assert_ptr_equal(fk.fetched, req);
 	assert_non_null(req->buf);
@@ -606,7 +606,7 @@ static void test_wait_for_buffer(void **state)
 
 	fq_req_done(b);
 	fq_req_wake_waiters(r);
-	assert_int_equal(c->state, FQ_REQ_R2T); /* now its data is asked for */
+	assert_int_equal(c->state, FQ_REQ_NEED_DATA); /* now its data is asked for */
 	assert_int_equal(fk.nfetch, 1);
 	assert_ptr_equal(fk.fetched, c);
 	c->rcvd = BS;
@@ -659,7 +659,7 @@ static void test_no_reentry(void **state)
 	/* The same for a write resumed by a completion inside a send. */
 	fk.hold = true;
 	b = submit(ioq, &w, NULL, BS); /* takes the buffer, data asked for */
-	assert_int_equal(b->state, FQ_REQ_R2T);
+	assert_int_equal(b->state, FQ_REQ_NEED_DATA);
 	admin(FQ_ADM_IDENTIFY, 0, FQ_CNS_CTRL, 0, 4096);
 	assert_int_equal(fk.ndata, 2);
 	b->rcvd = BS;

@@ -6,7 +6,9 @@
  * back through fq_pool_conf_begin/key open the same pool with its volume
  * and data. A RAM pool's section formats it again with its cluster size.
  * Volume lines' limits are parsed, refused with the limit named, set at
- * open and set again on an open pool.
+ * open and set again on an open pool. A reactor key pins a pool's home
+ * reactor over the spread, is refused out of range with where it was
+ * read, and is emitted back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,12 +70,14 @@ static void test_round_trip(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/pool.img", dir);
-	assert_int_equal(fq_pool_conf_create("a", path, 64 * MiB, 64 * 1024, err, sizeof(err)), 0);
-	assert_int_equal(fq_pool_conf_create("a", path, 64 * MiB, 0, err, sizeof(err)), -EEXIST);
-	assert_int_equal(fq_pool_conf_create("b", path, 0, 0, err, sizeof(err)), -EBUSY);
-	assert_int_equal(fq_pool_conf_create("b/c", path, 0, 0, err, sizeof(err)), -EINVAL);
-	assert_int_equal(fq_pool_conf_create("b", "rel", 0, 0, err, sizeof(err)), -EINVAL);
-	assert_int_equal(fq_pool_conf_create("b", path, 0, 3000, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fq_pool_conf_create("a", path, 64 * MiB, 64 * 1024, -1, err, sizeof(err)),
+			 0);
+	assert_int_equal(fq_pool_conf_create("a", path, 64 * MiB, 0, -1, err, sizeof(err)),
+			 -EEXIST);
+	assert_int_equal(fq_pool_conf_create("b", path, 0, 0, -1, err, sizeof(err)), -EBUSY);
+	assert_int_equal(fq_pool_conf_create("b/c", path, 0, 0, -1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fq_pool_conf_create("b", "rel", 0, 0, -1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(fq_pool_conf_create("b", path, 0, 3000, -1, err, sizeof(err)), -EINVAL);
 	p = fq_pool_lookup("a");
 	assert_non_null(p);
 	assert_int_equal(fq_vol_create(p, "v1", 8 * MiB, false), 0);
@@ -228,11 +232,118 @@ static void test_limits(void **state)
 	fq_pool_conf_reset();
 }
 
+/* A [pool] section of a RAM pool, formatted at open; @reactor NULL: no key. */
+static void ram_section(const char *name, const char *reactor, int line)
+{
+	char err[512];
+
+	assert_int_equal(fq_pool_conf_begin(name, err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("bdev", "ram:16M", err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_key("create", "yes", err, sizeof(err)), 0);
+	if (reactor) {
+		fq_pool_conf_at("fabriqd.ini", line);
+		if (fq_pool_conf_key("reactor", reactor, err, sizeof(err)))
+			fail_msg("reactor = %s: %s", reactor, err);
+	}
+}
+
+static void reactor_refused(const char *val)
+{
+	char err[512] = "";
+
+	fq_pool_conf_reset();
+	assert_int_equal(fq_pool_conf_begin("x", err, sizeof(err)), 0);
+	if (fq_pool_conf_key("reactor", val, err, sizeof(err)) != -EINVAL)
+		fail_msg("reactor = %s was accepted", val);
+	if (!strstr(err, "reactor '") || !strstr(err, val))
+		fail_msg("reactor = %s: '%s' does not name it", val, err);
+}
+
+/*
+ * Home reactors: each pool gets the one with the fewest pools unless its
+ * section pins one (reactor = N), which also holds when the homes are set
+ * again; a pin past the target's reactors is refused with FILE:LINE, the
+ * key and the number of reactors, at start (the configuration) and before
+ * anything is formatted (a pool made at run time).
+ */
+static void test_reactor(void **state)
+{
+	static struct fq_engine e[3];
+	struct fq_engine *engs[3] = {&e[0], &e[1], &e[2]};
+	char dir[] = "/tmp/fq-pool-conf-XXXXXX", path[256], err[512], *text;
+
+	(void)state;
+	reactor_refused("one");
+	reactor_refused("-1");
+	reactor_refused("1x");
+	reactor_refused("256");
+	reactor_refused("");
+
+	assert_int_equal(fq_vol_set_homes(engs, 3), 0);
+	fq_pool_conf_reset();
+	ram_section("s1", NULL, 0);
+	ram_section("pin", "0", 12); /* the spread would give it reactor 1 */
+	ram_section("s2", NULL, 0);
+	assert_int_equal(fq_pool_conf_check_reactors(3, err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_check_reactors(1, err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_conf_open_all(err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("s1")), 0);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("pin")), 0);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("s2")), 1);
+	/* Homes set again (the target starts): the pinned pool first, the rest around it. */
+	assert_int_equal(fq_vol_set_homes(engs, 2), 0);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("pin")), 0);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("s1")), 1);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("s2")), 0);
+	assert_int_equal(fq_vol_set_homes(engs, 3), 0);
+
+	/* A section asking for a reactor the target lacks. */
+	ram_section("far", "3", 40);
+	assert_int_equal(fq_pool_conf_check_reactors(3, err, sizeof(err)), -ERANGE);
+	assert_string_equal(err, "fabriqd.ini:40: key 'reactor': pool 'far': reactor 3 is out "
+				 "of range: the target has 3 reactors (0..2)");
+	assert_int_equal(fq_pool_conf_check_reactors(1, err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "fabriqd.ini:40: key 'reactor': pool 'far': reactor 3"));
+	assert_non_null(strstr(err, "the target has 1 reactor (0..0)"));
+
+	/* At run time: out of range refused before the file is made; in range pinned. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pool.img", dir);
+	assert_int_equal(fq_pool_conf_create("rt", path, 64 * MiB, 0, 3, err, sizeof(err)),
+			 -ERANGE);
+	assert_string_equal(err, "reactor 3 is out of range: the target has 3 reactors (0..2)");
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_null(fq_pool_lookup("rt"));
+	assert_int_equal(fq_pool_conf_create("rt", path, 64 * MiB, 0, 2, err, sizeof(err)), 0);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("rt")), 2);
+	/* A pin past the homes, or of no registered pool, changes nothing. */
+	assert_int_equal(fq_pool_pin_home(fq_pool_lookup("rt"), 5), -ERANGE);
+	assert_int_equal(fq_pool_pin_home(NULL, 1), -ENOENT);
+	assert_int_equal(fq_pool_home(fq_pool_lookup("rt")), 2);
+
+	/* Emitted as configuration: the pins, not the spread. */
+	text = emit();
+	assert_non_null(strstr(text, "[pool \"pin\"]\nbdev = ram:16777216\ncreate = yes\n"
+				     "cluster_size = 1048576\nreactor = 0\n\n"));
+	assert_non_null(strstr(text, "[pool \"s1\"]\nbdev = ram:16777216\ncreate = yes\n"
+				     "cluster_size = 1048576\n\n"));
+	assert_non_null(strstr(text, "bdev = file:"));
+	assert_non_null(strstr(text, "/pool.img\nreactor = 2\n\n"));
+	free(text);
+	assert_int_equal(fq_pool_conf_delete("rt", err, sizeof(err)), 0);
+	fq_pool_conf_close_all();
+	fq_pool_conf_reset();
+	fq_vol_set_homes(NULL, 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_reactor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
