@@ -520,6 +520,7 @@ static int vol_submit(struct fq_bdev *bdev, struct fq_engine *eng, struct fq_bde
 	owner = atomic_load_explicit(&vb->owner, memory_order_relaxed);
 	if (owner != eng)
 		return hop_start(bdev, owner, eng, io);
+	vol_map_prefetch(vb->vol, io->offset); /* the map belongs to this thread */
 	/* No limit and no suspension: nothing to look at. */
 	if (gate_open(&vb->vol->gate))
 		return vol_go(vb, bdev, eng, io);
