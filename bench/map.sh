@@ -18,7 +18,12 @@
 # The map serving process (FUSE threads and libfabriq) is left to the
 # scheduler, as a user's would be. Needs root, fio, /dev/fuse and loop devices.
 #
-# Environment: DIR (/var/tmp), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10).
+# With PERF_STAT=1, `perf stat` counts the serving process's context
+# switches, system calls and CPU time during the map's 4 KiB case, and how
+# idle each CPU was meanwhile (perf-stat-rr4k.txt in the results).
+#
+# Environment: DIR (/var/tmp), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10),
+# PERF_STAT (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-/var/tmp}
@@ -102,7 +107,22 @@ m=[float(x) for x in '$2'.split()]; p=[float(x) for x in '$3'.split()]
 print('%-26s map %9.0f IOPS %8.1f MiB/s | perf %9.0f IOPS %8.1f MiB/s | ratio %.2f (goal >= %s)' % ('$1', m[0], m[1], p[0], p[1], m[0]/p[0], '$4'))" | tee -a "$OUT/summary.txt"
 }
 
+STAT_PID=
+if [ "${PERF_STAT:-0}" = 1 ]; then
+	SERVE_PID=$(pgrep -f -- "map-serve .*--file /run/fabriq/map/$POOL/v1" | head -1)
+	(sleep 2 && grep '^cpu[0-9]' /proc/stat >"$OUT/cpu0.txt" &&
+		perf stat -e task-clock,context-switches,cpu-migrations,raw_syscalls:sys_enter \
+			-p "$SERVE_PID" -o "$OUT/perf-stat-rr4k.txt" -- sleep $((SECS - 2)) &&
+		grep '^cpu[0-9]' /proc/stat >"$OUT/cpu1.txt" && python3 -c "
+a={l.split()[0]: [int(x) for x in l.split()[1:]] for l in open('$OUT/cpu0.txt')}
+b={l.split()[0]: [int(x) for x in l.split()[1:]] for l in open('$OUT/cpu1.txt')}
+for c in sorted(a):
+    d=[y-x for x,y in zip(a[c],b[c])]
+    print('%s idle %.0f %%' % (c, 100.0*(d[3]+d[4])/max(1,sum(d))))" >>"$OUT/perf-stat-rr4k.txt") &
+	STAT_PID=$!
+fi
 m=$(fio_case rr4k randread 4k 32)
+if [ -n "$STAT_PID" ]; then wait "$STAT_PID"; fi
 p=$(perf_case rr4k randread 4K 32)
 report "4 KiB randread QD32" "$m" "$p" 0.25
 m=$(fio_case sr128k read 128k 8)

@@ -10,9 +10,10 @@
  * created with fq_poll_group_opts.loop do all their work (socket I/O,
  * completions, keep-alive, reconnects) in the turns of that loop.
  *
- * Timers and messages are caller-owned structs: the loop never allocates
- * for them on the way through, so arming a timer or posting a message
- * cannot fail for want of memory except when the timer heap grows.
+ * Timers, messages and fd watches are caller-owned structs: the loop never
+ * allocates for them on the way through, so arming a timer or posting a
+ * message cannot fail for want of memory except when the timer heap grows,
+ * and a watch only when more are armed at once than ever before.
  */
 #ifndef FABRIQ_LOOP_H
 #define FABRIQ_LOOP_H
@@ -28,9 +29,13 @@ extern "C" {
 struct fq_loop;
 struct fq_timer;
 struct fq_msg;
+struct fq_fd_watch;
+struct fq_fd_watch_slot;
 
 typedef void (*fq_timer_fn)(struct fq_loop *l, struct fq_timer *t);
 typedef void (*fq_msg_fn)(struct fq_loop *l, struct fq_msg *m);
+/* @revents: the poll(2) events that were ready (POLLIN, POLLERR, ...), or -errno. */
+typedef void (*fq_fd_watch_fn)(struct fq_loop *l, struct fq_fd_watch *w, int revents);
 
 /*
  * A timer: set fn, then arm it. Embed it in your own struct and find that
@@ -47,6 +52,16 @@ struct fq_timer {
 struct fq_msg {
 	fq_msg_fn fn;
 	struct fq_msg *next;
+};
+
+/*
+ * A watch on a file descriptor: set fn, then arm it with fq_loop_watch_fd().
+ * Embed it in your own struct. slot is the loop's; zero it before first
+ * use (NULL while the watch is not armed).
+ */
+struct fq_fd_watch {
+	fq_fd_watch_fn fn;
+	struct fq_fd_watch_slot *slot;
 };
 
 struct fq_loop_opts {
@@ -110,6 +125,29 @@ void fq_timer_cancel(struct fq_loop *l, struct fq_timer *t);
 static inline bool fq_timer_armed(const struct fq_timer *t)
 {
 	return t->slot != 0;
+}
+
+/**
+ * fq_loop_watch_fd() - Run @w->fn once, on the loop's thread, when @fd has
+ * one of @poll_events (POLLIN, POLLOUT, ...; errors and hang-ups always
+ * count). One-shot: the watch is disarmed before its function runs, which
+ * may arm it again. The wait is a poll on the loop's own io_uring, so a
+ * turn sleeping in fq_loop_turn() wakes when @fd becomes ready. @w stays
+ * the caller's; @fd must stay open while the watch is armed. Loop thread only.
+ * Return: 0, -EBUSY if @w is armed already, -EINVAL, or -ENOMEM.
+ */
+int fq_loop_watch_fd(struct fq_loop *l, struct fq_fd_watch *w, int fd, uint32_t poll_events);
+
+/**
+ * fq_loop_unwatch_fd() - Disarm @w if it is armed: its function will not
+ * run, even if @fd became ready meanwhile, and @w may be freed or armed
+ * again as soon as this returns. Loop thread only.
+ */
+void fq_loop_unwatch_fd(struct fq_loop *l, struct fq_fd_watch *w);
+
+static inline bool fq_fd_watch_armed(const struct fq_fd_watch *w)
+{
+	return w->slot != NULL;
 }
 
 #ifdef __cplusplus

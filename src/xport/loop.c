@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The reactor loop: engine, timers, pollers and a cross-thread inbox (loop.h). */
+/* The reactor loop: engine, timers, pollers, fd watches and a cross-thread inbox (loop.h). */
 #include "xport/loop.h"
 
 #include <errno.h>
@@ -267,6 +267,77 @@ static int run_inbox(struct fq_loop *l)
 	return n;
 }
 
+/* ---- fd watches ---- */
+
+struct fq_fd_watch_slot {
+	struct fq_uop op; /* the POLL_ADD; first, so op is the slot */
+	struct fq_loop *l;
+	struct fq_fd_watch *w;	       /* NULL once disarmed: the completion is dropped */
+	struct fq_fd_watch_slot *next; /* on the spare list */
+	struct fq_fd_watch_slot *all;  /* every slot, for fq_loop_fini */
+};
+
+static void watch_done(struct fq_uop *op, int res, uint32_t cqe_flags)
+{
+	struct fq_fd_watch_slot *s = (struct fq_fd_watch_slot *)op;
+	struct fq_loop *l = s->l;
+	struct fq_fd_watch *w = s->w;
+
+	(void)cqe_flags;
+	/* One-shot: the kernel is done with the slot, so the function may reuse it. */
+	s->w = NULL;
+	s->next = l->watch_free;
+	l->watch_free = s;
+	if (!w)
+		return; /* disarmed before it fired */
+	w->slot = NULL;
+	w->fn(l, w, res);
+}
+
+int fq_loop_watch_fd(struct fq_loop *l, struct fq_fd_watch *w, int fd, uint32_t poll_events)
+{
+	struct fq_fd_watch_slot *s;
+
+	if (!l || !w || !w->fn || fd < 0)
+		return -EINVAL;
+	if (w->slot)
+		return -EBUSY;
+	s = l->watch_free;
+	if (s) {
+		l->watch_free = s->next;
+	} else {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->l = l;
+		s->op.done = watch_done;
+		s->all = l->watch_all;
+		l->watch_all = s;
+	}
+	s->w = w;
+	w->slot = s;
+	io_uring_prep_poll_add(fq_engine_sqe(&l->eng, &s->op), fd, poll_events);
+	return 0;
+}
+
+/*
+ * The slot stays out of use until its poll completes: cancelled by the
+ * POLL_REMOVE sent here (-ECANCELED), or already done and waiting in the CQ
+ * ring (the remove then finds nothing). Either way that completion finds
+ * no watch and only recycles the slot. The remove is submitted before any
+ * later poll that reuses the slot, SQEs being consumed in order.
+ */
+void fq_loop_unwatch_fd(struct fq_loop *l, struct fq_fd_watch *w)
+{
+	struct fq_fd_watch_slot *s = w ? w->slot : NULL;
+
+	if (!s)
+		return;
+	w->slot = NULL;
+	s->w = NULL;
+	io_uring_prep_poll_remove(fq_engine_sqe_noop(&l->eng), (uint64_t)(uintptr_t)&s->op);
+}
+
 /* ---- the loop ---- */
 
 int fq_loop_init(struct fq_loop *l, const struct fq_loop_opts *opts)
@@ -296,6 +367,9 @@ void fq_loop_fini(struct fq_loop *l)
 {
 	int fd = l->evfd;
 
+	/* Watches still armed are forgotten: no function runs from here on. */
+	for (struct fq_fd_watch_slot *s = l->watch_all; s; s = s->all)
+		s->w = NULL;
 	/* Let the armed eventfd read finish before the ring goes away. */
 	l->evfd = -1;
 	while (l->ev_armed) {
@@ -306,6 +380,13 @@ void fq_loop_fini(struct fq_loop *l)
 		fq_engine_run(&l->eng, 1, 10000000);
 	}
 	fq_engine_fini(&l->eng);
+	while (l->watch_all) { /* the ring is gone, and with it every poll */
+		struct fq_fd_watch_slot *s = l->watch_all;
+
+		l->watch_all = s->all;
+		free(s);
+	}
+	l->watch_free = NULL;
 	close(fd);
 	free(l->heap);
 	l->heap = NULL;

@@ -19,6 +19,13 @@
  * caller-owned struct fq_msg that the loop takes whole and reverses; a post
  * that finds it empty wakes the loop through an eventfd read the loop
  * keeps armed on its ring.
+ *
+ * A file descriptor watch is a one-shot IORING_OP_POLL_ADD on the same
+ * ring. Its completion points at a slot the loop owns, not at the caller's
+ * struct fq_fd_watch, so a watch disarmed (and freed) while its poll is
+ * still in the kernel or its completion already in the CQ ring leaves only
+ * the slot behind, which goes back on the spare list when that completion
+ * comes in.
  */
 #ifndef FQ_XPORT_LOOP_H
 #define FQ_XPORT_LOOP_H
@@ -55,6 +62,8 @@ struct fq_loop {
 	uint64_t ev_val;
 	bool ev_armed;
 	bool busy_poll;
+	/* fd watches: the loop's half of each armed one; spares for reuse; all ever made */
+	struct fq_fd_watch_slot *watch_free, *watch_all;
 	_Atomic bool stop;
 	uint64_t now_ns; /* the time at the start of the current turn */
 };

@@ -12,14 +12,15 @@
  * answers FUSE from the command's completion, in a later turn. The loop
  * device's queue depth thus reaches the target with no thread per request
  * and no wake-up per request: a busy thread reads new requests between
- * completions. When there is nothing to read it sleeps in the loop (until
- * a completion or a timer), and a second thread, told so once per sleep,
- * waits for the FUSE device to become readable meanwhile and wakes it; that
- * thread also takes SIGTERM/SIGINT.
+ * completions. Once a read finds the device empty, the thread stops
+ * reading it and arms a watch on it (fq_loop_watch_fd: a poll on the
+ * loop's own io_uring), so its sleep in the loop ends at a completion, a
+ * timer or a new FUSE request, whichever comes first, with no other thread
+ * involved. SIGTERM and SIGINT come through a signalfd watched the same way.
  *
  * A resize of the volume reaches the host as a Namespace Attribute Changed
  * event (NVMe Base 2.0 §5.2.2, notice 00h): the I/O thread re-reads the
- * namespace, and a third thread gives the file its new size and tells the
+ * namespace, and a second thread gives the file its new size and tells the
  * loop devices on it (LOOP_SET_CAPACITY), so the mapped device grows
  * without a remap. That thread waits on FUSE itself (stat), so it cannot
  * be the one that answers FUSE.
@@ -46,7 +47,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -76,13 +76,13 @@ static struct serve {
 	char file[MAP_PATH_MAX]; /* the served file, as the loop devices name it */
 	struct fuse_session *se;
 	int fuse_fd;
-	sem_t changed;		 /* the size changed: the refresher's turn */
-	atomic_bool rescan;	 /* a Namespace Attribute Changed event came */
-	atomic_bool stopping;	 /* SIGTERM/SIGINT, or the file was unmounted */
-	int sleep_fd;		 /* eventfd: the I/O thread is about to sleep */
-	bool watched;		 /* sleep_fd was written and the wake-up not run yet */
-	atomic_bool wake_posted; /* the watcher's message is on the loop's inbox */
-	struct fq_msg wake;
+	int sig_fd;	      /* signalfd of SIGTERM and SIGINT */
+	sem_t changed;	      /* the size changed: the refresher's turn */
+	atomic_bool rescan;   /* a Namespace Attribute Changed event came */
+	atomic_bool stopping; /* SIGTERM/SIGINT, or the file was unmounted */
+	/* Read the FUSE device: the last read gave a request, or its watch fired. */
+	bool fuse_ready;
+	struct fq_fd_watch fuse_watch, sig_watch;
 } S;
 
 static void write_state(const char *state)
@@ -492,80 +492,36 @@ static const struct fuse_lowlevel_ops ll_ops = {
 };
 
 /* ------------------------------------------------------------------ */
-/* The I/O thread and its watcher                                      */
+/* The I/O thread                                                      */
 /* ------------------------------------------------------------------ */
 
-/* The watcher's message: the FUSE device is readable (or the process stops). */
-static void on_wake(struct fq_loop *l, struct fq_msg *m)
+/* The FUSE device has a request, or an error the next read reports (unmounted). */
+static void on_fuse_ready(struct fq_loop *l, struct fq_fd_watch *w, int revents)
 {
 	(void)l;
-	(void)m;
-	atomic_store(&S.wake_posted, false);
-	S.watched = false;
+	(void)w;
+	(void)revents;
+	S.fuse_ready = true;
 }
 
-static void post_wake(void)
+/* SIGTERM or SIGINT (blocked in every thread, read from the signalfd) stops the process. */
+static void on_signal(struct fq_loop *l, struct fq_fd_watch *w, int revents)
 {
-	if (!atomic_exchange(&S.wake_posted, true))
-		fq_loop_post(S.loop, &S.wake);
-}
+	struct signalfd_siginfo si;
 
-/*
- * Sleeps until the I/O thread says it sleeps, then until the FUSE device
- * has a request for it (or is unmounted), and wakes it. SIGTERM and SIGINT
- * (blocked everywhere, read from @sigfd here) stop the process.
- */
-static void *watcher(void *arg)
-{
-	int sigfd = (int)(intptr_t)arg;
-	bool armed = false;
-
-	while (!atomic_load(&S.stopping)) {
-		struct pollfd p[3] = {{.fd = sigfd, .events = POLLIN},
-				      {.fd = S.sleep_fd, .events = POLLIN},
-				      {.fd = S.fuse_fd, .events = POLLIN}};
-
-		if (poll(p, armed ? 3 : 2, -1) < 0)
-			continue;
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				fprintf(stderr, "map-serve: signal %u, stopping\n", si.ssi_signo);
-			atomic_store(&S.stopping, true);
-			post_wake();
-			break;
-		}
-		if (p[1].revents) {
-			uint64_t v;
-
-			if (read(S.sleep_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-				armed = true;
-			continue;
-		}
-		if (armed && p[2].revents) {
-			armed = false;
-			post_wake();
-		}
+	if (read(S.sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		fprintf(stderr, "map-serve: signal %u, stopping\n", si.ssi_signo);
+		atomic_store(&S.stopping, true);
+		return;
 	}
-	return NULL;
-}
-
-/* Have the watcher look at the FUSE device while this thread sleeps. */
-static void watch(void)
-{
-	uint64_t one = 1;
-
-	if (S.watched)
-		return; /* it still does: its wake-up did not run yet */
-	S.watched = true;
-	if (write(S.sleep_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		S.watched = false;
+	if (revents < 0 || fq_loop_watch_fd(l, w, S.sig_fd, POLLIN))
+		fprintf(stderr, "map-serve: SIGTERM and SIGINT are no longer watched\n");
 }
 
 /*
- * Read and dispatch what the FUSE device holds, up to a batch. Return: the
- * number of requests, or -1 once the file is no longer mounted.
+ * Read and dispatch what the FUSE device holds, up to a batch; a read that
+ * finds it empty clears S.fuse_ready. Return: the number of requests, or
+ * -1 once the file is no longer mounted.
  */
 static int read_requests(struct fuse_buf *fbuf)
 {
@@ -574,8 +530,10 @@ static int read_requests(struct fuse_buf *fbuf)
 	while (n < MAP_READ_BATCH) {
 		int rc = fuse_session_receive_buf(S.se, fbuf);
 
-		if (rc == -EAGAIN)
+		if (rc == -EAGAIN) {
+			S.fuse_ready = false;
 			break;
+		}
 		if (rc == -EINTR)
 			continue;
 		if (rc <= 0 || fuse_session_exited(S.se))
@@ -590,30 +548,46 @@ static int read_requests(struct fuse_buf *fbuf)
 static void serve_loop(void)
 {
 	struct fuse_buf fbuf = {.mem = NULL};
+	int rc;
 
+	S.fuse_ready = true;
+	S.fuse_watch.fn = on_fuse_ready;
+	S.sig_watch.fn = on_signal;
+	rc = fq_loop_watch_fd(S.loop, &S.sig_watch, S.sig_fd, POLLIN);
+	if (rc)
+		fprintf(stderr, "map-serve: SIGTERM and SIGINT not watched: %s\n", strerror(-rc));
 	while (!atomic_load(&S.stopping)) {
-		int n = read_requests(&fbuf), rc;
+		int64_t wait = -1;
+		int n = 0;
 
-		if (n < 0)
-			break;
+		if (S.fuse_ready) {
+			n = read_requests(&fbuf);
+			if (n < 0)
+				break;
+		}
+		if (!S.fuse_ready && !fq_fd_watch_armed(&S.fuse_watch)) {
+			rc = fq_loop_watch_fd(S.loop, &S.fuse_watch, S.fuse_fd, POLLIN);
+			if (rc) { /* no watch: look at the device again in a millisecond */
+				S.fuse_ready = true;
+				wait = 1000000;
+			}
+		}
 		if (atomic_load(&S.rescan))
 			rescan();
 		map_io_service();
-		if (n > 0) {
-			rc = fq_loop_turn(S.loop, 0); /* send them now, and take what came back */
-		} else {
-			/*
-			 * Sleep in the loop until a completion, a timer or the
-			 * watcher, which looks at the FUSE device meanwhile.
-			 */
-			watch();
-			rc = fq_loop_turn(S.loop, -1);
-		}
+		/*
+		 * Requests just queued: send them now, and take what came
+		 * back. Otherwise sleep in the loop until a completion, a
+		 * timer or the FUSE device's watch.
+		 */
+		rc = fq_loop_turn(S.loop, n > 0 ? 0 : wait);
 		if (rc < 0 && rc != -EINTR) {
 			fprintf(stderr, "map-serve: loop: %s\n", strerror(-rc));
 			break;
 		}
 	}
+	fq_loop_unwatch_fd(S.loop, &S.fuse_watch);
+	fq_loop_unwatch_fd(S.loop, &S.sig_watch);
 	free(fbuf.mem);
 }
 
@@ -628,10 +602,10 @@ static int serve(const char *file)
 	char *fargv[] = {(char *)"fabriq-map", (char *)"-o", (char *)"fsname=fabriq,subtype=fabriq",
 			 NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
-	pthread_t wth, rth;
-	bool have_w, have_r;
+	pthread_t rth;
+	bool have_r;
 	sigset_t sigs;
-	int sigfd, rc = 0;
+	int rc = 0;
 
 	S.se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), NULL);
 	if (!S.se) {
@@ -645,33 +619,17 @@ static int serve(const char *file)
 	}
 	S.fuse_fd = fuse_session_fd(S.se);
 	fcntl(S.fuse_fd, F_SETFL, fcntl(S.fuse_fd, F_GETFL) | O_NONBLOCK);
-	S.sleep_fd = eventfd(0, EFD_CLOEXEC);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
-	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (S.sleep_fd < 0 || sigfd < 0) {
-		fprintf(stderr, "map-serve: eventfd/signalfd: %s\n", strerror(errno));
+	S.sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (S.sig_fd < 0) {
+		fprintf(stderr, "map-serve: signalfd: %s\n", strerror(errno));
 		rc = -errno;
 	} else {
-		S.wake.fn = on_wake;
-		have_w = !pthread_create(&wth, NULL, watcher, (void *)(intptr_t)sigfd);
 		have_r = !pthread_create(&rth, NULL, refresher, NULL);
-		if (!have_w) {
-			fprintf(stderr, "map-serve: no watcher thread\n");
-			rc = -EAGAIN;
-		} else {
-			serve_loop();
-		}
+		serve_loop();
 		atomic_store(&S.stopping, true);
-		if (have_w) {
-			uint64_t one = 1;
-
-			/* Wakes the watcher's poll. */
-			if (write(S.sleep_fd, &one, sizeof(one)) < 0)
-				pthread_cancel(wth);
-			pthread_join(wth, NULL);
-		}
 		if (have_r) {
 			sem_post(&S.changed);
 			pthread_join(rth, NULL);
@@ -681,10 +639,8 @@ static int serve(const char *file)
 	map_io_fini();
 	fuse_session_unmount(S.se);
 	fuse_session_destroy(S.se);
-	if (sigfd >= 0)
-		close(sigfd);
-	if (S.sleep_fd >= 0)
-		close(S.sleep_fd);
+	if (S.sig_fd >= 0)
+		close(S.sig_fd);
 	return rc;
 }
 
@@ -743,7 +699,7 @@ int map_serve_main(int argc, char **argv)
 	}
 	sem_init(&S.changed, 0, 0);
 	signal(SIGHUP, on_hup);
-	/* SIGTERM and SIGINT are read by the watcher (signalfd); every thread inherits the mask. */
+	/* SIGTERM and SIGINT are read from a signalfd the I/O thread watches; every thread inherits the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

@@ -3,7 +3,10 @@
  * The reactor loop: timers in deadline order (cancel, re-arm, arming from a
  * timer), pollers, the inbox under concurrent posters (every message once,
  * each poster's in order, all on the loop's thread), a sleeping loop woken
- * by a post and by stop, I/O on the loop's ring, and no thread of its own.
+ * by a post and by stop, I/O on the loop's ring, fd watches (once per
+ * arming, re-armed from their function, never after being disarmed, even
+ * with the poll's completion already in the ring, a sleeping turn woken by
+ * the fd), and no thread of its own.
  * Time is only checked from below.
  */
 #include <setjmp.h>
@@ -12,6 +15,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +408,202 @@ static void test_ring_io(void **state)
 	close(fds[1]);
 }
 
+struct wtest {
+	struct fq_fd_watch w;
+	int fd;
+	int fired;
+	int revents;
+	int rearm; /* times the function arms the watch again */
+};
+
+static void wtest_fn(struct fq_loop *l, struct fq_fd_watch *w, int revents)
+{
+	struct wtest *t = (struct wtest *)w;
+
+	t->fired++;
+	t->revents = revents;
+	assert_false(fq_fd_watch_armed(w)); /* disarmed before its function runs */
+	if (t->rearm > 0) {
+		t->rearm--;
+		assert_int_equal(fq_loop_watch_fd(l, w, t->fd, POLLIN), 0);
+	}
+}
+
+/*
+ * A watch on a pipe fires once it is readable, once, even though the data
+ * stays unread and more comes; armed again, it fires again.
+ */
+static void test_watch_once(void **state)
+{
+	struct fq_loop *l = *state;
+	struct wtest t = {.w.fn = wtest_fn}, q = {.w.fn = wtest_fn};
+	int fds[2], quiet[2];
+
+	assert_int_equal(pipe(fds), 0);
+	t.fd = fds[0];
+	assert_false(fq_fd_watch_armed(&t.w));
+	assert_int_equal(fq_loop_watch_fd(l, &t.w, fds[0], POLLIN), 0);
+	assert_true(fq_fd_watch_armed(&t.w));
+	assert_int_equal(fq_loop_watch_fd(l, &t.w, fds[0], POLLIN), -EBUSY);
+	for (int i = 0; i < 5; i++)
+		assert_true(fq_loop_turn(l, MS) >= 0);
+	assert_int_equal(t.fired, 0);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	for (int i = 0; i < 100 && !t.fired; i++)
+		assert_true(fq_loop_turn(l, 10 * MS) >= 0);
+	assert_int_equal(t.fired, 1);
+	assert_true(t.revents > 0 && (t.revents & POLLIN));
+	assert_false(fq_fd_watch_armed(&t.w));
+	assert_int_equal(write(fds[1], "y", 1), 1); /* more data: still nothing armed */
+	for (int i = 0; i < 5; i++)
+		assert_true(fq_loop_turn(l, MS) >= 0);
+	assert_int_equal(t.fired, 1);
+	/*
+	 * Two watches armed now: only the one whose fd is ready fires (nothing
+	 * left of the first poll may land on either of them).
+	 */
+	assert_int_equal(pipe(quiet), 0);
+	q.fd = quiet[0];
+	assert_int_equal(fq_loop_watch_fd(l, &q.w, quiet[0], POLLIN), 0);
+	assert_int_equal(fq_loop_watch_fd(l, &t.w, fds[0], POLLIN), 0);
+	for (int i = 0; i < 100 && t.fired < 2; i++)
+		assert_true(fq_loop_turn(l, 10 * MS) >= 0);
+	assert_int_equal(t.fired, 2);
+	assert_int_equal(q.fired, 0);
+	assert_true(fq_fd_watch_armed(&q.w));
+	fq_loop_unwatch_fd(l, &q.w);
+	close(quiet[0]);
+	close(quiet[1]);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* Re-armed from its own function, a watch fires once per arming. */
+static void test_watch_rearm(void **state)
+{
+	struct fq_loop *l = *state;
+	struct wtest t = {.w.fn = wtest_fn, .rearm = 3};
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	t.fd = fds[0];
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(fq_loop_watch_fd(l, &t.w, fds[0], POLLIN), 0);
+	for (int i = 0; i < 100 && t.fired < 4; i++)
+		assert_true(fq_loop_turn(l, 10 * MS) >= 0);
+	assert_int_equal(t.fired, 4);
+	assert_false(fq_fd_watch_armed(&t.w));
+	for (int i = 0; i < 5; i++)
+		assert_true(fq_loop_turn(l, MS) >= 0);
+	assert_int_equal(t.fired, 4);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void never_fn(struct fq_loop *l, struct fq_fd_watch *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	fail_msg("a disarmed watch fired");
+}
+
+/*
+ * Disarmed watches never fire and their memory is free to go at once:
+ * one disarmed before its poll was submitted, one while the poll waits in
+ * the kernel, one whose completion is already in the CQ ring. Each was
+ * heap memory, freed right after fq_loop_unwatch_fd (a sanitized build
+ * sees any later touch). Disarming one that is not armed does nothing.
+ */
+static void test_unwatch(void **state)
+{
+	struct fq_loop *l = *state;
+	struct fq_fd_watch *w[3];
+	struct wtest after = {.w.fn = wtest_fn};
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	for (int i = 0; i < 3; i++) {
+		w[i] = calloc(1, sizeof(*w[i]));
+		assert_non_null(w[i]);
+		w[i]->fn = never_fn;
+	}
+	fq_loop_unwatch_fd(l, w[0]); /* not armed: nothing to do */
+	assert_int_equal(fq_loop_watch_fd(l, w[0], fds[0], POLLIN), 0);
+	fq_loop_unwatch_fd(l, w[0]);
+	assert_false(fq_fd_watch_armed(w[0]));
+	free(w[0]);
+	assert_int_equal(fq_loop_watch_fd(l, w[1], fds[0], POLLIN), 0);
+	assert_true(fq_loop_turn(l, MS) >= 0); /* the poll is in the kernel now */
+	fq_loop_unwatch_fd(l, w[1]);
+	free(w[1]);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	/* Readable at submission: the poll completes inside the submit call. */
+	assert_int_equal(fq_loop_watch_fd(l, w[2], fds[0], POLLIN), 0);
+	assert_int_equal(fq_engine_flush(fq_loop_engine(l)), 0);
+	fq_loop_unwatch_fd(l, w[2]);
+	free(w[2]);
+	for (int i = 0; i < 10; i++)
+		assert_true(fq_loop_turn(l, MS) >= 0);
+	/* The loop still watches: a new watch on the same fd fires. */
+	after.fd = fds[0];
+	assert_int_equal(fq_loop_watch_fd(l, &after.w, fds[0], POLLIN), 0);
+	for (int i = 0; i < 100 && !after.fired; i++)
+		assert_true(fq_loop_turn(l, 10 * MS) >= 0);
+	assert_int_equal(after.fired, 1);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void *late_writer(void *arg)
+{
+	usleep(50000);
+	if (write(*(int *)arg, "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+/*
+ * A turn with no limit on its sleep, no timer and nothing posted returns
+ * because the watched fd became readable (it would hang otherwise).
+ */
+static void test_watch_wakes_turn(void **state)
+{
+	struct fq_loop *l = *state;
+	struct wtest t = {.w.fn = wtest_fn};
+	pthread_t th;
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	t.fd = fds[0];
+	assert_int_equal(fq_loop_watch_fd(l, &t.w, fds[0], POLLIN), 0);
+	assert_int_equal(pthread_create(&th, NULL, late_writer, &fds[1]), 0);
+	while (!t.fired)
+		assert_true(fq_loop_turn(l, -1) >= 0);
+	assert_int_equal(t.fired, 1);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* A loop torn down with a watch armed runs no function and leaks nothing. */
+static void test_watch_fini(void **state)
+{
+	struct fq_loop l2;
+	struct fq_fd_watch w = {.fn = never_fn};
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(fq_loop_init(&l2, NULL), 0);
+	assert_int_equal(fq_loop_watch_fd(&l2, &w, fds[0], POLLIN), 0);
+	assert_true(fq_loop_turn(&l2, MS) >= 0);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	fq_loop_fini(&l2);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static int count_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -457,6 +658,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inbox_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_rearm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unwatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_wakes_turn, setup, teardown),
+		cmocka_unit_test(test_watch_fini),
 		cmocka_unit_test(test_no_threads),
 		cmocka_unit_test(test_busy_poll),
 	};
