@@ -64,6 +64,13 @@ int hq_start(struct hq *q, struct fq_engine *eng, const struct sockaddr *sa, soc
 	q->conn.o.want_hdgst = q->p.hdgst;
 	q->conn.o.want_ddgst = q->p.ddgst;
 	q->conn.o.lock = q->lock;
+	/*
+	 * Send every HQ_EAGER_SEND commands rather than all at the end of the
+	 * poll turn, where the queue's thread owns the engine; in threaded
+	 * mode (a lock) the service thread does and an application thread must
+	 * not touch its ring.
+	 */
+	q->conn.o.eager_units = q->lock ? 0 : HQ_EAGER_SEND;
 	q->conn.o.peer = q->p.peer;
 	memcpy(&q->addr, sa, salen);
 	q->addrlen = salen;

@@ -24,6 +24,12 @@ static void sock_send(struct fq_stream *s, struct fq_uop *op, struct msghdr *msg
 	fq_engine_sendmsg(s->eng, op, s->fd, msg, MSG_NOSIGNAL);
 }
 
+static void sock_push(struct fq_stream *s)
+{
+	/* Errors of the submit come back as the send's completion or the next turn's. */
+	(void)fq_engine_flush_sends(s->eng);
+}
+
 static void sock_shutdown(struct fq_stream *s)
 {
 	if (s->fd >= 0)
@@ -41,6 +47,7 @@ static const struct fq_stream_ops sock_ops = {
 	.recv = sock_recv,
 	.send = sock_send,
 	.shutdown = sock_shutdown,
+	.push = sock_push,
 	.close = sock_close,
 };
 

@@ -27,6 +27,11 @@ struct fq_stream_ops {
 	void (*send)(struct fq_stream *s, struct fq_uop *op, struct msghdr *msg);
 	/* No more traffic either way: operations in flight complete soon. */
 	void (*shutdown)(struct fq_stream *s);
+	/*
+	 * Optional: hand what was posted to the kernel now rather than at the
+	 * end of the loop turn (a socket stream on io_uring: submit).
+	 */
+	void (*push)(struct fq_stream *s);
 	/* Release the stream; nothing may be in flight. */
 	void (*close)(struct fq_stream *s);
 };
@@ -49,6 +54,12 @@ static inline void fq_stream_recv(struct fq_stream *s, struct fq_uop *op, struct
 static inline void fq_stream_send(struct fq_stream *s, struct fq_uop *op, struct msghdr *msg)
 {
 	s->ops->send(s, op, msg);
+}
+
+static inline void fq_stream_push(struct fq_stream *s)
+{
+	if (s->ops->push)
+		s->ops->push(s);
 }
 
 static inline void fq_stream_shutdown(struct fq_stream *s)

@@ -87,8 +87,22 @@ static void queue_unit(struct fq_tcp_conn *c, struct fq_tcp_unit *u)
 		c->o.batch->flush = c;
 	}
 	/* Queued on a dead connection: handed back with the rest. */
-	if (c->shut)
+	if (c->shut) {
 		settle(c);
+		return;
+	}
+	/*
+	 * Units queued from completion callbacks would otherwise all leave at
+	 * the end of the turn, in one send: the peer idles while this side
+	 * works through a whole batch, then this side idles while the peer
+	 * does (lock-step, each half idle). Sending every eager_units keeps
+	 * both busy.
+	 */
+	if (c->o.eager_units && ++c->tx_unposted >= c->o.eager_units && c->has_stream &&
+	    !c->tx_posted) {
+		fq_tcp_conn_flush(c);
+		fq_stream_push(&c->stream);
+	}
 }
 
 int fq_tcp_conn_gather(struct fq_tcp_conn *c, struct iovec *iov, int max)
@@ -150,6 +164,7 @@ void fq_tcp_conn_flush(struct fq_tcp_conn *c)
 	c->tx_msg.msg_iov = c->tx_iov;
 	c->tx_msg.msg_iovlen = (size_t)n;
 	c->tx_posted = true;
+	c->tx_unposted = 0;
 	fq_stream_send(&c->stream, &c->tx_uop, &c->tx_msg);
 }
 

@@ -186,6 +186,12 @@ struct fq_tcp_conn_opts {
 	uint32_t rx_budget;
 	/* Host: the digests the ICReq asks for. */
 	bool want_hdgst, want_ddgst;
+	/*
+	 * Units queued since the last send that make the connection send at
+	 * once instead of at the role's flush (0: only at the flush). Only
+	 * where the stream's engine belongs to the thread that queues.
+	 */
+	uint32_t eager_units;
 	/* Where sends are batched (target), or NULL: the role calls fq_tcp_conn_flush. */
 	struct fq_tcp_batch *batch;
 	const char *peer; /* "addr:port" for messages */
@@ -235,7 +241,8 @@ struct fq_tcp_conn {
 	struct fq_tcp_unit *tx_last; /* the last unit the posted send covers */
 	struct fq_uop tx_uop;
 	bool tx_posted;
-	bool tx_dirty; /* on the batch's flush list */
+	uint32_t tx_unposted; /* units queued since the last send was posted */
+	bool tx_dirty;	      /* on the batch's flush list */
 	struct fq_tcp_conn *next_flush;
 	struct msghdr tx_msg;
 	struct iovec tx_iov[FQ_TCP_CONN_TX_IOV];

@@ -34,6 +34,7 @@ struct fake {
 	uint8_t *wire; /* bytes sent to this side, not yet received */
 	size_t wire_len;
 	int sends;	 /* send operations posted */
+	int pushes;	 /* fq_stream_push() calls */
 	int last_iovlen; /* iovecs of the last posted send */
 	bool shut;
 	int corrupt_at; /* >= 0: flip this byte offset of the inbound stream */
@@ -70,7 +71,13 @@ static void f_close(struct fq_stream *s)
 	(void)s;
 }
 
-static const struct fq_stream_ops fake_ops = {f_recv, f_send, f_shutdown, f_close};
+static void f_push(struct fq_stream *s)
+{
+	((struct fake *)s->priv)->pushes++;
+}
+
+static const struct fq_stream_ops fake_ops = {
+	.recv = f_recv, .send = f_send, .shutdown = f_shutdown, .push = f_push, .close = f_close};
 
 static void fake_init(struct fake *f)
 {
@@ -426,6 +433,67 @@ static void command_response_round_trip(void **state)
 	pair_free(p);
 }
 
+/*
+ * eager_units: the connection sends once that many units are queued, without
+ * waiting for the role's flush, and pushes the send to the kernel; while a
+ * send is out, what follows waits for it. Without it nothing leaves before
+ * the flush.
+ */
+static void eager_units_send_before_the_flush(void **state)
+{
+	struct fq_tcp_unit u[12];
+	struct fq_sqe s;
+
+	(void)state;
+	for (int eager = 0; eager < 2; eager++) {
+		struct pair *p = pair_new(false, false, 1u << 20);
+		int sends = p->host.f.sends, i;
+
+		p->host.c.o.eager_units = eager ? 4 : 0;
+		for (i = 0; i < 3; i++) {
+			s = sqe_cid((uint16_t)i);
+			fq_tcp_unit_init(&u[i], NULL, 0, NULL);
+			fq_tcp_conn_send_cmd(&p->host.c, &u[i], &s, NULL, 0, 0);
+		}
+		assert_int_equal(p->host.f.sends, sends);
+		s = sqe_cid(3);
+		fq_tcp_unit_init(&u[3], NULL, 0, NULL);
+		fq_tcp_conn_send_cmd(&p->host.c, &u[3], &s, NULL, 0, 0);
+		if (!eager) {
+			assert_int_equal(p->host.f.sends, sends);
+			assert_int_equal(p->host.f.pushes, 0);
+			pair_free(p);
+			continue;
+		}
+		/* The fourth unit sent all four, and the send was pushed. */
+		assert_int_equal(p->host.f.sends, sends + 1);
+		assert_int_equal(p->host.f.last_iovlen, 4);
+		assert_int_equal(p->host.f.pushes, 1);
+		/* Four more while that send is out: they wait for its completion. */
+		for (i = 4; i < 8; i++) {
+			s = sqe_cid((uint16_t)i);
+			fq_tcp_unit_init(&u[i], NULL, 0, NULL);
+			fq_tcp_conn_send_cmd(&p->host.c, &u[i], &s, NULL, 0, 0);
+		}
+		assert_int_equal(p->host.f.sends, sends + 1);
+		move_send(&p->host.f, &p->tgt.f, 1u << 20);
+		assert_int_equal(p->host.f.sends, sends + 2);
+		assert_int_equal(p->host.f.last_iovlen, 4);
+		/* The count starts again at the send: three more stay queued. */
+		move_send(&p->host.f, &p->tgt.f, 1u << 20);
+		for (i = 8; i < 11; i++) {
+			s = sqe_cid((uint16_t)i);
+			fq_tcp_unit_init(&u[i], NULL, 0, NULL);
+			fq_tcp_conn_send_cmd(&p->host.c, &u[i], &s, NULL, 0, 0);
+		}
+		assert_int_equal(p->host.f.sends, sends + 2);
+		pump(p, 1u << 20);
+		assert_int_equal(p->tgt.cmds, 11);
+		assert_int_equal(p->host.failed + p->tgt.failed, 0);
+		pair_free(p);
+	}
+}
+
 /* Read data lands in the host's segments for any split, digests on or off. */
 static void read_data_placed_for_any_split(void **state)
 {
@@ -640,6 +708,7 @@ int main(void)
 		cmocka_unit_test(batched_and_partial_sends),
 		cmocka_unit_test(bad_pdu_gets_termreq),
 		cmocka_unit_test(receive_budget_spreads_commands),
+		cmocka_unit_test(eager_units_send_before_the_flush),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
