@@ -38,6 +38,12 @@ struct ffio_opts {
 	unsigned int disable_sqflow;
 };
 
+/*
+ * A qpair sends each 8 commands queued without waiting for the next poll
+ * (libfabriq's eager send, docs/architecture.md): they are issued then.
+ */
+#define FFIO_EAGER_SEND 8
+
 /* One file of a job: a controller, its namespace and the job's qpair on it. */
 struct ffio_file {
 	struct fq_ctrlr *ctrlr;
@@ -434,6 +440,9 @@ static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
 	if (job->nqueued == job->capacity)
 		mark_issued(td, job);
 	job->queued[job->nqueued++] = io_u;
+	/* The library sends each FFIO_EAGER_SEND queued commands at once. */
+	if (job->nqueued == FFIO_EAGER_SEND)
+		mark_issued(td, job);
 	return FIO_Q_QUEUED;
 }
 
