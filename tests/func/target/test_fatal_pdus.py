@@ -8,8 +8,10 @@ takes new connections.
 """
 
 import os
+import socket
 import struct
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -142,6 +144,39 @@ class FatalPduTest(TargetTestCase):
         p = self.bad.recv_pdu()
         self.assertEqual(p.type, raw.CAPSULE_RESP, "Connect response lost before the TermReq")
         self.expect_fatal(raw.FES_INVALID_HEADER, 0)
+
+    def test_termreq_to_a_peer_that_never_reads(self):
+        # A host that stops reading cannot be sent its TermReq: the data
+        # queued before it fills the socket. The target must not keep the
+        # queue (and its buffers) forever: after 5 s it shuts the socket
+        # without the TermReq, and meanwhile its other connections are served.
+        q = self.bad_io()
+        # No receive-buffer autotuning: the target's send buffer fills with
+        # far less than the 64 x 128 KiB of reads below.
+        q.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        for i in range(64):
+            q.submit(q.rw_cmd(raw.IO_READ, 1, i * 256, 256), data_in=131072)
+        q.send(raw.ch(0x0B, 0, 24, 0, 24) + bytes(16))
+        start = time.monotonic()
+        self.assert_healthy(self.good)
+        self.assertTrue(self.tgt.wait_log("not delivered within 5 s", timeout=15.0),
+                        "the stalled TermReq was never given up")
+        self.assertGreaterEqual(time.monotonic() - start, 4.5, "gave up before 5 s")
+        # Everything the target had sent, then the end of the connection.
+        q.sock.settimeout(10.0)
+        got = 0
+        while True:
+            try:
+                chunk = q.sock.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += len(chunk)
+        self.assertLess(got, 64 * 131072, "all the data arrived: the target kept the stalled "
+                        "queue open instead of shutting it after 5 s")
+        self.assert_healthy(self.good)
+        self.assert_serving()
 
     # -- digests --
 
