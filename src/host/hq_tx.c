@@ -36,6 +36,14 @@ void hq_tx_cmd(struct hq *q, struct hreq *r)
 	unit_prepare(r);
 	if (dlen)
 		r->h2c_done = dlen;
+	/*
+	 * Early sends keep the target from idling while this side works
+	 * through a batch of completions; when it already holds
+	 * HQ_EAGER_BACKLOG commands it has work until the turn's end, and a
+	 * send per HQ_EAGER_SEND commands would only cost system calls.
+	 */
+	q->conn.eager_hold =
+		(int64_t)q->outstanding - 1 - (int64_t)q->conn.tx_unposted >= HQ_EAGER_BACKLOG;
 	fq_tcp_conn_send_cmd(&q->conn, &r->unit, &r->sqe, r->iov, r->iovcnt, dlen);
 }
 

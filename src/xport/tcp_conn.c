@@ -98,8 +98,9 @@ static void queue_unit(struct fq_tcp_conn *c, struct fq_tcp_unit *u)
 	 * does (lock-step, each half idle). Sending every eager_units keeps
 	 * both busy.
 	 */
-	if (c->o.eager_units && ++c->tx_unposted >= c->o.eager_units && c->has_stream &&
-	    !c->tx_posted) {
+	c->tx_unposted++;
+	if (c->o.eager_units && c->tx_unposted >= c->o.eager_units && !c->eager_hold &&
+	    c->has_stream && !c->tx_posted) {
 		fq_tcp_conn_flush(c);
 		fq_stream_push(&c->stream);
 	}

@@ -242,6 +242,7 @@ struct fq_tcp_conn {
 	struct fq_uop tx_uop;
 	bool tx_posted;
 	uint32_t tx_unposted; /* units queued since the last send was posted */
+	bool eager_hold;      /* the role: the peer has work enough, leave sends to the flush */
 	bool tx_dirty;	      /* on the batch's flush list */
 	struct fq_tcp_conn *next_flush;
 	struct msghdr tx_msg;

@@ -494,6 +494,41 @@ static void eager_units_send_before_the_flush(void **state)
 	}
 }
 
+/*
+ * eager_hold: while the role holds eager sends (the peer has work enough),
+ * queued units wait for the flush however many there are; released, the
+ * next unit sends them all.
+ */
+static void eager_hold_leaves_units_to_the_flush(void **state)
+{
+	struct pair *p = pair_new(false, false, 1u << 20);
+	struct fq_tcp_unit u[10];
+	struct fq_sqe s;
+	int sends = p->host.f.sends;
+
+	(void)state;
+	p->host.c.o.eager_units = 4;
+	p->host.c.eager_hold = true;
+	for (int i = 0; i < 9; i++) {
+		s = sqe_cid((uint16_t)i);
+		fq_tcp_unit_init(&u[i], NULL, 0, NULL);
+		fq_tcp_conn_send_cmd(&p->host.c, &u[i], &s, NULL, 0, 0);
+	}
+	assert_int_equal(p->host.f.sends, sends);
+	assert_int_equal(p->host.f.pushes, 0);
+	p->host.c.eager_hold = false;
+	s = sqe_cid(9);
+	fq_tcp_unit_init(&u[9], NULL, 0, NULL);
+	fq_tcp_conn_send_cmd(&p->host.c, &u[9], &s, NULL, 0, 0);
+	assert_int_equal(p->host.f.sends, sends + 1);
+	assert_int_equal(p->host.f.last_iovlen, 10);
+	assert_int_equal(p->host.f.pushes, 1);
+	pump(p, 1u << 20);
+	assert_int_equal(p->tgt.cmds, 10);
+	assert_int_equal(p->host.failed + p->tgt.failed, 0);
+	pair_free(p);
+}
+
 /* Read data lands in the host's segments for any split, digests on or off. */
 static void read_data_placed_for_any_split(void **state)
 {
@@ -709,6 +744,7 @@ int main(void)
 		cmocka_unit_test(bad_pdu_gets_termreq),
 		cmocka_unit_test(receive_budget_spreads_commands),
 		cmocka_unit_test(eager_units_send_before_the_flush),
+		cmocka_unit_test(eager_hold_leaves_units_to_the_flush),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
