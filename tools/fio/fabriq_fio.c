@@ -392,6 +392,26 @@ static void mark_issued(struct thread_data *td, struct ffio_job *job)
 	job->nqueued = 0;
 }
 
+/*
+ * Forget the units the last getevents() handed out: fio reaps every one of
+ * them (event()) before it queues or polls again. Done before anything can
+ * complete, so done[] never holds more than iodepth units.
+ */
+static void drop_handed(struct ffio_job *job)
+{
+	job->head = ring_at(job->head, job->nhanded, job->capacity);
+	job->ndone -= job->nhanded;
+	job->nhanded = 0;
+}
+
+static bool poll_failed(int rc)
+{
+	if (rc >= 0 || rc == -EAGAIN || rc == -EINTR || rc == -ETIMEDOUT || rc == -ENXIO)
+		return false;
+	log_err("fabriq-fio: polling for completions failed: %s\n", strerror(-rc));
+	return true;
+}
+
 static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
 {
 	struct ffio_job *job = td->io_ops_data;
@@ -440,22 +460,19 @@ static enum fio_q_status ffio_queue(struct thread_data *td, struct io_u *io_u)
 	if (job->nqueued == job->capacity)
 		mark_issued(td, job);
 	job->queued[job->nqueued++] = io_u;
-	/* The library sends each FFIO_EAGER_SEND queued commands at once. */
-	if (job->nqueued == FFIO_EAGER_SEND)
+	/*
+	 * The library sends each FFIO_EAGER_SEND queued commands at once. Take
+	 * in what completed meanwhile too (one turn, no waiting): fio queues
+	 * a whole batch before it asks for events again, and answers that
+	 * wait in the socket until then leave the target idle.
+	 */
+	if (job->nqueued == FFIO_EAGER_SEND) {
 		mark_issued(td, job);
+		drop_handed(job);
+		/* A failure is logged here and returned by the next getevents. */
+		(void)poll_failed(fq_poll_group_process_completions(job->pg));
+	}
 	return FIO_Q_QUEUED;
-}
-
-/*
- * Forget the units the last getevents() handed out: fio reaps every one of
- * them (event()) before it queues or polls again. Done before anything can
- * complete, so done[] never holds more than iodepth units.
- */
-static void drop_handed(struct ffio_job *job)
-{
-	job->head = ring_at(job->head, job->nhanded, job->capacity);
-	job->ndone -= job->nhanded;
-	job->nhanded = 0;
 }
 
 /*
@@ -477,14 +494,6 @@ static int64_t elapsed_ms(const struct timespec *since)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (int64_t)(now.tv_sec - since->tv_sec) * 1000 +
 	       (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
-static bool poll_failed(int rc)
-{
-	if (rc >= 0 || rc == -EAGAIN || rc == -EINTR || rc == -ETIMEDOUT || rc == -ENXIO)
-		return false;
-	log_err("fabriq-fio: polling for completions failed: %s\n", strerror(-rc));
-	return true;
 }
 
 /*
