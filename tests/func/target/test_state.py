@@ -102,16 +102,25 @@ def by_nqn(subs):
     return {s["nqn"]: s for s in subs}
 
 
-class StateTest(unittest.TestCase):
+class StateDirCase(unittest.TestCase):
+    """A configuration file (ini_text(), written as self.text) and a state
+    directory in a fresh temporary directory; start() runs fabriqd on both,
+    and whatever still runs at the end is killed."""
+
+    PREFIX = "fq-state-"
+
+    def ini_text(self):
+        raise NotImplementedError
 
     def setUp(self):
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="fq-state-")
+        self.tmpdir = tempfile.TemporaryDirectory(prefix=self.PREFIX)
         self.tmp = self.tmpdir.name
         self.state = os.path.join(self.tmp, "state")
         self.port = free_port()
         self.ini = os.path.join(self.tmp, "fabriqd.ini")
+        self.text = self.ini_text()
         with open(self.ini, "w") as f:
-            f.write(INI.format(addr=ADDR, port=self.port, nqn_a=NQN_A, nqn_c=NQN_C))
+            f.write(self.text)
         self.daemons = []
 
     def tearDown(self):
@@ -124,6 +133,12 @@ class StateTest(unittest.TestCase):
                    name=name)
         self.daemons.append(d)
         return d
+
+
+class StateTest(StateDirCase):
+
+    def ini_text(self):
+        return INI.format(addr=ADDR, port=self.port, nqn_a=NQN_A, nqn_c=NQN_C)
 
     def change_everything(self, r, port2):
         r.call("subsystem_create", {"nqn": NQN_B, "allow_any_host": False,

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmeof_raw as raw  # noqa: E402
 from fabriqd_proc import ADDR, Fabriqd, TargetTestCase, fabriqd_path, free_port  # noqa: E402
 from test_rpc import Rpc, fabriq_cli  # noqa: E402
-from test_state import Daemon  # noqa: E402
+from test_state import Daemon, StateDirCase  # noqa: E402
 
 BASE = "nqn.2026-01.io.fabriq:vol"
 MiB = 1 << 20
@@ -323,35 +323,20 @@ namespace = ram:4M
 """
 
 
-class VolumeQosRestartTest(unittest.TestCase):
+class VolumeQosRestartTest(StateDirCase):
     """The limits are kept in the pool: across SIGTERM and kill -9."""
 
-    def setUp(self):
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="fq-volqos-restart-")
-        self.tmp = self.tmpdir.name
-        self.ini = os.path.join(self.tmp, "fabriqd.ini")
-        self.port = free_port()
-        with open(self.ini, "w") as f:
-            f.write(INI.format(addr=ADDR, port=self.port))
-        self.daemons = []
+    PREFIX = "fq-volqos-restart-"
 
-    def tearDown(self):
-        for d in self.daemons:
-            d.kill()
-        self.tmpdir.cleanup()
-
-    def start(self, name):
-        d = Daemon(self.tmp, ["-c", self.ini, "--state-dir", os.path.join(self.tmp, "state")],
-                   name=name)
-        self.daemons.append(d)
-        return d
+    def ini_text(self):
+        return INI.format(addr=ADDR, port=self.port)
 
     def qos(self, d, name="db"):
         out = json.loads(cli("volume", "info", "p1/" + name, "--json", "-S", d.sock).stdout)
         return out["qos"], out["state"]
 
     def test_limits_survive_restart_and_kill(self):
-        d = self.start("first")
+        d = self.start(name="first")
         r = d.rpc()
         r.call("pool_create", {"name": "p1", "path": os.path.join(self.tmp, "p1.img"),
                                "size": 64 * MiB, "cluster_size": CLUSTER})
@@ -363,7 +348,7 @@ class VolumeQosRestartTest(unittest.TestCase):
         cli("volume", "suspend", "p1/db", "-S", d.sock)
         d.stop()
 
-        d = self.start("second")
+        d = self.start(name="second")
         q, state = self.qos(d)
         self.assertEqual((q["read_iops"], q["write_iops"], q["read_bps"], q["write_bps"],
                           q["burst_ms"]), (300, 200, 8 * MiB, 4 * MiB, 50))
@@ -373,7 +358,7 @@ class VolumeQosRestartTest(unittest.TestCase):
         cli("volume", "throttle", "p1/db", "read_iops=0,write_bps=1G", "-S", d.sock)
         d.kill()
 
-        d = self.start("third")
+        d = self.start(name="third")
         q, state = self.qos(d)
         self.assertEqual((q["read_iops"], q["write_iops"], q["read_bps"], q["write_bps"],
                           q["burst_ms"]), (0, 200, 8 * MiB, 1 << 30, 50))

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nvmeof_raw as raw  # noqa: E402
 from fabriqd_proc import ADDR, Fabriqd, free_port  # noqa: E402
 from test_rpc import Rpc, fabriq_cli  # noqa: E402
-from test_state import Daemon, run_failing  # noqa: E402
+from test_state import Daemon, StateDirCase, run_failing  # noqa: E402
 
 NQN = "nqn.2026-01.io.fabriq:vol:p0:v1"
 CLUSTER = 64 * 1024
@@ -305,28 +305,12 @@ volume = v:8M
 """
 
 
-class PinnedPoolsTest(unittest.TestCase):
+class PinnedPoolsTest(StateDirCase):
 
-    def setUp(self):
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="fq-pinned-")
-        self.tmp = self.tmpdir.name
-        self.port = free_port()
-        self.ini = os.path.join(self.tmp, "fabriqd.ini")
-        self.text = PINNED.format(addr=ADDR, port=self.port)
-        with open(self.ini, "w") as f:
-            f.write(self.text)
-        self.daemons = []
+    PREFIX = "fq-pinned-"
 
-    def tearDown(self):
-        for d in self.daemons:
-            d.kill()
-        self.tmpdir.cleanup()
-
-    def start(self, name):
-        d = Daemon(self.tmp, ["-c", self.ini, "--state-dir", os.path.join(self.tmp, "state")],
-                   name=name)
-        self.daemons.append(d)
-        return d
+    def ini_text(self):
+        return PINNED.format(addr=ADDR, port=self.port)
 
     def homes(self, d):
         r = d.rpc()
@@ -340,7 +324,7 @@ class PinnedPoolsTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=60)
 
     def test_pinned_pools(self):
-        d = self.start("first")
+        d = self.start(name="first")
         self.assertEqual(self.homes(d), {"pa": 1, "pb": 0})
         self.assertIn("reactor 1", self.cli(d, "info", "pa").stdout)
         # The pinned pool serves I/O, from a queue on either reactor.
@@ -382,7 +366,7 @@ class PinnedPoolsTest(unittest.TestCase):
         d.stop()
 
         # The pin of the pool made at run time is kept: the spread would now give it 0.
-        d = self.start("second")
+        d = self.start(name="second")
         self.assertEqual(self.homes(d), {"pa": 1, "pb": 0, "pc": 1})
         d.stop()
 
