@@ -18,18 +18,30 @@
 # The map serving process (FUSE threads and libfabriq) is left to the
 # scheduler, as a user's would be. Needs root, fio, /dev/fuse and loop devices.
 #
+# FUSE_RING (auto, yes or no; default yes where the kernel has FUSE over
+# io_uring, else no) is the map's `fuse_ring` setting (docs/map.md): with
+# yes the serving process takes FUSE requests through io_uring, switching
+# the kernel's fuse.enable_uring on for the run (and back off after it, if
+# it was off).
+#
 # With PERF_STAT=1, `perf stat` counts the serving process's context
 # switches, system calls and CPU time during the map's 4 KiB case, and how
 # idle each CPU was meanwhile (perf-stat-rr4k.txt in the results).
 #
 # Environment: DIR (/var/tmp), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10),
-# PERF_STAT (0).
+# FUSE_RING, PERF_STAT (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-/var/tmp}
 TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SECS=${SECONDS_PER_CASE:-10}
+RING_PARAM=/sys/module/fuse/parameters/enable_uring
+RING_WAS=$(cat "$RING_PARAM" 2>/dev/null || echo none)
+if [ -z "${FUSE_RING:-}" ]; then
+	FUSE_RING=no
+	[ "$RING_WAS" != none ] && FUSE_RING=yes
+fi
 [ "$(id -u)" = 0 ] || { echo "bench/map.sh: needs root (FUSE and loop devices)" >&2; exit 2; }
 command -v fio >/dev/null || { echo "bench/map.sh: needs fio (apt-get install fio)" >&2; exit 2; }
 
@@ -50,6 +62,7 @@ cleanup() {
 	[ -n "$MEMLOOP" ] && losetup -d "$MEMLOOP" 2>/dev/null
 	[ -n "$MEM_PID" ] && kill "$MEM_PID" 2>/dev/null && wait "$MEM_PID" 2>/dev/null
 	[ -n "$FQD_PID" ] && kill "$FQD_PID" 2>/dev/null
+	[ "$RING_WAS" = N ] && echo N >"$RING_PARAM"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -82,8 +95,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-DEV=$("$FQ" map "tcp://127.0.0.1:$DPORT/$POOL/v1" --via user)
-echo "mapped $DEV" | tee "$OUT/summary.txt"
+printf '[map]\nfuse_ring = %s\n' "$FUSE_RING" >"$WORK/fabriq.conf"
+DEV=$("$FQ" map "tcp://127.0.0.1:$DPORT/$POOL/v1" --via user --config "$WORK/fabriq.conf")
+echo "mapped $DEV (fuse_ring = $FUSE_RING)" | tee "$OUT/summary.txt"
+grep -h "map-serve: FUSE" /run/fabriq/map/"$POOL"/*.log 2>/dev/null | tee -a "$OUT/summary.txt" || true
 dd if=/dev/urandom of="$DEV" bs=1M count=1024 oflag=direct status=none
 
 fio_case() { # name rw bs depth [device]
