@@ -12,9 +12,9 @@
 #   4 KiB randread at QD32 (goal: map >= 0.25x perf),
 #   128 KiB sequential read at QD8 (goal: map >= 0.5x perf).
 # Last, the same fio cases on a loop device over a FUSE file that
-# bench/fuse_mem.c serves from memory (one thread, nothing behind it): what
-# the loop device and the FUSE round trip alone allow on this machine, the
-# bound of the map column.
+# bench/fuse_mem.c (or, with FUSE_RING=yes, bench/fuse_uring_mem.c) serves
+# from memory (one thread, nothing behind it): what the loop device and the
+# FUSE round trip alone allow on this machine, the bound of the map column.
 # The map serving process (FUSE threads and libfabriq) is left to the
 # scheduler, as a user's would be. Needs root, fio, /dev/fuse and loop devices.
 #
@@ -147,9 +147,15 @@ report "128 KiB seq read QD8" "$m" "$p" 0.5
 "$FQ" unmap "$POOL/v1" >/dev/null
 bench_stop_fabriqd
 
-cc -O2 -std=gnu11 bench/fuse_mem.c $(pkg-config --cflags --libs fuse3) -o "$WORK/fuse_mem"
+# The bound takes FUSE requests the same way as the map did: through
+# io_uring (bench/fuse_uring_mem.c) or through /dev/fuse (bench/fuse_mem.c).
 touch "$WORK/memfile"
-"$WORK/fuse_mem" "$WORK/memfile" 1024 &
+if [ "$FUSE_RING" = yes ]; then
+	build-release/bench/fuse_uring_mem "$WORK/memfile" 1024 64 2>>"$OUT/fuse_mem.log" &
+else
+	cc -O2 -std=gnu11 bench/fuse_mem.c $(pkg-config --cflags --libs fuse3) -o "$WORK/fuse_mem"
+	"$WORK/fuse_mem" "$WORK/memfile" 1024 &
+fi
 MEM_PID=$!
 for _ in $(seq 50); do
 	grep -q " $WORK/memfile " /proc/mounts && break

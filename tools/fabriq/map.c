@@ -34,6 +34,7 @@
 
 #include "cli.h"
 #include "map.h"
+#include "map_ring.h"
 
 #define RUN_DIR "/run/fabriq/map"
 #define DEV_DIR "/dev/fabriq"
@@ -1220,6 +1221,15 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 			access("/dev/fuse", F_OK) ? "/dev/fuse" : "/dev/loop-control",
 			access("/dev/fuse", F_OK) ? "fuse" : "loop");
 		return EXIT_LOCAL_IO;
+	}
+	if (!strcmp(conf->fuse_ring, "yes")) {
+		const char *why;
+
+		/* Switched on here (as root) rather than failing inside the serving process. */
+		if (map_ring_available(true, &why) <= 0) {
+			fprintf(stderr, "fabriq map: fuse_ring = yes, but %s\n", why);
+			return EXIT_LOCAL_IO;
+		}
 	}
 	if (!access(m.info, F_OK)) /* a mapping whose server is gone: clean it first */
 		fprintf(stderr,
