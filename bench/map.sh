@@ -12,24 +12,36 @@
 #   4 KiB randread at QD32 (goal: map >= 0.25x perf),
 #   128 KiB sequential read at QD8 (goal: map >= 0.5x perf).
 # Last, the same fio cases on a loop device over a FUSE file that
-# bench/fuse_mem.c serves from memory (one thread, nothing behind it): what
-# the loop device and the FUSE round trip alone allow on this machine, the
-# bound of the map column.
+# bench/fuse_mem.c (or, with FUSE_RING=yes, bench/fuse_uring_mem.c) serves
+# from memory (one thread, nothing behind it): what the loop device and the
+# FUSE round trip alone allow on this machine, the bound of the map column.
 # The map serving process (FUSE threads and libfabriq) is left to the
 # scheduler, as a user's would be. Needs root, fio, /dev/fuse and loop devices.
+#
+# FUSE_RING (auto, yes or no; default yes where the kernel has FUSE over
+# io_uring, else no) is the map's `fuse_ring` setting (docs/map.md): with
+# yes the serving process takes FUSE requests through io_uring, switching
+# the kernel's fuse.enable_uring on for the run (and back off after it, if
+# it was off).
 #
 # With PERF_STAT=1, `perf stat` counts the serving process's context
 # switches, system calls and CPU time during the map's 4 KiB case, and how
 # idle each CPU was meanwhile (perf-stat-rr4k.txt in the results).
 #
 # Environment: DIR (/var/tmp), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10),
-# PERF_STAT (0).
+# FUSE_RING, PERF_STAT (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-/var/tmp}
 TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 SECS=${SECONDS_PER_CASE:-10}
+RING_PARAM=/sys/module/fuse/parameters/enable_uring
+RING_WAS=$(cat "$RING_PARAM" 2>/dev/null || echo none)
+if [ -z "${FUSE_RING:-}" ]; then
+	FUSE_RING=no
+	[ "$RING_WAS" != none ] && FUSE_RING=yes
+fi
 [ "$(id -u)" = 0 ] || { echo "bench/map.sh: needs root (FUSE and loop devices)" >&2; exit 2; }
 command -v fio >/dev/null || { echo "bench/map.sh: needs fio (apt-get install fio)" >&2; exit 2; }
 
@@ -50,6 +62,7 @@ cleanup() {
 	[ -n "$MEMLOOP" ] && losetup -d "$MEMLOOP" 2>/dev/null
 	[ -n "$MEM_PID" ] && kill "$MEM_PID" 2>/dev/null && wait "$MEM_PID" 2>/dev/null
 	[ -n "$FQD_PID" ] && kill "$FQD_PID" 2>/dev/null
+	[ "$RING_WAS" = N ] && echo N >"$RING_PARAM"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -82,8 +95,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-DEV=$("$FQ" map "tcp://127.0.0.1:$DPORT/$POOL/v1" --via user)
-echo "mapped $DEV" | tee "$OUT/summary.txt"
+printf '[map]\nfuse_ring = %s\n' "$FUSE_RING" >"$WORK/fabriq.conf"
+DEV=$("$FQ" map "tcp://127.0.0.1:$DPORT/$POOL/v1" --via user --config "$WORK/fabriq.conf")
+echo "mapped $DEV (fuse_ring = $FUSE_RING)" | tee "$OUT/summary.txt"
+grep -h "map-serve: FUSE" /run/fabriq/map/"$POOL"/*.log 2>/dev/null | tee -a "$OUT/summary.txt" || true
 dd if=/dev/urandom of="$DEV" bs=1M count=1024 oflag=direct status=none
 
 fio_case() { # name rw bs depth [device]
@@ -132,9 +147,15 @@ report "128 KiB seq read QD8" "$m" "$p" 0.5
 "$FQ" unmap "$POOL/v1" >/dev/null
 bench_stop_fabriqd
 
-cc -O2 -std=gnu11 bench/fuse_mem.c $(pkg-config --cflags --libs fuse3) -o "$WORK/fuse_mem"
+# The bound takes FUSE requests the same way as the map did: through
+# io_uring (bench/fuse_uring_mem.c) or through /dev/fuse (bench/fuse_mem.c).
 touch "$WORK/memfile"
-"$WORK/fuse_mem" "$WORK/memfile" 1024 &
+if [ "$FUSE_RING" = yes ]; then
+	build-release/bench/fuse_uring_mem "$WORK/memfile" 1024 64 2>>"$OUT/fuse_mem.log" &
+else
+	cc -O2 -std=gnu11 bench/fuse_mem.c $(pkg-config --cflags --libs fuse3) -o "$WORK/fuse_mem"
+	"$WORK/fuse_mem" "$WORK/memfile" 1024 &
+fi
 MEM_PID=$!
 for _ in $(seq 50); do
 	grep -q " $WORK/memfile " /proc/mounts && break

@@ -34,6 +34,7 @@
 
 #include "cli.h"
 #include "map.h"
+#include "map_ring.h"
 
 #define RUN_DIR "/run/fabriq/map"
 #define DEV_DIR "/dev/fabriq"
@@ -43,6 +44,7 @@
 
 struct map_conf {
 	char via[16];
+	char fuse_ring[8]; /* user mode: FUSE over io_uring, auto, yes or no */
 	char hostnqn[FQ_NQN_LEN + 1];
 	char hostid[40];
 	char port[8];
@@ -140,7 +142,14 @@ static int conf_kv(void *user, const char *section, const char *key, const char 
 		snprintf(c->hostid, sizeof(c->hostid), "%s", val);
 	else if (!strcmp(key, "via"))
 		snprintf(c->via, sizeof(c->via), "%s", val);
-	else if (!strcmp(key, "hostnqn"))
+	else if (!strcmp(key, "fuse_ring")) {
+		if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no")) {
+			fprintf(stderr,
+				"fabriq: config: fuse_ring takes auto, yes or no, not '%s'\n", val);
+			return 0;
+		}
+		snprintf(c->fuse_ring, sizeof(c->fuse_ring), "%s", val);
+	} else if (!strcmp(key, "hostnqn"))
 		snprintf(c->hostnqn, sizeof(c->hostnqn), "%s", val);
 	else if (!strcmp(key, "port"))
 		snprintf(c->port, sizeof(c->port), "%s", val);
@@ -150,7 +159,8 @@ static int conf_kv(void *user, const char *section, const char *key, const char 
 		c->ready_timeout_s = (unsigned)strtoul(val, NULL, 10);
 	else {
 		fprintf(stderr,
-			"fabriq: config: unknown key '%s' in [map] (expected via, hostnqn, "
+			"fabriq: config: unknown key '%s' in [map] (expected via, fuse_ring, "
+			"hostnqn, "
 			"hostid, port, io_timeout, ready_timeout, keep_alive_tmo, ctrl_loss_tmo, "
 			"reconnect_delay, nr_io_queues, queue_size, hdr_digest, data_digest)\n",
 			key);
@@ -165,6 +175,7 @@ static int load_conf(const char *path, bool explicit_path, struct map_conf *c)
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->via, sizeof(c->via), "auto");
+	snprintf(c->fuse_ring, sizeof(c->fuse_ring), "auto");
 	snprintf(c->port, sizeof(c->port), DISC_PORT);
 	c->io_timeout_s = 60;
 	c->ready_timeout_s = 20;
@@ -639,11 +650,13 @@ static int start_server(struct mapping *m, const struct map_conf *conf, uint64_t
 				m->state,
 				(char *)"--io-timeout",
 				tmo,
+				(char *)"--fuse-ring",
+				(char *)conf->fuse_ring,
 				NULL,
 				NULL,
 				NULL,
 				NULL};
-		int k = 10;
+		int k = 12;
 
 		if (conf->hostnqn[0]) {
 			argv[k++] = (char *)"--hostnqn";
@@ -1208,6 +1221,15 @@ static int map_one(const char *uri, const struct map_conf *conf, const char *via
 			access("/dev/fuse", F_OK) ? "/dev/fuse" : "/dev/loop-control",
 			access("/dev/fuse", F_OK) ? "fuse" : "loop");
 		return EXIT_LOCAL_IO;
+	}
+	if (!strcmp(conf->fuse_ring, "yes")) {
+		const char *why;
+
+		/* Switched on here (as root) rather than failing inside the serving process. */
+		if (map_ring_available(true, &why) <= 0) {
+			fprintf(stderr, "fabriq map: fuse_ring = yes, but %s\n", why);
+			return EXIT_LOCAL_IO;
+		}
 	}
 	if (!access(m.info, F_OK)) /* a mapping whose server is gone: clean it first */
 		fprintf(stderr,

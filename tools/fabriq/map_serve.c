@@ -32,6 +32,7 @@
 #define FUSE_USE_VERSION 35
 #include <fuse3/fuse_lowlevel.h>
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,7 @@
 #include "cli.h"
 #include "map.h"
 #include "map_io.h"
+#include "map_ring.h"
 
 /* I/O qpairs opened, at most (fewer if the controller grants fewer). */
 #define MAP_QPAIRS 2
@@ -63,6 +65,11 @@
 #define MAP_MAX_BACKGROUND 128
 /* FUSE requests read in a row before the loop is turned. */
 #define MAP_READ_BATCH 32
+/* FUSE over io_uring: entries per CPU queue, and the largest write asked of the kernel. */
+#define MAP_RING_ENTRIES 64
+#define MAP_RING_MAX_WRITE (128u << 10)
+
+enum ring_mode { RING_NO, RING_AUTO, RING_YES };
 
 static struct serve {
 	struct fq_loop *loop;
@@ -82,7 +89,12 @@ static struct serve {
 	atomic_bool stopping; /* SIGTERM/SIGINT, or the file was unmounted */
 	/* Read the FUSE device: the last read gave a request, or its watch fired. */
 	bool fuse_ready;
-	struct fq_fd_watch fuse_watch, sig_watch;
+	struct fq_fd_watch fuse_watch, sig_watch, ring_watch;
+	/* FUSE over io_uring: asked for, offered in the INIT reply, taken by the kernel. */
+	enum ring_mode ring_mode;
+	bool ring_offered, ring_init_sent;
+	uint64_t init_unique;
+	uint64_t dev_reqs, ring_reqs; /* requests taken each way (logged at the end) */
 } S;
 
 static void write_state(const char *state)
@@ -215,112 +227,33 @@ static void rescan(void)
 /* ------------------------------------------------------------------ */
 
 /*
- * One FUSE request in flight. Unaligned pieces go through the aligned
- * buffer: read the whole sectors, and for a write modify them and write
- * them back (the loop device only ever sends whole sectors). A punched
- * hole is deallocated 65536 sectors at a time.
+ * Answers, to /dev/fuse through libfuse (@freq) or through the ring entry
+ * the request came in (@ent, map_ring.c): the same handlers serve both.
  */
-struct req {
-	struct map_cmd cmd;
-	fuse_req_t freq;
-	enum { R_READ, R_WRITE, R_FSYNC, R_PUNCH } kind;
-	bool merged;	  /* unaligned write: the user's bytes are in the buffer */
-	uint64_t start;	  /* byte offset asked */
-	size_t size;	  /* bytes asked */
-	uint64_t a0;	  /* start rounded down to a sector */
-	uint64_t end_lba; /* R_PUNCH: the sector after the hole */
-	char *user;	  /* unaligned write: the user's bytes (after the buffer) */
-	char data[];	  /* the aligned buffer */
-};
-
-static void req_reply(struct req *r, int rc)
+static void answer_err(fuse_req_t freq, struct map_ring_ent *ent, int err)
 {
-	if (rc)
-		fuse_reply_err(r->freq, -rc);
-	else if (r->kind == R_READ)
-		fuse_reply_buf(r->freq, r->data + (r->start - r->a0), r->size);
-	else if (r->kind == R_WRITE)
-		fuse_reply_write(r->freq, r->size);
+	if (ent)
+		map_ring_reply(ent, err, NULL, 0);
 	else
-		fuse_reply_err(r->freq, 0);
-	free(r);
+		fuse_reply_err(freq, err);
 }
 
-/* A command of @r is done: start its next one, or answer FUSE. */
-static void req_step(struct map_cmd *c, int rc)
+static void answer_buf(fuse_req_t freq, struct map_ring_ent *ent, const void *buf, size_t len)
 {
-	struct req *r = (struct req *)c;
-
-	if (rc) {
-		req_reply(r, rc);
-		return;
-	}
-	if (r->kind == R_WRITE && r->cmd.op == MAP_READ) {
-		memcpy(r->data + (r->start - r->a0), r->user, r->size);
-		r->cmd.op = MAP_WRITE;
-		map_io_submit(&r->cmd);
-		return;
-	}
-	if (r->kind == R_PUNCH && r->cmd.lba + r->cmd.nlb < r->end_lba) {
-		uint64_t left;
-
-		r->cmd.lba += r->cmd.nlb;
-		left = r->end_lba - r->cmd.lba;
-		r->cmd.nlb = left > 65536 ? 65536 : (uint32_t)left;
-		map_io_submit(&r->cmd);
-		return;
-	}
-	req_reply(r, 0);
+	if (ent)
+		map_ring_reply(ent, 0, buf, (uint32_t)len);
+	else
+		fuse_reply_buf(freq, buf, len);
 }
 
-/* A read or write of @size bytes at @off, clamped to the volume's size. */
-static void rw(fuse_req_t freq, bool write, const char *wbuf, size_t size, off_t off)
+static void answer_write(fuse_req_t freq, struct map_ring_ent *ent, size_t len)
 {
-	uint64_t vsize = atomic_load(&S.size), start = (uint64_t)off, a0, a1;
-	bool aligned;
-	struct req *r;
+	struct fuse_write_out wo = {.size = (uint32_t)len};
 
-	if (!size) {
-		if (write)
-			fuse_reply_write(freq, 0);
-		else
-			fuse_reply_buf(freq, NULL, 0);
-		return;
-	}
-	if (start >= vsize) {
-		if (write)
-			fuse_reply_err(freq, ENOSPC);
-		else
-			fuse_reply_buf(freq, NULL, 0);
-		return;
-	}
-	if (size > vsize - start)
-		size = (size_t)(vsize - start);
-	a0 = start / S.sector * S.sector;
-	a1 = (start + size + S.sector - 1) / S.sector * S.sector;
-	aligned = a0 == start && a1 == start + size;
-	r = malloc(sizeof(*r) + (size_t)(a1 - a0) + (write && !aligned ? size : 0));
-	if (!r) {
-		fuse_reply_err(freq, ENOMEM);
-		return;
-	}
-	r->freq = freq;
-	r->kind = write ? R_WRITE : R_READ;
-	r->start = start;
-	r->size = size;
-	r->a0 = a0;
-	r->cmd.buf = r->data;
-	r->cmd.lba = a0 / S.sector;
-	r->cmd.nlb = (uint32_t)((a1 - a0) / S.sector);
-	r->cmd.done = req_step;
-	r->cmd.op = write && aligned ? MAP_WRITE : MAP_READ;
-	if (write && aligned) {
-		memcpy(r->data, wbuf, size);
-	} else if (write) {
-		r->user = r->data + (a1 - a0);
-		memcpy(r->user, wbuf, size);
-	}
-	map_io_submit(&r->cmd);
+	if (ent)
+		map_ring_reply(ent, 0, &wo, sizeof(wo));
+	else
+		fuse_reply_write(freq, len);
 }
 
 static void fill_attr(struct stat *st)
@@ -338,6 +271,211 @@ static void fill_attr(struct stat *st)
 	st->st_gid = getgid();
 }
 
+/* The file's attributes, valid for a second (as fuse_reply_attr gives them). */
+static void answer_attr(fuse_req_t freq, struct map_ring_ent *ent)
+{
+	struct fuse_attr_out ao = {.attr_valid = 1};
+	struct stat st;
+
+	fill_attr(&st);
+	if (!ent) {
+		fuse_reply_attr(freq, &st, 1.0);
+		return;
+	}
+	ao.attr.ino = st.st_ino;
+	ao.attr.size = (uint64_t)st.st_size;
+	ao.attr.blocks = (uint64_t)st.st_blocks;
+	ao.attr.mode = st.st_mode;
+	ao.attr.nlink = (uint32_t)st.st_nlink;
+	ao.attr.uid = st.st_uid;
+	ao.attr.gid = st.st_gid;
+	ao.attr.blksize = (uint32_t)st.st_blksize;
+	map_ring_reply(ent, 0, &ao, sizeof(ao));
+}
+
+/*
+ * One FUSE request in flight. Unaligned pieces go through an aligned
+ * buffer of its own: read the whole sectors, and for a write modify them
+ * and write them back (the loop device only ever sends whole sectors). An
+ * aligned request that came through the ring uses the entry's payload
+ * buffer itself: a write's data is already there, and a read's data is
+ * placed where the reply goes. A punched hole is deallocated 65536
+ * sectors at a time.
+ */
+struct req {
+	struct map_cmd cmd;
+	fuse_req_t freq;
+	struct map_ring_ent *ent;
+	enum { R_READ, R_WRITE, R_FSYNC, R_PUNCH } kind;
+	uint64_t start;	  /* byte offset asked */
+	size_t size;	  /* bytes asked */
+	uint64_t a0;	  /* start rounded down to a sector */
+	uint64_t end_lba; /* R_PUNCH: the sector after the hole */
+	char *user;	  /* unaligned write: the user's bytes (after the buffer) */
+	char data[];	  /* the aligned buffer, unless the ring's payload is used */
+};
+
+static void req_reply(struct req *r, int rc)
+{
+	if (rc)
+		answer_err(r->freq, r->ent, -rc);
+	else if (r->kind == R_READ)
+		answer_buf(r->freq, r->ent, (char *)r->cmd.buf + (r->start - r->a0), r->size);
+	else if (r->kind == R_WRITE)
+		answer_write(r->freq, r->ent, r->size);
+	else
+		answer_err(r->freq, r->ent, 0);
+	free(r);
+}
+
+/* A command of @r is done: start its next one, or answer FUSE. */
+static void req_step(struct map_cmd *c, int rc)
+{
+	struct req *r = (struct req *)c;
+
+	if (rc) {
+		req_reply(r, rc);
+		return;
+	}
+	if (r->kind == R_WRITE && r->cmd.op == MAP_READ) {
+		memcpy((char *)r->cmd.buf + (r->start - r->a0), r->user, r->size);
+		r->cmd.op = MAP_WRITE;
+		map_io_submit(&r->cmd);
+		return;
+	}
+	if (r->kind == R_PUNCH && r->cmd.lba + r->cmd.nlb < r->end_lba) {
+		uint64_t left;
+
+		r->cmd.lba += r->cmd.nlb;
+		left = r->end_lba - r->cmd.lba;
+		r->cmd.nlb = left > 65536 ? 65536 : (uint32_t)left;
+		map_io_submit(&r->cmd);
+		return;
+	}
+	req_reply(r, 0);
+}
+
+/*
+ * A read or write of @size bytes at @off, clamped to the volume's size.
+ * @wbuf: a write's data. @ring_buf (@cap bytes): the ring entry's payload,
+ * which an aligned request uses as its buffer; NULL through /dev/fuse.
+ */
+static void rw(fuse_req_t freq, struct map_ring_ent *ent, bool write, const char *wbuf, size_t size,
+	       uint64_t off, void *ring_buf, size_t cap)
+{
+	uint64_t vsize = atomic_load(&S.size), start = off, a0, a1;
+	bool aligned, in_place;
+	struct req *r;
+
+	if (!size) {
+		if (write)
+			answer_write(freq, ent, 0);
+		else
+			answer_buf(freq, ent, NULL, 0);
+		return;
+	}
+	if (start >= vsize) {
+		if (write)
+			answer_err(freq, ent, ENOSPC);
+		else
+			answer_buf(freq, ent, NULL, 0);
+		return;
+	}
+	if (size > vsize - start)
+		size = (size_t)(vsize - start);
+	a0 = start / S.sector * S.sector;
+	a1 = (start + size + S.sector - 1) / S.sector * S.sector;
+	aligned = a0 == start && a1 == start + size;
+	in_place = aligned && ring_buf && a1 - a0 <= cap;
+	r = malloc(sizeof(*r) + (in_place ? 0 : (size_t)(a1 - a0)) +
+		   (write && !aligned ? size : 0));
+	if (!r) {
+		answer_err(freq, ent, ENOMEM);
+		return;
+	}
+	r->freq = freq;
+	r->ent = ent;
+	r->kind = write ? R_WRITE : R_READ;
+	r->start = start;
+	r->size = size;
+	r->a0 = a0;
+	r->cmd.buf = in_place ? ring_buf : r->data;
+	r->cmd.lba = a0 / S.sector;
+	r->cmd.nlb = (uint32_t)((a1 - a0) / S.sector);
+	r->cmd.done = req_step;
+	r->cmd.op = write && aligned ? MAP_WRITE : MAP_READ;
+	if (write && aligned && !in_place) {
+		memcpy(r->data, wbuf, size);
+	} else if (write && !aligned) {
+		r->user = r->data + (a1 - a0);
+		memcpy(r->user, wbuf, size);
+	}
+	map_io_submit(&r->cmd);
+}
+
+/* Only the size may be "set", to what it is: the volume's size is the target's. */
+static void setattr(fuse_req_t freq, struct map_ring_ent *ent, int to_set, uint64_t size)
+{
+	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+		       FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) {
+		answer_err(freq, ent, ENOSYS);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && size != atomic_load(&S.size)) {
+		answer_err(freq, ent, EPERM);
+		return;
+	}
+	answer_attr(freq, ent);
+}
+
+static void do_fsync(fuse_req_t freq, struct map_ring_ent *ent)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		answer_err(freq, ent, ENOMEM);
+		return;
+	}
+	r->freq = freq;
+	r->ent = ent;
+	r->kind = R_FSYNC;
+	r->cmd.op = MAP_FLUSH;
+	r->cmd.done = req_step;
+	map_io_submit(&r->cmd);
+}
+
+/* Punching a hole deallocates the whole sectors inside it (the loop device's discard). */
+static void do_fallocate(fuse_req_t freq, struct map_ring_ent *ent, int mode, uint64_t off,
+			 uint64_t len)
+{
+	uint64_t a0 = (off + S.sector - 1) / S.sector;
+	uint64_t a1 = (off + len) / S.sector;
+	struct req *r;
+
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		answer_err(freq, ent, mode ? EOPNOTSUPP : 0); /* the whole size is there already */
+		return;
+	}
+	if (a0 >= a1) {
+		answer_err(freq, ent, 0); /* no whole sector inside */
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		answer_err(freq, ent, ENOMEM);
+		return;
+	}
+	r->freq = freq;
+	r->ent = ent;
+	r->kind = R_PUNCH;
+	r->end_lba = a1;
+	r->cmd.op = MAP_DEALLOC;
+	r->cmd.lba = a0;
+	r->cmd.nlb = a1 - a0 > 65536 ? 65536 : (uint32_t)(a1 - a0);
+	r->cmd.done = req_step;
+	map_io_submit(&r->cmd);
+}
+
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -348,41 +486,31 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->max_background = MAP_MAX_BACKGROUND;
 	conn->congestion_threshold = MAP_MAX_BACKGROUND * 3 / 4;
+	/*
+	 * Every ring entry holds the largest request in its payload buffer:
+	 * 128 KiB (the kernel's default request size) rather than libfuse's
+	 * 1 MiB keeps the ring at MAP_RING_ENTRIES x 128 KiB per CPU.
+	 */
+	if (S.ring_mode != RING_NO && conn->max_write > MAP_RING_MAX_WRITE)
+		conn->max_write = MAP_RING_MAX_WRITE;
 	write_state("live");
 }
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct stat st;
-
 	(void)fi;
-	if (ino != FUSE_ROOT_ID) {
+	if (ino != FUSE_ROOT_ID)
 		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	fill_attr(&st);
-	fuse_reply_attr(req, &st, 1.0);
+	else
+		answer_attr(req, NULL);
 }
 
-/* Only the size may be "set", to what it is: the volume's size is the target's. */
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct stat st;
-
 	(void)ino;
 	(void)fi;
-	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
-		       FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != atomic_load(&S.size)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	fill_attr(&st);
-	fuse_reply_attr(req, &st, 1.0);
+	setattr(req, NULL, to_set, (uint64_t)attr->st_size);
 }
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -401,7 +529,7 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	(void)fi;
-	rw(req, false, NULL, size, off);
+	rw(req, NULL, false, NULL, size, (uint64_t)off, NULL, 0);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -409,7 +537,7 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	(void)ino;
 	(void)fi;
-	rw(req, true, buf, size, off);
+	rw(req, NULL, true, buf, size, (uint64_t)off, NULL, 0);
 }
 
 /* close(), not a durability point: fsync is. */
@@ -429,53 +557,93 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct req *r = calloc(1, sizeof(*r));
-
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	if (!r) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	r->freq = req;
-	r->kind = R_FSYNC;
-	r->cmd.op = MAP_FLUSH;
-	r->cmd.done = req_step;
-	map_io_submit(&r->cmd);
+	do_fsync(req, NULL);
 }
 
-/* Punching a hole deallocates the whole sectors inside it (the loop device's discard). */
 static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
-	uint64_t a0 = ((uint64_t)off + S.sector - 1) / S.sector;
-	uint64_t a1 = ((uint64_t)off + (uint64_t)len) / S.sector;
-	struct req *r;
-
 	(void)ino;
 	(void)fi;
-	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
-		fuse_reply_err(req, mode ? EOPNOTSUPP : 0); /* the whole size is there already */
+	do_fallocate(req, NULL, mode, (uint64_t)off, (uint64_t)len);
+}
+
+/* libfuse's setattr bits are the protocol's (fuse_lowlevel.c, do_setattr). */
+static_assert(FUSE_SET_ATTR_SIZE == FATTR_SIZE && FUSE_SET_ATTR_ATIME == FATTR_ATIME &&
+		      FUSE_SET_ATTR_MTIME == FATTR_MTIME &&
+		      FUSE_SET_ATTR_ATIME_NOW == FATTR_ATIME_NOW &&
+		      FUSE_SET_ATTR_MTIME_NOW == FATTR_MTIME_NOW &&
+		      FUSE_SET_ATTR_CTIME == FATTR_CTIME,
+	      "FUSE_SET_ATTR_* and FATTR_*");
+
+/*
+ * A request that came through the ring: the same handlers as libfuse's
+ * callbacks above, with the entry to answer. Only the operations this file
+ * offers come: the rest are refused the way libfuse refuses them.
+ */
+static void ring_request(struct map_ring_ent *e, const struct fuse_in_header *in, const void *op_in,
+			 void *payload, uint32_t len, size_t cap)
+{
+	S.ring_reqs++;
+	switch (in->opcode) {
+	case FUSE_READ: {
+		const struct fuse_read_in *ri = op_in;
+
+		rw(NULL, e, false, NULL, ri->size, ri->offset, payload, cap);
 		return;
 	}
-	if (a0 >= a1) {
-		fuse_reply_err(req, 0); /* no whole sector inside */
+	case FUSE_WRITE: {
+		const struct fuse_write_in *wi = op_in;
+
+		if (wi->size > len)
+			answer_err(NULL, e, EINVAL);
+		else
+			rw(NULL, e, true, payload, wi->size, wi->offset, payload, cap);
 		return;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		fuse_reply_err(req, ENOMEM);
+	case FUSE_GETATTR:
+		if (in->nodeid != FUSE_ROOT_ID)
+			answer_err(NULL, e, ENOENT);
+		else
+			answer_attr(NULL, e);
+		return;
+	case FUSE_SETATTR: {
+		const struct fuse_setattr_in *sa = op_in;
+		int keep = FATTR_SIZE | FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW |
+			   FATTR_MTIME_NOW | FATTR_CTIME | FATTR_MODE | FATTR_UID | FATTR_GID;
+
+		setattr(NULL, e, (int)(sa->valid & (uint32_t)keep), sa->size);
 		return;
 	}
-	r->freq = req;
-	r->kind = R_PUNCH;
-	r->end_lba = a1;
-	r->cmd.op = MAP_DEALLOC;
-	r->cmd.lba = a0;
-	r->cmd.nlb = a1 - a0 > 65536 ? 65536 : (uint32_t)(a1 - a0);
-	r->cmd.done = req_step;
-	map_io_submit(&r->cmd);
+	case FUSE_OPEN: {
+		struct fuse_open_out oo = {.open_flags = FOPEN_DIRECT_IO};
+
+		if (in->nodeid != FUSE_ROOT_ID)
+			answer_err(NULL, e, ENOENT);
+		else
+			map_ring_reply(e, 0, &oo, sizeof(oo));
+		return;
+	}
+	case FUSE_FLUSH:
+	case FUSE_RELEASE:
+		answer_err(NULL, e, 0);
+		return;
+	case FUSE_FSYNC:
+		do_fsync(NULL, e);
+		return;
+	case FUSE_FALLOCATE: {
+		const struct fuse_fallocate_in *fa = op_in;
+
+		do_fallocate(NULL, e, (int)fa->mode, fa->offset, fa->length);
+		return;
+	}
+	default:
+		answer_err(NULL, e, ENOSYS);
+		return;
+	}
 }
 
 static const struct fuse_lowlevel_ops ll_ops = {
@@ -539,9 +707,35 @@ static int read_requests(struct fuse_buf *fbuf)
 		if (rc <= 0 || fuse_session_exited(S.se))
 			return -1;
 		fuse_session_process_buf(S.se, fbuf);
+		S.dev_reqs++;
 		n++;
 	}
 	return n;
+}
+
+/* The ring has requests (or the connection went away): its watch fired. */
+static void on_ring_ready(struct fq_loop *l, struct fq_fd_watch *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+}
+
+/* After the INIT reply went out with the ring offered: register the ring's entries. */
+static void ring_begin(void)
+{
+	int rc;
+
+	S.ring_init_sent = false;
+	rc = map_ring_start(S.fuse_fd, MAP_RING_ENTRIES, ring_request);
+	if (rc)
+		fprintf(stderr,
+			"map-serve: FUSE over io_uring not started (%s): requests come through "
+			"/dev/fuse\n",
+			strerror(-rc));
+	else
+		fprintf(stderr, "map-serve: FUSE requests come through io_uring (%u entries)\n",
+			map_ring_live());
 }
 
 /* Turn the loop and serve FUSE until the file is unmounted or a signal stops us. */
@@ -553,6 +747,7 @@ static void serve_loop(void)
 	S.fuse_ready = true;
 	S.fuse_watch.fn = on_fuse_ready;
 	S.sig_watch.fn = on_signal;
+	S.ring_watch.fn = on_ring_ready;
 	rc = fq_loop_watch_fd(S.loop, &S.sig_watch, S.sig_fd, POLLIN);
 	if (rc)
 		fprintf(stderr, "map-serve: SIGTERM and SIGINT not watched: %s\n", strerror(-rc));
@@ -565,6 +760,13 @@ static void serve_loop(void)
 			if (n < 0)
 				break;
 		}
+		if (S.ring_init_sent)
+			ring_begin();
+		if (map_ring_fd() >= 0) {
+			rc = map_ring_service();
+			if (rc > 0)
+				n += rc;
+		}
 		if (!S.fuse_ready && !fq_fd_watch_armed(&S.fuse_watch)) {
 			rc = fq_loop_watch_fd(S.loop, &S.fuse_watch, S.fuse_fd, POLLIN);
 			if (rc) { /* no watch: look at the device again in a millisecond */
@@ -572,13 +774,19 @@ static void serve_loop(void)
 				wait = 1000000;
 			}
 		}
+		/* An idle ring wakes the loop when a request arrives (map_ring.c). */
+		if (!n && map_ring_live() && !fq_fd_watch_armed(&S.ring_watch) &&
+		    fq_loop_watch_fd(S.loop, &S.ring_watch, map_ring_fd(), POLLIN))
+			wait = 1000000;
 		if (atomic_load(&S.rescan))
 			rescan();
 		map_io_service();
+		/* Replies queued since the last turn leave before this one sleeps. */
+		map_ring_flush();
 		/*
 		 * Requests just queued: send them now, and take what came
 		 * back. Otherwise sleep in the loop until a completion, a
-		 * timer or the FUSE device's watch.
+		 * timer or a watch (the FUSE device, the ring).
 		 */
 		rc = fq_loop_turn(S.loop, n > 0 ? 0 : wait);
 		if (rc < 0 && rc != -EINTR) {
@@ -588,7 +796,42 @@ static void serve_loop(void)
 	}
 	fq_loop_unwatch_fd(S.loop, &S.fuse_watch);
 	fq_loop_unwatch_fd(S.loop, &S.sig_watch);
+	fq_loop_unwatch_fd(S.loop, &S.ring_watch);
 	free(fbuf.mem);
+}
+
+/*
+ * libfuse reads and writes /dev/fuse through these, so that the INIT
+ * reply can offer FUSE over io_uring (map_ring.c); all else passes as is.
+ */
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *in = buf;
+
+	(void)userdata;
+	if (n >= (ssize_t)sizeof(*in) && in->opcode == FUSE_INIT)
+		S.init_unique = in->unique;
+	return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	const struct fuse_out_header *oh = iov[0].iov_base;
+	bool init = false;
+	ssize_t n;
+
+	(void)userdata;
+	if (S.ring_offered || !S.init_unique || oh->unique != S.init_unique)
+		return writev(fd, iov, count);
+	init = map_ring_amend_init(iov, count);
+	n = writev(fd, iov, count);
+	if (init) {
+		S.ring_offered = true;
+		/* The kernel took the reply inside this writev: the ring may register now. */
+		S.ring_init_sent = n >= 0;
+	}
+	return n;
 }
 
 static void on_hup(int sig)
@@ -619,6 +862,14 @@ static int serve(const char *file)
 	}
 	S.fuse_fd = fuse_session_fd(S.se);
 	fcntl(S.fuse_fd, F_SETFL, fcntl(S.fuse_fd, F_GETFL) | O_NONBLOCK);
+	if (S.ring_mode != RING_NO) {
+		static const struct fuse_custom_io io = {.writev = io_writev, .read = io_read};
+
+		/* The same descriptor: libfuse keeps the mount for the unmount. */
+		if (fuse_session_custom_io(S.se, &io, S.fuse_fd))
+			fprintf(stderr, "map-serve: libfuse takes no custom I/O: FUSE over "
+					"io_uring not offered\n");
+	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
@@ -637,7 +888,11 @@ static int serve(const char *file)
 	}
 	/* Commands still in flight fail now; FUSE gets EIO for them. */
 	map_io_fini();
+	map_ring_flush();
 	fuse_session_unmount(S.se);
+	map_ring_stop();
+	fprintf(stderr, "map-serve: %llu FUSE requests through /dev/fuse, %llu through io_uring\n",
+		(unsigned long long)S.dev_reqs, (unsigned long long)S.ring_reqs);
 	fuse_session_destroy(S.se);
 	if (S.sig_fd >= 0)
 		close(S.sig_fd);
@@ -646,11 +901,15 @@ static int serve(const char *file)
 
 int map_serve_main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"trid", required_argument, 0, 't'},	{"nsid", required_argument, 0, 'n'},
-		{"file", required_argument, 0, 'f'},	{"state", required_argument, 0, 's'},
-		{"hostnqn", required_argument, 0, 'H'}, {"io-timeout", required_argument, 0, 'T'},
-		{"no-sqflow", no_argument, 0, 'Q'},	{0, 0, 0, 0}};
+	static const struct option lo[] = {{"trid", required_argument, 0, 't'},
+					   {"nsid", required_argument, 0, 'n'},
+					   {"file", required_argument, 0, 'f'},
+					   {"state", required_argument, 0, 's'},
+					   {"hostnqn", required_argument, 0, 'H'},
+					   {"io-timeout", required_argument, 0, 'T'},
+					   {"no-sqflow", no_argument, 0, 'Q'},
+					   {"fuse-ring", required_argument, 0, 'R'},
+					   {0, 0, 0, 0}};
 	const char *trid_s = NULL, *file = NULL, *hostnqn = NULL;
 	struct fq_ctrlr_opts co;
 	struct fq_trid trid;
@@ -661,6 +920,7 @@ int map_serve_main(int argc, char **argv)
 
 	S.nsid = 1;
 	S.io_timeout_s = 60;
+	S.ring_mode = RING_AUTO;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
@@ -685,6 +945,18 @@ int map_serve_main(int argc, char **argv)
 		case 'Q':
 			no_sqflow = true;
 			break;
+		case 'R':
+			if (!strcmp(optarg, "no"))
+				S.ring_mode = RING_NO;
+			else if (!strcmp(optarg, "auto"))
+				S.ring_mode = RING_AUTO;
+			else if (!strcmp(optarg, "yes"))
+				S.ring_mode = RING_YES;
+			else {
+				fprintf(stderr, "map-serve: --fuse-ring takes auto, yes or no\n");
+				return EXIT_USAGE;
+			}
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -696,6 +968,21 @@ int map_serve_main(int argc, char **argv)
 	if (!realpath(file, S.file)) {
 		fprintf(stderr, "map-serve: %s: %s\n", file, strerror(errno));
 		return EXIT_USAGE;
+	}
+	if (S.ring_mode != RING_NO) {
+		const char *why;
+
+		if (map_ring_available(S.ring_mode == RING_YES, &why) <= 0) {
+			if (S.ring_mode == RING_YES) {
+				fprintf(stderr, "map-serve: FUSE over io_uring asked for, but %s\n",
+					why);
+				write_state("failed");
+				return EXIT_LOCAL_IO;
+			}
+			fprintf(stderr, "map-serve: FUSE requests come through /dev/fuse: %s\n",
+				why);
+			S.ring_mode = RING_NO;
+		}
 	}
 	sem_init(&S.changed, 0, 0);
 	signal(SIGHUP, on_hup);

@@ -8,10 +8,19 @@
 # data is there; `fabriq volume info|resize` name the volume by its mapped
 # device, and the device grows without a remap; mapall/unmapall; the clear
 # errors.
-#   test_map_user.sh FABRIQD FABRIQ
+#   test_map_user.sh FABRIQD FABRIQ [RING]
+# RING: the map's fuse_ring setting (docs/map.md), "no" (default: FUSE
+# requests through /dev/fuse) or "yes" (through io_uring; the kernel's
+# fuse.enable_uring is switched on for the test and back off after it).
+# The serving process's closing log line must show the requests went the
+# way asked. On a kernel without FUSE over io_uring, "yes" checks that the
+# map is refused with the reason, and stops there.
 set -euo pipefail
 FQD=$1
 FQ=$2
+RING=${3:-no}
+RING_PARAM=/sys/module/fuse/parameters/enable_uring
+RING_WAS=$(cat "$RING_PARAM" 2>/dev/null || echo none)
 T=$(mktemp -d /tmp/fq-map.XXXXXX)
 POOL=t$$
 VOL=vol1
@@ -24,6 +33,8 @@ cleanup() {
 	[ -n "$FQD_PID" ] && kill -9 "$FQD_PID" 2>/dev/null
 	rm -rf "$T" "/run/fabriq/map/$POOL"
 	rmdir "/dev/fabriq/$POOL" 2>/dev/null || true
+	[ "$RING_WAS" = N ] && echo N >"$RING_PARAM"
+	true
 }
 trap cleanup EXIT
 [ "$(id -u)" = 0 ] || fail "needs root (FUSE mounts and loop devices)"
@@ -66,9 +77,34 @@ SOCK=$T/fqd.sock
 mkdir -p "$T/mnt"
 start_target
 URI=tcp://127.0.0.1:$DP/$POOL/$VOL
+CONF=$T/map.conf
+printf '[map]\nfuse_ring = %s\n' "$RING" >"$CONF"
+LOG=/run/fabriq/map/$POOL/$VOL.log
+# The serving process's count of requests each way, from its closing line.
+served() { # dev|ring
+	local l
+	l=$(grep "FUSE requests through /dev/fuse" "$LOG" | tail -1)
+	[ -n "$l" ] || fail "no closing line in $LOG"
+	if [ "$1" = dev ]; then
+		sed -E 's/.* ([0-9]+) FUSE requests through .*/\1/' <<<"$l"
+	else
+		sed -E 's/.*, ([0-9]+) through io_uring.*/\1/' <<<"$l"
+	fi
+}
 
-echo "== map, mkfs, mount, write"
-DEV=$("$FQ" map "$URI" --via user --io-timeout 30)
+if [ "$RING" = yes ] && [ "$RING_WAS" = none ]; then
+	echo "== this kernel has no FUSE over io_uring: the map is refused, with the reason"
+	rc=0
+	"$FQ" map "$URI" --via user --config "$CONF" 2>"$T/err" || rc=$?
+	[ $rc = 5 ] || fail "map with fuse_ring = yes on a kernel without it: exit $rc, expected 5"
+	grep -q "fuse_ring = yes, but this kernel has no FUSE over io_uring" "$T/err" ||
+		fail "map message: $(cat "$T/err")"
+	echo "map (fuse_ring = yes, kernel without it): refused as it should be"
+	exit 0
+fi
+
+echo "== map, mkfs, mount, write (fuse_ring = $RING)"
+DEV=$("$FQ" map "$URI" --via user --io-timeout 30 --config "$CONF")
 [[ $DEV == /dev/loop* ]] || fail "map printed '$DEV'"
 [ "$(readlink "/dev/fabriq/$POOL/$VOL")" = "$DEV" ] || fail "no link /dev/fabriq/$POOL/$VOL -> $DEV"
 [ "$(blockdev --getsize64 "$DEV")" = $((256 << 20)) ] || fail "device size $(blockdev --getsize64 "$DEV")"
@@ -90,12 +126,20 @@ grep -q "is mounted on" "$T/err" || fail "unmap message: $(cat "$T/err")"
 umount "$T/mnt"
 "$FQ" unmap "$POOL/$VOL" >/dev/null
 [ ! -e "/dev/fabriq/$POOL/$VOL" ] || fail "link left after unmap"
+# mkfs and 24 MiB of files are hundreds of requests: they went the way asked.
+if [ "$RING" = yes ]; then
+	[ "$(served ring)" -gt 100 ] || fail "fuse_ring = yes, but: $(tail -3 "$LOG")"
+	grep -q "FUSE requests come through io_uring" "$LOG" || fail "no ring start in $LOG"
+else
+	[ "$(served ring)" = 0 ] && [ "$(served dev)" -gt 100 ] ||
+		fail "fuse_ring = no, but: $(tail -3 "$LOG")"
+fi
 losetup -l | grep -q "/run/fabriq/map/$POOL/$VOL" && fail "loop device left after unmap"
 "$FQ" showmapped --json | python3 -c "
 import json,sys; assert not [x for x in json.load(sys.stdin) if x['volume']=='$POOL/$VOL']"
 
 echo "== map again: the data is there"
-DEV=$("$FQ" map "$URI" --via user --io-timeout 30)
+DEV=$("$FQ" map "$URI" --via user --io-timeout 30 --config "$CONF")
 mount "$DEV" "$T/mnt"
 (cd "$T/mnt" && sha256sum -c --quiet "$T/sums") || fail "data differs after map again"
 umount "$T/mnt"
@@ -104,7 +148,7 @@ echo "== kill -9 fabriqd while mapped and idle, restart, remap"
 kill -9 $FQD_PID
 wait $FQD_PID 2>/dev/null || true
 start_target
-DEV2=$("$FQ" remap "$POOL/$VOL" --io-timeout 30)
+DEV2=$("$FQ" remap "$POOL/$VOL" --io-timeout 30 --config "$CONF")
 [ "$DEV2" = "$DEV" ] || fail "remap gave $DEV2, not $DEV"
 fsck.ext4 -n "$DEV" >"$T/fsck" 2>&1 || fail "fsck after the target restart: $(cat "$T/fsck")"
 mount "$DEV" "$T/mnt"
@@ -163,6 +207,8 @@ fi
 expect 2 "takes user, kernel or auto" "$FQ" map "$URI" --via nbd
 printf '[map]\nctrl_loss_tmo = -5\n' >"$T/bad.conf"
 expect 2 "ctrl_loss_tmo = '-5' is not a number in -1..31536000" "$FQ" map "$URI" --config "$T/bad.conf"
+printf '[map]\nfuse_ring = maybe\n' >"$T/bad.conf"
+expect 2 "fuse_ring takes auto, yes or no, not 'maybe'" "$FQ" map "$URI" --config "$T/bad.conf"
 printf '[map]\nkeepalive = 5\n' >"$T/bad.conf"
 expect 2 "unknown key 'keepalive'" "$FQ" map "$URI" --config "$T/bad.conf"
 expect 2 "is not mapped" "$FQ" unmap "$POOL/nope"
@@ -172,7 +218,7 @@ expect 5 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$FQ" m
 
 echo "== mapall / unmapall"
 printf '# volumes to map at boot\n\n%s   # the test volume\n' "$URI" >"$T/maps"
-"$FQ" mapall -f "$T/maps" --via user >/dev/null
+"$FQ" mapall -f "$T/maps" --via user --config "$CONF" >/dev/null
 [ -L "/dev/fabriq/$POOL/$VOL" ] || fail "mapall did not map $URI"
 "$FQ" unmapall -f "$T/maps" >/dev/null
 [ ! -e "/dev/fabriq/$POOL/$VOL" ] || fail "unmapall did not unmap $URI"
