@@ -257,6 +257,11 @@ int map_ring_fd(void)
 	return R.up ? R.ring.ring_fd : -1;
 }
 
+size_t map_ring_payload_size(void)
+{
+	return R.payload;
+}
+
 unsigned map_ring_live(void)
 {
 	return R.up ? R.live : 0;

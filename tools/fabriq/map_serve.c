@@ -734,8 +734,9 @@ static void ring_begin(void)
 			"/dev/fuse\n",
 			strerror(-rc));
 	else
-		fprintf(stderr, "map-serve: FUSE requests come through io_uring (%u entries)\n",
-			map_ring_live());
+		fprintf(stderr,
+			"map-serve: FUSE requests come through io_uring (%u entries of %zu KiB)\n",
+			map_ring_live(), map_ring_payload_size() >> 10);
 }
 
 /* Turn the loop and serve FUSE until the file is unmounted or a signal stops us. */
