@@ -315,7 +315,10 @@ void map_ring_reply(struct map_ring_ent *e, int error, const void *data, uint32_
 
 	if (!R.up || e->dead)
 		return;
-	if (error || len > R.payload)
+	/* Out arguments larger than the payload cannot be sent: fail the request, never cut it. */
+	if (!error && len > R.payload)
+		error = EIO;
+	if (error)
 		len = 0;
 	if (len && data != e->payload)
 		memcpy(e->payload, data, len);
