@@ -346,6 +346,23 @@ static void read_state(const struct mapping *m, char *buf, size_t len)
 	}
 }
 
+/* User mode: how the serving process takes FUSE requests (its state file's second line). */
+static void read_fuse_way(const struct mapping *m, char *buf, size_t len)
+{
+	char line[64];
+	FILE *f = fopen(m->state, "r");
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && fgets(line, sizeof(line), f) &&
+	    !strncmp(line, "fuse ", 5)) {
+		line[strcspn(line, "\n")] = 0;
+		snprintf(buf, len, "%s", line + 5);
+	}
+	fclose(f);
+}
+
 static bool pid_alive(pid_t pid)
 {
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
@@ -1704,9 +1721,13 @@ int cmd_showmapped(int argc, char **argv)
 				snprintf(m.trid, sizeof(m.trid), "%s", paths);
 				json_object_object_add(o, "paths", pa);
 			} else {
+				char way[64];
+
 				read_state(&m, st, sizeof(st));
 				if (!pid_alive(m.pid))
 					snprintf(st, sizeof(st), "dead");
+				read_fuse_way(&m, way, sizeof(way));
+				json_object_object_add(o, "fuse", json_object_new_string(way));
 			}
 			snprintf(v, sizeof(v), "%s/%s", m.pool, m.volume);
 			json_object_object_add(o, "volume", json_object_new_string(v));

@@ -257,6 +257,11 @@ int map_ring_fd(void)
 	return R.up ? R.ring.ring_fd : -1;
 }
 
+size_t map_ring_payload_size(void)
+{
+	return R.payload;
+}
+
 unsigned map_ring_live(void)
 {
 	return R.up ? R.live : 0;
@@ -310,7 +315,10 @@ void map_ring_reply(struct map_ring_ent *e, int error, const void *data, uint32_
 
 	if (!R.up || e->dead)
 		return;
-	if (error || len > R.payload)
+	/* Out arguments larger than the payload cannot be sent: fail the request, never cut it. */
+	if (!error && len > R.payload)
+		error = EIO;
+	if (error)
 		len = 0;
 	if (len && data != e->payload)
 		memcpy(e->payload, data, len);

@@ -61,6 +61,8 @@ void map_ring_flush(void);
  * arguments from @data (copied unless it is the payload buffer itself).
  */
 void map_ring_reply(struct map_ring_ent *e, int error, const void *data, uint32_t len);
+/* Bytes of each entry's payload buffer (set by the INIT reply; 0 before it). */
+size_t map_ring_payload_size(void);
 /* Entries registered and not torn down. */
 unsigned map_ring_live(void);
 /* Free the ring (after the file is unmounted, so every entry has come back). */

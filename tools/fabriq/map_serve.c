@@ -97,16 +97,24 @@ static struct serve {
 	uint64_t dev_reqs, ring_reqs; /* requests taken each way (logged at the end) */
 } S;
 
+/*
+ * The state file: the state on the first line ("live", "reconnecting",
+ * "failed", "stopped"; NULL keeps the last one), then how FUSE requests
+ * come in ("fuse io_uring" or "fuse /dev/fuse"), for `fabriq showmapped`.
+ */
 static void write_state(const char *state)
 {
+	static const char *last = "live";
 	char tmp[MAP_PATH_MAX + 8];
 	FILE *f;
 
+	if (state)
+		last = state;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", S.state_path);
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	fprintf(f, "%s\n", state);
+	fprintf(f, "%s\nfuse %s\n", last, map_ring_live() ? "io_uring" : "/dev/fuse");
 	if (fclose(f) == 0)
 		rename(tmp, S.state_path);
 }
@@ -734,8 +742,10 @@ static void ring_begin(void)
 			"/dev/fuse\n",
 			strerror(-rc));
 	else
-		fprintf(stderr, "map-serve: FUSE requests come through io_uring (%u entries)\n",
-			map_ring_live());
+		fprintf(stderr,
+			"map-serve: FUSE requests come through io_uring (%u entries of %zu KiB)\n",
+			map_ring_live(), map_ring_payload_size() >> 10);
+	write_state(NULL);
 }
 
 /* Turn the loop and serve FUSE until the file is unmounted or a signal stops us. */

@@ -110,7 +110,8 @@ DEV=$("$FQ" map "$URI" --via user --io-timeout 30 --config "$CONF")
 [ "$(blockdev --getsize64 "$DEV")" = $((256 << 20)) ] || fail "device size $(blockdev --getsize64 "$DEV")"
 "$FQ" showmapped --json | python3 -c "
 import json,sys; m=[x for x in json.load(sys.stdin) if x['volume']=='$POOL/$VOL']
-assert len(m)==1 and m[0]['device']=='$DEV' and m[0]['state']=='live' and m[0]['mode']=='user', m"
+assert len(m)==1 and m[0]['device']=='$DEV' and m[0]['state']=='live' and m[0]['mode']=='user', m
+assert m[0]['fuse']==('io_uring' if '$RING'=='yes' else '/dev/fuse'), m"
 mkfs.ext4 -q -F "/dev/fabriq/$POOL/$VOL"
 mount "/dev/fabriq/$POOL/$VOL" "$T/mnt"
 head -c 24M /dev/urandom >"$T/mnt/big"
