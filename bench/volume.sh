@@ -16,10 +16,16 @@
 #    randwrite at QD32 on each (first writes are vol_meta's part). The report gives the volume's share of
 #    the raw file's IOPS (the goal is 0.95 or more).
 #
+# HOST_POLL (poll or no-poll, default poll) is fabriq perf's completion
+# mode. Polling fills LOAD_CPU, so the kernel's io_uring worker that does
+# the buffered writes to both files (one at a time per file) shares
+# TARGET_CPU with the reactor and writeback; with no-poll it can run on
+# LOAD_CPU too.
+#
 # Environment: DIR (/var/tmp), CLUSTERS ("10000 100000 1000000"), VOL_SIZE
 # (4G), TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (10), ROUNDS (5: the
 # volume and raw cases alternate that many times; medians are reported),
-# META (1; 0 skips part 1).
+# META (1; 0 skips part 1), HOST_POLL (poll).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${DIR:-/var/tmp}
@@ -30,6 +36,9 @@ LOAD_CPU=${LOAD_CPU:-1}
 SECS=${SECONDS_PER_CASE:-10}
 ROUNDS=${ROUNDS:-5}
 META=${META:-1}
+HOST_POLL=${HOST_POLL:-poll}
+[[ $HOST_POLL == poll || $HOST_POLL == no-poll ]] ||
+	{ echo "HOST_POLL takes poll or no-poll, not '$HOST_POLL'" >&2; exit 2; }
 
 scripts/deps.sh
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=false >/dev/null
@@ -84,7 +93,7 @@ perf_case() { # label nsid workload size qd
 	# randwrite lands inside whichever case runs then and slows it.
 	sync
 	taskset -c "$LOAD_CPU" $PERF -r "$TRID" -n "$2" -w "$3" -o "$4" -q "$5" -t "$SECS" --warmup 1 \
-		--json | python3 -c "
+		--"$HOST_POLL" --json | python3 -c "
 import json,sys; t=json.load(sys.stdin)['total']
 print(json.dumps({'kind':'perf','case':'$1','nsid':$2,'workload':'$3','io_size':'$4','qd':$5,
   'iops':t['iops'],'mib_per_s':t['mib_per_s']}))" | tee -a "$RAW"
