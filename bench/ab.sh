@@ -99,11 +99,13 @@ for round in $(seq 1 "$ROUNDS"); do
 		order+=("${labels[$(((i + round - 1) % n))]}")
 	done
 	for mode in $MODES; do
+		busy=0 pflag=--no-poll
+		[ "$mode" = poll ] && busy=1000000 pflag=--poll
 		for l in "${order[@]}"; do
 			b=${BUILD[$l]}
 			PORT[$l]=$(bench_free_port)
 			bench_start_fabriqd "$b/tools/fabriqd/fabriqd" "${PORT[$l]}" --nqn $NQN --ns "ram:$NS_SIZE" \
-				--reactors 1 --busy-poll-us "$([ "$mode" = poll ] && echo 1000000 || echo 0)"
+				--reactors 1 --busy-poll-us "$busy"
 			PID[$l]=$FQD_PID
 			FQD_PID=
 			# Reads of never-written RAM hit one shared zero page: write it all first.
@@ -120,7 +122,7 @@ for round in $(seq 1 "$ROUNDS"); do
 				kill -CONT "${PID[$l]}"
 				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$(trid "$l")" -w "$wl" -o 4k \
 					-q "$qd" -t "$SECS" --warmup "$WARMUP" --disable-sqflow \
-					"$([ "$mode" = poll ] && echo --poll || echo --no-poll)" --json | python3 -c "
+					"$pflag" --json | python3 -c "
 import json,sys; t=json.load(sys.stdin)['total']
 print(json.dumps({'rev':'$l','round':$round,'mode':'$mode','workload':'$wl','qd':$qd,
   'iops':t['iops'],'p50_us':t['p50_us']}))" | tee -a "$RAW"
