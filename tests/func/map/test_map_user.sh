@@ -26,12 +26,13 @@ POOL=t$$
 VOL=vol1
 SOCK=
 FQD_PID=
+U=
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cleanup() {
 	mountpoint -q "$T/mnt" 2>/dev/null && umount -l "$T/mnt"
 	"$FQ" unmap --force "$POOL/$VOL" >/dev/null 2>&1 || true
 	[ -n "$FQD_PID" ] && kill -9 "$FQD_PID" 2>/dev/null
-	rm -rf "$T" "/run/fabriq/map/$POOL"
+	rm -rf "$T" "${U:-}" "/run/fabriq/map/$POOL"
 	rmdir "/dev/fabriq/$POOL" 2>/dev/null || true
 	[ "$RING_WAS" = N ] && echo N >"$RING_PARAM"
 	true
@@ -214,7 +215,18 @@ printf '[map]\nkeepalive = 5\n' >"$T/bad.conf"
 expect 2 "unknown key 'keepalive'" "$FQ" map "$URI" --config "$T/bad.conf"
 expect 2 "is not mapped" "$FQ" unmap "$POOL/nope"
 expect 2 "is not a device fabriq map made here" "$FQ" volume info /dev/null -S "$SOCK"
-expect 5 "needs root" setpriv --reuid=65534 --regid=65534 --clear-groups "$FQ" map "$URI"
+# The unprivileged user may not be able to enter the build tree (a clone in
+# a 0700 directory), so it runs a copy of the program and of the libraries it
+# loads from the tree, in a directory it can read.
+U=$(mktemp -d /tmp/fq-map-nobody.XXXXXX)
+chmod 0755 "$U"
+cp "$FQ" "$U/fabriq"
+ldd "$FQ" | awk '$3 ~ /^\// && $3 !~ /^\/(usr\/)?lib/ { print $3 }' | while read -r lib; do
+	cp "$lib" "$U/"
+done
+chmod -R a+rX "$U"
+expect 5 "needs root" env LD_LIBRARY_PATH="$U" setpriv --reuid=65534 --regid=65534 --clear-groups "$U/fabriq" map "$URI"
+rm -rf "$U"
 "$FQ" unmap "$POOL/$VOL" >/dev/null
 
 echo "== mapall / unmapall"
@@ -227,4 +239,5 @@ printf '# volumes to map at boot\n\n%s   # the test volume\n' "$URI" >"$T/maps"
 kill -TERM $FQD_PID
 wait $FQD_PID || fail "fabriqd exited with an error"
 FQD_PID=
+U=
 echo "map: all passed"
