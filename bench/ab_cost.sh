@@ -8,7 +8,8 @@
 # reactor, RAM namespace, pinned to TARGET_CPU) in turn and drives it with
 # that build's `fabriq perf` (pinned to LOAD_CPU) while `perf stat` counts
 # fabriqd's CPU time (task-clock), its system calls and its
-# io_uring_enter calls; the report divides each by the commands completed.
+# io_uring_enter calls, and the same of the host process; the report divides
+# each by the commands completed.
 # On a shared machine IOPS move by tens of percent when a neighbour takes
 # the CPU, but a command's CPU time and system calls barely do: a target
 # that was descheduled completes fewer commands, each at the same cost.
@@ -52,7 +53,10 @@ TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
 
 for round in $(seq 1 "$ROUNDS"); do
 	for mode in $MODES; do
-		for side in old new; do
+		# Alternate which build goes first, so neither always follows the other.
+		sides="old new"
+		[ $((round % 2)) = 0 ] && sides="new old"
+		for side in $sides; do
 			b=$OLD
 			[ $side = new ] && b=$NEW
 			bench_start_fabriqd "$b/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" \
@@ -66,26 +70,37 @@ for round in $(seq 1 "$ROUNDS"); do
 					-p "$FQD_PID" -o "$OUT/stat.csv" &
 				stat_pid=$!
 				sleep 0.2 # perf attaches
-				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" -w "$wl" -o 4k -q "$qd" \
-					-t "$SECS" --warmup 0 --disable-sqflow \
+				# The host is counted too, whole process (connecting is a few
+				# milliseconds of a run of seconds). With --poll it spins, so its
+				# CPU per command is 1/IOPS there; its system calls still count.
+				perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
+					-o "$OUT/host.csv" -- taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" \
+					-w "$wl" -o 4k -q "$qd" -t "$SECS" --warmup 0 --disable-sqflow \
 					$([ "$mode" = poll ] && echo --poll || echo --no-poll) --json >"$OUT/perf.json"
 				kill -INT "$stat_pid"
 				wait "$stat_pid" || true
-				python3 - "$OUT/stat.csv" "$OUT/perf.json" "$side" "$round" "$mode" "$wl" "$qd" <<-'PY' | tee -a "$RAW"
+				python3 - "$OUT/stat.csv" "$OUT/host.csv" "$OUT/perf.json" "$side" "$round" "$mode" "$wl" "$qd" \
+					<<-'PY' | tee -a "$RAW"
 					import json, sys
-					stat, perfj, side, rnd, mode, wl, qd = sys.argv[1:8]
-					v = {}
-					for line in open(stat):
-					    f = line.strip().split(',')
-					    if len(f) > 2 and f[0] and f[0][0].isdigit():
-					        v[f[2]] = float(f[0])
+					stat, hstat, perfj, side, rnd, mode, wl, qd = sys.argv[1:9]
+					def counts(path):
+					    v = {}
+					    for line in open(path):
+					        f = line.strip().split(',')
+					        if len(f) > 2 and f[0] and f[0][0].isdigit():
+					            v[f[2]] = float(f[0])
+					    return v
+					v, h = counts(stat), counts(hstat)
 					t = json.load(open(perfj))['total']
 					n = t['reads'] + t['writes']
 					print(json.dumps({'side': side, 'round': int(rnd), 'mode': mode, 'workload': wl,
 					                  'qd': int(qd), 'iops': t['iops'], 'commands': n,
 					                  'cpu_ns_per_cmd': v['task-clock'] * 1e6 / n,
 					                  'syscalls_per_cmd': v['raw_syscalls:sys_enter'] / n,
-					                  'enters_per_cmd': v['syscalls:sys_enter_io_uring_enter'] / n}))
+					                  'enters_per_cmd': v['syscalls:sys_enter_io_uring_enter'] / n,
+					                  'host_cpu_ns_per_cmd': h['task-clock'] * 1e6 / n,
+					                  'host_syscalls_per_cmd': h['raw_syscalls:sys_enter'] / n,
+					                  'host_enters_per_cmd': h['syscalls:sys_enter_io_uring_enter'] / n}))
 				PY
 			done
 			bench_stop_fabriqd
@@ -98,20 +113,29 @@ import json, statistics, sys
 raw, out, old, new = sys.argv[1:5]
 rows = [json.loads(l) for l in open(raw)]
 keys = sorted({(r['mode'], r['workload'], r['qd']) for r in rows})
-lines = ['old: %s, new: %s; medians over %d rounds' % (old, new, max(r['round'] for r in rows)), '',
-         '| mode | case | QD | CPU ns/cmd old | new | new/old | syscalls/cmd old | new | io_uring_enter/cmd old | new |',
-         '|---|---|---|---|---|---|---|---|---|---|']
+lines = ['old: %s, new: %s; medians over %d rounds' % (old, new, max(r['round'] for r in rows)), '']
+cols = ('cpu_ns_per_cmd', 'syscalls_per_cmd', 'enters_per_cmd',
+        'host_cpu_ns_per_cmd', 'host_syscalls_per_cmd', 'host_enters_per_cmd')
+med = {}
 for mode, wl, qd in keys:
-    m = {}
     for side in ('old', 'new'):
         rr = [r for r in rows if (r['mode'], r['workload'], r['qd'], r['side']) == (mode, wl, qd, side)]
-        m[side] = {k: statistics.median(r[k] for r in rr)
-                   for k in ('cpu_ns_per_cmd', 'syscalls_per_cmd', 'enters_per_cmd')}
-    lines.append('| %s | %s 4K | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f |' % (
-        mode, wl, qd, m['old']['cpu_ns_per_cmd'], m['new']['cpu_ns_per_cmd'],
-        m['new']['cpu_ns_per_cmd'] / m['old']['cpu_ns_per_cmd'],
-        m['old']['syscalls_per_cmd'], m['new']['syscalls_per_cmd'],
-        m['old']['enters_per_cmd'], m['new']['enters_per_cmd']))
+        # Rows of an older run of this script have no host counts.
+        med[mode, wl, qd, side] = {k: statistics.median(r[k] for r in rr) if all(k in r for r in rr)
+                                   else float('nan') for k in cols + ('iops',)}
+for who, pre in (('target (fabriqd)', ''), ('host (fabriq perf; spins with --poll)', 'host_')):
+    lines += ['### ' + who, '',
+              '| mode | case | QD | IOPS new/old | CPU ns/cmd old | new | new/old | syscalls/cmd old | new '
+              '| io_uring_enter/cmd old | new |',
+              '|---|---|---|---|---|---|---|---|---|---|---|']
+    for mode, wl, qd in keys:
+        o, n = med[mode, wl, qd, 'old'], med[mode, wl, qd, 'new']
+        lines.append('| %s | %s 4K | %d | %.3f | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f |' % (
+            mode, wl, qd, n['iops'] / o['iops'], o[pre + 'cpu_ns_per_cmd'], n[pre + 'cpu_ns_per_cmd'],
+            n[pre + 'cpu_ns_per_cmd'] / o[pre + 'cpu_ns_per_cmd'],
+            o[pre + 'syscalls_per_cmd'], n[pre + 'syscalls_per_cmd'],
+            o[pre + 'enters_per_cmd'], n[pre + 'enters_per_cmd']))
+    lines.append('')
 open(out + '/results.md', 'w').write('\n'.join(lines) + '\n')
 print('\n'.join(lines))
 PY
