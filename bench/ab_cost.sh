@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What a command costs the target, in two builds side by side.
 #
-#   bench/ab_cost.sh OLD_BUILD NEW_BUILD
+#   bench/ab_cost.sh OLD_BUILD NEW_BUILD [MORE_BUILDS...]
 #
-# OLD_BUILD and NEW_BUILD are build directories (bench/ab.sh leaves them in
-# bench/ab/<rev>/build). Each round starts each build's fabriqd (one
+# Each is a build directory (bench/ab.sh leaves them in bench/ab/<rev>/build);
+# every build after the first is compared with the first. Each round starts
+# each build's fabriqd (one
 # reactor, RAM namespace, pinned to TARGET_CPU) in turn and drives it with
 # that build's `fabriq perf` (pinned to LOAD_CPU) while `perf stat` counts
 # fabriqd's CPU time (task-clock), its system calls and its
@@ -20,10 +21,9 @@
 # randread:32"). Results: bench/results/<time>-cost/{raw.jsonl,results.md}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD" >&2; exit 2; }
-OLD=$1
-NEW=$2
-for b in "$OLD" "$NEW"; do
+[ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [MORE_BUILDS...]" >&2; exit 2; }
+builds=("$@")
+for b in "${builds[@]}"; do
 	[ -x "$b/tools/fabriqd/fabriqd" ] || { echo "$b: no tools/fabriqd/fabriqd (build it first)" >&2; exit 2; }
 done
 command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 2; }
@@ -53,17 +53,18 @@ TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
 
 for round in $(seq 1 "$ROUNDS"); do
 	for mode in $MODES; do
-		# Alternate which build goes first, so neither always follows the other.
-		sides="old new"
-		[ $((round % 2)) = 0 ] && sides="new old"
-		for side in $sides; do
-			b=$OLD
-			[ $side = new ] && b=$NEW
+		# Rotate which build goes first, so none always follows another.
+		for k in $(seq 0 $(($# - 1))); do
+			side=$(((k + round - 1) % $#))
+			b=${builds[$side]}
 			bench_start_fabriqd "$b/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" \
 				--reactors 1 --busy-poll-us "$([ "$mode" = poll ] && echo 1000000 || echo 0)"
 			# Reads of never-written RAM hit one shared zero page: write it all first.
-			taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" -w write -o 128k -q 32 -t 1 \
-				--json >/dev/null
+			# It runs under the same counters as the cases: the first run after
+			# they are set up made about 1,000 IOPS for a second, whichever build.
+			perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
+				-o /dev/null -- taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" \
+				-w write -o 128k -q 32 -t 1 --json >/dev/null
 			for c in "${cases[@]}"; do
 				wl=${c%%:*} qd=${c#*:}
 				perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
@@ -93,7 +94,7 @@ for round in $(seq 1 "$ROUNDS"); do
 					v, h = counts(stat), counts(hstat)
 					t = json.load(open(perfj))['total']
 					n = t['reads'] + t['writes']
-					print(json.dumps({'side': side, 'round': int(rnd), 'mode': mode, 'workload': wl,
+					print(json.dumps({'side': int(side), 'round': int(rnd), 'mode': mode, 'workload': wl,
 					                  'qd': int(qd), 'iops': t['iops'], 'commands': n,
 					                  'cpu_ns_per_cmd': v['task-clock'] * 1e6 / n,
 					                  'syscalls_per_cmd': v['raw_syscalls:sys_enter'] / n,
@@ -108,33 +109,33 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-python3 - "$RAW" "$OUT" "$OLD" "$NEW" <<'PY'
+python3 - "$RAW" "$OUT" "$@" <<'PY'
 import json, statistics, sys
-raw, out, old, new = sys.argv[1:5]
+raw, out, builds = sys.argv[1], sys.argv[2], sys.argv[3:]
 rows = [json.loads(l) for l in open(raw)]
 keys = sorted({(r['mode'], r['workload'], r['qd']) for r in rows})
-lines = ['old: %s, new: %s; medians over %d rounds' % (old, new, max(r['round'] for r in rows)), '']
-cols = ('cpu_ns_per_cmd', 'syscalls_per_cmd', 'enters_per_cmd',
+lines = ['builds: %s; medians over %d rounds, each build against build 0' % (
+    ', '.join('%d = %s' % (i, b) for i, b in enumerate(builds)), max(r['round'] for r in rows)), '']
+cols = ('iops', 'cpu_ns_per_cmd', 'syscalls_per_cmd', 'enters_per_cmd',
         'host_cpu_ns_per_cmd', 'host_syscalls_per_cmd', 'host_enters_per_cmd')
 med = {}
 for mode, wl, qd in keys:
-    for side in ('old', 'new'):
+    for side in range(len(builds)):
         rr = [r for r in rows if (r['mode'], r['workload'], r['qd'], r['side']) == (mode, wl, qd, side)]
-        # Rows of an older run of this script have no host counts.
-        med[mode, wl, qd, side] = {k: statistics.median(r[k] for r in rr) if all(k in r for r in rr)
-                                   else float('nan') for k in cols + ('iops',)}
+        med[mode, wl, qd, side] = {k: statistics.median(r[k] for r in rr) for k in cols}
 for who, pre in (('target (fabriqd)', ''), ('host (fabriq perf; spins with --poll)', 'host_')):
     lines += ['### ' + who, '',
-              '| mode | case | QD | IOPS new/old | CPU ns/cmd old | new | new/old | syscalls/cmd old | new '
-              '| io_uring_enter/cmd old | new |',
-              '|---|---|---|---|---|---|---|---|---|---|---|']
+              '| mode | case | QD | build | IOPS | /build 0 | CPU ns/cmd | /build 0 | syscalls/cmd '
+              '| io_uring_enter/cmd |',
+              '|---|---|---|---|---|---|---|---|---|---|']
     for mode, wl, qd in keys:
-        o, n = med[mode, wl, qd, 'old'], med[mode, wl, qd, 'new']
-        lines.append('| %s | %s 4K | %d | %.3f | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f |' % (
-            mode, wl, qd, n['iops'] / o['iops'], o[pre + 'cpu_ns_per_cmd'], n[pre + 'cpu_ns_per_cmd'],
-            n[pre + 'cpu_ns_per_cmd'] / o[pre + 'cpu_ns_per_cmd'],
-            o[pre + 'syscalls_per_cmd'], n[pre + 'syscalls_per_cmd'],
-            o[pre + 'enters_per_cmd'], n[pre + 'enters_per_cmd']))
+        o = med[mode, wl, qd, 0]
+        for side in range(len(builds)):
+            n = med[mode, wl, qd, side]
+            lines.append('| %s | %s 4K | %d | %d | %.0f | %.3f | %.0f | %.3f | %.3f | %.3f |' % (
+                mode, wl, qd, side, n['iops'], n['iops'] / o['iops'], n[pre + 'cpu_ns_per_cmd'],
+                n[pre + 'cpu_ns_per_cmd'] / o[pre + 'cpu_ns_per_cmd'],
+                n[pre + 'syscalls_per_cmd'], n[pre + 'enters_per_cmd']))
     lines.append('')
 open(out + '/results.md', 'w').write('\n'.join(lines) + '\n')
 print('\n'.join(lines))

@@ -32,7 +32,7 @@
 #define HQ_PDU_IOVS (FQ_MAX_IOVS + 2) /* header, data segments, data digest */
 #define HQ_SEND_IOVS 256	      /* iovecs a fake transport takes at once */
 #define HQ_EAGER_SEND 8	    /* units queued before they leave without waiting for the turn's end */
-#define HQ_EAGER_BACKLOG 32 /* commands at the target above which sends wait for the turn's end */
+#define HQ_EAGER_BACKLOG 16 /* commands at the target from which sends wait for the turn's end */
 #define HQ_RXBUF_SIZE (128 * 1024)
 #define HQ_SCRATCH 64 /* small per-request payload (DSM ranges, ...) */
 #define HQ_ERRMSG 1024
