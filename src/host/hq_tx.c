@@ -41,7 +41,7 @@ void hq_tx_cmd(struct hq *q, struct hreq *r)
 	 * through a batch of completions; when it already holds
 	 * HQ_EAGER_BACKLOG commands it has work until the turn's end, and a
 	 * send per HQ_EAGER_SEND commands would only cost system calls and
-	 * wake-ups. 16 rather than 32: at QD32 the host spent 1.1-1.4x the CPU
+	 * wake-ups. 16 rather than 32: at QD32 the host spent 1.1-1.5x the CPU
 	 * per command of a host without early sends, and with 16 the same as
 	 * it (bench/ab_cost.sh, docs/performance.md).
 	 */
