@@ -49,6 +49,8 @@ RAW=$OUT/raw.jsonl
 NQN=nqn.2026-11.io.fabriq:bench
 . bench/lib.sh
 PORT=$(bench_free_port)
+# What is counted, on the target and on the host alike.
+EVENTS=task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter
 TRID="trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$PORT subnqn:$NQN"
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -60,21 +62,23 @@ for round in $(seq 1 "$ROUNDS"); do
 			bench_start_fabriqd "$b/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" \
 				--reactors 1 --busy-poll-us "$([ "$mode" = poll ] && echo 1000000 || echo 0)"
 			# Reads of never-written RAM hit one shared zero page: write it all first.
-			# It runs under the same counters as the cases: the first run after
-			# they are set up made about 1,000 IOPS for a second, whichever build.
-			perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
+			# It runs under the same counters as the cases. The first counted
+			# case of an invocation still makes about 1,000 IOPS for a second at
+			# times, whichever build goes first: read round 1 with that in mind
+			# (the medians over rounds leave it out).
+			perf stat -x, -e "$EVENTS" \
 				-o /dev/null -- taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" \
 				-w write -o 128k -q 32 -t 1 --json >/dev/null
 			for c in "${cases[@]}"; do
 				wl=${c%%:*} qd=${c#*:}
-				perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
+				perf stat -x, -e "$EVENTS" \
 					-p "$FQD_PID" -o "$OUT/stat.csv" &
 				stat_pid=$!
 				sleep 0.2 # perf attaches
 				# The host is counted too, whole process (connecting is a few
 				# milliseconds of a run of seconds). With --poll it spins, so its
 				# CPU per command is 1/IOPS there; its system calls still count.
-				perf stat -x, -e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter \
+				perf stat -x, -e "$EVENTS" \
 					-o "$OUT/host.csv" -- taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" \
 					-w "$wl" -o 4k -q "$qd" -t "$SECS" --warmup 0 --disable-sqflow \
 					$([ "$mode" = poll ] && echo --poll || echo --no-poll) --json >"$OUT/perf.json"
