@@ -22,9 +22,9 @@ bdir=${FUZZ_BUILD_DIR:-build-fuzz}
 secs=${FUZZ_SECONDS:-20}
 
 if [[ ! -f "$bdir/build.ninja" ]]; then
-	CC=${CC:-clang} meson setup "$bdir" -Dfuzz=true -Dtests=true
+	CC=${CC:-clang} meson setup "$bdir" -Dfuzz=true -Dtests=true -Db_lto=false
 else
-	meson configure "$bdir" -Dfuzz=true -Dtests=true >/dev/null
+	meson configure "$bdir" -Dfuzz=true -Dtests=true -Db_lto=false >/dev/null
 fi
 
 # Build only the harnesses: the rest of the tree is not needed here. The
