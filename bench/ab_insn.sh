@@ -24,9 +24,10 @@
 #
 # Environment: TARGET_CPU (0), LOAD_CPU (1), SECONDS_PER_CASE (6),
 # NS_SIZE (64M), CASES ("randread:1 randread:32 randwrite:1 randwrite:32").
-# Results: bench/results/<time>-insn/{raw.jsonl,results.md}, and
-# callgrind's dumps (target-<case>-b<n>.<pid>.2) for callgrind_annotate
-# --inclusive=yes.
+# Results: bench/results/<time>-insn/{raw.jsonl,results.md}, the self cost
+# per function and command of each build (functions-<case>.txt), and
+# callgrind's dumps (target-<case>-b<n>.<pid>.2, for callgrind_annotate
+# --inclusive=yes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [MORE_BUILDS...]" >&2; exit 2; }
@@ -142,7 +143,7 @@ for c in "${cases[@]}"; do
 		f=$(ls -v "$tag".*.2 2>/dev/null | tail -1)
 		[ -n "$f" ] || { echo "no second callgrind dump for $tag" >&2; exit 1; }
 		ir=$(ir_of "$f")
-		echo "{\"case\": \"$c\", \"build\": $k, \"dir\": \"$b\", \"ir\": $ir, \"cmds\": $n}" |
+		echo "{\"case\": \"$c\", \"build\": $k, \"dir\": \"$b\", \"ir\": $ir, \"cmds\": $n, \"file\": \"$f\"}" |
 			tee -a "$RAW"
 	done
 done
@@ -165,5 +166,32 @@ for r in rows:
         wl, qd, r['build'], r['cmds'], per, per / base[key]))
 open(out + '/results.md', 'w').write('\n'.join(lines) + '\n')
 print('\n'.join(lines))
+
+# Self cost per function and command, each build beside build 0, largest
+# differences first. callgrind_annotate (3.19) folds the self cost of a
+# dump taken mid-run into the thread's first frame, so the file is read
+# here: a cost line after "calls=" is the callee's inclusive cost.
+def self_costs(path):
+    cost, fn, callee = {}, None, False
+    for line in open(path):
+        if line.startswith('fn='):
+            fn = line[3:].strip()
+        elif line.startswith('calls='):
+            callee = True
+        elif line[:1].isdigit() or line[:1] in '+-*':
+            if callee:
+                callee = False
+            elif fn:
+                cost[fn] = cost.get(fn, 0) + int(line.split()[1])
+    return cost
+
+for case in dict.fromkeys(r['case'] for r in rows):
+    rs = sorted((r for r in rows if r['case'] == case), key=lambda r: r['build'])
+    per = [{f: v / r['cmds'] for f, v in self_costs(r['file']).items()} for r in rs]
+    fns = sorted(set().union(*per), key=lambda f: -max(abs(p.get(f, 0) - per[0].get(f, 0)) for p in per))
+    with open('%s/functions-%s.txt' % (out, case.replace(':', '-qd')), 'w') as fh:
+        fh.write('instructions per command, self cost; builds ' + ' '.join(str(r['build']) for r in rs) + '\n')
+        for f in fns[:60]:
+            fh.write(' '.join('%8.1f' % p.get(f, 0) for p in per) + '  ' + f + '\n')
 PY
 echo "results in $OUT"
