@@ -108,9 +108,8 @@ for round in $(seq 1 "$ROUNDS"); do
 				--reactors 1 --busy-poll-us "$busy"
 			PID[$l]=$FQD_PID
 			FQD_PID=
-			# Reads of never-written RAM hit one shared zero page: write it all first.
-			taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$(trid "$l")" -w write -o 128k \
-				-q 32 -t 1 --json >/dev/null
+			bench_prefill "${PID[$l]}" "$NS_SIZE" "$(trid "$l")" \
+				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf
 			kill -STOP "${PID[$l]}"
 		done
 		for c in "${cases[@]}"; do

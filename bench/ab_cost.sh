@@ -61,14 +61,10 @@ for round in $(seq 1 "$ROUNDS"); do
 			b=${builds[$side]}
 			bench_start_fabriqd "$b/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" \
 				--reactors 1 --busy-poll-us "$([ "$mode" = poll ] && echo 1000000 || echo 0)"
-			# Reads of never-written RAM hit one shared zero page: write it all first.
-			# It runs under the same counters as the cases. The first counted
-			# case of an invocation still makes about 1,000 IOPS for a second at
-			# times, whichever build goes first: read round 1 with that in mind
-			# (the medians over rounds leave it out).
-			perf stat -x, -e "$EVENTS" \
-				-o /dev/null -- taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$TRID" \
-				-w write -o 128k -q 32 -t 1 --json >/dev/null
+			# The whole namespace written first (bench_prefill), under the
+			# same counters as the cases.
+			bench_prefill "$FQD_PID" "$NS_SIZE" "$TRID" perf stat -x, -e "$EVENTS" -o /dev/null -- \
+				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf
 			for c in "${cases[@]}"; do
 				wl=${c%%:*} qd=${c#*:}
 				perf stat -x, -e "$EVENTS" \

@@ -63,7 +63,7 @@ ir_of() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
 trid() { echo "trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:$1 subnqn:$NQN"; }
 
 # Start fabriqd from build $1 on port $2 under callgrind (writing
-# $3.<pid>[.<dump>]), wait until it serves, prefill its namespace. If the
+# $3.<pid>[.<dump>]), wait until it serves, write its whole namespace. If the
 # reactor goes to sleep before the main thread has handed it the listener,
 # valgrind never runs the main thread again and the target never serves
 # (natively the main thread's message wakes the reactor): a start whose
@@ -77,7 +77,7 @@ start_target() {
 			>>"$OUT/fabriqd.log" 2>&1 &
 		FQD_PID=$!
 		# An ICReq answered within 5 s: the target serves.
-		if python3 - "$port" <<'PY' 2>/dev/null &&
+		if python3 - "$port" <<'PY' 2>/dev/null; then
 import socket, struct, sys, time
 port = int(sys.argv[1])
 end = time.time() + 30
@@ -100,10 +100,8 @@ while len(got) < 128:
     got += b
 sys.exit(0 if got[0] == 1 else 1)
 PY
-			taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf -r "$(trid "$port")" -w write \
-				-o 128k -q 32 -t 2 --json >/dev/null 2>>"$OUT/perf.log"; then
-			# Reads of never-written RAM hit one shared zero page: the
-			# prefill above wrote it all.
+			bench_prefill "$FQD_PID" "$NS_SIZE" "$(trid "$port")" \
+				taskset -c "$LOAD_CPU" "$b/tools/fabriq/fabriq" perf
 			return 0
 		fi
 		kill -KILL "$FQD_PID"

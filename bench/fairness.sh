@@ -54,7 +54,7 @@ qd1() {
 for round in $(seq 1 "$ROUNDS"); do
 	for rev in "${revs[@]}"; do
 		bench_start_fabriqd "${FQD[$rev]}" "$PORT" --nqn $NQN --ns ram:1G --reactors 1
-		taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
+		bench_prefill "$FQD_PID" 1G "$TRID" taskset -c "$LOAD_CPU" $PERF
 		alone=$(qd1)
 		taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w randread -o 4k -q 128 -t $((SECS + 3)) --no-poll \
 			--json >"$OUT/flood.json" &

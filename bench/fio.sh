@@ -78,7 +78,7 @@ FILE="trtype=TCP adrfam=IPv4 traddr=127.0.0.1 trsvcid=$PORT subnqn=${NQN/:/\\:} 
 
 bench_start_fabriqd $FQD "$PORT" --nqn $NQN --ns "ram:$NS_SIZE" --reactors 1 \
 	--busy-poll-us $([ "$POLL" = 1 ] && echo 1000000 || echo 0)
-taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
+bench_prefill "$FQD_PID" "$NS_SIZE" "$TRID" taskset -c "$LOAD_CPU" $PERF
 
 # run KIND ROUND RW BS QD: one measurement, one JSON line into $RAW.
 run() {

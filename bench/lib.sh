@@ -39,3 +39,43 @@ bench_stop_fabriqd() {
 	}
 	FQD_PID=
 }
+
+# Resident KiB of fabriqd $1's anonymous mapping of exactly $2 KiB (its RAM
+# namespace), 0 when there is none.
+bench_ram_resident_kb() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+pid, want = sys.argv[1], int(sys.argv[2])
+best = size = 0
+for line in open('/proc/%s/smaps' % pid):
+    f = line.split()
+    if '-' in f[0] and ':' not in f[0]:
+        size = 0
+    elif f[0] == 'Size:':
+        size = int(f[1])
+    elif f[0] == 'Rss:' and size == want:
+        best = max(best, int(f[1]))
+print(best)
+PY
+}
+
+# bench_prefill PID SIZE TRID CMD...: write the whole RAM namespace (SIZE,
+# e.g. 1G) of fabriqd PID with sequential 128 KiB writes, `CMD -r TRID -w
+# write ...` (CMD: the `fabriq perf` command line, with its taskset).
+# Reads of never-written RAM would fault memory in while they are measured:
+# the mapping is MADV_HUGEPAGE, each fault zeroes 2 MiB, and one such case
+# made 681 IOPS where the next made 407 K (a one-second prefill had written
+# a third of 1 GiB). So the writes run, longer each time, until the whole
+# mapping is resident.
+bench_prefill() {
+	local pid=$1 size=$2 trid=$3 kb have=0 secs
+	shift 3
+	kb=$(($(numfmt --from=iec "$size") / 1024))
+	for secs in 1 2 4 8 16; do
+		"$@" -r "$trid" -w write -o 128k -q 32 -t "$secs" --json >/dev/null
+		have=$(bench_ram_resident_kb "$pid" "$kb")
+		[ "$have" -ge "$kb" ] && return 0
+	done
+	echo "prefill: only $have of $kb KiB of the namespace resident after 31 s of writes" >&2
+	return 1
+}

@@ -95,8 +95,7 @@ PY
 
 bench_start_fabriqd "$BUILD/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN --ns ram:1G --reactors 1 \
 	--rpc-socket "$SOCK"
-# Reads of never-written RAM hit one shared zero page: write it all first.
-taskset -c "$LOAD_CPU" $PERF -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
+bench_prefill "$FQD_PID" 1G "$TRID" taskset -c "$LOAD_CPU" $PERF
 for round in $(seq 1 "$ROUNDS"); do
 	for load in alone loaded; do
 		if [ $load = loaded ]; then

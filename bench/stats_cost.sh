@@ -62,8 +62,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	for v in on off; do
 		bench_start_fabriqd "bench/stats/$v/tools/fabriqd/fabriqd" "$PORT" --nqn $NQN \
 			--ns "ram:$NS_SIZE" --reactors 1
-		# Reads of never-written RAM hit one shared zero page: write it all first.
-		taskset -c "$LOAD_CPU" $PERF perf -r "$TRID" -w write -o 128k -q 32 -t 1 --json >/dev/null
+		bench_prefill "$FQD_PID" "$NS_SIZE" "$TRID" taskset -c "$LOAD_CPU" $PERF perf
 		for c in "${cases[@]}"; do
 			read -r wl qd <<<"$c"
 			c0=$(cpu_ticks)
