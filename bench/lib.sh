@@ -62,7 +62,8 @@ PY
 # bench_prefill PID SIZE TRID CMD...: write the whole RAM namespace (SIZE,
 # e.g. 1G) of fabriqd PID with sequential 128 KiB writes, `CMD -r TRID -w
 # write ...` (CMD: the `fabriq perf` command line, with its taskset).
-# Reads of never-written RAM would fault memory in while they are measured:
+# Reads of never-written RAM would share one zero page (cache-hot: it
+# flatters them) or, as seen here, fault memory in while they are measured:
 # the mapping is MADV_HUGEPAGE, each fault zeroes 2 MiB, and one such case
 # made 681 IOPS where the next made 407 K (a one-second prefill had written
 # a third of 1 GiB). So the writes run, longer each time, until the whole
