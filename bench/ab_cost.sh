@@ -21,11 +21,9 @@
 # randread:32"). Results: bench/results/<time>-cost/{raw.jsonl,results.md}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [MORE_BUILDS...]" >&2; exit 2; }
+. bench/lib.sh
+bench_check_builds "$0" "$@"
 builds=("$@")
-for b in "${builds[@]}"; do
-	[ -x "$b/tools/fabriqd/fabriqd" ] || { echo "$b: no tools/fabriqd/fabriqd (build it first)" >&2; exit 2; }
-done
 command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 2; }
 TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -47,7 +45,6 @@ mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
 NQN=nqn.2026-11.io.fabriq:bench
-. bench/lib.sh
 PORT=$(bench_free_port)
 # What is counted, on the target and on the host alike.
 EVENTS=task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter

@@ -30,11 +30,9 @@
 # --inclusive=yes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [MORE_BUILDS...]" >&2; exit 2; }
+. bench/lib.sh
+bench_check_builds "$0" "$@"
 builds=("$@")
-for b in "${builds[@]}"; do
-	[ -x "$b/tools/fabriqd/fabriqd" ] || { echo "$b: no tools/fabriqd/fabriqd (build it first)" >&2; exit 2; }
-done
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
 TARGET_CPU=${TARGET_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -51,7 +49,6 @@ mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
 NQN=nqn.2026-11.io.fabriq:bench
-. bench/lib.sh
 # A fabriqd under valgrind does not stop on SIGTERM (see start_target).
 trap '[ -n "$FQD_PID" ] && kill -KILL "$FQD_PID" 2>/dev/null; true' EXIT
 # Names written in full in every dump, so that callgrind_annotate reads each alone.

@@ -1,11 +1,23 @@
 # SPDX-License-Identifier: MIT
-# Helpers the bench scripts share: a free loopback port, and one fabriqd
-# started on TARGET_CPU, waited for, stopped and checked. Source it after
-# setting OUT (the run's result directory, which receives fabriqd.log) and
-# TARGET_CPU.
+# Helpers the bench scripts share: the build directories checked, a free
+# loopback port, one fabriqd started on TARGET_CPU, waited for, stopped and
+# checked, its RAM namespace written. The functions read OUT (the run's
+# result directory, which receives fabriqd.log), TARGET_CPU and LOAD_CPU
+# when they are called.
 
 bench_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bench_check_builds SCRIPT BUILD...: at least two build directories, each
+# with a fabriqd (bench/ab.sh leaves them in bench/ab/<rev>/build).
+bench_check_builds() {
+	local me=$1 b
+	shift
+	[ $# -ge 2 ] || { echo "usage: $me OLD_BUILD NEW_BUILD [MORE_BUILDS...]" >&2; exit 2; }
+	for b in "$@"; do
+		[ -x "$b/tools/fabriqd/fabriqd" ] || { echo "$b: no tools/fabriqd/fabriqd (build it first)" >&2; exit 2; }
+	done
 }
 
 FQD_PID=
